@@ -1,0 +1,420 @@
+/*
+ * tsbpf native boundary: the only C in tsbpf.
+ *
+ * It crosses into the kernel and does nothing else: the bpf() and
+ * perf_event_open() syscalls, ioctl, close, mmap exposed as external
+ * ArrayBuffers (explicit detach+unmap, and unmap on GC), and fd readiness
+ * through libuv's uv_poll. Every decision lives in TypeScript.
+ *
+ * Syscall wrappers return the result, or -errno on failure: throwing from C
+ * would make an expected miss (ENOENT on a lookup) cost an exception.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+#define CHECK(env, call)                                                       \
+  do {                                                                         \
+    if ((call) != napi_ok) {                                                   \
+      const napi_extended_error_info *info__ = NULL;                          \
+      napi_get_last_error_info((env), &info__);                               \
+      bool pending__ = false;                                                  \
+      napi_is_exception_pending((env), &pending__);                           \
+      if (!pending__)                                                          \
+        napi_throw_error((env), "TSBPF_NATIVE",                               \
+                         info__ && info__->error_message                       \
+                             ? info__->error_message                           \
+                             : "N-API call failed");                           \
+      return NULL;                                                             \
+    }                                                                          \
+  } while (0)
+
+static napi_value make_int(napi_env env, int64_t v) {
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+}
+
+static napi_value throw_type(napi_env env, const char *msg) {
+  napi_throw_type_error(env, "ERR_INVALID_ARG_TYPE", msg);
+  return NULL;
+}
+
+static int get_args(napi_env env, napi_callback_info info, size_t want,
+                    napi_value *argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
+    return -1;
+  if (argc < want) {
+    napi_throw_type_error(env, "ERR_MISSING_ARGS", "tsbpf native: too few arguments");
+    return -1;
+  }
+  return 0;
+}
+
+static int get_i64(napi_env env, napi_value v, int64_t *out) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_number) {
+    throw_type(env, "tsbpf native: expected a number");
+    return -1;
+  }
+  return napi_get_value_int64(env, v, out) == napi_ok ? 0 : -1;
+}
+
+/* Data pointer and length of a TypedArray, DataView, Buffer or ArrayBuffer. */
+static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
+  bool is;
+  napi_is_typedarray(env, v, &is);
+  if (is) {
+    napi_typedarray_type type;
+    size_t count, offset;
+    napi_value ab;
+    if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) != napi_ok)
+      return -1;
+    size_t elem = 1;
+    switch (type) {
+    case napi_int16_array: case napi_uint16_array: elem = 2; break;
+    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+    default: elem = 1;
+    }
+    *len = count * elem;
+    return 0;
+  }
+  napi_is_dataview(env, v, &is);
+  if (is) {
+    napi_value ab;
+    size_t offset;
+    return napi_get_dataview_info(env, v, len, data, &ab, &offset) == napi_ok ? 0 : -1;
+  }
+  napi_is_arraybuffer(env, v, &is);
+  if (is)
+    return napi_get_arraybuffer_info(env, v, data, len) == napi_ok ? 0 : -1;
+  throw_type(env, "tsbpf native: expected an ArrayBuffer or a view of one");
+  return -1;
+}
+
+/* bpf(cmd, attr) -> result or -errno. attr is the whole union bpf_attr prefix. */
+static napi_value js_bpf(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv)) return NULL;
+  int64_t cmd;
+  void *attr;
+  size_t len;
+  if (get_i64(env, argv[0], &cmd) || get_bytes(env, argv[1], &attr, &len)) return NULL;
+  if (attr == NULL && len != 0) return throw_type(env, "tsbpf native: attr buffer is detached");
+  long r = syscall(__NR_bpf, (int)cmd, attr, (unsigned int)len);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+/* addressOf(view) -> the user-space address of the view's first byte. The
+ * kernel validates every pointer it is given (EFAULT), so a stale address can
+ * never crash the process; callers keep the buffer alive across the syscall. */
+static napi_value js_address_of(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t len;
+  if (get_bytes(env, argv[0], &data, &len)) return NULL;
+  napi_value out;
+  CHECK(env, napi_create_double(env, (double)(uintptr_t)data, &out));
+  return out;
+}
+
+static napi_value js_perf_event_open(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv)) return NULL;
+  void *attr;
+  size_t len;
+  int64_t pid, cpu, group, flags;
+  if (get_bytes(env, argv[0], &attr, &len) || get_i64(env, argv[1], &pid) ||
+      get_i64(env, argv[2], &cpu) || get_i64(env, argv[3], &group) ||
+      get_i64(env, argv[4], &flags))
+    return NULL;
+  if (len < 64) return throw_type(env, "tsbpf native: perf_event_attr too short");
+  long r = syscall(__NR_perf_event_open, attr, (pid_t)pid, (int)cpu, (int)group,
+                   (unsigned long)flags);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+/* ioctl(fd, request, arg): arg is a number or a buffer passed by address. */
+static napi_value js_ioctl(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv)) return NULL;
+  int64_t fd, req;
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &req)) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  unsigned long arg;
+  if (t == napi_number) {
+    int64_t v;
+    if (get_i64(env, argv[2], &v)) return NULL;
+    arg = (unsigned long)v;
+  } else {
+    void *data;
+    size_t len;
+    if (get_bytes(env, argv[2], &data, &len)) return NULL;
+    arg = (unsigned long)data;
+  }
+  int r = ioctl((int)fd, (unsigned long)req, arg);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+static napi_value js_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  int64_t fd;
+  if (get_i64(env, argv[0], &fd)) return NULL;
+  if (fd < 0) return make_int(env, -EBADF);
+  return make_int(env, close((int)fd) < 0 ? -errno : 0);
+}
+
+/* ---- mmap as external ArrayBuffers ------------------------------------ */
+
+typedef struct mapping {
+  void *addr;
+  size_t len;
+  int mapped;
+  struct mapping *next;
+} mapping;
+
+/* Live mappings, so unmap(ab) can find the region behind an ArrayBuffer.
+ * Only touched on the JS thread (calls and finalizers), so no lock. */
+static mapping *mappings = NULL;
+
+static void mapping_finalize(napi_env env, void *data, void *hint) {
+  mapping *m = hint;
+  if (m->mapped) munmap(m->addr, m->len);
+  for (mapping **p = &mappings; *p; p = &(*p)->next)
+    if (*p == m) { *p = m->next; break; }
+  free(m);
+}
+
+/* mmap(fd, length, prot, flags, offset) -> ArrayBuffer, or -errno. */
+static napi_value js_mmap(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (get_args(env, info, 5, argv)) return NULL;
+  int64_t fd, len, prot, flags, off;
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &len) ||
+      get_i64(env, argv[2], &prot) || get_i64(env, argv[3], &flags) ||
+      get_i64(env, argv[4], &off))
+    return NULL;
+  if (len <= 0) return make_int(env, -EINVAL);
+  void *addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, (int)fd, (off_t)off);
+  if (addr == MAP_FAILED) return make_int(env, -errno);
+  mapping *m = calloc(1, sizeof *m);
+  if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
+  m->addr = addr;
+  m->len = (size_t)len;
+  m->mapped = 1;
+  m->next = mappings;
+  mappings = m;
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, addr, (size_t)len, mapping_finalize, m, &ab) != napi_ok) {
+    mappings = m->next;
+    munmap(addr, (size_t)len);
+    free(m);
+    napi_throw_error(env, "TSBPF_NATIVE", "tsbpf native: cannot wrap mapping in an ArrayBuffer");
+    return NULL;
+  }
+  return ab;
+}
+
+/* unmap(ab): detach the ArrayBuffer first (every view of it now reads as
+ * length 0 and throws on access), then munmap. Safe to call twice. */
+static napi_value js_unmap(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  bool is;
+  CHECK(env, napi_is_arraybuffer(env, argv[0], &is));
+  if (!is) return throw_type(env, "tsbpf native: unmap expects an ArrayBuffer from mmap");
+  void *data;
+  size_t len;
+  CHECK(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
+  if (data == NULL) return make_int(env, 0); /* already detached */
+  mapping *m = mappings;
+  while (m && !(m->mapped && m->addr == data)) m = m->next;
+  if (!m) return throw_type(env, "tsbpf native: ArrayBuffer was not created by mmap");
+  CHECK(env, napi_detach_arraybuffer(env, argv[0]));
+  int r = munmap(m->addr, m->len);
+  m->mapped = 0;
+  return make_int(env, r < 0 ? -errno : 0);
+}
+
+/* ---- fd readiness through uv_poll ------------------------------------- */
+
+typedef struct watcher {
+  uv_poll_t poll;
+  napi_env env;
+  napi_ref callback;
+  napi_ref resource;
+  napi_async_context async;
+  int closed;     /* pollClose or GC started uv_close */
+  int close_done; /* libuv finished closing the handle */
+  int collected;  /* the JS external was garbage-collected */
+  int active;
+} watcher;
+
+/* The struct is freed once both libuv and the GC are done with it. */
+static void watcher_on_close(uv_handle_t *h) {
+  watcher *w = h->data;
+  w->close_done = 1;
+  if (w->collected) free(w);
+}
+
+static void watcher_release(watcher *w) {
+  if (w->closed) return;
+  w->closed = 1;
+  napi_env env = w->env;
+  if (w->callback) napi_delete_reference(env, w->callback);
+  if (w->resource) napi_delete_reference(env, w->resource);
+  if (w->async) napi_async_destroy(env, w->async);
+  w->callback = w->resource = NULL;
+  w->async = NULL;
+  uv_close((uv_handle_t *)&w->poll, watcher_on_close);
+}
+
+static void watcher_on_event(uv_poll_t *h, int status, int events) {
+  watcher *w = h->data;
+  if (w->closed) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value cb, resource, argv[2], ret;
+  napi_get_reference_value(env, w->callback, &cb);
+  napi_get_reference_value(env, w->resource, &resource);
+  napi_create_int32(env, status, &argv[0]);
+  napi_create_int32(env, events, &argv[1]);
+  /* make_callback runs the microtask queue afterwards, so awaiting readers
+   * resume within this same wake-up. */
+  napi_status st = napi_make_callback(env, w->async, resource, cb, 2, argv, &ret);
+  if (st == napi_pending_exception) {
+    napi_value err;
+    napi_get_and_clear_last_exception(env, &err);
+    napi_fatal_exception(env, err);
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void watcher_finalize(napi_env env, void *data, void *hint) {
+  watcher *w = data;
+  w->collected = 1;
+  if (!w->closed) watcher_release(w);
+  else if (w->close_done) free(w);
+}
+
+/* pollStart(fd, events, cb) -> handle; events: 1 readable, 4 writable... */
+static napi_value js_poll_start(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv)) return NULL;
+  int64_t fd, events;
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &events)) return NULL;
+  napi_valuetype t;
+  napi_typeof(env, argv[2], &t);
+  if (t != napi_function) return throw_type(env, "tsbpf native: pollStart expects a callback");
+  uv_loop_t *loop;
+  CHECK(env, napi_get_uv_event_loop(env, &loop));
+  watcher *w = calloc(1, sizeof *w);
+  if (!w) return make_int(env, -ENOMEM);
+  int r = uv_poll_init(loop, &w->poll, (int)fd);
+  if (r < 0) { free(w); return make_int(env, r); }
+  w->poll.data = w;
+  w->env = env;
+  napi_value resource, name;
+  CHECK(env, napi_create_object(env, &resource));
+  CHECK(env, napi_create_string_utf8(env, "tsbpf:poll", NAPI_AUTO_LENGTH, &name));
+  CHECK(env, napi_async_init(env, resource, name, &w->async));
+  CHECK(env, napi_create_reference(env, argv[2], 1, &w->callback));
+  CHECK(env, napi_create_reference(env, resource, 1, &w->resource));
+  r = uv_poll_start(&w->poll, (int)events, watcher_on_event);
+  if (r < 0) { w->collected = 1; watcher_release(w); return make_int(env, r); }
+  w->active = 1;
+  napi_value handle;
+  CHECK(env, napi_create_external(env, w, watcher_finalize, NULL, &handle));
+  return handle;
+}
+
+static watcher *get_watcher(napi_env env, napi_value v) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t != napi_external) { throw_type(env, "tsbpf native: expected a poll handle"); return NULL; }
+  void *p;
+  if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
+  return p;
+}
+
+/* pollStop(handle): stop watching without closing (cheap epoll_ctl). */
+static napi_value js_poll_stop(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  watcher *w = get_watcher(env, argv[0]);
+  if (!w) return NULL;
+  if (w->closed || !w->active) return make_int(env, 0);
+  w->active = 0;
+  return make_int(env, uv_poll_stop(&w->poll));
+}
+
+/* pollResume(handle, events) */
+static napi_value js_poll_resume(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv)) return NULL;
+  watcher *w = get_watcher(env, argv[0]);
+  if (!w) return NULL;
+  int64_t events;
+  if (get_i64(env, argv[1], &events)) return NULL;
+  if (w->closed) return make_int(env, -EBADF);
+  w->active = 1;
+  return make_int(env, uv_poll_start(&w->poll, (int)events, watcher_on_event));
+}
+
+/* pollClose(handle): safe twice; the struct outlives it until libuv and the
+ * GC have both let go. */
+static napi_value js_poll_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  watcher *w = get_watcher(env, argv[0]);
+  if (!w) return NULL;
+  if (!w->closed) {
+    if (w->active) uv_poll_stop(&w->poll);
+    w->active = 0;
+    watcher_release(w);
+  }
+  return make_int(env, 0);
+}
+
+#define EXPORT(name, fn)                                                       \
+  do {                                                                         \
+    napi_value f__;                                                            \
+    CHECK(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f__)); \
+    CHECK(env, napi_set_named_property(env, exports, name, f__));              \
+  } while (0)
+
+static napi_value init(napi_env env, napi_value exports) {
+  EXPORT("bpf", js_bpf);
+  EXPORT("addressOf", js_address_of);
+  EXPORT("perfEventOpen", js_perf_event_open);
+  EXPORT("ioctl", js_ioctl);
+  EXPORT("close", js_close);
+  EXPORT("mmap", js_mmap);
+  EXPORT("unmap", js_unmap);
+  EXPORT("pollStart", js_poll_start);
+  EXPORT("pollStop", js_poll_stop);
+  EXPORT("pollResume", js_poll_resume);
+  EXPORT("pollClose", js_poll_close);
+  napi_value v;
+  CHECK(env, napi_create_int64(env, sysconf(_SC_PAGESIZE), &v));
+  CHECK(env, napi_set_named_property(env, exports, "pageSize", v));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, init)

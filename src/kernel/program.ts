@@ -1,0 +1,338 @@
+/**
+ * Program: load BPF programs (with the verifier log on rejection), run them with BPF_PROG_TEST_RUN,
+ * read their kernel info and stats, pin them. Attach methods return Links (see link-*.ts).
+ */
+import { assemble, AsmInput } from '../pure/asm.js';
+import { annotateInstruction } from '../pure/disasm.js';
+import { ATTACH_TYPE, AttachTypeName, BPF_CMD, nameOf, PROG_TYPE, ProgTypeName, STATS_TYPE } from '../pure/uapi.js';
+import { BpfError, VerifierError } from './errors.js';
+import { preparePinPath } from './fs-mounts.js';
+import type { BpfMap } from './map.js';
+import { Attr, argError, bpf, bpfRaw, commandName, cString, OwnedFd } from './syscall.js';
+
+const ENOSPC = 28;
+const MAX_LOG = 1 << 30; // the kernel's UINT_MAX >> 2 cap, rounded
+
+/** Options for Program.load. */
+export interface ProgramLoadOptions {
+  /** Program type by name: 'xdp', 'tracepoint', 'raw_tracepoint', 'tracing', 'socket_filter', 'sched_cls', ... */
+  type: ProgTypeName;
+  /** Encoded instructions, or assembler items (`asm.*`) to assemble with `maps`. */
+  instructions: Uint8Array | AsmInput;
+  /** License; GPL-only helpers need a GPL-compatible one. Default 'GPL'. */
+  license?: string;
+  /** Up to 15 characters. */
+  name?: string;
+  /** expected_attach_type (e.g. 'trace_fentry', 'cgroup_inet_ingress', 'xdp'). */
+  expectedAttachType?: AttachTypeName;
+  /** BTF id of the attach target (fentry/fexit/tp_btf/lsm). */
+  attachBtfId?: number;
+  /** BTF object fd of the target when it is in a module (0 for vmlinux). */
+  attachBtfObjFd?: number;
+  /** Target program fd (freplace / fentry on a BPF program). */
+  attachProgFd?: number;
+  /** Maps to bind by name when `instructions` reference maps by name. */
+  maps?: Record<string, BpfMap | { fd: number }>;
+  /** Verifier log level: 0 (only on failure, the default), 1, 2 (every instruction), 4 (stats). */
+  logLevel?: number;
+  /** Initial log buffer size; grown on ENOSPC. Default 64 KiB. */
+  logSize?: number;
+  /** prog_flags mask (BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, ...). */
+  flags?: number;
+  /** BTF and func/line info (the object loader passes these). */
+  btf?: { fd: number; funcInfo?: Uint8Array; funcInfoRecSize?: number; funcInfoCount?: number; lineInfo?: Uint8Array; lineInfoRecSize?: number; lineInfoCount?: number };
+  /** Network interface index for offloaded programs. */
+  ifindex?: number;
+  /** fd_array for BPF_PSEUDO_MAP_IDX references. */
+  fdArray?: Uint32Array;
+}
+
+/** What BPF_PROG_TEST_RUN takes. */
+export interface TestRunOptions {
+  /** Packet (xdp, sched_cls, socket_filter, ...) or other input data. */
+  data?: Uint8Array;
+  /** Context in (e.g. struct xdp_md, __sk_buff, raw_tracepoint args). */
+  ctx?: Uint8Array;
+  /** Run count; durationNs is the average per run. Default 1. */
+  repeat?: number;
+  /** Run on this CPU (BPF_F_TEST_RUN_ON_CPU). */
+  cpu?: number;
+  /** Extra flags (e.g. xdp_live_frames = 2). */
+  flags?: number;
+  /** Size of the output data buffer (default: data length + 256). 0 for none. */
+  dataOutSize?: number;
+  /** Size of the output context buffer (default: ctx length). */
+  ctxOutSize?: number;
+  /** Live-frames batch size. */
+  batchSize?: number;
+}
+
+/** BPF_PROG_TEST_RUN's result. */
+export interface TestRunResult {
+  /** The program's return value (r0), as an unsigned 32-bit number. */
+  retval: number;
+  /** Average time per run in nanoseconds, as the kernel reports it. */
+  durationNs: number;
+  /** Output data (packet after the program), when any. */
+  dataOut?: Uint8Array;
+  /** Output context. */
+  ctxOut?: Uint8Array;
+}
+
+/** What BPF_OBJ_GET_INFO_BY_FD reports about a program. */
+export interface ProgramInfo {
+  type: string;
+  typeId: number;
+  id: number;
+  name: string;
+  /** Program tag (hex). */
+  tag: string;
+  xlatedLength: number;
+  jitedLength: number;
+  loadTimeNs: number;
+  mapIds: number[];
+  btfId: number;
+  /** Cumulative run time; counted only while stats are enabled (Program.enableStats). */
+  runTimeNs: number;
+  runCount: number;
+  recursionMisses: number;
+  verifiedInstructions: number;
+}
+
+/**
+ * A loaded BPF program.
+ *
+ * ```ts
+ * using prog = Program.load({ type: 'xdp', instructions: [asm.mov64(R0, 2), asm.exit()] });
+ * prog.testRun({ data: new Uint8Array(64) }).retval; // 2 (XDP_PASS)
+ * ```
+ */
+export class Program {
+  readonly #owned: OwnedFd;
+  readonly type: ProgTypeName;
+  readonly name: string;
+  readonly expectedAttachType: AttachTypeName | undefined;
+  readonly attachBtfId: number | undefined;
+  /** The instructions as loaded. */
+  readonly instructions: Uint8Array;
+  /** The verifier log when loaded with logLevel > 0. */
+  readonly verifierLog: string;
+  readonly #testAttr = new Attr(80);
+
+  private constructor(fd: number, type: ProgTypeName, name: string, insns: Uint8Array, expectedAttachType: AttachTypeName | undefined, attachBtfId: number | undefined, log: string) {
+    this.#owned = new OwnedFd(fd, `program "${name || '(unnamed)'}" (${type})`);
+    this.type = type;
+    this.name = name;
+    this.instructions = insns;
+    this.expectedAttachType = expectedAttachType;
+    this.attachBtfId = attachBtfId;
+    this.verifierLog = log;
+  }
+
+  /** Loads a program (BPF_PROG_LOAD). A verifier rejection throws VerifierError with the full log. */
+  static load(opts: ProgramLoadOptions): Program {
+    if (!opts || typeof opts !== 'object') throw argError('Program.load needs an options object');
+    const typeId = (PROG_TYPE as Record<string, number>)[opts.type];
+    if (typeId === undefined) throw argError(`unknown program type "${String(opts.type)}" (known: ${Object.keys(PROG_TYPE).join(', ')})`);
+    let attachType = 0;
+    if (opts.expectedAttachType !== undefined) {
+      const at = (ATTACH_TYPE as Record<string, number>)[opts.expectedAttachType];
+      if (at === undefined) throw argError(`unknown attach type "${String(opts.expectedAttachType)}"`);
+      attachType = at;
+    }
+    const name = opts.name ?? '';
+    if (!/^[A-Za-z0-9_.]{0,15}$/.test(name)) throw argError(`program name "${name}" must be at most 15 characters of [A-Za-z0-9_.]`);
+    let insns: Uint8Array;
+    if (opts.instructions instanceof Uint8Array) insns = opts.instructions;
+    else if (Array.isArray(opts.instructions)) insns = assemble(opts.instructions as AsmInput, { maps: opts.maps as Record<string, { fd: number }> | undefined });
+    else throw argError('instructions must be a Uint8Array of encoded instructions or an array of asm items');
+    if (insns.byteLength === 0 || insns.byteLength % 8 !== 0) throw argError(`instructions must be a non-empty multiple of 8 bytes, got ${insns.byteLength}`);
+    const license = cString(opts.license ?? 'GPL');
+    const what = `program "${name || '(unnamed)'}" (${opts.type})`;
+
+    const a = new Attr(152);
+    const fill = (logLevel: number, log: Uint8Array | undefined): void => {
+      a.reset().u32(0, typeId).u32(4, insns.byteLength / 8).ptr(8, insns).ptr(16, license)
+        .u32(24, log ? logLevel : 0).u32(28, log ? log.byteLength : 0).ptr(32, log)
+        .u32(44, opts.flags ?? 0).name(48, name).u32(64, opts.ifindex ?? 0).u32(68, attachType)
+        .u32(108, opts.attachBtfId ?? 0).u32(112, opts.attachProgFd ?? opts.attachBtfObjFd ?? 0);
+      if (opts.btf) {
+        a.u32(72, opts.btf.fd);
+        if (opts.btf.funcInfo && opts.btf.funcInfoCount) a.u32(76, opts.btf.funcInfoRecSize ?? 8).ptr(80, opts.btf.funcInfo).u32(88, opts.btf.funcInfoCount);
+        if (opts.btf.lineInfo && opts.btf.lineInfoCount) a.u32(92, opts.btf.lineInfoRecSize ?? 16).ptr(96, opts.btf.lineInfo).u32(104, opts.btf.lineInfoCount);
+      }
+      if (opts.fdArray) a.ptr(120, opts.fdArray);
+    };
+
+    const wantLog = (opts.logLevel ?? 0) > 0;
+    let logSize = Math.max(opts.logSize ?? 64 * 1024, 1024);
+    let log: Uint8Array | undefined = wantLog ? new Uint8Array(logSize) : undefined;
+    fill(opts.logLevel ?? 1, log);
+    let r = bpfRaw(BPF_CMD.prog_load, a.bytes);
+    // Rejected without a log (the fast path): load again with one so the error can explain itself.
+    if (r < 0 && !log && r !== -1) {
+      log = new Uint8Array(logSize);
+      fill(1, log);
+      r = bpfRaw(BPF_CMD.prog_load, a.bytes);
+    }
+    while (r === -ENOSPC && log && logSize < MAX_LOG) {
+      logSize *= 4;
+      log = new Uint8Array(logSize);
+      fill(opts.logLevel || 1, log);
+      r = bpfRaw(BPF_CMD.prog_load, a.bytes);
+    }
+    const text = log ? decodeLog(log) : '';
+    if (r < 0) {
+      if (text.trim()) {
+        throw new VerifierError(-r, { syscall: 'bpf', command: commandName(BPF_CMD.prog_load), object: what }, text, (i) => annotateInstruction(insns, i));
+      }
+      throw new BpfError(-r, { syscall: 'bpf', command: commandName(BPF_CMD.prog_load), object: what, hint: loadHint(-r, opts) });
+    }
+    return new Program(r, opts.type, name, insns, opts.expectedAttachType, opts.attachBtfId, wantLog ? text : '');
+  }
+
+  /** Opens a program pinned on bpffs. */
+  static fromPin(path: string): Program {
+    preparePinPath(path);
+    const p = cString(path);
+    const fd = bpf(BPF_CMD.obj_get, new Attr(24).ptr(0, p).bytes, `pinned program ${path}`);
+    return Program.#fromFd(fd);
+  }
+
+  /** Opens a program by kernel id. */
+  static fromId(id: number): Program {
+    const fd = bpf(BPF_CMD.prog_get_fd_by_id, new Attr(12).u32(0, id).bytes, `program id ${id}`);
+    return Program.#fromFd(fd);
+  }
+
+  static #fromFd(fd: number): Program {
+    let info: ProgramInfo;
+    try { info = readProgramInfo(fd, `program fd ${fd}`); } catch (e) { new OwnedFd(fd, 'program').close(); throw e; }
+    return new Program(fd, info.type as ProgTypeName, info.name, new Uint8Array(0), undefined, undefined, '');
+  }
+
+  /**
+   * Turns on run-time statistics (BPF_ENABLE_STATS) for all programs until the returned handle is
+   * closed, so info().runTimeNs/runCount count.
+   */
+  static enableStats(): { close(): void; [Symbol.dispose](): void } {
+    const fd = bpf(BPF_CMD.enable_stats, new Attr(8).u32(0, STATS_TYPE.run_time).bytes, 'run-time stats');
+    const owned = new OwnedFd(fd, 'stats handle');
+    return { close: () => owned.close(), [Symbol.dispose]: () => owned.close() };
+  }
+
+  /** The program fd (throws once closed). */
+  get fd(): number {
+    return this.#owned.fd;
+  }
+
+  get closed(): boolean {
+    return this.#owned.closed;
+  }
+
+  /** Runs the program in the kernel on test input (BPF_PROG_TEST_RUN). */
+  testRun(opts: TestRunOptions = {}): TestRunResult {
+    const data = opts.data;
+    const ctx = opts.ctx;
+    if (data !== undefined && !(data instanceof Uint8Array)) throw argError('testRun data must be a Uint8Array');
+    if (ctx !== undefined && !(ctx instanceof Uint8Array)) throw argError('testRun ctx must be a Uint8Array');
+    const repeat = opts.repeat ?? 1;
+    if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw argError(`repeat must be a non-negative 32-bit integer, got ${repeat}`);
+    const dataOutSize = opts.dataOutSize ?? (data ? data.byteLength + 256 : 0);
+    const dataOut = dataOutSize > 0 ? new Uint8Array(dataOutSize) : undefined;
+    const ctxOutSize = opts.ctxOutSize ?? (ctx ? ctx.byteLength : 0);
+    const ctxOut = ctxOutSize > 0 ? new Uint8Array(ctxOutSize) : undefined;
+    let flags = opts.flags ?? 0;
+    if (opts.cpu !== undefined) flags |= 1;
+    const a = this.#testAttr;
+    a.reset().u32(0, this.fd).u32(8, data?.byteLength ?? 0).u32(12, dataOut?.byteLength ?? 0).ptr(16, data).ptr(24, dataOut)
+      .u32(32, repeat).u32(40, ctx?.byteLength ?? 0).u32(44, ctxOut?.byteLength ?? 0).ptr(48, ctx).ptr(56, ctxOut)
+      .u32(64, flags).u32(68, opts.cpu ?? 0).u32(72, opts.batchSize ?? 0);
+    bpf(BPF_CMD.prog_test_run, a.bytes, `program "${this.name}" (${this.type})`,
+      this.type === 'tracepoint' || this.type === 'kprobe' || this.type === 'perf_event' ? `${this.type} programs cannot be test-run; attach them instead` : undefined);
+    const res: TestRunResult = { retval: a.getU32(4), durationNs: a.getU32(36) };
+    if (dataOut) res.dataOut = dataOut.subarray(0, a.getU32(12));
+    if (ctxOut) res.ctxOut = ctxOut.subarray(0, a.getU32(44));
+    return res;
+  }
+
+  /** Kernel metadata, including run time and count while stats are enabled. */
+  info(): ProgramInfo {
+    return readProgramInfo(this.fd, `program "${this.name}"`);
+  }
+
+  /** The instructions as the kernel rewrote them (xlated), for `tsbpf prog dump`. */
+  xlated(): Uint8Array {
+    const len = this.info().xlatedLength;
+    const out = new Uint8Array(Math.max(len, 8));
+    // bpf_prog_info with only xlated_prog_len (20) and xlated_prog_insns (32) set.
+    const info = new Attr(232).u32(20, out.byteLength).ptr(32, out);
+    const a = new Attr(16).u32(0, this.fd).u32(4, info.bytes.byteLength).ptr(8, info.bytes);
+    bpf(BPF_CMD.obj_get_info_by_fd, a.bytes, `program "${this.name}"`);
+    return out.subarray(0, Math.min(info.getU32(20), len));
+  }
+
+  /** Pins the program at `path` on bpffs. */
+  pin(path: string): void {
+    preparePinPath(path);
+    const p = cString(path);
+    bpf(BPF_CMD.obj_pin, new Attr(24).ptr(0, p).u32(8, this.fd).bytes, `program "${this.name}" → ${path}`);
+  }
+
+  /** Unloads the program (once nothing else holds it). Safe twice. */
+  close(): void {
+    this.#owned.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function decodeLog(log: Uint8Array): string {
+  const nul = log.indexOf(0);
+  return Buffer.from(log.buffer, log.byteOffset, nul < 0 ? log.byteLength : nul).toString('utf8');
+}
+
+function loadHint(errno: number, opts: ProgramLoadOptions): string | undefined {
+  if (errno === 1 || errno === 13) return undefined; // the privilege hint comes from BpfError
+  if (errno === 22 && (opts.type === 'tracing' || opts.type === 'lsm') && !opts.attachBtfId) return `${opts.type} programs need attachBtfId (the target function's BTF id) and expectedAttachType`;
+  if (errno === 22) return 'the kernel rejected the load attributes (program type, attach type or flags)';
+  return undefined;
+}
+
+function readProgramInfo(fd: number, what: string): ProgramInfo {
+  const info = new Uint8Array(232);
+  const a = new Attr(16).u32(0, fd).u32(4, info.byteLength).ptr(8, info);
+  // First pass learns nr_map_ids; second fetches them.
+  bpf(BPF_CMD.obj_get_info_by_fd, a.bytes, what);
+  const v = new DataView(info.buffer);
+  const nMaps = v.getUint32(52, true);
+  let mapIds: number[] = [];
+  if (nMaps > 0) {
+    const ids = new Uint32Array(nMaps);
+    const again = new Attr(232).u32(52, nMaps).ptr(56, ids);
+    bpf(BPF_CMD.obj_get_info_by_fd, new Attr(16).u32(0, fd).u32(4, 232).ptr(8, again.bytes).bytes, what);
+    mapIds = [...ids];
+  }
+  const u64 = (o: number) => v.getUint32(o, true) + v.getUint32(o + 4, true) * 0x100000000;
+  const nameBytes = info.subarray(64, 80);
+  const nul = nameBytes.indexOf(0);
+  const typeId = v.getUint32(0, true);
+  return {
+    typeId,
+    type: nameOf(PROG_TYPE, typeId),
+    id: v.getUint32(4, true),
+    tag: Buffer.from(info.subarray(8, 16)).toString('hex'),
+    jitedLength: v.getUint32(16, true),
+    xlatedLength: v.getUint32(20, true),
+    loadTimeNs: u64(40),
+    mapIds,
+    name: Buffer.from(nameBytes.subarray(0, nul < 0 ? 16 : nul)).toString('utf8'),
+    btfId: v.getUint32(128, true),
+    runTimeNs: u64(192),
+    runCount: u64(200),
+    recursionMisses: u64(208),
+    verifiedInstructions: v.getUint32(216, true),
+  };
+}
