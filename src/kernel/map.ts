@@ -156,6 +156,15 @@ export class BpfMap<K = any, V = any> {
   readonly #valBuf: Uint8Array;
   readonly #valView: DataView;
   readonly #elemAttr = new Attr(32);
+  // Hot-path attrs (lookup, update, delete), prebuilt once: fd and key/value pointers never change
+  // (the buffers are off-heap ArrayBuffers, so their addresses are stable); update rewrites flags.
+  readonly #keyValAttr: Uint8Array;
+  readonly #updateAttr: Attr;
+  readonly #keyOnlyAttr: Uint8Array;
+  /** 1 when keys are t.u32 (the common case): encode/decode with one DataView access. */
+  readonly #keyKind: 0 | 1 = 0;
+  /** 1 when values are t.u64num, 2 when t.u32: decode without going through the layout. */
+  readonly #valKind: 0 | 1 | 2 = 0;
   readonly #mmaps: ArrayBuffer[] = [];
 
   private constructor(fd: number, type: string, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string, key?: Codec<any>, value?: Codec<any>) {
@@ -172,15 +181,25 @@ export class BpfMap<K = any, V = any> {
     this.#valueLayout = value !== undefined && isLayout(value) ? value : undefined;
     this.#value = this.#valueLayout ? layoutCodec(this.#valueLayout) : rawCodec(valueSize, 'value');
     this.#stride = this.perCpu ? Math.ceil(valueSize / 8) * 8 : valueSize;
-    this.#keyBuf = new Uint8Array(Math.max(keySize, 8));
+    // Explicit ArrayBuffers: never on the V8 heap, so the addresses written into the attrs stay valid.
+    this.#keyBuf = new Uint8Array(new ArrayBuffer(Math.max(keySize, 8)));
     this.#keyView = new DataView(this.#keyBuf.buffer);
-    this.#nextKeyBuf = new Uint8Array(Math.max(keySize, 8));
-    this.#valBuf = new Uint8Array(Math.max(this.#stride * this.cpus, 8));
+    this.#nextKeyBuf = new Uint8Array(new ArrayBuffer(Math.max(keySize, 8)));
+    this.#valBuf = new Uint8Array(new ArrayBuffer(Math.max(this.#stride * this.cpus, 8)));
     this.#valView = new DataView(this.#valBuf.buffer);
+    this.#keyValAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).ptr(16, this.#valBuf).bytes;
+    this.#updateAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).ptr(16, this.#valBuf);
+    this.#keyOnlyAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).bytes;
+    if (keySize === 4 && key !== undefined && isLayout(key) && (key as Layout<unknown>).kind === 'u32') this.#keyKind = 1;
+    const vk = this.#valueLayout?.kind;
+    this.#valKind = vk === 'u64num' ? 1 : vk === 'u32' ? 2 : 0;
   }
 
   /** Creates a map (BPF_MAP_CREATE). Arguments are checked before any syscall. */
-  static create<KC extends Codec<any>, VC extends Codec<any>>(opts: MapCreateOptions<KC, VC>): BpfMap<Decoded<KC>, Decoded<VC>> {
+  static create<KC extends Codec<any>, VC extends Codec<any>>(opts: MapCreateOptions<KC, VC>): BpfMap<Decoded<KC>, Decoded<VC>>;
+  /** Creates a map from options whose layouts are only known at run time (untyped access). */
+  static create(opts: MapCreateOptions<any, any>): BpfMap<any, any>;
+  static create(opts: MapCreateOptions<any, any>): BpfMap<any, any> {
     if (!opts || typeof opts !== 'object') throw argError('BpfMap.create needs an options object');
     const typeId = (MAP_TYPE as Record<string, number>)[opts.type];
     if (typeId === undefined) throw argError(`unknown map type "${String(opts.type)}" (known: ${Object.keys(MAP_TYPE).join(', ')})`);
@@ -262,6 +281,10 @@ export class BpfMap<K = any, V = any> {
   }
 
   #encodeKey(key: K): void {
+    if (this.#keyKind === 1 && typeof key === 'number' && key >= 0 && key <= 0xffffffff && Number.isInteger(key)) {
+      this.#keyView.setUint32(0, key, true);
+      return;
+    }
     try {
       this.#key.encode(key, this.#keyView, 0);
     } catch (e) {
@@ -285,10 +308,18 @@ export class BpfMap<K = any, V = any> {
   }
 
   #decodeValue(): any {
-    if (!this.perCpu) return this.#value.decode(this.#valView, 0);
+    if (!this.perCpu) return this.#decodeOne(this.#valView, 0);
     const out = new Array(this.cpus);
-    for (let c = 0; c < this.cpus; c++) out[c] = this.#value.decode(this.#valView, c * this.#stride);
+    for (let c = 0; c < this.cpus; c++) out[c] = this.#decodeOne(this.#valView, c * this.#stride);
     return out;
+  }
+
+  /** One value at `off`, with the hot scalar layouts read directly. */
+  #decodeOne(view: DataView, off: number): any {
+    const k = this.#valKind;
+    if (k === 1) return view.getUint32(off, true) + view.getUint32(off + 4, true) * 4294967296;
+    if (k === 2) return view.getUint32(off, true);
+    return this.#value.decode(view, off);
   }
 
   #elem(cmd: number, withKey: boolean, valueBuf: Uint8Array | undefined, flags: number): number {
@@ -306,9 +337,10 @@ export class BpfMap<K = any, V = any> {
 
   /** The value for `key`, or undefined when absent. Per-CPU maps return one value per CPU. */
   lookup(key: K): (V extends never ? never : any) | undefined {
-    this.#requireKeyed('lookup');
+    void this.#owned.fd; // throws once closed: a prebuilt attr must never reach a reused fd number
+    if (this.keySize === 0) this.#requireKeyed('lookup');
     this.#encodeKey(key);
-    const r = this.#elem(BPF_CMD.map_lookup_elem, true, this.#valBuf, 0);
+    const r = bpfRaw(BPF_CMD.map_lookup_elem, this.#keyValAttr);
     if (r === -ENOENT) return undefined;
     if (r < 0) bpfFail(BPF_CMD.map_lookup_elem, r, this.#what());
     return this.#decodeValue();
@@ -316,20 +348,24 @@ export class BpfMap<K = any, V = any> {
 
   /** Sets `key` to `value`. flag: 'any' (default), 'noexist' (create only), 'exist' (update only). */
   update(key: K, value: any, flag: UpdateFlag = 'any'): void {
-    this.#requireKeyed('update');
-    const f = UPDATE_FLAG[flag];
+    void this.#owned.fd;
+    if (this.keySize === 0) this.#requireKeyed('update');
+    const f = flag === 'any' ? 0 : UPDATE_FLAG[flag];
     if (f === undefined) throw argError(`update flag must be any, noexist, exist or lock, got ${String(flag)}`);
     this.#encodeKey(key);
     this.#encodeValue(value);
-    const r = this.#elem(BPF_CMD.map_update_elem, true, this.#valBuf, f);
+    const a = this.#updateAttr;
+    a.u32(24, f);
+    const r = bpfRaw(BPF_CMD.map_update_elem, a.bytes);
     if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, this.#what(), r === -17 ? 'the key exists (flag noexist)' : r === -ENOENT && flag === 'exist' ? 'the key does not exist (flag exist)' : r === -7 ? 'the map is full (E2BIG)' : undefined);
   }
 
   /** Deletes `key`; returns false when it was absent. */
   delete(key: K): boolean {
-    this.#requireKeyed('delete');
+    void this.#owned.fd;
+    if (this.keySize === 0) this.#requireKeyed('delete');
     this.#encodeKey(key);
-    const r = this.#elem(BPF_CMD.map_delete_elem, true, undefined, 0);
+    const r = bpfRaw(BPF_CMD.map_delete_elem, this.#keyOnlyAttr);
     if (r === -ENOENT) return false;
     if (r < 0) bpfFail(BPF_CMD.map_delete_elem, r, this.#what(), r === -EINVAL && this.type.includes('array') ? 'array elements cannot be deleted' : undefined);
     return true;
@@ -384,8 +420,9 @@ export class BpfMap<K = any, V = any> {
    */
   sum(key: K): any {
     if (!this.perCpu) throw argError(`sum() is for per-CPU maps, not ${this.type}`);
+    void this.#owned.fd;
     this.#encodeKey(key);
-    const r = this.#elem(BPF_CMD.map_lookup_elem, true, this.#valBuf, 0);
+    const r = bpfRaw(BPF_CMD.map_lookup_elem, this.#keyValAttr);
     if (r === -ENOENT) return undefined;
     if (r < 0) bpfFail(BPF_CMD.map_lookup_elem, r, this.#what());
     return sumPerCpu(this.#valView, this.cpus, this.#stride, this.#valueLayout, this.valueSize);
@@ -441,10 +478,19 @@ export class BpfMap<K = any, V = any> {
 
   // ---- batch operations ---------------------------------------------------------------------------
 
+  #batchCache: { n: number; keys: Uint8Array; values: Uint8Array; keyView: DataView; valueView: DataView } | undefined;
+
+  /**
+   * Key/value staging buffers for n elements, reused across batch calls (they only live for one
+   * call): fresh buffers would make the kernel fault in new pages on every batch.
+   */
   #batchBuffers(n: number): { keys: Uint8Array; values: Uint8Array; keyView: DataView; valueView: DataView } {
-    const keys = new Uint8Array(Math.max(n * this.keySize, 8));
-    const values = new Uint8Array(Math.max(n * this.#stride * this.cpus, 8));
-    return { keys, values, keyView: new DataView(keys.buffer), valueView: new DataView(values.buffer) };
+    const c = this.#batchCache;
+    if (c && c.n >= n) return c;
+    const keys = new Uint8Array(new ArrayBuffer(Math.max(n * this.keySize, 8)));
+    const values = new Uint8Array(new ArrayBuffer(Math.max(n * this.#stride * this.cpus, 8)));
+    this.#batchCache = { n, keys, values, keyView: new DataView(keys.buffer), valueView: new DataView(values.buffer) };
+    return this.#batchCache;
   }
 
   #batchAttr(a: Attr, inBatch: Uint8Array | undefined, outBatch: Uint8Array | undefined, keys: Uint8Array, values: Uint8Array | undefined, count: number, elemFlags = 0): void {
@@ -453,9 +499,9 @@ export class BpfMap<K = any, V = any> {
 
   #decodeAt(view: DataView, i: number): any {
     const base = i * this.#stride * this.cpus;
-    if (!this.perCpu) return this.#value.decode(view, base);
+    if (!this.perCpu) return this.#decodeOne(view, base);
     const out = new Array(this.cpus);
-    for (let c = 0; c < this.cpus; c++) out[c] = this.#value.decode(view, base + c * this.#stride);
+    for (let c = 0; c < this.cpus; c++) out[c] = this.#decodeOne(view, base + c * this.#stride);
     return out;
   }
 
@@ -480,7 +526,7 @@ export class BpfMap<K = any, V = any> {
         bpfFail(cmd, r, this.#what());
       }
       for (let i = 0; i < count; i++) {
-        outKeys.push(this.#key.decode(keyView, i * this.keySize));
+        outKeys.push(this.#keyKind === 1 ? keyView.getUint32(i * 4, true) : this.#key.decode(keyView, i * this.keySize));
         outValues.push(this.#decodeAt(valueView, i));
       }
       if (r === -ENOENT) break;

@@ -1,6 +1,6 @@
 /**
  * Program: load BPF programs (with the verifier log on rejection), run them with BPF_PROG_TEST_RUN,
- * read their kernel info and stats, pin them. Attach methods return Links (see link-*.ts).
+ * read their kernel info and stats, pin them. Attach methods return Links (see link.ts, attach-*.ts).
  */
 import { assemble, AsmInput } from '../pure/asm.js';
 import { annotateInstruction } from '../pure/disasm.js';
@@ -9,6 +9,15 @@ import { BpfError, VerifierError } from './errors.js';
 import { preparePinPath } from './fs-mounts.js';
 import type { BpfMap } from './map.js';
 import { Attr, argError, bpf, bpfRaw, commandName, cString, OwnedFd } from './syscall.js';
+import type { Link } from './link.js';
+import { attachTracepoint } from './attach-tracepoint.js';
+import { attachRawTracepoint } from './attach-raw-tracepoint.js';
+import { attachTracing, tracingLoadOptions, TracingLoadOptions } from './attach-tracing.js';
+import { attachUprobe, UprobeOptions } from './attach-uprobe.js';
+import { attachPerfEvent, PerfEventOptions } from './attach-perf-event.js';
+import { attachTcx, attachXdp, Interface, XdpMode } from './attach-net.js';
+import { attachCgroup, CgroupAttachType } from './attach-cgroup.js';
+import { attachKprobe, KprobeOptions } from './kprobe.js';
 
 const ENOSPC = 28;
 const MAX_LOG = 1 << 30; // the kernel's UINT_MAX >> 2 cap, rounded
@@ -191,6 +200,19 @@ export class Program {
     return new Program(r, opts.type, name, insns, opts.expectedAttachType, opts.attachBtfId, wantLog ? text : '');
   }
 
+  /**
+   * Loads a BTF-typed tracing program (fentry/fexit/fmod_ret/tp_btf/lsm) for a kernel target found
+   * by name in vmlinux BTF; attach it with attachTracing().
+   *
+   * ```ts
+   * using p = Program.loadTracing({ kind: 'fexit', target: 'do_sys_openat2', instructions });
+   * using link = p.attachTracing();
+   * ```
+   */
+  static loadTracing(opts: TracingLoadOptions): Program {
+    return Program.load(tracingLoadOptions(opts));
+  }
+
   /** Opens a program pinned on bpffs. */
   static fromPin(path: string): Program {
     preparePinPath(path);
@@ -236,11 +258,13 @@ export class Program {
     const ctx = opts.ctx;
     if (data !== undefined && !(data instanceof Uint8Array)) throw argError('testRun data must be a Uint8Array');
     if (ctx !== undefined && !(ctx instanceof Uint8Array)) throw argError('testRun ctx must be a Uint8Array');
-    const repeat = opts.repeat ?? 1;
+    // raw_tracepoint, tracing and syscall test runs refuse repeat, duration and ctx_out (EINVAL).
+    const oneShot = this.type === 'raw_tracepoint' || this.type === 'tracing' || this.type === 'syscall';
+    const repeat = opts.repeat ?? (oneShot ? 0 : 1);
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw argError(`repeat must be a non-negative 32-bit integer, got ${repeat}`);
     const dataOutSize = opts.dataOutSize ?? (data ? data.byteLength + 256 : 0);
     const dataOut = dataOutSize > 0 ? new Uint8Array(dataOutSize) : undefined;
-    const ctxOutSize = opts.ctxOutSize ?? (ctx ? ctx.byteLength : 0);
+    const ctxOutSize = opts.ctxOutSize ?? (ctx && !oneShot ? ctx.byteLength : 0);
     const ctxOut = ctxOutSize > 0 ? new Uint8Array(ctxOutSize) : undefined;
     let flags = opts.flags ?? 0;
     if (opts.cpu !== undefined) flags |= 1;
@@ -277,6 +301,51 @@ export class Program {
     preparePinPath(path);
     const p = cString(path);
     bpf(BPF_CMD.obj_pin, new Attr(24).ptr(0, p).u32(8, this.fd).bytes, `program "${this.name}" → ${path}`);
+  }
+
+  /** Attaches a `tracepoint` program to `category:name` (e.g. `'sched', 'sched_process_exec'`). */
+  attachTracepoint(category: string, name: string, opts?: { cookie?: bigint }): Link {
+    return attachTracepoint(this, category, name, opts);
+  }
+
+  /** Attaches a `raw_tracepoint` program to a kernel tracepoint by name (e.g. `'sys_enter'`). */
+  attachRawTracepoint(name: string, opts?: { cookie?: bigint }): Link {
+    return attachRawTracepoint(this, name, opts);
+  }
+
+  /** Attaches a fentry/fexit/fmod_ret/tp_btf/lsm program to the target chosen at load (Program.loadTracing). */
+  attachTracing(opts?: { cookie?: bigint }): Link {
+    return attachTracing(this, opts);
+  }
+
+  /** Attaches a `kprobe` program as a uprobe/uretprobe on `binary` at `symbol` or `offset`, optionally for one pid. */
+  attachUprobe(opts: UprobeOptions): Link {
+    return attachUprobe(this, opts);
+  }
+
+  /** Attaches a `kprobe` program to a kernel function; on kernels without kprobes this throws AttachError (ENOTSUP). */
+  attachKprobe(fn: string, opts?: KprobeOptions): Link {
+    return attachKprobe(this, fn, opts);
+  }
+
+  /** Attaches a `perf_event` program to a sampling event on every CPU (default: cpu-clock at 99 Hz). */
+  attachPerfEvent(opts?: PerfEventOptions): Link {
+    return attachPerfEvent(this, opts);
+  }
+
+  /** Attaches an `xdp` program to an interface by name or index (`mode`: 'skb' | 'native' | 'offload'). */
+  attachXdp(iface: Interface, opts?: { mode?: XdpMode }): Link {
+    return attachXdp(this, iface, opts);
+  }
+
+  /** Attaches a `sched_cls` program to an interface's TCX ingress or egress hook (kernel 6.6+). */
+  attachTcx(iface: Interface, direction: 'ingress' | 'egress'): Link {
+    return attachTcx(this, iface, direction);
+  }
+
+  /** Attaches a cgroup program to a cgroup v2 (absolute path or relative to the cgroup2 mount). */
+  attachCgroup(path: string, attachType: CgroupAttachType): Link {
+    return attachCgroup(this, path, attachType);
   }
 
   /** Unloads the program (once nothing else holds it). Safe twice. */

@@ -104,13 +104,13 @@ const RULES: Rule[] = [
   }],
 ];
 
-/** Raw bytes of an `<unknown> ; xx xx ...` line, as 8-byte slots (or fewer trailing bytes). */
+/** Raw bytes of an `<unknown> ; xx xx ...` line, as one 8-byte slot. */
 function unknownBytes(comment: string, lineNo: number): AsmItem[] {
   const bytes = comment.trim().split(/\s+/).map((h) => parseInt(h, 16));
   if (bytes.length === 0 || bytes.length > 8 || bytes.some((b) => !(b >= 0 && b <= 255))) {
     throw new SyntaxError(`line ${lineNo}: <unknown> needs its raw bytes after ';' to be reassembled`);
   }
-  if (bytes.length < 8) return [{ kind: 'raw', bytes: Uint8Array.from(bytes) } as unknown as AsmItem];
+  if (bytes.length < 8) throw new SyntaxError(`line ${lineNo}: a truncated instruction (${bytes.length} bytes) cannot be reassembled`);
   const v = new DataView(Uint8Array.from(bytes).buffer);
   return [i(v.getUint8(0), v.getUint8(1) & 0xf, v.getUint8(1) >> 4, v.getInt16(2, true), v.getInt32(4, true))];
 }
@@ -131,7 +131,7 @@ export function parseAsm(text: string | readonly string[]): AsmItem[] {
       items.push(...unknownBytes(unk[1] ?? '', k + 1));
       return;
     }
-    line = line.replace(/\s*(;|\/\/|#(?!\d)).*$/, '').replace(/\s*<[^>]*>\s*$/, '').trim().replace(/\s+/g, ' ');
+    line = line.replace(/\s*(;|\/\/|#(?!\d)).*$/, '').replace(/\s*<[^<>]*>\s*$/, '').trim().replace(/\s+/g, ' ');
     if (line === '' || /^[A-Za-z_.$][\w.$]*:$/.test(line)) return;
     for (const [re, build] of RULES) {
       const m = re.exec(line);

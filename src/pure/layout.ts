@@ -107,8 +107,8 @@ function checkNumber(kind: NumKind, value: unknown): void {
 
 /** A 64-bit integer decoded as bigint (exact); encode accepts bigint or a safe-integer number. */
 export class BigIntLayout extends BaseLayout<bigint> {
-  readonly size = 8;
-  readonly align = 8;
+  readonly size: number = 8;
+  readonly align: number = 8;
   constructor(readonly kind: 'u64' | 'i64') { super(); }
   decode(view: DataView, offset = 0): bigint {
     return this.kind === 'u64' ? view.getBigUint64(offset, true) : view.getBigInt64(offset, true);
@@ -135,8 +135,8 @@ function toBig64(kind: 'u64' | 'i64', value: unknown): bigint {
  * timestamps on hot paths.
  */
 export class U64NumberLayout extends BaseLayout<number> {
-  readonly size = 8;
-  readonly align = 8;
+  readonly size: number = 8;
+  readonly align: number = 8;
   readonly kind = 'u64num';
   decode(view: DataView, offset = 0): number {
     return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 4294967296;
@@ -152,7 +152,7 @@ export class U64NumberLayout extends BaseLayout<number> {
 /** `char[N]`: decodes up to the first NUL; encodes UTF-8, zero-padded, truncated to fit with a NUL. */
 export class CStringLayout extends BaseLayout<string> {
   readonly kind = 'cstring';
-  readonly align = 1;
+  readonly align: number = 1;
   constructor(readonly size: number) { super(); }
   decode(view: DataView, offset = 0): string {
     let s = '';
@@ -185,7 +185,7 @@ function decodeUtf8(view: DataView, start: number, end: number): string {
 /** `u8[N]` as raw bytes (a copy). */
 export class BytesLayout extends BaseLayout<Uint8Array> {
   readonly kind = 'bytes';
-  readonly align = 1;
+  readonly align: number = 1;
   constructor(readonly size: number) { super(); }
   decode(view: DataView, offset = 0): Uint8Array {
     return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + this.size));
@@ -227,7 +227,7 @@ export class ArrayLayout<T> extends BaseLayout<T[]> {
 /** Explicit padding bytes (decoded as undefined, encoded as zeros). */
 export class PadLayout extends BaseLayout<undefined> {
   readonly kind = 'pad';
-  readonly align = 1;
+  readonly align: number = 1;
   constructor(readonly size: number) { super(); }
   decode(): undefined { return undefined; }
   encode(_v: undefined, view: DataView, offset = 0): void {

@@ -1,0 +1,303 @@
+/**
+ * The live event pipeline behind the `live`, `wakeup` and `sizing` suites: a C load generator
+ * (bench/c/syscall_loop.c, a tight getppid() loop pinned to one core) is traced at
+ * raw_syscalls:sys_enter by a tsbpf-assembled program that keeps only the generator's getppid
+ * calls and writes a 32-byte event per call into a ring buffer; a tsbpf RingBuffer on the other
+ * core drains it. Measures delivered events/s, drops (BPF-side counter), consumer CPU, event→user
+ * latency, and the cost added to each traced syscall, and checks every event arrived exactly once.
+ */
+import { spawn } from 'node:child_process';
+import { attachTracepoint } from '../kernel/attach-tracepoint.js';
+import { onlineCpus } from '../kernel/cpus.js';
+import { asmRingbufReserve, DropCounter } from '../kernel/drop-counter.js';
+import { BpfMap } from '../kernel/map.js';
+import { Program } from '../kernel/program.js';
+import { RingBuffer, type RecordView } from '../kernel/ring-buffer.js';
+import { asm, R0, R1, R2, R3, R6, R7, R8, R9, R10, type AsmItem, type MapRef } from '../pure/asm.js';
+import { RINGBUF_FLAG, RINGBUF_QUERY } from '../pure/uapi.js';
+import { buildCReference } from './c-reference.js';
+import { pinProcess } from './runner.js';
+
+/** x86-64 getppid: the generator's syscall. */
+const SYS_GETPPID = 110;
+/** Event size in bytes: ts u64, seq u64 (the call's args[0]), syscall id u64, pid_tgid u64. */
+export const EVENT_SIZE = 32;
+
+/** How the BPF side asks for wake-ups when it submits. */
+export type WakeupMode =
+  | { kind: 'default' }
+  /** BPF_RB_NO_WAKEUP, except BPF_RB_FORCE_WAKEUP on every `n`-th event (per-CPU count). */
+  | { kind: 'every'; n: number }
+  /** BPF_RB_FORCE_WAKEUP once bpf_ringbuf_query(AVAIL_DATA) reaches `bytes`, else NO_WAKEUP. */
+  | { kind: 'adaptive'; bytes: number }
+  /** BPF_RB_NO_WAKEUP always: the reader's timer finds the data. */
+  | { kind: 'never' };
+
+/** The tracer: filter to one process's getppid, reserve, fill, submit with the mode's flags. */
+export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: number; wakeup: WakeupMode; countMap?: MapRef }): AsmItem[] {
+  const items: AsmItem[] = [
+    asm.mov64(R6, R1),
+    asm.call('get_current_pid_tgid'),
+    asm.mov64(R7, R0),
+    asm.rsh64(R0, 32),
+    asm.jne(R0, o.tgid, 'out'),
+    asm.ldxdw(R8, R6, 8), // id
+    asm.jne(R8, SYS_GETPPID, 'out'),
+    ...asmRingbufReserve({ ring: o.ring, size: EVENT_SIZE, dst: R9, dropCounter: o.drops, onFail: 'out', stackOffset: -8 }),
+    asm.call('ktime_get_ns'),
+    asm.stxdw(R9, 0, R0),
+    asm.ldxdw(R1, R6, 16), // args[0]: the generator's sequence number
+    asm.stxdw(R9, 8, R1),
+    asm.stxdw(R9, 16, R8),
+    asm.stxdw(R9, 24, R7),
+  ];
+  const w = o.wakeup;
+  if (w.kind === 'default') {
+    items.push(asm.mov64(R2, 0));
+  } else if (w.kind === 'never') {
+    items.push(asm.mov64(R2, RINGBUF_FLAG.no_wakeup));
+  } else if (w.kind === 'every') {
+    if (!o.countMap) throw new TypeError('wakeup "every" needs countMap (a per-CPU u64 array of 1)');
+    items.push(
+      asm.stw(R10, -4, 0),
+      asm.ldMapFd(R1, o.countMap),
+      asm.mov64(R2, R10),
+      asm.add64(R2, -4),
+      asm.call('map_lookup_elem'),
+      asm.mov64(R2, RINGBUF_FLAG.force_wakeup),
+      asm.jeq(R0, 0, 'submit'),
+      asm.ldxdw(R1, R0, 0),
+      asm.add64(R1, 1),
+      asm.stxdw(R0, 0, R1),
+      asm.mod64(R1, w.n),
+      asm.jeq(R1, 0, 'submit'),
+      asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
+    );
+  } else {
+    items.push(
+      asm.ldMapFd(R1, o.ring),
+      asm.mov64(R2, RINGBUF_QUERY.avail_data),
+      asm.call('ringbuf_query'),
+      asm.mov64(R2, RINGBUF_FLAG.force_wakeup),
+      asm.jge(R0, w.bytes, 'submit'),
+      asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
+    );
+  }
+  items.push(
+    asm.label('submit'),
+    asm.mov64(R1, R9),
+    asm.call('ringbuf_submit'),
+    asm.label('out'),
+    asm.mov64(R0, 0),
+    asm.exit(),
+  );
+  void R3;
+  return items;
+}
+
+/** A log-scale latency histogram: 1 µs resolution to 1 ms, then 10 µs to 100 ms, then overflow. */
+export class LatencyHistogram {
+  readonly fine = new Float64Array(1000); // [0, 1 ms) by 1 µs
+  readonly coarse = new Float64Array(10_000); // [1 ms, 101 ms) by 10 µs
+  overflow = 0;
+  count = 0;
+  maxNs = 0;
+  sumNs = 0;
+
+  add(ns: number): void {
+    if (ns < 0) ns = 0;
+    this.count++;
+    this.sumNs += ns;
+    if (ns > this.maxNs) this.maxNs = ns;
+    if (ns < 1_000_000) this.fine[(ns / 1000) | 0]!++;
+    else if (ns < 101_000_000) this.coarse[((ns - 1_000_000) / 10_000) | 0]!++;
+    else this.overflow++;
+  }
+
+  /** The p-th percentile (0..100) in ns (bucket upper edge). */
+  percentile(p: number): number {
+    if (this.count === 0) return NaN;
+    const target = Math.ceil((p / 100) * this.count);
+    let seen = 0;
+    for (let i = 0; i < this.fine.length; i++) if ((seen += this.fine[i]!) >= target) return (i + 1) * 1000;
+    for (let i = 0; i < this.coarse.length; i++) if ((seen += this.coarse[i]!) >= target) return 1_000_000 + (i + 1) * 10_000;
+    return this.maxNs;
+  }
+
+  /** Counts in coarse display buckets (for a distribution chart). */
+  buckets(edgesUs: number[]): number[] {
+    const out = new Array<number>(edgesUs.length + 1).fill(0);
+    const put = (ns: number, n: number) => {
+      if (!n) return;
+      let k = 0;
+      while (k < edgesUs.length && ns >= edgesUs[k]! * 1000) k++;
+      out[k]! += n;
+    };
+    for (let i = 0; i < this.fine.length; i++) put(i * 1000, this.fine[i]!);
+    for (let i = 0; i < this.coarse.length; i++) put(1_000_000 + i * 10_000, this.coarse[i]!);
+    put(Infinity, this.overflow);
+    return out;
+  }
+}
+
+/** Options of one live run. */
+export interface LiveRunOptions {
+  /** Events the generator produces (getppid calls). */
+  events: number;
+  /** Generator pacing in calls/s; 0 = as fast as it can. */
+  rate?: number;
+  ringBytes: number;
+  wakeup?: WakeupMode;
+  /** Reader latency budget (RingBuffer maxLatencyMs). */
+  maxLatencyMs?: number;
+  /** Reader flush deadline (RingBuffer flushMs). */
+  flushMs?: number;
+  /** No tracer at all: measures the generator's bare syscall cost. */
+  untraced?: boolean;
+  onProgress?: (fraction: number) => void;
+}
+
+/** What one live run measured. */
+export interface LiveRunResult {
+  produced: number;
+  delivered: number;
+  lost: number;
+  /** Events whose sequence number was not the next expected one (reordering or duplicates). */
+  outOfOrder: number;
+  /** Sequence numbers seen, summed (checks exactly-once together with delivered + lost). */
+  seqSum: number;
+  /** Wall time from the generator's start to the last drain, ms. */
+  elapsedMs: number;
+  eventsPerSec: number;
+  /** Consumer process CPU (user + system) over the run, % of one core. */
+  consumerCpuPct: number;
+  latency: { p50Us: number; p99Us: number; maxUs: number; meanUs: number } | null;
+  histogram: LatencyHistogram | null;
+  /** The generator's ns per syscall. */
+  nsPerCall: number;
+  wakeups: number;
+  flushes: number;
+  budgetDrains: number;
+  drains: number;
+}
+
+interface GeneratorOutput { calls: number; ns: number; nsPerCall: number; start: number }
+
+/** CPUs for the consumer (this process) and the generator: different cores when there are two. */
+export function liveCpus(): { consumer: number; generator: number } {
+  const cpus = onlineCpus();
+  return { consumer: cpus[0]!, generator: cpus[cpus.length - 1]! };
+}
+
+/** Monotonic now in ns as a double (performance.now() shares CLOCK_MONOTONIC with bpf_ktime_get_ns). */
+const monoOffsetNs = (() => {
+  const a = performance.now();
+  const mono = Number(process.hrtime.bigint());
+  const b = performance.now();
+  return mono - ((a + b) / 2) * 1e6;
+})();
+
+/** Runs the generator with the tracer and the reader; resolves the measurements. */
+export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
+  const cpus = liveCpus();
+  const bin = buildCReference('syscall_loop');
+  const args = ['-c', String(cpus.generator), bin, String(o.events), String(o.rate ?? 0)];
+  const gen = spawn('taskset', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+  let genOut = '';
+  let genErr = '';
+  gen.stdout.setEncoding('utf8').on('data', (d: string) => { genOut += d; });
+  gen.stderr.setEncoding('utf8').on('data', (d: string) => { genErr += d; });
+  const genDone = new Promise<GeneratorOutput>((resolve, reject) => {
+    gen.on('error', reject);
+    gen.on('close', (code) => {
+      if (code !== 0) reject(new Error(`syscall_loop exited ${code}: ${genErr}`));
+      else { try { resolve(JSON.parse(genOut.trim().split('\n').at(-1)!) as GeneratorOutput); } catch (e) { reject(e); } }
+    });
+  });
+  let finished = false;
+  void genDone.then(() => { finished = true; }, () => { finished = true; });
+  // taskset execs the generator: its pid is the one the tracer filters on.
+  const tgid = gen.pid!;
+
+  if (o.untraced) {
+    gen.stdin.write('go\n');
+    const g = await genDone;
+    return { produced: g.calls, delivered: 0, lost: 0, outOfOrder: 0, seqSum: 0, elapsedMs: g.ns / 1e6, eventsPerSec: 0, consumerCpuPct: 0, latency: null, histogram: null, nsPerCall: g.nsPerCall, wakeups: 0, flushes: 0, budgetDrains: 0, drains: 0 };
+  }
+
+  const pinned = pinProcess(process.pid, [cpus.consumer]);
+  const ring = BpfMap.create({ type: 'ringbuf', maxEntries: o.ringBytes, name: 'live_events' });
+  const drops = DropCounter.create('live_drops');
+  const countMap = o.wakeup?.kind === 'every' ? BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_count' }) : undefined;
+  const resources: { close(): void }[] = [ring, drops, ...(countMap ? [countMap] : [])];
+  try {
+    const prog = Program.load({ type: 'tracepoint', name: 'live_tracer', instructions: syscallTracer({ ring, drops, tgid, wakeup: o.wakeup ?? { kind: 'default' }, countMap }) });
+    resources.push(prog);
+    const link = attachTracepoint(prog, 'raw_syscalls', 'sys_enter');
+    resources.push(link);
+
+    const hist = new LatencyHistogram();
+    let delivered = 0;
+    let expectSeq = 0;
+    let outOfOrder = 0;
+    let seqSum = 0;
+    let nowNs = 0;
+    let drains = 0;
+    const onRecord = (v: RecordView, off: number): void => {
+      const ts = v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296;
+      const seq = v.getUint32(off + 8, true) + v.getUint32(off + 12, true) * 4294967296;
+      hist.add(nowNs - ts);
+      if (seq !== expectSeq) outOfOrder++;
+      expectSeq = seq + 1;
+      seqSum += seq;
+      delivered++;
+    };
+    const rb = new RingBuffer(ring, onRecord, { maxLatencyMs: o.maxLatencyMs ?? 0, flushMs: o.flushMs, dropCounter: drops });
+    resources.push(rb);
+
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    gen.stdin.write('go\n');
+    let lastProgress = t0;
+    for (;;) {
+      const r = await rb.waitReadable(20);
+      if (r === 'closed') break;
+      nowNs = performance.now() * 1e6 + monoOffsetNs;
+      const n = rb.consume();
+      if (n > 0) drains++;
+      if (o.onProgress && performance.now() - lastProgress > 100) {
+        lastProgress = performance.now();
+        o.onProgress((delivered + rb.lost) / o.events);
+      }
+      if (finished && rb.availableBytes() === 0) break;
+    }
+    const t1 = performance.now();
+    const cpu = process.cpuUsage(cpu0);
+    const g = await genDone;
+    const lost = rb.lost;
+    const stats = { ...rb.stats };
+    const elapsedMs = t1 - t0;
+    void pinned;
+    return {
+      produced: g.calls, delivered, lost, outOfOrder, seqSum, elapsedMs,
+      eventsPerSec: delivered / (elapsedMs / 1000),
+      consumerCpuPct: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
+      latency: hist.count ? { p50Us: hist.percentile(50) / 1000, p99Us: hist.percentile(99) / 1000, maxUs: hist.maxNs / 1000, meanUs: hist.sumNs / hist.count / 1000 } : null,
+      histogram: hist,
+      nsPerCall: g.nsPerCall,
+      wakeups: stats.wakeups, flushes: stats.flushes, budgetDrains: stats.budgetDrains, drains,
+    };
+  } finally {
+    if (!finished) gen.kill('SIGKILL');
+    for (const r of resources.reverse()) { try { r.close(); } catch { /* already closed */ } }
+    pinProcess(process.pid, onlineCpus());
+  }
+}
+
+/** Exactly-once check: every sequence number 0..produced-1 either delivered once or counted lost. */
+export function exactlyOnce(r: LiveRunResult): boolean {
+  if (r.delivered + r.lost !== r.produced) return false;
+  // With no loss, the delivered sequence numbers must be exactly 0..n-1, in order.
+  if (r.lost === 0) return r.outOfOrder === 0 && r.seqSum === (r.produced * (r.produced - 1)) / 2;
+  return true;
+}

@@ -1,0 +1,338 @@
+/**
+ * PerfBuffer: the BPF_MAP_TYPE_PERF_EVENT_ARRAY reader. One PERF_COUNT_SW_BPF_OUTPUT event per
+ * online CPU, each with a ring of 2^n data pages after its control page, stored in the map at the
+ * CPU's index; readiness on all of them in Node's event loop; samples delivered with their CPU,
+ * PERF_RECORD_LOST reported with counts, records that wrap the ring end reassembled.
+ */
+import { BpfError, ClosedError } from './errors.js';
+import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.js';
+import { onlineCpus } from './cpus.js';
+import { BpfMap } from './map.js';
+import { MAP_SHARED, native, PROT } from './native.js';
+import { RecordView } from './record-view.js';
+import { argError, OwnedFd } from './syscall.js';
+
+const PERF_TYPE_SOFTWARE = 1;
+const PERF_COUNT_SW_BPF_OUTPUT = 10;
+const PERF_SAMPLE_RAW = 1 << 10;
+const ATTR_FLAG_WATERMARK = 1 << 14;
+const PERF_FLAG_FD_CLOEXEC = 8;
+const PERF_EVENT_IOC_ENABLE = 0x2400;
+const PERF_EVENT_IOC_DISABLE = 0x2401;
+const ATTR_SIZE = 128;
+const PERF_RECORD_LOST = 2;
+const PERF_RECORD_SAMPLE = 9;
+// struct perf_event_mmap_page: data_head at 1024, data_tail at 1032 (u64 each).
+const HEAD = 1024;
+const TAIL = 1032;
+
+/** The sample callback: like RingBuffer's, plus the CPU the sample was written on. Return false to stop. */
+export type PerfSampleCallback = (view: RecordView, offset: number, length: number, cpu: number) => unknown;
+/** Called with the CPU and the number of samples the kernel dropped there (PERF_RECORD_LOST). */
+export type PerfLostCallback = (cpu: number, count: number) => void;
+
+/** Options for a PerfBuffer. */
+export interface PerfBufferOptions extends WaitOptions {
+  /** Data pages per CPU: a power of two (default 64 = 256 KiB with 4 KiB pages). */
+  pageCount?: number;
+  /** Wake the reader after this many samples (wakeup_events; default 1). */
+  wakeupEvents?: number;
+  /** Or: wake after this many bytes are waiting (wakeup_watermark); overrides wakeupEvents. */
+  watermarkBytes?: number;
+  /** CPUs to open (default: the online CPUs). The map needs maxEntries > the largest. */
+  cpus?: number[];
+  /** Lost-sample reports. The running total is also in `lost`. */
+  onLost?: PerfLostCallback;
+}
+
+const scratchF64 = new Float64Array(1);
+const scratchU32 = new Uint32Array(scratchF64.buffer);
+
+/** One CPU's perf event and mapping. Internal. */
+class CpuRing {
+  readonly cpu: number;
+  readonly fd: OwnedFd;
+  mapping: ArrayBuffer;
+  readonly u32: Uint32Array;
+  readonly tailF64: Float64Array;
+  readonly view: RecordView;
+  readonly u8: Uint8Array;
+  readonly base: number;
+  readonly size: number;
+  readonly mask: number;
+
+  constructor(cpu: number, fd: OwnedFd, mapping: ArrayBuffer, pageSize: number, dataSize: number) {
+    this.cpu = cpu;
+    this.fd = fd;
+    this.mapping = mapping;
+    this.u32 = new Uint32Array(mapping);
+    this.tailF64 = new Float64Array(mapping, TAIL, 1);
+    this.view = new RecordView(mapping);
+    this.u8 = new Uint8Array(mapping);
+    this.base = pageSize;
+    this.size = dataSize;
+    this.mask = dataSize - 1;
+  }
+
+  available(): number {
+    return (Atomics.load(this.u32, HEAD >> 2) - this.u32[TAIL >> 2]!) >>> 0;
+  }
+
+  /** One 64-bit store of data_tail. */
+  publish(lo: number, hi: number): void {
+    scratchU32[0] = lo;
+    scratchU32[1] = hi;
+    this.tailF64[0] = scratchF64[0]!;
+  }
+}
+
+/**
+ * Reads a perf_event_array map fed by `bpf_perf_event_output`.
+ *
+ * ```ts
+ * using pb = new PerfBuffer(events, (view, off, len, cpu) => { ... }, { onLost: (cpu, n) => {} });
+ * await pb.poll(100);
+ * ```
+ * Sample lengths are the kernel's raw sizes: the BPF side's size rounded up so that size + 4 is
+ * a multiple of 8 (the padding is zeroes), as with libbpf.
+ */
+export class PerfBuffer {
+  readonly #rings: CpuRing[] = [];
+  readonly #waiter: FdWaiter;
+  readonly #cb: PerfSampleCallback | undefined;
+  readonly #onLost: PerfLostCallback | undefined;
+  readonly #state = { closed: false };
+  readonly #map: BpfMap;
+  #scratch = new Uint8Array(256);
+  #scratchView = new RecordView(this.#scratch.buffer);
+  #lost = 0;
+  #draining = 0;
+  #next = 0;
+  readonly #what = 'perf buffer reader';
+
+  constructor(map: BpfMap, callback?: PerfSampleCallback, options: PerfBufferOptions = {}) {
+    if (!(map instanceof BpfMap)) throw argError('PerfBuffer expects a BpfMap of type perf_event_array');
+    if (options === null || typeof options !== 'object') throw argError('PerfBuffer options must be an object');
+    const mapFd = map.fd; // ClosedError for a closed map
+    if (map.type !== 'perf_event_array') throw argError(`PerfBuffer reads perf_event_array maps, not ${map.type} (use RingBuffer for ringbuf)`);
+    if (callback !== undefined && typeof callback !== 'function') throw argError('PerfBuffer callback must be a function');
+    const pages = options.pageCount ?? 64;
+    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0 || pages > 1 << 20) throw argError(`pageCount must be a power of two, got ${pages}`);
+    const wakeupEvents = options.wakeupEvents ?? 1;
+    if (!Number.isInteger(wakeupEvents) || wakeupEvents < 1) throw argError(`wakeupEvents must be a positive integer, got ${wakeupEvents}`);
+    const watermark = options.watermarkBytes;
+    if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 1)) throw argError(`watermarkBytes must be a positive integer, got ${watermark}`);
+    const cpus = options.cpus ?? onlineCpus();
+    if (!Array.isArray(cpus) || cpus.length === 0 || cpus.some((c) => !Number.isInteger(c) || c < 0)) throw argError('cpus must be a non-empty array of CPU ids');
+    for (const c of cpus) if (c >= map.maxEntries) throw argError(`CPU ${c} does not fit the map (maxEntries ${map.maxEntries}); create it with maxEntries ≥ ${Math.max(...cpus) + 1}`);
+    if (options.onLost !== undefined && typeof options.onLost !== 'function') throw argError('onLost must be a function');
+    this.#waiter = new FdWaiter(this.#what, () => this.availableBytes() > 0, checkWaitOptions(options, 'PerfBuffer'));
+    this.#cb = callback;
+    this.#onLost = options.onLost;
+    this.#map = map;
+
+    const pg = native.pageSize;
+    const attr = new Uint8Array(ATTR_SIZE);
+    const a = new DataView(attr.buffer);
+    a.setUint32(0, PERF_TYPE_SOFTWARE, true);
+    a.setUint32(4, ATTR_SIZE, true);
+    a.setUint32(8, PERF_COUNT_SW_BPF_OUTPUT, true);
+    a.setUint32(16, 1, true); // sample_period
+    a.setUint32(24, PERF_SAMPLE_RAW, true);
+    if (watermark !== undefined) {
+      a.setUint32(40, ATTR_FLAG_WATERMARK, true);
+      a.setUint32(48, watermark, true);
+    } else {
+      a.setUint32(48, wakeupEvents, true);
+    }
+    try {
+      for (const cpu of cpus) {
+        const fd = native.perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0) throw new BpfError(-fd, { syscall: 'perf_event_open', command: 'PERF_COUNT_SW_BPF_OUTPUT', object: `CPU ${cpu}` });
+        const owned = new OwnedFd(fd, `perf event (CPU ${cpu})`);
+        const m = native.mmap(fd, pg * (pages + 1), PROT.read | PROT.write, MAP_SHARED, 0);
+        if (typeof m === 'number') {
+          owned.close();
+          throw new BpfError(-m, { syscall: 'mmap', object: `perf buffer of CPU ${cpu} (${pages} pages)`, hint: -m === 1 ? 'perf buffers count against perf_event_mlock_kb; use fewer pages or run as root' : undefined });
+        }
+        const ring = new CpuRing(cpu, owned, m, pg, pages * pg);
+        this.#rings.push(ring);
+        const r = native.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
+        if (r < 0) throw new BpfError(-r, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_ENABLE', object: `CPU ${cpu}` });
+        map.update(cpu, fd);
+        this.#waiter.add(fd);
+      }
+    } catch (e) {
+      this.#release(mapFd >= 0);
+      this.#state.closed = true;
+      this.#waiter.close();
+      throw e;
+    }
+  }
+
+  get closed(): boolean {
+    return this.#state.closed;
+  }
+
+  /** CPUs being read. */
+  get cpus(): number[] {
+    return this.#rings.map((r) => r.cpu);
+  }
+
+  /** Samples the kernel reported lost (PERF_RECORD_LOST), in total. */
+  get lost(): number {
+    return this.#lost;
+  }
+
+  get stats(): Readonly<WaitStats> {
+    return this.#waiter.stats;
+  }
+
+  /** Bytes waiting across CPUs. */
+  availableBytes(): number {
+    this.#check();
+    let n = 0;
+    for (const r of this.#rings) n += r.available();
+    return n;
+  }
+
+  /**
+   * Drains every CPU's buffer now, zero-copy where a record does not wrap the ring end (those are
+   * reassembled in a scratch buffer). Returns the samples delivered.
+   */
+  consume(callback?: PerfSampleCallback): number {
+    this.#check();
+    const cb = callback ?? this.#cb;
+    if (!cb) throw argError('consume needs a callback (none was given to the constructor)');
+    const rings = this.#rings;
+    const k = rings.length;
+    let total = 0;
+    this.#draining++;
+    try {
+      const first = this.#next;
+      this.#next = (first + 1) % k;
+      for (let j = 0; j < k; j++) {
+        const n = this.#drain(rings[(first + j) % k]!, cb);
+        if (n < 0) { total += -n - 1; break; }
+        total += n;
+        if (this.#state.closed) break;
+      }
+    } finally {
+      this.#draining--;
+      this.#waiter.drained(total);
+      if (this.#draining === 0 && this.#state.closed) this.#release(true);
+    }
+    return total;
+  }
+
+  #drain(r: CpuRing, cb: PerfSampleCallback): number {
+    const u32 = r.u32, u8 = r.u8, view = r.view, base = r.base, mask = r.mask, size = r.size, cpu = r.cpu;
+    const head = Atomics.load(u32, HEAD >> 2) | 0; // acquire: pairs with the kernel's release of data_head
+    const start = u32[TAIL >> 2]! | 0;
+    let hi = u32[(TAIL >> 2) + 1]!;
+    let t = start;
+    let n = 0;
+    let stopped = false;
+    try {
+      while (t !== head) {
+        const off = t & mask;
+        let at = base + off;
+        let v = view;
+        // perf_event_header { u32 type; u16 misc; u16 size } — the header itself may wrap.
+        let recSize: number;
+        let type: number;
+        if (off + 8 <= size) {
+          type = u32[at >> 2]!;
+          recSize = u32[(at >> 2) + 1]! >>> 16;
+        } else {
+          const s = this.#gather(r, off, 8);
+          type = s.getUint32(0, true);
+          recSize = s.getUint16(6, true);
+        }
+        if (recSize < 8) throw new Error(`tsbpf: corrupt perf record (size ${recSize}) on CPU ${cpu}`);
+        if (off + recSize > size) {
+          v = this.#gather(r, off, recSize);
+          at = 0;
+        }
+        t = (t + recSize) | 0;
+        if (type === PERF_RECORD_SAMPLE) {
+          const len = v.getUint32(at + 8, true);
+          n++;
+          if (cb(v, at + 12, len, cpu) === false || this.#state.closed) { stopped = true; break; }
+        } else if (type === PERF_RECORD_LOST) {
+          // { u64 id; u64 lost }
+          const lost = v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * 0x100000000;
+          this.#lost += lost;
+          this.#onLost?.(cpu, lost);
+        }
+      }
+    } finally {
+      if ((t >>> 0) < (start >>> 0)) hi++;
+      if (t !== start) r.publish(t, hi);
+    }
+    void u8;
+    return stopped ? -n - 1 : n;
+  }
+
+  /** Copies a record that wraps the end of the data area into the scratch buffer. */
+  #gather(r: CpuRing, off: number, len: number): RecordView {
+    if (this.#scratch.length < len) {
+      this.#scratch = new Uint8Array(Math.max(len, this.#scratch.length * 2));
+      this.#scratchView = new RecordView(this.#scratch.buffer);
+    }
+    const first = Math.min(len, r.size - off);
+    this.#scratch.set(r.u8.subarray(r.base + off, r.base + off + first), 0);
+    if (first < len) this.#scratch.set(r.u8.subarray(r.base, r.base + len - first), first);
+    return this.#scratchView;
+  }
+
+  /** Waits for data (timeoutMs < 0: indefinitely) and drains. Resolves the samples delivered (0 on timeout or close). */
+  async poll(timeoutMs = -1, callback?: PerfSampleCallback): Promise<number> {
+    this.#check();
+    const r = await this.#waiter.wait(timeoutMs);
+    if (r === 'closed' || this.#state.closed) return 0;
+    return this.consume(callback);
+  }
+
+  /** Async iteration over copies of the samples with their CPU. Ends on close(). */
+  async *[Symbol.asyncIterator](): AsyncIterator<{ cpu: number; data: Uint8Array }> {
+    const batch: { cpu: number; data: Uint8Array }[] = [];
+    const collect: PerfSampleCallback = (view, off, len, cpu) => { batch.push({ cpu, data: view.slice(off, len) }); };
+    while (!this.#state.closed) {
+      this.consume(collect);
+      if (batch.length === 0) {
+        const r = await this.#waiter.wait(-1).catch(() => 'closed' as const);
+        if (r === 'closed') return;
+        continue;
+      }
+      for (let i = 0; i < batch.length; i++) yield batch[i]!;
+      batch.length = 0;
+    }
+  }
+
+  /** Disables the events, removes them from the map, unmaps and closes. Safe twice. */
+  close(): void {
+    if (this.#state.closed) return;
+    this.#state.closed = true;
+    this.#waiter.close();
+    if (this.#draining === 0) this.#release(true);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  #release(clearMap: boolean): void {
+    for (const r of this.#rings) {
+      if (r.fd.closed) continue;
+      native.ioctl(r.fd.fd, PERF_EVENT_IOC_DISABLE, 0);
+      if (clearMap && !this.#map.closed) { try { this.#map.delete(r.cpu); } catch { /* already gone */ } }
+      native.unmap(r.mapping);
+      r.fd.close();
+    }
+  }
+
+  #check(): void {
+    if (this.#state.closed) throw new ClosedError(this.#what);
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * The bench runner and the xdp / live / wakeup / sizing suites in quick mode, on the real kernel:
+ * every suite's own consistency checks pass, and the numbers agree with each other (counts equal
+ * what was produced, loss only where the ring is too small, tsbpf and clang programs count alike).
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { formatSuite, loadSuite, runBench, SUITE_NAMES, type BenchDocument } from '../src/bench/runner.js';
+import type { SuiteResult } from '../src/bench/suite.js';
+
+let doc: BenchDocument;
+
+function suite(name: string): SuiteResult {
+  const s = doc.suites.find((x) => x.suite === name);
+  assert.ok(s, `suite ${name} ran (errors: ${JSON.stringify(doc.errors)})`);
+  return s;
+}
+
+function assertChecks(s: SuiteResult): void {
+  assert.ok(Object.keys(s.checks).length > 0, `${s.suite} has consistency checks`);
+  for (const [k, ok] of Object.entries(s.checks)) assert.ok(ok, `${s.suite}: ${k}`);
+}
+
+test('every suite module exists and exports a BenchSuite with its name', async () => {
+  for (const name of SUITE_NAMES) {
+    const s = await loadSuite(name);
+    assert.equal(s.name, name);
+    assert.equal(typeof s.run, 'function');
+  }
+});
+
+test('runner: quick run of xdp, live, wakeup, sizing produces one consistent document', async () => {
+  doc = await runBench({ suites: ['xdp', 'live', 'wakeup', 'sizing'], quick: true, out: null, progressStream: null });
+  assert.deepEqual(doc.errors, {});
+  assert.equal(doc.suites.length, 4);
+  assert.equal(doc.quick, true);
+  assert.equal(doc.ok, true);
+  const json = JSON.parse(JSON.stringify(doc)) as BenchDocument; // one serialisable document
+  assert.equal(json.suites.length, 4);
+  for (const s of doc.suites) {
+    assert.ok(s.rows.length > 0, `${s.suite} has rows`);
+    assert.ok(s.charts.length > 0, `${s.suite} has charts`);
+    for (const c of s.charts) for (const ser of c.series) assert.equal(ser.data.length, c.labels.length, `${s.suite} chart "${c.title}" series ${ser.name} matches its labels`);
+    for (const r of s.rows) assert.ok(Number.isFinite(r.value) || r.verdict === 'does not hold', `${s.suite} row ${r.name} has a value`);
+    const text = formatSuite(s);
+    assert.match(text, new RegExp(`== ${s.suite}:`));
+  }
+});
+
+test('xdp: counters agree (kernel vs trace, tsbpf vs clang, live frames), every variant measured', () => {
+  const s = suite('xdp');
+  assertChecks(s);
+  for (const v of ['naive', 'optimized', 'ultra']) {
+    const ts = s.rows.find((r) => r.name === `${v}: tsbpf-assembled, test-run, mix`);
+    assert.ok(ts?.ratio && ts.ratio.value > 0.3 && ts.ratio.value < 3, `${v} has a tsbpf/clang ratio`);
+    const insns = s.rows.find((r) => r.name === `${v}: instructions executed, TCP/IPv4 (typical)`);
+    assert.ok(insns && insns.value > 10 && insns.value < 50, `${v} path length in range: ${insns?.value}`);
+    for (const a of ['XDP_DROP', 'XDP_PASS']) {
+      const live = s.rows.find((r) => r.name === `live veth, ${v}, ${a}`);
+      assert.ok(live && live.value > 0, `${v} ${a} live Mpps measured`);
+    }
+  }
+  const exec = s.extra!.instructionsExecuted as Record<string, Record<string, number>>;
+  assert.equal(exec['tsbpf naive']!['ARP'], 10, 'naive drops ARP right after the EtherType check (2 ctx loads, bounds check, EtherType, r0, exit)');
+});
+
+test('live: every event delivered once or counted lost; latency and CPU measured', () => {
+  const s = suite('live');
+  assertChecks(s);
+  const curve = s.extra!.curve as { delivered: number; lost: number; produced: number; latency: { p50Us: number; p99Us: number; maxUs: number } }[];
+  for (const c of curve) {
+    assert.equal(c.delivered + c.lost, c.produced);
+    assert.ok(c.latency.p50Us <= c.latency.p99Us && c.latency.p99Us <= c.latency.maxUs + 1000);
+  }
+  const cpu = s.rows.find((r) => r.name.startsWith('consumer CPU'))!;
+  assert.ok(cpu.value > 0 && cpu.value < 100);
+});
+
+test('wakeup: every mode delivers every event', () => {
+  const s = suite('wakeup');
+  assertChecks(s);
+  const modes = s.extra!.modes as { delivered: number; lost: number; produced: number }[];
+  assert.equal(modes.length, s.rows.length);
+  for (const m of modes) assert.equal(m.delivered + m.lost, m.produced);
+});
+
+test('sizing: the 64 KiB ring loses events, the 16 MiB ring none, and drops are counted exactly', () => {
+  const s = suite('sizing');
+  assertChecks(s);
+  const results = s.extra!.results as { delivered: number; lost: number; produced: number }[];
+  const sizes = s.extra!.sizes as number[];
+  assert.equal(sizes[0], 64 << 10);
+  assert.ok(results[0]!.lost > 0, 'a 64 KiB ring drained every 10 ms overflows');
+  assert.equal(results.at(-1)!.lost, 0, 'the largest ring loses nothing');
+  for (const r of results) assert.equal(r.delivered + r.lost, r.produced);
+});

@@ -1,0 +1,39 @@
+/** `tsbpf probe --json` as a child process: features this kernel is known to have are reported. */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from './support/cli.js';
+
+test('probe --json reports program, map, helper, link, BTF, JIT, ringbuf and test-run support', async () => {
+  const r = await runCli(['probe', '--json']);
+  assert.equal(r.code, 0, r.stderr);
+  const p = JSON.parse(r.stdout);
+  for (const t of ['socket_filter', 'xdp', 'tracepoint', 'raw_tracepoint', 'sched_cls', 'cgroup_skb', 'syscall']) assert.equal(p.programTypes[t].supported, true, t);
+  assert.equal(p.programTypes.xdp.testRun.supported, true);
+  assert.equal(p.programTypes.tracepoint.testRun.supported, false); // tracepoints cannot be test-run
+  for (const m of ['hash', 'array', 'percpu_array', 'ringbuf', 'perf_event_array', 'lpm_trie', 'sk_storage', 'task_storage', 'array_of_maps', 'bloom_filter']) assert.equal(p.mapTypes[m].supported, true, m);
+  // Helpers per type: XDP may call map_lookup_elem and xdp_adjust_head, not get_current_pid_tgid.
+  assert.ok(p.helpers.xdp.includes('map_lookup_elem'));
+  assert.ok(p.helpers.xdp.includes('xdp_adjust_head'));
+  assert.ok(!p.helpers.xdp.includes('get_current_pid_tgid'));
+  assert.ok(p.helpers.tracepoint.includes('get_current_pid_tgid'));
+  assert.ok(p.helpers.tracepoint.includes('ringbuf_reserve'));
+  assert.equal(p.linkTypes.raw_tracepoint.supported, true);
+  assert.equal(p.linkTypes.perf_event.supported, true);
+  assert.equal(p.linkTypes.xdp.supported, true);
+  assert.equal(p.linkTypes.cgroup.supported, true);
+  assert.equal(p.system.btf.vmlinux, true);
+  assert.equal(p.system.btf.load, true);
+  assert.equal(p.system.jit.jitedProgram, true);
+  assert.deepEqual(p.ringbuf, { map: true, reserve: true, output: true, dynptr: true, userRingbuf: true });
+  assert.equal(p.testRunFlags.runOnCpu.supported, true);
+  assert.equal(p.testRunFlags.xdpLiveFrames.supported, true);
+});
+
+test('probe prints tables', async () => {
+  const r = await runCli(['probe', '--no-helpers', '--section', 'programs', 'maps']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Program types$/m);
+  assert.match(r.stdout, /^xdp\s+yes\s+yes/m);
+  assert.match(r.stdout, /^ringbuf\s+yes$/m);
+  assert.doesNotMatch(r.stdout, /Link types/);
+});
