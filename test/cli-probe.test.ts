@@ -11,10 +11,11 @@ test('probe --json reports program, map, helper, link, BTF, JIT, ringbuf and tes
   assert.equal(p.programTypes.xdp.testRun.supported, true);
   assert.equal(p.programTypes.tracepoint.testRun.supported, false); // tracepoints cannot be test-run
   for (const m of ['hash', 'array', 'percpu_array', 'ringbuf', 'perf_event_array', 'lpm_trie', 'sk_storage', 'task_storage', 'array_of_maps', 'bloom_filter']) assert.equal(p.mapTypes[m].supported, true, m);
-  // Helpers per type: XDP may call map_lookup_elem and xdp_adjust_head, not get_current_pid_tgid.
+  // Helpers per type: XDP may call map_lookup_elem and xdp_adjust_head, not the skb helpers.
   assert.ok(p.helpers.xdp.includes('map_lookup_elem'));
   assert.ok(p.helpers.xdp.includes('xdp_adjust_head'));
-  assert.ok(!p.helpers.xdp.includes('get_current_pid_tgid'));
+  assert.ok(!p.helpers.xdp.includes('skb_load_bytes'));
+  assert.ok(!p.helpers.tracepoint.includes('xdp_adjust_head'));
   assert.ok(p.helpers.tracepoint.includes('get_current_pid_tgid'));
   assert.ok(p.helpers.tracepoint.includes('ringbuf_reserve'));
   assert.equal(p.linkTypes.raw_tracepoint.supported, true);

@@ -153,3 +153,38 @@ test('trace open captures filenames in exact-size records', async () => {
   }
   assert.equal(lines.at(-1).events, 2);
 });
+
+test('trace syscalls --buffer perf runs the same tracer over a perf buffer', async () => {
+  const w = startWorkload(2, 1, 1, missing());
+  const run = startCli(['trace', 'syscalls', '--comm', `tsw${tag}`, '--buffer', 'perf', '--json', '--duration', '3']);
+  await run.waitForStderr(/Tracing syscalls/);
+  w.go();
+  assert.equal(await w.exited, 0);
+  assert.equal(await run.exited, 0, run.stderr);
+  const lines = run.json();
+  const events = lines.filter((l) => l.type === 'syscall');
+  assert.deepEqual(events.map((e) => [e.syscall, e.ret]), [['getppid', process.pid], ['getppid', process.pid], ['openat', -2], ['nanosleep', 0]]);
+  const summary = lines.at(-1);
+  assert.equal(summary.buffer, 'perf');
+  assert.equal(summary.events, 4);
+  assert.equal(summary.dropped, 0);
+  assert.ok(summary.latencyNs.p50 > 0);
+});
+
+test('SIGINT stops a tracer cleanly: summary printed, exit 0, nothing left attached', async () => {
+  const run = startCli(['trace', 'exec', '--json']);
+  await run.waitForStderr(/Tracing exec/);
+  run.child.kill('SIGINT');
+  assert.equal(await run.exited, 0, run.stderr);
+  const summary = run.json().at(-1);
+  assert.equal(summary.type, 'summary');
+  assert.equal(summary.reason, 'SIGINT');
+  const term = startCli(['trace', 'syscalls', '--comm', 'nobody-here', '--json']);
+  await term.waitForStderr(/Tracing syscalls/);
+  term.child.kill('SIGTERM');
+  assert.equal(await term.exited, 0, term.stderr);
+  assert.equal(term.json().at(-1).reason, 'SIGTERM');
+  // No tsbpf tracepoint program of these runs remains loaded.
+  const progs = execFileSync('bpftool', ['prog', 'show']).toString();
+  assert.doesNotMatch(progs, new RegExp(`pids node\\(${run.child.pid}\\)|pids node\\(${term.child.pid}\\)`));
+});

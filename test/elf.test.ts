@@ -121,7 +121,7 @@ test('legacy object: "maps" section, .bss, .rodata.str', () => {
   assert.equal(maps.size, 20);
   const v = new DataView(maps.data.buffer, maps.data.byteOffset, maps.data.byteLength);
   assert.deepEqual([0, 4, 8, 12].map((o) => v.getUint32(o, true)), [2 /* ARRAY */, 4, 8, 2]);
-  assert.ok(elf.section('tc') && elf.section('socket'));
+  assert.ok(elf.section('tc') && elf.section('socket'), "elf.section('tc') && elf.section('socket')");
   assert.equal(elf.section('.bss')!.type, SHT_NOBITS);
 });
 

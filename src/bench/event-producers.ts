@@ -72,7 +72,8 @@ function fillEvent(base: typeof R6, off: number): AsmItem[] {
 
 const EXIT = [asm.label('out'), asm.mov64(R0, 2), asm.exit()];
 
-export type ProducerMode = 'reserve' | 'output' | 'discard-odd' | 'varlen' | 'perf';
+/** 'none' only numbers the run (the baseline for producer cost). */
+export type ProducerMode = 'reserve' | 'output' | 'discard-odd' | 'varlen' | 'perf' | 'none';
 
 /** An XDP program emitting one event per run. */
 export function producer(opts: { mode: ProducerMode; seq: BpfMap; ring: BpfMap; dropCounter?: DropCounter; flags?: number }): Program {
@@ -80,6 +81,9 @@ export function producer(opts: { mode: ProducerMode; seq: BpfMap; ring: BpfMap; 
   const flags = opts.flags ?? 0;
   let body: AsmItem[];
   switch (mode) {
+    case 'none':
+      body = [];
+      break;
     case 'reserve':
       body = [
         ...asmRingbufReserve({ ring, size: 32, dst: R6, dropCounter, onFail: 'out', stackOffset: -8 }),

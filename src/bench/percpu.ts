@@ -96,8 +96,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const t0 = Date.now();
   const cpus = onlineCpus();
   if (cpus.length < 2) throw new Error('the percpu suite needs at least 2 online CPUs to race');
-  const iterations = ctx.quick ? 200_000 : 1_000_000;
-  const runs = ctx.quick ? 3 : 10;
+  const iterations = ctx.quick ? 500_000 : 1_000_000;
+  const runs = ctx.quick ? 4 : 10;
   const rounds = ctx.repeats;
   const pool = await WorkerPool.start(cpus);
   const results: VariantResult[] = [];
@@ -145,7 +145,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     row(`${LABEL.racy}, ${cpus.length} CPUs`, by.racy.mops, 'Mops/s', { verdict: 'info', note: `one CPU alone: ${r1(median(by.racy.mopsOne))} Mops/s` }),
     row(`${LABEL.racy}: lost updates`, by.racy.lost, 'updates', {
       claim: '"Race condition!" (non-atomic increment loses updates)',
-      verdict: Math.min(...by.racy.lost) > 0 ? 'holds' : 'does not hold',
+      verdict: median(by.racy.lost) > 0 ? 'holds' : 'does not hold',
       note: `${r1(lostPct, 2)}% of ${total.toLocaleString('en-US')} increments lost (median)`,
     }),
     row(`${LABEL.percpu}, ${cpus.length} CPUs`, by.percpu.mops, 'Mops/s', {
@@ -160,7 +160,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     'every loop run counted all its increments': results.every((r) => r.countedOk),
     'atomic counter total is exact': by.atomic.exact,
     'per-CPU counter total is exact': by.percpu.exact,
-    'racy counter lost updates': Math.min(...by.racy.lost) > 0,
+    // Over all rounds: on a loaded machine one round's CPUs may not overlap at all.
+    'racy counter lost updates': by.racy.lost.reduce((a, b) => a + b, 0) > 0,
   };
   const charts: Chart[] = [{
     kind: 'bar', title: `Counter throughput, ${cpus.length} CPUs at once vs one`, yLabel: 'Mops/s',

@@ -23,7 +23,7 @@ export function registerProbeCommand(program: Command): void {
     .addOption(new Option('--section <name...>', 'print only these sections').choices(SECTIONS as unknown as string[]))
     .addHelpText('after', `
 Probes: program types (load + BPF_PROG_TEST_RUN), map types (create), helpers per program type
-(verifier "unknown func"), link types (attach and detach on a tracepoint, a new empty cgroup and a
+(verifier refusal), link types (attach and detach on a tracepoint, a new empty cgroup and a
 new dummy interface, never existing ones), BTF, JIT sysctls, ring buffer, test-run flags.
 
 Examples:

@@ -6,6 +6,7 @@
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ATTACH_TYPE, AttachTypeName } from '../pure/uapi.js';
+import { BpfError } from './errors.js';
 import { AttachError, Link, linkCreate, requireProgramType } from './link.js';
 import type { Program } from './program.js';
 import { argError, OwnedFd } from './syscall.js';
@@ -24,6 +25,8 @@ export function cgroupPath(path: string): string {
   if (typeof path !== 'string' || path === '') throw argError('cgroup path must be a non-empty string');
   return isAbsolute(path) ? path : join(cgroup2Root(), path);
 }
+
+const EBADF = 9;
 
 /** Which program types each cgroup attach type takes. */
 const CGROUP_PROG: Partial<Record<AttachTypeName, string>> = {
@@ -63,8 +66,16 @@ export function attachCgroup(program: Program, path: string, attachType: CgroupA
   // The link holds the cgroup; the directory fd is only needed for the call.
   const cgfd = openSync(dir, 'r');
   try {
-    const fd = linkCreate(program.fd, cgfd, ATTACH_TYPE[full], 0, what,
-      `is ${dir} on cgroup2 (cgroup v1 hierarchies cannot take BPF programs)? The cgroup2 mount is ${safeRoot()}`);
+    let fd: number;
+    try {
+      fd = linkCreate(program.fd, cgfd, ATTACH_TYPE[full], 0, what);
+    } catch (e) {
+      // EBADF: the directory fd is not a cgroup2 directory.
+      if (e instanceof BpfError && e.errno === EBADF) {
+        throw new BpfError(e.errno, { syscall: 'bpf', command: 'BPF_LINK_CREATE', object: what, hint: `${dir} is not a cgroup v2 directory (cgroup v1 hierarchies cannot take BPF programs); the cgroup2 mount is ${safeRoot()}` });
+      }
+      throw e;
+    }
     return new Link([{ link: new OwnedFd(fd, what) }], what);
   } finally {
     closeSync(cgfd);

@@ -17,6 +17,10 @@ export type Interface = string | number;
 export function interfaceIndex(iface: Interface): number {
   if (typeof iface === 'number') {
     if (!Number.isInteger(iface) || iface <= 0) throw argError(`interface index must be a positive integer, got ${iface}`);
+    // The kernel answers EINVAL for an unknown index; look first so the error says what happened.
+    if (existsSync('/sys/class/net') && interfaceName(iface) === undefined) {
+      throw new AttachError('ENODEV', `ifindex ${iface}`, 'no network interface with this index in this network namespace');
+    }
     return iface;
   }
   if (typeof iface !== 'string' || iface === '' || iface.length > 15 || /[/\s:]/.test(iface) || iface === '.' || iface === '..') {
@@ -29,6 +33,14 @@ export function interfaceIndex(iface: Interface): number {
     throw new AttachError('ENODEV', `interface ${iface}`, `no network interface named "${iface}" in this network namespace${known.length ? ` (have: ${known.slice(0, 12).join(', ')})` : ''}`);
   }
   return Number(readFileSync(f, 'utf8').trim());
+}
+
+/** The name of the interface with index `ifindex` in this network namespace, if any. */
+export function interfaceName(ifindex: number): string | undefined {
+  for (const name of readdirSync('/sys/class/net')) {
+    try { if (Number(readFileSync(`/sys/class/net/${name}/ifindex`, 'utf8')) === ifindex) return name; } catch { /* raced away */ }
+  }
+  return undefined;
 }
 
 function ifaceLabel(iface: Interface): string {

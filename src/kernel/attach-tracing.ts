@@ -86,7 +86,42 @@ export function tracingLoadOptions(opts: TracingLoadOptions): ProgramLoadOptions
   return { ...rest, type: k.type, expectedAttachType: k.attach, attachBtfId: tracingTargetBtfId(kind, target) };
 }
 
-const EINVAL = 22;
+const EINVAL = 22, EPERM = 1;
+const TRAMPOLINE_KINDS: readonly TracingKind[] = ['fentry', 'fexit', 'fmod_ret', 'lsm'];
+
+/**
+ * Turns a load failure of a tracing program into an explanation where one is known: a root
+ * process that gets EPERM without a verifier log for a trampoline program (fentry/fexit/fmod_ret/
+ * lsm) is on a kernel that refuses BPF trampolines (locked down or sandboxed). Returns `e` otherwise.
+ */
+export function explainTracingLoadError(e: unknown, opts: TracingLoadOptions): unknown {
+  if (e instanceof BpfError && e.errno === EPERM && TRAMPOLINE_KINDS.includes(opts.kind) && process.getuid?.() === 0 && !('log' in e && (e as { log: string }).log)) {
+    const err = new AttachError('ENOTSUP', `${opts.kind} ${opts.target}`,
+      `this kernel refuses BPF trampoline programs (fentry/fexit/fmod_ret/lsm): BPF_PROG_LOAD fails with EPERM even as root and without a verifier log ` +
+      `(a locked-down or sandboxed kernel). tp_btf, raw tracepoints and tracepoints work: e.g. raw_syscalls:sys_enter/sys_exit for syscall entry/return values`);
+    (err as { cause?: unknown }).cause = e;
+    return err;
+  }
+  return e;
+}
+
+let trampolines: boolean | undefined;
+
+/** Probes once whether this kernel loads fentry programs (it loads a no-op fentry on a vmlinux function). */
+export function trampolineSupport(load: (opts: ProgramLoadOptions) => { close(): void }): boolean {
+  if (trampolines !== undefined) return trampolines;
+  const btf = vmlinuxBtf();
+  const id = btf.findByName('bpf_fentry_test1', 'func') ?? btf.findByName('do_sys_openat2', 'func');
+  if (id === undefined) return (trampolines = false);
+  const nop = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  try {
+    load({ type: 'tracing', expectedAttachType: 'trace_fentry', attachBtfId: id, instructions: nop }).close();
+    trampolines = true;
+  } catch {
+    trampolines = false;
+  }
+  return trampolines;
+}
 
 /** Attaches a tracing/lsm/ext program to the target chosen at load (BPF_LINK_CREATE, or BPF_RAW_TRACEPOINT_OPEN on older kernels). */
 export function attachTracing(program: Program, opts: { cookie?: bigint } = {}): Link {

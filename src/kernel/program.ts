@@ -12,7 +12,7 @@ import { Attr, argError, bpf, bpfRaw, commandName, cString, OwnedFd } from './sy
 import type { Link } from './link.js';
 import { attachTracepoint } from './attach-tracepoint.js';
 import { attachRawTracepoint } from './attach-raw-tracepoint.js';
-import { attachTracing, tracingLoadOptions, TracingLoadOptions } from './attach-tracing.js';
+import { attachTracing, explainTracingLoadError, trampolineSupport, tracingLoadOptions, TracingLoadOptions } from './attach-tracing.js';
 import { attachUprobe, UprobeOptions } from './attach-uprobe.js';
 import { attachPerfEvent, PerfEventOptions } from './attach-perf-event.js';
 import { attachTcx, attachXdp, Interface, XdpMode } from './attach-net.js';
@@ -210,7 +210,17 @@ export class Program {
    * ```
    */
   static loadTracing(opts: TracingLoadOptions): Program {
-    return Program.load(tracingLoadOptions(opts));
+    const full = tracingLoadOptions(opts);
+    try {
+      return Program.load(full);
+    } catch (e) {
+      throw explainTracingLoadError(e, opts);
+    }
+  }
+
+  /** Whether this kernel loads BPF trampoline programs (fentry/fexit/fmod_ret/lsm); probed once. */
+  static supportsTrampolines(): boolean {
+    return trampolineSupport((o) => Program.load(o));
   }
 
   /** Opens a program pinned on bpffs. */

@@ -86,6 +86,8 @@ class Ring {
   readonly view: RecordView;
   readonly dropCounter: DropCounter | BpfMap | undefined;
   cb: RecordCallback | undefined;
+  /** The producer position last read (low 32 bits, int32), for copy reads. */
+  prodCache = 0;
 
   constructor(index: number, map: BpfMap, cb: RecordCallback | undefined, dropCounter: DropCounter | BpfMap | undefined) {
     this.index = index;
@@ -123,9 +125,14 @@ class Ring {
     else this.consI64[0] = scratchI64[0]!;
   }
 
+  /** Publishes `to` (low 32 bits) as the consumer position, carrying into the high half when it wrapped past `from`. */
+  publishFrom(from: number, to: number): void {
+    this.publish(to, this.cons32[1]! + ((to >>> 0) < (from >>> 0) ? 1 : 0));
+  }
+
   /** Bytes between the consumer and producer positions. */
   available(): number {
-    return (Atomics.load(this.prod32, 0) - this.cons32[0]!) >>> 0;
+    return ((ACQUIRE_LOADS ? Atomics.load(this.prod32, 0) : this.prod32[0]!) - this.cons32[0]!) >>> 0;
   }
 
   /**
@@ -135,7 +142,7 @@ class Ring {
   nextRecord(): number {
     const hdr = this.hdr, mask = this.mask, base = this.base;
     const start = this.cons32[0]! | 0;
-    const prod = Atomics.load(this.prod32, 0) | 0;
+    const prod = (ACQUIRE_LOADS ? Atomics.load(this.prod32, 0) : this.prod32[0]!) | 0;
     let c = start;
     let found = -1;
     while (c !== prod) {
@@ -165,9 +172,10 @@ class Ring {
 
 /**
  * Drains one ring: calls `cb` for each committed record, skipping discarded ones, stopping at a
- * busy one, at `maxRecords`, or when `cb` returns false. Publishes the consumer position once per
- * batch (at most MAX_BATCH_BYTES) and before returning, even when `cb` throws.
- * Returns the records delivered; `drainStopped` tells whether the callback (or close) stopped it.
+ * busy one, after `maxRecords`, or when `cb` returns false (or closes the reader). Publishes the
+ * consumer position once per batch (at most MAX_BATCH_BYTES) and before returning, also when `cb`
+ * throws (the record it threw on counts as consumed, so a poison record cannot loop).
+ * Returns the records delivered; `drainStopped` tells whether the callback stopped it.
  */
 let drainStopped = false;
 function drainRing(r: Ring, cb: RecordCallback, maxRecords: number, state: { closed: boolean }): number {
@@ -177,34 +185,32 @@ function drainRing(r: Ring, cb: RecordCallback, maxRecords: number, state: { clo
   let c = start;
   let n = 0;
   let stopped = false;
-  let full = false;
+  let more = true;
   try {
-    for (;;) {
-      const prod = Atomics.load(prod32, 0) | 0;
-      if (prod === c) break;
+    while (more) {
+      const prod = (ACQUIRE_LOADS ? Atomics.load(prod32, 0) : prod32[0]!) | 0;
+      const avail = (prod - c) >>> 0;
+      if (avail === 0) break;
+      // Bytes this batch covers; the loop counts down instead of comparing positions.
+      let left = avail > MAX_BATCH_BYTES ? MAX_BATCH_BYTES : avail;
       const batchStart = c;
-      let budget = MAX_BATCH_BYTES;
-      let busy = false;
-      while (c !== prod) {
+      while (left > 0) {
         const off = base + (c & mask);
         const len = ACQUIRE_LOADS ? Atomics.load(hdr, off >> 2) : hdr[off >> 2]!;
-        if (len & BUSY) { busy = true; break; }
+        if (len & BUSY) { more = false; break; }
         const size = len & LEN_MASK;
         const step = (size + HDR + 7) & ~7;
         c = (c + step) | 0;
+        left -= step;
         if ((len & DISCARD) === 0) {
-          n++;
-          if (cb(view, off + HDR, size) === false || state.closed) { stopped = true; break; }
-          if (n >= maxRecords) { full = true; break; }
+          if (cb(view, off + HDR, size) === false || state.closed) { n++; stopped = true; more = false; break; }
+          if (++n >= maxRecords) { more = false; break; }
         }
-        if ((budget -= step) <= 0) break;
       }
       if ((c >>> 0) < (batchStart >>> 0)) hi++;
       r.publish(c, hi);
-      if (busy || stopped || full) break;
     }
   } finally {
-    // A throwing callback: the record it threw on counts as consumed (no poison-record loop).
     if ((r.cons32[0]! | 0) !== c) {
       if ((c >>> 0) < (r.cons32[0]! >>> 0)) hi++;
       r.publish(c, hi);
@@ -336,23 +342,65 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    * A buffer too small for the record throws RangeError and leaves the record in the ring.
    */
   readInto(buffer: Uint8Array): number {
-    this.#check();
+    if (this.#state.closed) throw new ClosedError(this.#what);
     const rings = this.#rings;
     const k = rings.length;
+    if (k === 1) return this.#readInto(rings[0]!, buffer);
     for (let j = 0; j < k; j++) {
-      const r = rings[k === 1 ? 0 : (this.#next + j) % k]!;
-      const at = r.nextRecord();
-      if (at < 0) continue;
-      const len = r.hdr[at]! & LEN_MASK;
-      if (len > buffer.length) throw new RangeError(`tsbpf: readInto buffer holds ${buffer.length} bytes; the next record has ${len}`);
-      const src = (at << 2) + HDR;
-      const u8 = r.u8;
-      if (len <= 64) for (let i = 0; i < len; i++) buffer[i] = u8[src + i]!;
-      else buffer.set(u8.subarray(src, src + len));
-      r.advance(at);
-      if (k > 1) this.#next = (r.index + 1) % k;
-      return len;
+      const r = rings[(this.#next + j) % k]!;
+      const n = this.#readInto(r, buffer);
+      if (n < 0) continue;
+      this.#next = (r.index + 1) % k;
+      return n;
     }
+    return -1;
+  }
+
+  #dst: Uint8Array | undefined;
+  #dst32: Int32Array | undefined;
+
+  /** One ring's next record into `buffer` (word copies when aligned); -1 when none is ready. */
+  #readInto(r: Ring, buffer: Uint8Array): number {
+    const hdr = r.hdr, mask = r.mask, base = r.base;
+    const start = r.cons32[0]! | 0;
+    let c = start;
+    let prod = r.prodCache;
+    // The cache is stale when another path (consume, another process) moved the consumer past it.
+    if (((prod - c) >>> 0) > r.size) prod = c;
+    for (;;) {
+      if (c === prod) {
+        prod = r.prodCache = (ACQUIRE_LOADS ? Atomics.load(r.prod32, 0) : r.prod32[0]!) | 0;
+        if (c === prod) break;
+      }
+      const at = (base + (c & mask)) >> 2;
+      const len = ACQUIRE_LOADS ? Atomics.load(hdr, at) : hdr[at]!;
+      if (len & BUSY) break;
+      const size = len & LEN_MASK;
+      const step = (size + HDR + 7) & ~7;
+      if ((len & DISCARD) === 0) {
+        if (size > buffer.length) {
+          if (c !== start) r.publishFrom(start, c);
+          throw new RangeError(`tsbpf: readInto buffer holds ${buffer.length} bytes; the next record has ${size}`);
+        }
+        let dst32 = this.#dst32;
+        if (this.#dst !== buffer) {
+          this.#dst = buffer;
+          dst32 = this.#dst32 = (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : undefined;
+        }
+        const words = size >> 2;
+        const src = at + 2;
+        if (dst32 !== undefined && words <= 32) {
+          for (let i = 0; i < words; i++) dst32[i] = hdr[src + i]!;
+          for (let i = words << 2; i < size; i++) buffer[i] = r.u8[(src << 2) + i]!;
+        } else {
+          buffer.set(r.u8.subarray(src << 2, (src << 2) + size));
+        }
+        r.publishFrom(start, (c + step) | 0);
+        return size;
+      }
+      c = (c + step) | 0;
+    }
+    if (c !== start) r.publishFrom(start, c);
     return -1;
   }
 

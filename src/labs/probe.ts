@@ -148,13 +148,14 @@ function probeMapType(type: MapTypeName, btf: OwnedFd | undefined, inner: BpfMap
   return { supported: false, error: errnoName(-fd) };
 }
 
-/** Whether `type` may call helper `id`: the verifier says "invalid func"/"unknown func" otherwise. */
+/** Whether `type` may call helper `id`: the verifier names the helper as unusable otherwise. */
 function helperSupported(type: ProgTypeName, id: number): boolean {
   try {
     Program.load(loadOptions(type, [asm.call(id), asm.mov64(R0, 0), asm.exit()], 1)).close();
     return true;
   } catch (e) {
-    if (e instanceof VerifierError) return !(e.log.includes('invalid func ') || e.log.includes('unknown func '));
+    // Older kernels say "unknown func" / "invalid func"; 6.x says "program of this type cannot use helper".
+    if (e instanceof VerifierError) return !/invalid func |unknown func |cannot use helper/.test(e.log);
     return true;
   }
 }

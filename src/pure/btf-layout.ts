@@ -61,7 +61,9 @@ class Builder {
       case 6: return intLayout(ty.size, ty.signed, big);
       case 19: return intLayout(ty.size, ty.signed, big);
       case 2: return big ? t.u64 : t.u64num;
-      case 16: return ty.size === 4 ? t.f32 : ty.size === 8 ? t.f64 : t.bytes(ty.size);
+      case 16:
+        if (ty.size <= 0) throw new BtfError(`zero-sized float ${ty.id} has no layout`);
+        return ty.size === 4 ? t.f32 : ty.size === 8 ? t.f64 : t.bytes(ty.size);
       case 3: {
         if (ty.nelems === 0) throw new BtfError(`zero-length array type ${ty.id} has no layout`);
         const elem = this.btf.resolved(ty.type);
@@ -78,6 +80,7 @@ class Builder {
 }
 
 function intLayout(size: number, signed: boolean, big: boolean): Layout<any> {
+  if (size <= 0) throw new BtfError('zero-sized integer has no layout');
   switch (size) {
     case 1: return signed ? t.i8 : t.u8;
     case 2: return signed ? t.i16 : t.u16;

@@ -162,6 +162,7 @@ export class Btf {
   /** Parse a raw BTF blob. Throws BtfError on corrupt input (bad header, out-of-range sections, types or ids). */
   static parse(bytes: Uint8Array, options: BtfParseOptions = {}): Btf {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('Btf.parse: expected a Uint8Array');
+    bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength); // Buffer#slice would not copy
     if (bytes.length < 24) throw new BtfError(`BTF truncated: ${bytes.length} bytes, header needs 24`);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = v.getUint16(0, true);

@@ -184,6 +184,8 @@ export class Elf {
   /** Parse ELF64 little-endian bytes. Throws ElfError on anything malformed. */
   static parse(bytes: Uint8Array, options: ElfParseOptions = {}): Elf {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('Elf.parse: expected a Uint8Array');
+    // A plain Uint8Array view (not a Buffer), so section.data.slice() copies as callers expect.
+    bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes.length < 16) throw new ElfError(`ELF truncated: ${bytes.length} bytes, need at least 64 for the header`, 'truncated');
     if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
       throw new ElfError('not an ELF file (bad magic)', 'magic');

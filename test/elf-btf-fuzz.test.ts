@@ -1,0 +1,144 @@
+// Fuzz: 100k mutated/truncated ELF, BTF and .BTF.ext inputs derived from the fixtures. The parsers (and everything
+// the loader will call on their output) may only throw ElfError/BtfError, and must never hang.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Elf, ElfError, findFunctionSymbol } from '../src/pure/elf.js';
+import { Btf, BtfError } from '../src/pure/btf.js';
+import { BtfExt } from '../src/pure/btf-ext.js';
+import { parseBtfMaps } from '../src/pure/btf-maps.js';
+import { btfLayout } from '../src/pure/btf-layout.js';
+import { compileFixture, FIXTURE_OUT } from './fixtures/clang.js';
+
+const CASES = Number(process.env.TSBPF_FUZZ_CASES ?? 100_000);
+
+/** mulberry32: deterministic, so a failure names a reproducible case. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let x = a;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const INTERESTING = [0, 1, 2, 7, 8, 12, 16, 24, 64, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+
+function mutate(base: Uint8Array, r: () => number, hot: number): Uint8Array {
+  const b = Uint8Array.from(base);
+  const v = new DataView(b.buffer);
+  const pos = (): number => (r() < 0.5 ? Math.floor(r() * Math.min(hot, b.length)) : Math.floor(r() * b.length));
+  const n = 1 + Math.floor(r() * 4);
+  for (let i = 0; i < n; i++) {
+    const op = r();
+    if (op < 0.35) b[pos()] = Math.floor(r() * 256);
+    else if (op < 0.45) b[pos()] ^= 1 << Math.floor(r() * 8);
+    else if (op < 0.8) {
+      const p = pos() & ~3;
+      if (p + 4 <= b.length) v.setUint32(p, INTERESTING[Math.floor(r() * INTERESTING.length)]!, true);
+    } else if (op < 0.9) {
+      const p = pos() & ~7;
+      if (p + 8 <= b.length) v.setBigUint64(p, r() < 0.5 ? 0xffffffffffffffffn : BigInt(Math.floor(r() * 2 ** 40)), true);
+    } else {
+      return b.subarray(0, Math.floor(r() * b.length));
+    }
+  }
+  return b;
+}
+
+function expected(e: unknown): boolean {
+  return e instanceof ElfError || e instanceof BtfError;
+}
+
+/** Everything the loader and attach code do with parsed output. */
+function exerciseBtf(btf: Btf, r: () => number): void {
+  btf.findByName('task_struct', 'struct');
+  btf.findByName('event');
+  for (let i = 0; i < 12; i++) {
+    const id = btf.startId + Math.floor(r() * btf.types.length);
+    const ty = btf.type(id);
+    // Functions, prototypes, forward declarations and tags have no size: asking would only measure throw cost.
+    const sized = ty.kind !== 7 && ty.kind !== 12 && ty.kind !== 13 && ty.kind !== 17;
+    const ops = sized ? [() => btf.resolve(id), () => btf.sizeOf(id), () => btf.alignOf(id), () => btf.describe(id)] : [() => btf.describe(id)];
+    for (const f of ops) {
+      try { f(); } catch (e) { if (!(e instanceof BtfError)) throw e; }
+    }
+    if ((ty.kind === 4 || ty.kind === 5) && r() < 0.3) {
+      try {
+        btf.findMember(id, ty.members[0]?.name || 'x');
+        const l = btfLayout(btf, id);
+        if (l.size <= 65536) l.fromBytes(new Uint8Array(l.size));
+      } catch (e) { if (!(e instanceof BtfError)) throw e; }
+    }
+  }
+  try { parseBtfMaps(btf); } catch (e) { if (!(e instanceof BtfError)) throw e; }
+  const enc = btf.encode();
+  Btf.parse(enc, { base: btf.base });
+}
+
+function exerciseElf(bytes: Uint8Array, r: () => number): void {
+  const elf = Elf.parse(bytes);
+  elf.symbols();
+  elf.relocationSections();
+  try { findFunctionSymbol(elf, r() < 0.5 ? 'handle_exec' : 'bump'); } catch (e) { if (!(e instanceof ElfError)) throw e; }
+  const btfSec = elf.section('.BTF');
+  if (!btfSec) return;
+  const btf = Btf.parse(btfSec.data);
+  const ext = elf.section('.BTF.ext');
+  if (ext) BtfExt.parse(ext.data, btf);
+  exerciseBtf(btf, r);
+}
+
+test(`ELF/BTF/BTF.ext parsers survive ${CASES} mutated inputs with only ElfError/BtfError`, () => {
+  // Debug info is irrelevant to the parsers and only slows each case: strip it (keeps .BTF/.BTF.ext).
+  const elfs = ['elfbtf_maps', 'elfbtf_legacy'].map((n) => {
+    const out = join(FIXTURE_OUT, `${n}.nodebug.o`);
+    execFileSync('llvm-objcopy', ['--strip-debug', compileFixture(n), out]);
+    return new Uint8Array(readFileSync(out));
+  });
+  const parsed = elfs.map((b) => Elf.parse(b));
+  const btfs = parsed.map((e) => e.section('.BTF')!.data.slice());
+  const exts = parsed.map((e) => e.section('.BTF.ext')!.data.slice());
+  const btfObjs = btfs.map((b) => Btf.parse(b));
+  for (const e of parsed) assert.ok(e.section('.BTF') && e.section('.BTF.ext'), 'stripped objects keep .BTF and .BTF.ext');
+
+  const counts = { ok: 0, elfError: 0, btfError: 0 };
+  const start = performance.now();
+  let slowest = 0;
+  for (let i = 0; i < CASES; i++) {
+    const r = rng(i * 2654435761);
+    const which = i % 5;
+    const t0 = performance.now();
+    try {
+      if (which <= 1) {
+        const base = elfs[which]!;
+        exerciseElf(mutate(base, r, r() < 0.3 ? 64 : base.length), r);
+      } else if (which <= 3) {
+        const base = btfs[which - 2]!;
+        // Mutations concentrate on the header and type section (the string table is mostly opaque).
+        exerciseBtf(Btf.parse(mutate(base, r, r() < 0.3 ? 24 : base.length)), r);
+      } else {
+        const k = r() < 0.5 ? 0 : 1;
+        const ext = BtfExt.parse(mutate(exts[k]!, r, 64), btfObjs[k]!);
+        for (const s of ext.coreRelos) for (const c of s.records) btfObjs[k]!.resolve(c.typeId);
+      }
+      counts.ok++;
+    } catch (e) {
+      if (!expected(e)) {
+        assert.fail(`case ${i} (input ${which}) threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.stack ?? e}`);
+      }
+      if (e instanceof ElfError) counts.elfError++; else counts.btfError++;
+    }
+    const dt = performance.now() - t0;
+    if (dt > slowest) slowest = dt;
+  }
+  const total = performance.now() - start;
+  console.log(`fuzz: ${CASES} cases in ${(total / 1000).toFixed(1)} s, slowest ${slowest.toFixed(1)} ms:`, counts);
+  assert.ok(counts.ok > CASES / 10, 'a good share of mutants still parse (the mutator is not trivially rejected)');
+  assert.ok(counts.elfError > 1000 && counts.btfError > 1000, 'both error types are exercised');
+  assert.ok(slowest < 1000, `no case near a hang (slowest ${slowest.toFixed(1)} ms)`);
+});
