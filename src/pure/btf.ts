@@ -710,9 +710,9 @@ function encodedSize(t: BtfType): number {
   }
 }
 
+const latin1 = new TextDecoder('latin1');
 function asciiString(tab: Uint8Array, len: number): string | null {
   for (let i = 0; i < len; i++) if (tab[i]! >= 0x80) return null;
-  let s = '';
-  for (let i = 0; i < len; i += 8192) s += String.fromCharCode.apply(null, tab.subarray(i, Math.min(len, i + 8192)) as unknown as number[]);
-  return s;
+  // Below 0x80 latin1 (windows-1252) is ASCII, and the native decoder is much faster than fromCharCode chunks.
+  return latin1.decode(tab.subarray(0, len));
 }

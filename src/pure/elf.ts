@@ -159,7 +159,6 @@ export interface ElfParseOptions {
   machine?: number;
 }
 
-const SAFE = BigInt(Number.MAX_SAFE_INTEGER);
 const decoder = new TextDecoder('utf-8', { fatal: false });
 
 /** A parsed ELF64 LE file. Sections and program headers are parsed eagerly; symbols and relocations on demand. */
@@ -347,8 +346,8 @@ export class Elf {
         type: info & 0xf,
         visibility: d[o + 5]! & 3,
         shndx: v.getUint16(o + 6, true),
-        value: Number(v.getBigUint64(o + 8, true)),
-        size: Number(v.getBigUint64(o + 16, true)),
+        value: u64Lossy(v, o + 8),
+        size: u64Lossy(v, o + 16),
       };
     }
     this.#symCache.set(symtab.index, out);
@@ -482,9 +481,16 @@ export function vaddrToFileOffset(elf: Elf, sym: ElfSymbol): number {
 // ---- helpers ----
 
 function u64(v: DataView, off: number, what: string): number {
-  const x = v.getBigUint64(off, true);
-  if (x > SAFE) throw new ElfError(`${what} 0x${x.toString(16)} is too large`, 'range');
-  return Number(x);
+  // Two 32-bit reads instead of getBigUint64: no BigInt allocation per field.
+  const lo = v.getUint32(off, true);
+  const hi = v.getUint32(off + 4, true);
+  if (hi > 0x1fffff) throw new ElfError(`${what} 0x${v.getBigUint64(off, true).toString(16)} is too large`, 'range');
+  return hi * 4294967296 + lo;
+}
+
+/** u64 that may legitimately exceed 2^53 (symbol values of absolute symbols): lossy above it, never throws. */
+function u64Lossy(v: DataView, off: number): number {
+  return v.getUint32(off + 4, true) * 4294967296 + v.getUint32(off, true);
 }
 
 function checkRange(bytes: Uint8Array, off: number, len: number, what: string): void {
