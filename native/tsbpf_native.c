@@ -17,6 +17,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -104,17 +105,36 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
   return -1;
 }
 
-/* bpf(cmd, attr) -> result or -errno. attr is the whole union bpf_attr prefix. */
+/* The attr of bpf(): an ArrayBuffer (hot paths pass one: a single cheap N-API query) or a
+ * Uint8Array/Buffer. Its own byte length is the size the kernel is told, so the kernel never reads
+ * or writes past the buffer. Nothing else is accepted, in particular never a raw address. */
+static int get_attr(napi_env env, napi_value v, void **data, size_t *len) {
+  if (napi_get_arraybuffer_info(env, v, data, len) == napi_ok) return 0;
+  napi_typedarray_type type;
+  if (napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok &&
+      type == napi_uint8_array)
+    return 0; /* length is in bytes for a Uint8Array */
+  throw_type(env, "tsbpf native: expected an ArrayBuffer or a Uint8Array");
+  return -1;
+}
+
+/* bpf(cmd, attr) -> result or -errno. attr is the whole union bpf_attr prefix. The hot path of
+ * every map operation: four N-API calls (arguments, cmd, buffer, result), no type probing. */
 static napi_value js_bpf(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (get_args(env, info, 2, argv)) return NULL;
-  int64_t cmd;
+  int32_t cmd;
   void *attr;
   size_t len;
-  if (get_i64(env, argv[0], &cmd) || get_bytes(env, argv[1], &attr, &len)) return NULL;
+  if (napi_get_value_int32(env, argv[0], &cmd) != napi_ok)
+    return throw_type(env, "tsbpf native: expected a number");
+  if (get_attr(env, argv[1], &attr, &len)) return NULL;
   if (attr == NULL && len != 0) return throw_type(env, "tsbpf native: attr buffer is detached");
-  long r = syscall(__NR_bpf, (int)cmd, attr, (unsigned int)len);
-  return make_int(env, r < 0 ? -errno : r);
+  long r = syscall(__NR_bpf, cmd, attr, (unsigned int)len);
+  napi_value out;
+  /* bpf(2) results (fds, ids, counts, 0) and -errno all fit in an int32: a Smi, no allocation. */
+  if (napi_create_int32(env, r < 0 ? -errno : (int32_t)r, &out) != napi_ok) return NULL;
+  return out;
 }
 
 /* addressOf(view) -> the user-space address of the view's first byte. The
@@ -177,6 +197,30 @@ static napi_value js_close(napi_env env, napi_callback_info info) {
   if (get_i64(env, argv[0], &fd)) return NULL;
   if (fd < 0) return make_int(env, -EBADF);
   return make_int(env, close((int)fd) < 0 ? -errno : 0);
+}
+
+/* ---- timerfd (sub-millisecond latency budgets, watched with uv_poll) -- */
+
+/* timerfdCreate() -> fd (CLOCK_MONOTONIC, nonblocking, close-on-exec), or -errno. */
+static napi_value js_timerfd_create(napi_env env, napi_callback_info info) {
+  int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+  return make_int(env, fd < 0 ? -errno : fd);
+}
+
+/* timerfdSet(fd, ns) -> 0 or -errno: one-shot expiry ns from now; 0 disarms
+ * (re-arming or disarming also clears an expiry not yet read). */
+static napi_value js_timerfd_set(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv)) return NULL;
+  int64_t fd, ns;
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &ns)) return NULL;
+  if (fd < 0) return make_int(env, -EBADF);
+  if (ns < 0) return make_int(env, -EINVAL);
+  struct itimerspec its;
+  memset(&its, 0, sizeof its);
+  its.it_value.tv_sec = ns / 1000000000;
+  its.it_value.tv_nsec = ns % 1000000000;
+  return make_int(env, timerfd_settime((int)fd, 0, &its, NULL) < 0 ? -errno : 0);
 }
 
 /* ---- mmap as external ArrayBuffers ------------------------------------ */
@@ -411,6 +455,8 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("pollStop", js_poll_stop);
   EXPORT("pollResume", js_poll_resume);
   EXPORT("pollClose", js_poll_close);
+  EXPORT("timerfdCreate", js_timerfd_create);
+  EXPORT("timerfdSet", js_timerfd_set);
   napi_value v;
   CHECK(env, napi_create_int64(env, sysconf(_SC_PAGESIZE), &v));
   CHECK(env, napi_set_named_property(env, exports, "pageSize", v));

@@ -322,3 +322,64 @@ test('maxLatencyMs batches wake-ups at high rates and stays immediate at low rat
 test('eventWords matches what the producer writes', () => {
   assert.deepEqual(eventWords(1), [1, 0, 64, 3, 0x9e3779b1, 0x5a5a5a5b, 0x800, 1]);
 });
+
+test('sub-millisecond latency budgets are honoured (timerfd, not 1 ms Node timers)', async () => {
+  using ring = ringMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'reserve', seq, ring });
+  let got = 0;
+  using rb = new RingBuffer(ring, () => { got++; }, { maxLatencyMs: 0.25 });
+  const waits: number[] = [];
+  for (let i = 0; i < 25; i++) {
+    produce(prog, 1);
+    assert.equal(rb.consume(), 1); // starts the budget
+    produce(prog, 1); // data is waiting: the next poll resolves when the budget ends
+    const t0 = performance.now();
+    assert.equal(await rb.poll(1000), 1);
+    waits.push(performance.now() - t0);
+  }
+  waits.sort((a, b) => a - b);
+  const median = waits[waits.length >> 1]!;
+  assert.equal(got, 50);
+  assert.ok(waits[3]! >= 0.15, `a wait ended before the 0.25 ms budget: ${waits[0]!.toFixed(3)} ms`);
+  assert.ok(median < 0.9, `median wait ${median.toFixed(3)} ms: the budget is rounded up to Node's 1 ms timers`);
+  // Most polls start inside the budget (a poll that starts after it drains at once).
+  assert.ok(rb.stats.budgetDrains >= 15, JSON.stringify(rb.stats));
+});
+
+test('readInto rejects a non-Uint8Array before touching the ring; a closed reader throws', () => {
+  using ring = ringMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'reserve', seq, ring });
+  const rb = new RingBuffer(ring);
+  produce(prog, 2);
+  assert.throws(() => rb.readInto(new Uint32Array(16) as unknown as Uint8Array), TypeError);
+  const buf = new Uint8Array(64);
+  assert.equal(rb.readInto(buf), 32);
+  assert.equal(new DataView(buf.buffer).getUint32(0, true), 0);
+  rb.close();
+  assert.throws(() => rb.readInto(buf), ClosedError);
+});
+
+test('many readers with different callbacks in one process each keep their own drain code', () => {
+  using seq = seqCounter();
+  const rings = [ringMap(), ringMap(), ringMap()];
+  const progs = rings.map((ring) => producer({ mode: 'reserve', seq, ring }));
+  const sums = [0, 0, 0];
+  const readers = [
+    new RingBuffer(rings[0]!, (v, o) => { sums[0]! += v.getUint32(o, true); }),
+    new RingBuffer(rings[1]!, (v, o) => { sums[1]! += 2 * v.getUint32(o, true); }),
+    new RingBuffer(rings[2]!, (v, o, l) => { sums[2]! += l; }),
+  ];
+  try {
+    for (let round = 0; round < 3; round++) {
+      progs.forEach((p) => { seq.update(0, 0n); produce(p, 100); });
+      assert.deepEqual(readers.map((r) => r.consume()), [100, 100, 100]);
+    }
+    assert.deepEqual(sums, [3 * 4950, 3 * 9900, 3 * 3200]);
+  } finally {
+    for (const r of readers) r.close();
+    for (const p of progs) p.close();
+    for (const r of rings) r.close();
+  }
+});

@@ -10,16 +10,28 @@
  *
  * usage: map_ops [--type hash|array|percpu_hash|percpu_array|lru_hash] [--entries N] [--ops N]
  *                [--repeats N] [--mode single|batch|check] [--map-id ID | --pin PATH] [--clock cpu|wall]
+ *                [--warmup N] [--threads N]
  *   --mode single  single-op lookup/update timings over --ops operations per repeat
  *   --mode batch   batch vs one-at-a-time lookup/update/delete over all entries
  *   --mode check   only read the map (given by id/pin) with lookup_batch: count + checksums
  * Prints one JSON document on its last stdout line. Samples are per repeat; the caller takes medians.
  * Times are process CPU time (user + system) unless --clock wall.
+ *
+ * Same work as the TypeScript side, and warm like it: one untimed pass first (--warmup N passes;
+ * page faults on the fresh output buffers and cold kernel paths would otherwise land in the first
+ * timed repeat, which is the only one when the caller runs --repeats 1). Lookups read ("decode")
+ * every value; updates build every value they write, batch updates included (the TypeScript side
+ * encodes its arrays into the batch buffers inside the timed region; here the values are written
+ * into the batch buffer inside it).
+ * --threads N starts N idle threads first: a multi-threaded process (Node always is one) pays more
+ * per syscall on an fd, since the kernel's fdget() takes a file reference only when the fd table is
+ * shared. Used for attribution only; the headline C numbers are single-threaded.
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,6 +64,8 @@ static enum bpf_map_type type_of(const char *s) {
   exit(2);
 }
 
+static void *idle_thread(void *arg) { for (;;) pause(); return arg; }
+
 static int ncpus = 1;   /* values per key */
 static int percpu = 0;
 
@@ -73,19 +87,21 @@ static void print_samples(const char *name, const double *xs, int n, int comma) 
 
 int main(int argc, char **argv) {
   const char *type = "hash", *mode = "single", *pin = NULL;
-  int entries = 10000, ops = 200000, repeats = 5, map_id = 0;
+  int entries = 10000, ops = 200000, repeats = 5, map_id = 0, warmup = 1, threads = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
     else if (!strcmp(argv[i], "--entries") && i + 1 < argc) entries = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--ops") && i + 1 < argc) ops = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--mode") && i + 1 < argc) mode = argv[++i];
     else if (!strcmp(argv[i], "--map-id") && i + 1 < argc) map_id = atoi(argv[++i]);
     else if (!strcmp(argv[i], "--pin") && i + 1 < argc) pin = argv[++i];
     else if (!strcmp(argv[i], "--clock") && i + 1 < argc) { i++; clock_id = !strcmp(argv[i], "wall") ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID; }
     else { fprintf(stderr, "map_ops: bad argument %s\n", argv[i]); return 2; }
   }
-  if (repeats < 1 || repeats > 1000 || entries < 1 || ops < 1) { fprintf(stderr, "map_ops: bad sizes\n"); return 2; }
+  if (repeats < 1 || repeats > 1000 || entries < 1 || ops < 1 || warmup < 0 || warmup > 100 || threads < 0 || threads > 64) { fprintf(stderr, "map_ops: bad sizes\n"); return 2; }
 
   int fd;
   if (map_id || pin) {
@@ -105,6 +121,10 @@ int main(int argc, char **argv) {
     if (fd < 0) die("bpf_map_create", errno);
   }
   if (percpu) ncpus = libbpf_num_possible_cpus();
+  for (int i = 0; i < threads; i++) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, idle_thread, NULL)) die("pthread_create", EAGAIN);
+  }
   int is_array = strstr(type, "array") != NULL;
 
   uint32_t *keys = calloc(entries, sizeof(uint32_t));
@@ -133,6 +153,13 @@ int main(int argc, char **argv) {
 
   if (!strcmp(mode, "single")) {
     volatile uint64_t sink = 0;
+    for (int w = 0; w < warmup; w++) /* untimed: one pass over the keys */
+      for (int i = 0; i < entries; i++) {
+        uint32_t k = i;
+        if (bpf_map_lookup_elem(fd, &k, one)) die("bpf_map_lookup_elem", errno);
+        fill_value(one, k);
+        if (bpf_map_update_elem(fd, &k, one, BPF_ANY)) die("bpf_map_update_elem", errno);
+      }
     for (int r = 0; r < repeats; r++) {
       uint64_t s = 0;
       double t0 = now_ns();
@@ -166,7 +193,11 @@ int main(int argc, char **argv) {
   if (!okeys || !ovals) die("calloc", ENOMEM);
   uint64_t vsum = 0, ksum = 0;
   __u32 count = 0;
-  for (int r = 0; r < repeats; r++) {
+  /* Rounds < 0 are the untimed warm-up: their samples land in scratch slots. */
+  double *a0 = a, *b0 = b, *c0 = c, *d0 = d, *e0 = e, *f0 = f, scratch[6];
+  for (int r = -warmup; r < repeats; r++) {
+    if (r < 0) { a = scratch; b = scratch + 1; c = scratch + 2; d = scratch + 3; e = scratch + 4; f = scratch + 5; }
+    else { a = a0 + r; b = b0 + r; c = c0 + r; d = d0 + r; e = e0 + r; f = f0 + r; }
     /* lookup_batch: the whole map in one call. */
     __u32 got = entries, out_batch = 0;
     double t0 = now_ns();
@@ -174,7 +205,7 @@ int main(int argc, char **argv) {
     if (rc < 0 && errno != ENOENT) die("bpf_map_lookup_batch", errno);
     vsum = 0; ksum = 0;
     for (__u32 i = 0; i < got; i++) { ksum += okeys[i]; vsum += sum_value(ovals + (size_t)i * ncpus); }
-    a[r] = (now_ns() - t0) / entries;
+    *a = (now_ns() - t0) / entries;
     count = got;
     /* lookup one at a time. */
     uint64_t s = 0;
@@ -183,36 +214,37 @@ int main(int argc, char **argv) {
       if (bpf_map_lookup_elem(fd, &keys[i], one)) die("bpf_map_lookup_elem", errno);
       s += sum_value(one);
     }
-    b[r] = (now_ns() - t0) / entries;
+    *b = (now_ns() - t0) / entries;
     if (s != vsum) { fprintf(stderr, "map_ops: batch and single lookups disagree\n"); return 1; }
     /* delete: batch, then refill with update_batch; one at a time, then refill one at a time. */
     if (!is_array) {
       __u32 k = entries;
       t0 = now_ns();
       if (bpf_map_delete_batch(fd, keys, &k, &bopts)) die("bpf_map_delete_batch", errno);
-      e[r] = (now_ns() - t0) / entries;
+      *e = (now_ns() - t0) / entries;
     }
     __u32 u = entries;
     t0 = now_ns();
-    if (bpf_map_update_batch(fd, keys, vals, &u, &bopts)) die("bpf_map_update_batch", errno);
-    c[r] = (now_ns() - t0) / entries;
+    for (int i = 0; i < entries; i++) { okeys[i] = i; fill_value(ovals + (size_t)i * ncpus, i); }
+    if (bpf_map_update_batch(fd, okeys, ovals, &u, &bopts)) die("bpf_map_update_batch", errno);
+    *c = (now_ns() - t0) / entries;
     if (!is_array) {
       t0 = now_ns();
       for (int i = 0; i < entries; i++) if (bpf_map_delete_elem(fd, &keys[i])) die("bpf_map_delete_elem", errno);
-      f[r] = (now_ns() - t0) / entries;
+      *f = (now_ns() - t0) / entries;
     }
     t0 = now_ns();
     for (int i = 0; i < entries; i++) if (bpf_map_update_elem(fd, &keys[i], vals + (size_t)i * ncpus, BPF_ANY)) die("bpf_map_update_elem", errno);
-    d[r] = (now_ns() - t0) / entries;
+    *d = (now_ns() - t0) / entries;
   }
   printf("{\"mode\":\"batch\",\"type\":\"%s\",\"cpus\":%d,\"entries\":%d,\"count\":%u,\"keySum\":%llu,\"valueSum\":%llu,",
          type, ncpus, entries, count, (unsigned long long)ksum, (unsigned long long)vsum);
-  print_samples("lookupBatchNs", a, repeats, 1);
-  print_samples("lookupEachNs", b, repeats, 1);
-  print_samples("updateBatchNs", c, repeats, 1);
-  print_samples("updateEachNs", d, repeats, 1);
-  print_samples("deleteBatchNs", is_array ? NULL : e, is_array ? 0 : repeats, 1);
-  print_samples("deleteEachNs", is_array ? NULL : f, is_array ? 0 : repeats, 0);
+  print_samples("lookupBatchNs", a0, repeats, 1);
+  print_samples("lookupEachNs", b0, repeats, 1);
+  print_samples("updateBatchNs", c0, repeats, 1);
+  print_samples("updateEachNs", d0, repeats, 1);
+  print_samples("deleteBatchNs", is_array ? NULL : e0, is_array ? 0 : repeats, 1);
+  print_samples("deleteEachNs", is_array ? NULL : f0, is_array ? 0 : repeats, 0);
   printf("}\n");
   close(fd);
   return 0;

@@ -4,6 +4,8 @@
  * 0..entries-1 and value(key, cpu) = key × 3 + 1 + cpu, then time the same operations. Values are
  * decoded on both sides (C sums the u64s it read; tsbpf returns numbers via t.u64num).
  */
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { BpfMap } from '../kernel/map.js';
 import { t } from '../pure/layout.js';
 import { runCReference } from './c-reference.js';
@@ -53,6 +55,23 @@ export function cpuNowNs(): number {
   return (u.user + u.system) * 1000;
 }
 
+/**
+ * Pins this process (all its threads) to one CPU for a tsbpf-vs-C comparison, unless it already
+ * runs on a single CPU (e.g. under `taskset -c 1`). The C reference children inherit the affinity,
+ * so both sides share one core's caches and see the same neighbours. `restore()` puts the original
+ * CPU list back (other suites in the same run pin their own way).
+ */
+export function pinForComparison(): { cpus: string; restore(): void } {
+  const list = /Cpus_allowed_list:\s*(\S+)/.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '';
+  const single = /^\d+$/.test(list);
+  const last = list.split(',').at(-1)?.split('-').at(-1);
+  const set = (cpus: string) => {
+    try { execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' }); return true; } catch { return false; }
+  };
+  if (single || last === undefined || last === '' || !set(last)) return { cpus: list, restore() {} };
+  return { cpus: last, restore: () => { set(list); } };
+}
+
 /** One round of single-op timings from tsbpf: ns per lookup (decoded) and per update, plus the sum read. */
 export function tsSingleOps(m: BpfMap<number, any>, entries: number, ops: number): { lookupNs: number; updateNs: number; sum: number } {
   let sum = 0;
@@ -92,9 +111,12 @@ export interface CBatch {
 /** What map_ops.c --mode check prints. */
 export interface CCheck { count: number; keySum: number; valueSum: number }
 
-/** One round of C single-op timings (its own identical map). */
-export function cSingleOps(type: BenchMapType, entries: number, ops: number, repeats = 1): CSingle {
-  return runCReference<CSingle>('map_ops', ['--mode', 'single', '--type', type, '--entries', String(entries), '--ops', String(ops), '--repeats', String(repeats)]);
+/**
+ * One round of C single-op timings (its own identical map). `threads` idle threads make it a
+ * multi-threaded process like Node (attribution only: the kernel's fdget costs more then).
+ */
+export function cSingleOps(type: BenchMapType, entries: number, ops: number, repeats = 1, threads = 0): CSingle {
+  return runCReference<CSingle>('map_ops', ['--mode', 'single', '--type', type, '--entries', String(entries), '--ops', String(ops), '--repeats', String(repeats), '--threads', String(threads)]);
 }
 
 /** C batch vs one-at-a-time timings (its own identical map). */

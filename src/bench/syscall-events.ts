@@ -7,6 +7,7 @@
  * latency, and the cost added to each traced syscall, and checks every event arrived exactly once.
  */
 import { spawn } from 'node:child_process';
+import { attachRawTracepoint } from '../kernel/attach-raw-tracepoint.js';
 import { attachTracepoint } from '../kernel/attach-tracepoint.js';
 import { onlineCpus } from '../kernel/cpus.js';
 import { asmRingbufReserve, DropCounter } from '../kernel/drop-counter.js';
@@ -18,8 +19,17 @@ import { RINGBUF_FLAG, RINGBUF_QUERY } from '../pure/uapi.js';
 import { buildCReference } from './c-reference.js';
 import { pinProcess } from './runner.js';
 
-/** x86-64 getppid: the generator's syscall. */
-const SYS_GETPPID = 110;
+/** The generator's syscalls (x86-64 numbers) and which syscall argument carries the sequence number. */
+export const GENERATOR_SYSCALLS = {
+  getppid: { nr: 110, seqArg: 0, label: 'getppid()' },
+  close: { nr: 3, seqArg: 1, label: 'close(-1)' },
+  nosys: { nr: 1023, seqArg: 0, label: 'syscall 1023 (ENOSYS)' },
+} as const;
+export type GeneratorSyscall = keyof typeof GENERATOR_SYSCALLS;
+/** How the tracer attaches to raw_syscalls:sys_enter. */
+export type TracerAttach = 'tracepoint' | 'raw_tp';
+/** struct pt_regs offsets (x86-64) of the first two syscall arguments, di and si. */
+const PT_REGS_ARG = [112, 104] as const;
 /** Event size in bytes: ts u64, seq u64 (the call's args[0]), syscall id u64, pid_tgid u64. */
 export const EVENT_SIZE = 32;
 
@@ -31,26 +41,51 @@ export type WakeupMode =
   /** BPF_RB_FORCE_WAKEUP once bpf_ringbuf_query(AVAIL_DATA) reaches `bytes`, else NO_WAKEUP. */
   | { kind: 'adaptive'; bytes: number }
   /** BPF_RB_NO_WAKEUP always: the reader's timer finds the data. */
-  | { kind: 'never' };
+  | { kind: 'never' }
+  /** BPF_RB_FORCE_WAKEUP when `budgetNs` passed since the last forced wake-up (kept in an array map), else NO_WAKEUP. */
+  | { kind: 'timed'; budgetNs: number };
 
-/** The tracer: filter to one process's getppid, reserve, fill, submit with the mode's flags. */
-export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: number; wakeup: WakeupMode; countMap?: MapRef }): AsmItem[] {
+/**
+ * The tracer: keep one process's calls of one syscall, reserve, fill, submit with the mode's
+ * flags. `attach: 'tracepoint'` reads the tracefs-formatted record (id at 8, args at 16);
+ * `'raw_tp'` gets the raw arguments (pt_regs *, id), cheaper per call (no perf trace buffer), and
+ * reads the sequence argument from pt_regs with bpf_probe_read_kernel straight into the event.
+ * The syscall id is tested first: other processes' syscalls leave after one load and compare.
+ */
+export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: number; wakeup: WakeupMode; countMap?: MapRef; syscall?: GeneratorSyscall; attach?: TracerAttach }): AsmItem[] {
+  const sc = GENERATOR_SYSCALLS[o.syscall ?? 'getppid'];
+  const raw = (o.attach ?? 'tracepoint') === 'raw_tp';
   const items: AsmItem[] = [
     asm.mov64(R6, R1),
+    asm.ldxdw(R8, R6, 8), // id (both layouts)
+    asm.jne(R8, sc.nr, 'out'),
     asm.call('get_current_pid_tgid'),
     asm.mov64(R7, R0),
     asm.rsh64(R0, 32),
     asm.jne(R0, o.tgid, 'out'),
-    asm.ldxdw(R8, R6, 8), // id
-    asm.jne(R8, SYS_GETPPID, 'out'),
     ...asmRingbufReserve({ ring: o.ring, size: EVENT_SIZE, dst: R9, dropCounter: o.drops, onFail: 'out', stackOffset: -8 }),
     asm.call('ktime_get_ns'),
     asm.stxdw(R9, 0, R0),
-    asm.ldxdw(R1, R6, 16), // args[0]: the generator's sequence number
-    asm.stxdw(R9, 8, R1),
+  ];
+  if (raw) {
+    items.push(
+      asm.mov64(R1, R9),
+      asm.add64(R1, 8),
+      asm.mov64(R2, 8),
+      asm.ldxdw(R3, R6, 0), // struct pt_regs *
+      asm.add64(R3, PT_REGS_ARG[sc.seqArg]),
+      asm.call('probe_read_kernel'),
+    );
+  } else {
+    items.push(
+      asm.ldxdw(R1, R6, 16 + 8 * sc.seqArg), // the sequence argument
+      asm.stxdw(R9, 8, R1),
+    );
+  }
+  items.push(
     asm.stxdw(R9, 16, R8),
     asm.stxdw(R9, 24, R7),
-  ];
+  );
   const w = o.wakeup;
   if (w.kind === 'default') {
     items.push(asm.mov64(R2, 0));
@@ -72,6 +107,24 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
       asm.mod64(R1, w.n),
       asm.jeq(R1, 0, 'submit'),
       asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
+    );
+  } else if (w.kind === 'timed') {
+    if (!o.countMap) throw new TypeError('wakeup "timed" needs countMap (an array of one u64: the last forced wake-up time)');
+    items.push(
+      asm.stw(R10, -4, 0),
+      asm.ldMapFd(R1, o.countMap),
+      asm.mov64(R2, R10),
+      asm.add64(R2, -4),
+      asm.call('map_lookup_elem'),
+      asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
+      asm.jeq(R0, 0, 'submit'),
+      asm.ldxdw(R3, R9, 0), // now (the event's timestamp)
+      asm.ldxdw(R4, R0, 0), // last forced wake-up
+      asm.mov64(R5, R3),
+      asm.sub64(R5, R4),
+      asm.jlt(R5, w.budgetNs, 'submit'),
+      asm.stxdw(R0, 0, R3),
+      asm.mov64(R2, RINGBUF_FLAG.force_wakeup),
     );
   } else {
     items.push(
@@ -154,6 +207,10 @@ export interface LiveRunOptions {
   flushMs?: number;
   /** No tracer at all: measures the generator's bare syscall cost. */
   untraced?: boolean;
+  /** The generator's syscall (default getppid). */
+  syscall?: GeneratorSyscall;
+  /** How the tracer attaches (default 'tracepoint'). */
+  attach?: TracerAttach;
   onProgress?: (fraction: number) => void;
 }
 
@@ -201,7 +258,7 @@ const monoOffsetNs = (() => {
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   const cpus = liveCpus();
   const bin = buildCReference('syscall_loop');
-  const args = ['-c', String(cpus.generator), bin, String(o.events), String(o.rate ?? 0)];
+  const args = ['-c', String(cpus.generator), bin, String(o.events), String(o.rate ?? 0), o.syscall ?? 'getppid'];
   const gen = spawn('taskset', args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let genOut = '';
   let genErr = '';
@@ -228,12 +285,14 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   const pinned = pinProcess(process.pid, [cpus.consumer]);
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: o.ringBytes, name: 'live_events' });
   const drops = DropCounter.create('live_drops');
-  const countMap = o.wakeup?.kind === 'every' ? BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_count' }) : undefined;
+  const countMap = o.wakeup?.kind === 'every' ? BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_count' })
+    : o.wakeup?.kind === 'timed' ? BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_lastwake' }) : undefined;
   const resources: { close(): void }[] = [ring, drops, ...(countMap ? [countMap] : [])];
   try {
-    const prog = Program.load({ type: 'tracepoint', name: 'live_tracer', instructions: syscallTracer({ ring, drops, tgid, wakeup: o.wakeup ?? { kind: 'default' }, countMap }) });
+    const raw = o.attach === 'raw_tp';
+    const prog = Program.load({ type: raw ? 'raw_tracepoint' : 'tracepoint', name: 'live_tracer', instructions: syscallTracer({ ring, drops, tgid, wakeup: o.wakeup ?? { kind: 'default' }, countMap, syscall: o.syscall, attach: o.attach }) });
     resources.push(prog);
-    const link = attachTracepoint(prog, 'raw_syscalls', 'sys_enter');
+    const link = raw ? attachRawTracepoint(prog, 'sys_enter') : attachTracepoint(prog, 'raw_syscalls', 'sys_enter');
     resources.push(link);
 
     const hist = new LatencyHistogram();

@@ -50,6 +50,11 @@ export function checkWaitOptions(o: WaitOptions, who: string): { maxLatencyMs: n
 /**
  * One reader's waiter over a set of fds. `hasData` looks at the buffers without consuming; the
  * reader calls `drained(n)` after each drain so the latency budget knows when the last one was.
+ *
+ * The budget and flush deadlines run on a timerfd (CLOCK_MONOTONIC, ns resolution) watched by the
+ * same uv_poll machinery as the buffers: Node's own timers have 1 ms granularity, which would turn
+ * a 0.25 ms budget into 1 ms. One timerfd per reader, created on first use, armed one-shot; when
+ * timerfd_create is refused the deadlines fall back to setTimeout.
  */
 export class FdWaiter {
   readonly stats: WaitStats = { wakeups: 0, flushes: 0, budgetDrains: 0 };
@@ -63,15 +68,35 @@ export class FdWaiter {
   #closed = false;
   #lastDrainAt = -Infinity;
   #pending: ((r: WaitResult) => void)[] = [];
-  #flushTimer: NodeJS.Timeout | undefined;
   #timeoutTimer: NodeJS.Timeout | undefined;
-  #budgetTimer: NodeJS.Timeout | undefined;
+  /** The deadline timer: a timerfd (fd >= 0) or, when that is unavailable, a Node timer. */
+  #timerFd = -1;
+  #timerHandle: PollHandle | undefined;
+  #timerFallback: NodeJS.Timeout | undefined;
+  #timerUnavailable = false;
+  /** What the armed deadline means: 0 none, 1 end of the latency budget, 2 flush deadline. */
+  #deadline = 0;
   readonly #onReady = (status: number): void => {
     if (!this.#armed) return;
     this.stats.wakeups++;
     // status < 0 (e.g. the fd went bad) also ends the wait: the caller's drain reports the error.
     void status;
     this.#settle('ready');
+  };
+  readonly #onDeadline = (): void => {
+    const kind = this.#deadline;
+    this.#deadline = 0;
+    // A fired timerfd stays readable until re-armed or disarmed.
+    if (this.#timerFd >= 0) native.timerfdSet(this.#timerFd, 0);
+    if (this.#closed || kind === 0) return;
+    if (kind === 1) {
+      if (this.#hasData()) { this.stats.budgetDrains++; this.#settle('ready'); } else this.#watch();
+    } else if (this.#hasData()) {
+      this.stats.flushes++;
+      this.#settle('ready');
+    } else if (this.#armed) {
+      this.#arm(2, this.#flushMs);
+    }
   };
 
   constructor(what: string, hasData: () => boolean, opts: { maxLatencyMs: number; flushMs: number }) {
@@ -86,7 +111,7 @@ export class FdWaiter {
     if (this.#closed) throw new ClosedError(this.#what);
     this.#fds.push(fd);
     this.#handles.push(undefined);
-    if (this.#armed) this.#arm(this.#fds.length - 1);
+    if (this.#armed) this.#armFd(this.#fds.length - 1);
   }
 
   get closed(): boolean {
@@ -108,14 +133,13 @@ export class FdWaiter {
       this.#pending.push(resolve);
       if (this.#pending.length > 1) return; // joins the wait in progress
       if (timeoutMs >= 0) this.#timeoutTimer = setTimeout(() => this.#settle('timeout'), timeoutMs);
-      const sinceDrain = performance.now() - this.#lastDrainAt;
-      if (this.#maxLatencyMs > 0 && sinceDrain < this.#maxLatencyMs) {
-        // Inside the budget: do not watch the fds; look again when it ends.
-        this.#budgetTimer = setTimeout(() => {
-          this.#budgetTimer = undefined;
-          if (this.#hasData()) { this.stats.budgetDrains++; this.#settle('ready'); } else this.#watch();
-        }, Math.max(1, this.#maxLatencyMs - sinceDrain));
-        return;
+      if (this.#maxLatencyMs > 0) {
+        const left = this.#maxLatencyMs - (performance.now() - this.#lastDrainAt);
+        if (left > 0) {
+          // Inside the budget: do not watch the fds; look again when it ends.
+          this.#arm(1, left);
+          return;
+        }
       }
       if (this.#hasData()) { this.#settle('ready'); return; }
       this.#watch();
@@ -124,18 +148,48 @@ export class FdWaiter {
 
   #watch(): void {
     this.#armed = true;
-    for (let i = 0; i < this.#fds.length; i++) this.#arm(i);
-    if (this.#flushMs > 0) this.#scheduleFlush();
+    for (let i = 0; i < this.#fds.length; i++) this.#armFd(i);
+    if (this.#flushMs > 0) this.#arm(2, this.#flushMs);
   }
 
-  #scheduleFlush(): void {
-    this.#flushTimer = setTimeout(() => {
-      this.#flushTimer = undefined;
-      if (this.#hasData()) { this.stats.flushes++; this.#settle('ready'); } else if (this.#armed) this.#scheduleFlush();
-    }, this.#flushMs);
+  /** Arms the one-shot deadline `ms` from now (kind 1 budget, 2 flush). */
+  #arm(kind: 1 | 2, ms: number): void {
+    this.#deadline = kind;
+    if (!this.#timerUnavailable && this.#timerFd < 0) this.#openTimer();
+    if (this.#timerFd >= 0) {
+      // At least 1 µs: 0 would disarm.
+      const r = native.timerfdSet(this.#timerFd, Math.max(1000, Math.round(ms * 1e6)));
+      if (r === 0) return;
+      this.#closeTimer();
+      this.#timerUnavailable = true;
+    }
+    this.#timerFallback = setTimeout(() => { this.#timerFallback = undefined; this.#onDeadline(); }, ms);
   }
 
-  #arm(i: number): void {
+  #openTimer(): void {
+    const fd = native.timerfdCreate();
+    if (fd < 0) { this.#timerUnavailable = true; return; }
+    const h = native.pollStart(fd, READABLE, this.#onDeadline);
+    if (typeof h === 'number') { native.close(fd); this.#timerUnavailable = true; return; }
+    this.#timerFd = fd;
+    this.#timerHandle = h;
+  }
+
+  #closeTimer(): void {
+    if (this.#timerHandle !== undefined) native.pollClose(this.#timerHandle);
+    if (this.#timerFd >= 0) native.close(this.#timerFd);
+    this.#timerHandle = undefined;
+    this.#timerFd = -1;
+  }
+
+  #disarmDeadline(): void {
+    if (this.#deadline === 0) return;
+    this.#deadline = 0;
+    if (this.#timerFd >= 0) native.timerfdSet(this.#timerFd, 0);
+    if (this.#timerFallback) { clearTimeout(this.#timerFallback); this.#timerFallback = undefined; }
+  }
+
+  #armFd(i: number): void {
     const h = this.#handles[i];
     if (h === undefined) {
       const r = native.pollStart(this.#fds[i]!, READABLE, this.#onReady);
@@ -154,20 +208,20 @@ export class FdWaiter {
 
   #settle(r: WaitResult): void {
     this.#disarm();
-    if (this.#flushTimer) { clearTimeout(this.#flushTimer); this.#flushTimer = undefined; }
+    this.#disarmDeadline();
     if (this.#timeoutTimer) { clearTimeout(this.#timeoutTimer); this.#timeoutTimer = undefined; }
-    if (this.#budgetTimer) { clearTimeout(this.#budgetTimer); this.#budgetTimer = undefined; }
     const p = this.#pending;
     this.#pending = [];
     for (const resolve of p) resolve(r);
   }
 
-  /** Ends any wait ('closed') and releases the uv handles. The fds stay the caller's to close. */
+  /** Ends any wait ('closed') and releases the uv handles and the timerfd. The buffer fds stay the caller's to close. */
   close(): void {
     if (this.#closed) return;
     this.#settle('closed');
     this.#closed = true;
     for (const h of this.#handles) if (h !== undefined) native.pollClose(h);
     this.#handles.length = 0;
+    this.#closeTimer();
   }
 }

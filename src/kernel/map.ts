@@ -158,9 +158,11 @@ export class BpfMap<K = any, V = any> {
   readonly #elemAttr = new Attr(32);
   // Hot-path attrs (lookup, update, delete), prebuilt once: fd and key/value pointers never change
   // (the buffers are off-heap ArrayBuffers, so their addresses are stable); update rewrites flags.
-  readonly #keyValAttr: Uint8Array;
-  readonly #updateAttr: Attr;
-  readonly #keyOnlyAttr: Uint8Array;
+  // Kept as ArrayBuffers: the addon checks one of those with a single N-API call.
+  readonly #keyValAttr: ArrayBuffer;
+  readonly #updateAttr: ArrayBuffer;
+  readonly #updateAttrView: DataView;
+  readonly #keyOnlyAttr: ArrayBuffer;
   /** 1 when keys are t.u32 (the common case): encode/decode with one DataView access. */
   readonly #keyKind: 0 | 1 = 0;
   /** 1 when values are t.u64num, 2 when t.u32: decode without going through the layout. */
@@ -187,9 +189,11 @@ export class BpfMap<K = any, V = any> {
     this.#nextKeyBuf = new Uint8Array(new ArrayBuffer(Math.max(keySize, 8)));
     this.#valBuf = new Uint8Array(new ArrayBuffer(Math.max(this.#stride * this.cpus, 8)));
     this.#valView = new DataView(this.#valBuf.buffer);
-    this.#keyValAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).ptr(16, this.#valBuf).bytes;
-    this.#updateAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).ptr(16, this.#valBuf);
-    this.#keyOnlyAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).bytes;
+    this.#keyValAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).ptr(16, this.#valBuf).bytes.buffer as ArrayBuffer;
+    const upd = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).ptr(16, this.#valBuf);
+    this.#updateAttr = upd.bytes.buffer as ArrayBuffer;
+    this.#updateAttrView = upd.view;
+    this.#keyOnlyAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).bytes.buffer as ArrayBuffer;
     if (keySize === 4 && key !== undefined && isLayout(key) && (key as Layout<unknown>).kind === 'u32') this.#keyKind = 1;
     const vk = this.#valueLayout?.kind;
     this.#valKind = vk === 'u64num' ? 1 : vk === 'u32' ? 2 : 0;
@@ -281,7 +285,8 @@ export class BpfMap<K = any, V = any> {
   }
 
   #encodeKey(key: K): void {
-    if (this.#keyKind === 1 && typeof key === 'number' && key >= 0 && key <= 0xffffffff && Number.isInteger(key)) {
+    // (key >>> 0) === key: an integer in [0, 2^32), in one comparison.
+    if (this.#keyKind === 1 && typeof key === 'number' && (key >>> 0) === key) {
       this.#keyView.setUint32(0, key, true);
       return;
     }
@@ -293,12 +298,16 @@ export class BpfMap<K = any, V = any> {
   }
 
   #encodeValue(value: any): void {
+    if (!this.perCpu && this.#putScalar(this.#valView, 0, value)) return;
     try {
       if (this.perCpu) {
         const vals = value as any[];
         if (!Array.isArray(vals) || vals.length !== this.cpus) throw new TypeError(`per-CPU maps take an array of ${this.cpus} values (one per possible CPU)`);
-        this.#valBuf.fill(0);
-        for (let c = 0; c < this.cpus; c++) this.#value.encode(vals[c], this.#valView, c * this.#stride);
+        // Zero the padding between per-CPU slots (and inside layouts that leave holes).
+        if (this.#valKind === 0 || this.#stride !== this.valueSize) this.#valBuf.fill(0);
+        for (let c = 0; c < this.cpus; c++) {
+          if (!this.#putScalar(this.#valView, c * this.#stride, vals[c])) this.#value.encode(vals[c], this.#valView, c * this.#stride);
+        }
       } else {
         this.#value.encode(value, this.#valView, 0);
       }
@@ -312,6 +321,25 @@ export class BpfMap<K = any, V = any> {
     const out = new Array(this.cpus);
     for (let c = 0; c < this.cpus; c++) out[c] = this.#decodeOne(this.#valView, c * this.#stride);
     return out;
+  }
+
+  /**
+   * Writes a t.u64num / t.u32 value directly when it is in range; false otherwise (other layouts,
+   * or a bad value: the layout's encode then throws its own message).
+   */
+  #putScalar(view: DataView, off: number, v: unknown): boolean {
+    const k = this.#valKind;
+    if (k === 0 || typeof v !== 'number') return false;
+    if (k === 2) {
+      if ((v >>> 0) !== v) return false;
+      view.setUint32(off, v, true);
+      return true;
+    }
+    if (!(v >= 0 && v <= Number.MAX_SAFE_INTEGER) || !Number.isInteger(v)) return false;
+    const lo = v >>> 0; // exact: ToUint32 is v mod 2^32
+    view.setUint32(off, lo, true);
+    view.setUint32(off + 4, (v - lo) / 4294967296, true);
+    return true;
   }
 
   /** One value at `off`, with the hot scalar layouts read directly. */
@@ -354,9 +382,8 @@ export class BpfMap<K = any, V = any> {
     if (f === undefined) throw argError(`update flag must be any, noexist, exist or lock, got ${String(flag)}`);
     this.#encodeKey(key);
     this.#encodeValue(value);
-    const a = this.#updateAttr;
-    a.u32(24, f);
-    const r = bpfRaw(BPF_CMD.map_update_elem, a.bytes);
+    this.#updateAttrView.setUint32(24, f, true);
+    const r = bpfRaw(BPF_CMD.map_update_elem, this.#updateAttr);
     if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, this.#what(), r === -17 ? 'the key exists (flag noexist)' : r === -ENOENT && flag === 'exist' ? 'the key does not exist (flag exist)' : r === -7 ? 'the map is full (E2BIG)' : undefined);
   }
 
@@ -512,8 +539,9 @@ export class BpfMap<K = any, V = any> {
     const tokenA = new Uint8Array(Math.max(this.keySize, 8));
     const tokenB = new Uint8Array(Math.max(this.keySize, 8));
     const a = new Attr(56);
-    const outKeys: K[] = [];
-    const outValues: any[] = [];
+    // Decoded chunks, one per call; usually a single chunk is returned as is.
+    const keyChunks: K[][] = [];
+    const valueChunks: any[][] = [];
     let first = true;
     let inTok = tokenA;
     let outTok = tokenB;
@@ -525,15 +553,45 @@ export class BpfMap<K = any, V = any> {
         if (first && (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP)) return this.#lookupEach(cmd === BPF_CMD.map_lookup_and_delete_batch);
         bpfFail(cmd, r, this.#what());
       }
-      for (let i = 0; i < count; i++) {
-        outKeys.push(this.#keyKind === 1 ? keyView.getUint32(i * 4, true) : this.#key.decode(keyView, i * this.keySize));
-        outValues.push(this.#decodeAt(valueView, i));
+      if (count > 0) {
+        const ck = sizedArray<K>(count);
+        const cv = sizedArray<any>(count);
+        this.#decodeBatch(keyView, valueView, count, ck, cv);
+        keyChunks.push(ck);
+        valueChunks.push(cv);
       }
       if (r === -ENOENT) break;
       first = false;
       const t = inTok; inTok = outTok; outTok = t;
     }
-    return { keys: outKeys, values: outValues };
+    if (keyChunks.length === 1) return { keys: keyChunks[0]!, values: valueChunks[0]! };
+    return { keys: ([] as K[]).concat(...keyChunks), values: ([] as any[]).concat(...valueChunks) };
+  }
+
+  /**
+   * Decodes `count` staged keys and values into `ks`/`vs` (index writes: they are pre-sized). u32
+   * keys with t.u64num / t.u32 values, the common case, are read in one flat loop with no calls.
+   */
+  #decodeBatch(keyView: DataView, valueView: DataView, count: number, ks: K[], vs: any[]): void {
+    const vk = this.perCpu ? 0 : this.#valKind;
+    if (this.#keyKind === 1 && vk === 1) {
+      for (let i = 0; i < count; i++) {
+        ks[i] = keyView.getUint32(i * 4, true) as K;
+        vs[i] = valueView.getUint32(i * 8, true) + valueView.getUint32(i * 8 + 4, true) * 4294967296;
+      }
+      return;
+    }
+    if (this.#keyKind === 1 && vk === 2) {
+      for (let i = 0; i < count; i++) {
+        ks[i] = keyView.getUint32(i * 4, true) as K;
+        vs[i] = valueView.getUint32(i * 4, true);
+      }
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      ks[i] = this.#keyKind === 1 ? keyView.getUint32(i * 4, true) as K : this.#key.decode(keyView, i * this.keySize);
+      vs[i] = this.#decodeAt(valueView, i);
+    }
   }
 
   #lookupEach(andDelete: boolean): BatchResult<K, any> {
@@ -563,7 +621,18 @@ export class BpfMap<K = any, V = any> {
     const n = keys.length;
     if (n === 0) return 0;
     const { keys: kb, values: vb, keyView, valueView } = this.#batchBuffers(n);
-    for (let i = 0; i < n; i++) {
+    // Fast path for u32 keys and scalar values; the first element it cannot take goes through the
+    // layouts below (same checks and messages as ever).
+    let i0 = 0;
+    if (this.#keyKind === 1 && !this.perCpu && this.#valKind !== 0) {
+      const vsz = this.valueSize;
+      for (; i0 < n; i0++) {
+        const k = keys[i0];
+        if (typeof k !== 'number' || (k >>> 0) !== k || !this.#putScalar(valueView, i0 * vsz, values[i0])) break;
+        keyView.setUint32(i0 * 4, k, true);
+      }
+    }
+    for (let i = i0; i < n; i++) {
       try {
         this.#key.encode(keys[i], keyView, i * this.keySize);
       } catch (e) { throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`); }
@@ -597,7 +666,15 @@ export class BpfMap<K = any, V = any> {
     const n = keys.length;
     if (n === 0) return 0;
     const { keys: kb, keyView } = this.#batchBuffers(n);
-    for (let i = 0; i < n; i++) {
+    let i0 = 0;
+    if (this.#keyKind === 1) {
+      for (; i0 < n; i0++) {
+        const k = keys[i0];
+        if (typeof k !== 'number' || (k >>> 0) !== k) break;
+        keyView.setUint32(i0 * 4, k, true);
+      }
+    }
+    for (let i = i0; i < n; i++) {
       try { this.#key.encode(keys[i], keyView, i * this.keySize); } catch (e) { throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`); }
     }
     const a = new Attr(56);
@@ -662,6 +739,14 @@ export class BpfMap<K = any, V = any> {
   toString(): string {
     return `BpfMap(${this.#what()}, key ${this.#key.describe}, value ${this.#value.describe}, ${this.maxEntries} entries)`;
   }
+}
+
+/**
+ * An array for n results written by index. Pre-sized up to a bound: `new Array(n)` past V8's
+ * preallocation limit would start in slow dictionary mode, so larger ones grow by appending.
+ */
+function sizedArray<T>(n: number): T[] {
+  return n <= 32768 ? new Array<T>(n) : [];
 }
 
 function sizeOf(c: Codec<any> | undefined, explicit: number | undefined, what: string, dflt: number | undefined): number {

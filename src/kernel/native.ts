@@ -10,8 +10,11 @@ import { dirname, join } from 'node:path';
 export type PollHandle = { readonly __pollHandle: unique symbol };
 
 export interface NativeBinding {
-  /** bpf(cmd, attr, sizeof attr) → result or -errno. */
-  bpf(cmd: number, attr: ArrayBufferView | ArrayBuffer): number;
+  /**
+   * bpf(cmd, attr, sizeof attr) → result or -errno. attr is an ArrayBuffer (cheapest to check: hot
+   * paths pass one) or a Uint8Array/Buffer; its byte length is the size given to the kernel.
+   */
+  bpf(cmd: number, attr: ArrayBuffer | Uint8Array): number;
   /** The address of a buffer's first byte, for pointer fields of kernel structs. */
   addressOf(view: ArrayBufferView | ArrayBuffer): number;
   perfEventOpen(attr: ArrayBufferView, pid: number, cpu: number, groupFd: number, flags: number): number;
@@ -26,6 +29,10 @@ export interface NativeBinding {
   pollStop(h: PollHandle): number;
   pollResume(h: PollHandle, events: number): number;
   pollClose(h: PollHandle): number;
+  /** timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC) → fd or -errno. */
+  timerfdCreate(): number;
+  /** One-shot timerfd_settime: expire `ns` from now (integer ns); 0 disarms and clears a pending expiry. → 0 or -errno. */
+  timerfdSet(fd: number, ns: number): number;
   readonly pageSize: number;
 }
 

@@ -26,6 +26,8 @@ const LEN_MASK = ~(RINGBUF_HDR.busy | RINGBUF_HDR.discard);
 const HDR = RINGBUF_HDR.size;
 /** Consumer-position stores happen at least this often (bytes), so producers get space back while a long drain runs. */
 const MAX_BATCH_BYTES = 1 << 20;
+/** The same for the generated drain, counted in delivered records (~640 KiB of 32-byte events). */
+const BATCH_RECORDS = 16384;
 /**
  * Header loads need acquire ordering. x86 gives it to every load, and V8 keeps typed-array loads
  * in program order, so a plain load suffices there; elsewhere use Atomics.load (which V8 does not
@@ -67,6 +69,17 @@ const FLOAT_MOVE_EXACT = (() => {
   return true;
 })();
 
+/** Ring ids make each ring's generated code distinct (see makeRingCode). */
+let nextRingId = 0;
+
+/** One ring's generated hot paths. */
+interface RingCode {
+  /** Drains with `cb` (at most `maxRecords`); returns the records delivered. Sets ring.stopped. */
+  drain(cb: RecordCallback, maxRecords: number): number;
+  /** Copies the next record into `buffer`; returns its length or -1. */
+  readInto(buffer: Uint8Array): number;
+}
+
 /** One mapped ring and its callback. Internal. */
 class Ring {
   readonly index: number;
@@ -86,8 +99,9 @@ class Ring {
   readonly view: RecordView;
   readonly dropCounter: DropCounter | BpfMap | undefined;
   cb: RecordCallback | undefined;
-  /** The producer position last read (low 32 bits, int32), for copy reads. */
-  prodCache = 0;
+  /** Whether the last drain was stopped by its callback (returned false). */
+  stopped = false;
+  readonly code: RingCode;
 
   constructor(index: number, map: BpfMap, cb: RecordCallback | undefined, dropCounter: DropCounter | BpfMap | undefined) {
     this.index = index;
@@ -115,6 +129,7 @@ class Ring {
     this.hdr = new Int32Array(d);
     this.u8 = new Uint8Array(d);
     this.view = new RecordView(d);
+    this.code = makeRingCode(this);
   }
 
   /** Publishes the consumer position (lo, hi) with one 64-bit store. */
@@ -123,11 +138,6 @@ class Ring {
     scratchU32[1] = hi;
     if (FLOAT_MOVE_EXACT) this.consF64[0] = scratchF64[0]!;
     else this.consI64[0] = scratchI64[0]!;
-  }
-
-  /** Publishes `to` (low 32 bits) as the consumer position, carrying into the high half when it wrapped past `from`. */
-  publishFrom(from: number, to: number): void {
-    this.publish(to, this.cons32[1]! + ((to >>> 0) < (from >>> 0) ? 1 : 0));
   }
 
   /** Bytes between the consumer and producer positions. */
@@ -164,60 +174,238 @@ class Ring {
     this.publish(c, this.cons32[1]! + (c < start ? 1 : 0));
   }
 
+  /**
+   * Unmaps both mappings. The ArrayBuffers are detached first (native.unmap), so every typed
+   * array and DataView over them reads as empty from then on: a drain running when a callback
+   * closes the reader sees `undefined` headers and stops, and a kept RecordView throws.
+   */
   unmap(): void {
     native.unmap(this.data);
     native.unmap(this.consumer);
   }
 }
 
-/**
- * Drains one ring: calls `cb` for each committed record, skipping discarded ones, stopping at a
- * busy one, after `maxRecords`, or when `cb` returns false (or closes the reader). Publishes the
- * consumer position once per batch (at most MAX_BATCH_BYTES) and before returning, also when `cb`
- * throws (the record it threw on counts as consumed, so a poison record cannot loop).
- * Returns the records delivered; `drainStopped` tells whether the callback stopped it.
+/*
+ * The hot paths are generated per ring (new Function, with a unique name in the source so V8
+ * gives each ring its own SharedFunctionInfo and feedback): the callback call site inside a
+ * ring's drain then only ever sees that ring's callback and stays monomorphic, so V8 inlines the
+ * callback into the loop, even when many readers with different callbacks live in one process.
+ * Constants (mask, data offset, header bits) are baked into the source.
+ *
+ * Safety without a per-record flag check: close() detaches the ring's ArrayBuffers before
+ * unmapping them, so a header load after a callback closed the reader yields `undefined`, which
+ * fails the `len >= 0` test that also catches BUSY (bit 31 makes the int32 negative); the drain
+ * stops there. Consumer-position stores into a detached buffer are no-ops.
  */
-let drainStopped = false;
-function drainRing(r: Ring, cb: RecordCallback, maxRecords: number, state: { closed: boolean }): number {
-  const hdr = r.hdr, view = r.view, mask = r.mask, base = r.base, prod32 = r.prod32;
-  const start = r.cons32[0]! | 0;
-  let hi = r.cons32[1]!;
-  let c = start;
+function ringCodeSource(id: number, mask: number, base: number, size: number): string {
+  const load = (arr: string, i: string): string => (ACQUIRE_LOADS ? `Atomics.load(${arr}, ${i})` : `${arr}[${i}]`);
+  const publish = (lo: string, hi: string): string => FLOAT_MOVE_EXACT
+    ? `scratchU32[0] = ${lo}; scratchU32[1] = ${hi}; consF64[0] = scratchF64[0];`
+    : `scratchU32[0] = ${lo}; scratchU32[1] = ${hi}; consI64[0] = scratchI64[0];`;
+  return `'use strict';
+// tsbpf ring ${id}
+let prodCache = 0;
+let lastBuffer = null;
+let lastDst32 = null;
+function drain_ring_${id}(cb, maxRecords) {
+  let c = cons32[0] | 0;
+  let hi = cons32[1] >>> 0;
+  let published = c;
   let n = 0;
   let stopped = false;
-  let more = true;
+  const limit = maxRecords < ${0x7fffffff} ? maxRecords | 0 : ${0x7fffffff};
   try {
-    while (more) {
-      const prod = (ACQUIRE_LOADS ? Atomics.load(prod32, 0) : prod32[0]!) | 0;
-      const avail = (prod - c) >>> 0;
-      if (avail === 0) break;
-      // Bytes this batch covers; the loop counts down instead of comparing positions.
-      let left = avail > MAX_BATCH_BYTES ? MAX_BATCH_BYTES : avail;
+    for (;;) {
+      const prod = ${load('prod32', '0')} | 0;
+      if (c === prod) break;
       const batchStart = c;
-      while (left > 0) {
-        const off = base + (c & mask);
-        const len = ACQUIRE_LOADS ? Atomics.load(hdr, off >> 2) : hdr[off >> 2]!;
-        if (len & BUSY) { more = false; break; }
-        const size = len & LEN_MASK;
-        const step = (size + HDR + 7) & ~7;
-        c = (c + step) | 0;
-        left -= step;
-        if ((len & DISCARD) === 0) {
-          if (cb(view, off + HDR, size) === false || state.closed) { n++; stopped = true; more = false; break; }
-          if (++n >= maxRecords) { more = false; break; }
+      // Publish at least every ${BATCH_RECORDS} records so producers get space back during long drains.
+      const batchEnd = limit - n > ${BATCH_RECORDS} ? n + ${BATCH_RECORDS} : limit;
+      let done = false;
+      do {
+        const off = ${base} + (c & ${mask});
+        const len = ${load('hdr', 'off >> 2')};
+        // BUSY (bit 31: negative) or a detached ring (undefined): stop here.
+        if (!(len >= 0)) { done = true; break; }
+        c = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0;
+        if (len < ${DISCARD}) {
+          n++;
+          if (cb(view, off + ${HDR}, len) === false) { stopped = true; done = true; break; }
+          if (n >= batchEnd) break;
         }
-      }
-      if ((c >>> 0) < (batchStart >>> 0)) hi++;
-      r.publish(c, hi);
+      } while (c !== prod);
+      if ((c >>> 0) < (batchStart >>> 0)) hi = (hi + 1) >>> 0;
+      ${publish('c', 'hi')}
+      published = c;
+      if (done || n >= limit) break;
     }
   } finally {
-    if ((r.cons32[0]! | 0) !== c) {
-      if ((c >>> 0) < (r.cons32[0]! >>> 0)) hi++;
-      r.publish(c, hi);
+    // Also when cb throws: the record it threw on counts as consumed.
+    if (published !== c) {
+      if ((c >>> 0) < (published >>> 0)) hi = (hi + 1) >>> 0;
+      ${publish('c', 'hi')}
     }
+    ring.stopped = stopped;
   }
-  drainStopped = stopped;
   return n;
+}
+function readInto_ring_${id}(buffer) {
+  if (buffer !== lastBuffer) {
+    if (!(buffer instanceof Uint8Array)) throw new TypeError('tsbpf: readInto expects a Uint8Array');
+    lastBuffer = buffer;
+    lastDst32 = (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
+  }
+  const start = cons32[0] | 0;
+  let c = start;
+  let prod = prodCache;
+  // The cache is stale when another path (consume, another process) moved the consumer past it.
+  if (((prod - c) >>> 0) > ${size}) prod = c;
+  for (;;) {
+    if (c === prod) {
+      prod = prodCache = ${load('prod32', '0')} | 0;
+      if (c === prod) break;
+    }
+    const at = (${base} + (c & ${mask})) >> 2;
+    const len = ${load('hdr', 'at')};
+    if (!(len >= 0)) break;
+    const size = len & ${LEN_MASK >>> 0 & 0x3fffffff};
+    const step = (size + ${HDR + 7}) & -8;
+    if ((len & ${DISCARD}) === 0) {
+      if (size > buffer.length) {
+        if (c !== start) { const h = (cons32[1] + ((c >>> 0) < (start >>> 0) ? 1 : 0)) >>> 0; ${publish('c', 'h')} }
+        throw new RangeError('tsbpf: readInto buffer holds ' + buffer.length + ' bytes; the next record has ' + size);
+      }
+      const src = at + 2;
+      const words = size >> 2;
+      if (lastDst32 !== null && words <= 32) {
+        const dst = lastDst32;
+        for (let i = 0; i < words; i++) dst[i] = hdr[src + i];
+        for (let i = words << 2; i < size; i++) buffer[i] = u8[(src << 2) + i];
+      } else {
+        buffer.set(u8.subarray(src << 2, (src << 2) + size));
+      }
+      c = (c + step) | 0;
+      const h = (cons32[1] + ((c >>> 0) < (start >>> 0) ? 1 : 0)) >>> 0;
+      ${publish('c', 'h')}
+      return size;
+    }
+    c = (c + step) | 0;
+  }
+  if (c !== start) { const h = (cons32[1] + ((c >>> 0) < (start >>> 0) ? 1 : 0)) >>> 0; ${publish('c', 'h')} }
+  return -1;
+}
+return { drain: drain_ring_${id}, readInto: readInto_ring_${id} };
+`;
+}
+
+const CODE_PARAMS = ['ring', 'cons32', 'consF64', 'consI64', 'prod32', 'hdr', 'u8', 'view', 'scratchU32', 'scratchF64', 'scratchI64'] as const;
+
+function makeRingCode(r: Ring): RingCode {
+  const src = ringCodeSource(nextRingId++, r.mask, r.base, r.size);
+  let factory: (...args: unknown[]) => RingCode;
+  try {
+    factory = new Function(...CODE_PARAMS, src) as typeof factory;
+  } catch {
+    // Code generation from strings disabled (--disallow-code-generation-from-strings): the same
+    // logic as a closure. Correct, but closures share V8 feedback, so the callback site is shared.
+    return closureRingCode(r);
+  }
+  return factory(r, r.cons32, r.consF64, r.consI64, r.prod32, r.hdr, r.u8, r.view, scratchU32, scratchF64, scratchI64);
+}
+
+/** The generated code's logic as plain closures (fallback when new Function is unavailable). */
+function closureRingCode(r: Ring): RingCode {
+  const { cons32, prod32, hdr, u8, view, mask, base, size: ringSize } = r;
+  let prodCache = 0;
+  let lastBuffer: Uint8Array | null = null;
+  let lastDst32: Int32Array | null = null;
+  const pub = (lo: number, hi: number): void => r.publish(lo, hi);
+  return {
+    drain(cb, maxRecords) {
+      let c = cons32[0]! | 0;
+      let hi = cons32[1]! >>> 0;
+      let published = c;
+      let n = 0;
+      let stopped = false;
+      const limit = maxRecords < 0x7fffffff ? maxRecords | 0 : 0x7fffffff;
+      try {
+        for (;;) {
+          let left = (((ACQUIRE_LOADS ? Atomics.load(prod32, 0) : prod32[0]!) | 0) - c) >>> 0;
+          if (left === 0) break;
+          if (left > MAX_BATCH_BYTES) left = MAX_BATCH_BYTES;
+          const batchStart = c;
+          let done = false;
+          do {
+            const off = base + (c & mask);
+            const len = ACQUIRE_LOADS ? Atomics.load(hdr, off >> 2) : hdr[off >> 2];
+            if (!(len! >= 0)) { done = true; break; }
+            const size = len! & LEN_MASK;
+            const step = (size + HDR + 7) & -8;
+            c = (c + step) | 0;
+            left -= step;
+            if ((len! & DISCARD) === 0) {
+              n++;
+              if (cb(view, off + HDR, size) === false) { stopped = true; done = true; break; }
+              if (n >= limit) { done = true; break; }
+            }
+          } while (left > 0);
+          if ((c >>> 0) < (batchStart >>> 0)) hi = (hi + 1) >>> 0;
+          pub(c, hi);
+          published = c;
+          if (done) break;
+        }
+      } finally {
+        if (published !== c) {
+          if ((c >>> 0) < (published >>> 0)) hi = (hi + 1) >>> 0;
+          pub(c, hi);
+        }
+        r.stopped = stopped;
+      }
+      return n;
+    },
+    readInto(buffer) {
+      if (buffer !== lastBuffer) {
+        if (!(buffer instanceof Uint8Array)) throw new TypeError('tsbpf: readInto expects a Uint8Array');
+        lastBuffer = buffer;
+        lastDst32 = (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
+      }
+      const start = cons32[0]! | 0;
+      let c = start;
+      let prod = prodCache;
+      if (((prod - c) >>> 0) > ringSize) prod = c;
+      const publishTo = (to: number): void => pub(to, (cons32[1]! + ((to >>> 0) < (start >>> 0) ? 1 : 0)) >>> 0);
+      for (;;) {
+        if (c === prod) {
+          prod = prodCache = (ACQUIRE_LOADS ? Atomics.load(prod32, 0) : prod32[0]!) | 0;
+          if (c === prod) break;
+        }
+        const at = (base + (c & mask)) >> 2;
+        const len = ACQUIRE_LOADS ? Atomics.load(hdr, at) : hdr[at];
+        if (!(len! >= 0)) break;
+        const size = len! & LEN_MASK;
+        const step = (size + HDR + 7) & -8;
+        if ((len! & DISCARD) === 0) {
+          if (size > buffer.length) {
+            if (c !== start) publishTo(c);
+            throw new RangeError(`tsbpf: readInto buffer holds ${buffer.length} bytes; the next record has ${size}`);
+          }
+          const src = at + 2;
+          const words = size >> 2;
+          if (lastDst32 !== null && words <= 32) {
+            for (let i = 0; i < words; i++) lastDst32[i] = hdr[src + i]!;
+            for (let i = words << 2; i < size; i++) buffer[i] = u8[(src << 2) + i]!;
+          } else {
+            buffer.set(u8.subarray(src << 2, (src << 2) + size));
+          }
+          publishTo((c + step) | 0);
+          return size;
+        }
+        c = (c + step) | 0;
+      }
+      if (c !== start) publishTo(c);
+      return -1;
+    },
+  };
 }
 
 /**
@@ -235,7 +423,6 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   readonly #waiter: FdWaiter;
   readonly #ownedMaps: BpfMap[] = [];
   readonly #state = { closed: false };
-  #draining = 0;
   #next = 0; // round-robin start
   #what = 'ring buffer reader';
 
@@ -293,7 +480,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    * Returns the records delivered. A callback returning false stops the drain.
    */
   consume(callback?: RecordCallback, maxRecords = Infinity): number {
-    this.#check();
+    if (this.#state.closed) throw new ClosedError(this.#what);
     if (callback !== undefined && typeof callback !== 'function') throw argError('consume callback must be a function');
     const rings = this.#rings;
     if (rings.length === 1 && maxRecords === Infinity) {
@@ -301,14 +488,11 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
       const r = rings[0]!;
       const cb = callback ?? r.cb;
       if (!cb) throw argError('consume needs a callback (none was given to the constructor or add)');
-      this.#draining++;
-      let n: number;
-      try { n = drainRing(r, cb, Infinity, this.#state); } finally { this.#draining--; this.#afterDrain(); }
+      const n = r.code.drain(cb, Infinity);
       this.#waiter.drained(n);
       return n;
     }
     let total = 0;
-    this.#draining++;
     try {
       // Rounds of bounded batches per ring until all are empty (or stopped / maxRecords).
       for (;;) {
@@ -323,17 +507,15 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
           const left = maxRecords - total;
           if (left <= 0) return total;
           // A bounded share per ring per round: a busy ring cannot starve the others.
-          const n = drainRing(r, cb, Math.max(1, Math.min(1024, Math.ceil(left / k))), this.#state);
+          const n = r.code.drain(cb, Math.max(1, Math.min(1024, Math.ceil(left / k))));
           total += n;
           round += n;
-          if (drainStopped || this.#state.closed) return total; // the callback said stop
+          if (r.stopped || this.#state.closed) return total; // the callback said stop
         }
         if (round === 0 || total >= maxRecords) return total;
       }
     } finally {
-      this.#draining--;
       this.#waiter.drained(total);
-      this.#afterDrain();
     }
   }
 
@@ -345,62 +527,14 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     if (this.#state.closed) throw new ClosedError(this.#what);
     const rings = this.#rings;
     const k = rings.length;
-    if (k === 1) return this.#readInto(rings[0]!, buffer);
+    if (k === 1) return rings[0]!.code.readInto(buffer);
     for (let j = 0; j < k; j++) {
       const r = rings[(this.#next + j) % k]!;
-      const n = this.#readInto(r, buffer);
+      const n = r.code.readInto(buffer);
       if (n < 0) continue;
       this.#next = (r.index + 1) % k;
       return n;
     }
-    return -1;
-  }
-
-  #dst: Uint8Array | undefined;
-  #dst32: Int32Array | undefined;
-
-  /** One ring's next record into `buffer` (word copies when aligned); -1 when none is ready. */
-  #readInto(r: Ring, buffer: Uint8Array): number {
-    const hdr = r.hdr, mask = r.mask, base = r.base;
-    const start = r.cons32[0]! | 0;
-    let c = start;
-    let prod = r.prodCache;
-    // The cache is stale when another path (consume, another process) moved the consumer past it.
-    if (((prod - c) >>> 0) > r.size) prod = c;
-    for (;;) {
-      if (c === prod) {
-        prod = r.prodCache = (ACQUIRE_LOADS ? Atomics.load(r.prod32, 0) : r.prod32[0]!) | 0;
-        if (c === prod) break;
-      }
-      const at = (base + (c & mask)) >> 2;
-      const len = ACQUIRE_LOADS ? Atomics.load(hdr, at) : hdr[at]!;
-      if (len & BUSY) break;
-      const size = len & LEN_MASK;
-      const step = (size + HDR + 7) & ~7;
-      if ((len & DISCARD) === 0) {
-        if (size > buffer.length) {
-          if (c !== start) r.publishFrom(start, c);
-          throw new RangeError(`tsbpf: readInto buffer holds ${buffer.length} bytes; the next record has ${size}`);
-        }
-        let dst32 = this.#dst32;
-        if (this.#dst !== buffer) {
-          this.#dst = buffer;
-          dst32 = this.#dst32 = (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : undefined;
-        }
-        const words = size >> 2;
-        const src = at + 2;
-        if (dst32 !== undefined && words <= 32) {
-          for (let i = 0; i < words; i++) dst32[i] = hdr[src + i]!;
-          for (let i = words << 2; i < size; i++) buffer[i] = r.u8[(src << 2) + i]!;
-        } else {
-          buffer.set(r.u8.subarray(src << 2, (src << 2) + size));
-        }
-        r.publishFrom(start, (c + step) | 0);
-        return size;
-      }
-      c = (c + step) | 0;
-    }
-    if (c !== start) r.publishFrom(start, c);
     return -1;
   }
 
@@ -486,16 +620,13 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     if (this.#state.closed) return;
     this.#state.closed = true;
     this.#waiter.close();
-    if (this.#draining === 0) this.#release();
+    // Immediately, also from inside a callback: unmap detaches the buffers first, so the running
+    // drain sees empty headers and stops, and no JS can reach the unmapped memory.
+    this.#release();
   }
 
   [Symbol.dispose](): void {
     this.close();
-  }
-
-  #afterDrain(): void {
-    // close() from inside a callback: unmap only once the drain loop has let go of the memory.
-    if (this.#draining === 0 && this.#state.closed) this.#release();
   }
 
   #release(): void {

@@ -21,8 +21,11 @@ export function bpf(cmd: number, attr: Uint8Array, object?: string, hint?: strin
   return r;
 }
 
-/** bpf(cmd, attr) returning -errno instead of throwing, for expected failures on hot paths. */
-export function bpfRaw(cmd: number, attr: Uint8Array): number {
+/**
+ * bpf(cmd, attr) returning -errno instead of throwing, for expected failures on hot paths. Pass the
+ * attr's ArrayBuffer (its whole length is the attr) to save the addon a typed-array query.
+ */
+export function bpfRaw(cmd: number, attr: Uint8Array | ArrayBuffer): number {
   return native.bpf(cmd, attr);
 }
 

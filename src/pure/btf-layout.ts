@@ -38,6 +38,7 @@ function findNamed(btf: Btf, name: string): number {
 }
 
 const MAX_DEPTH = 32;
+const MAX_FIELDS = 65536;
 
 class Builder {
   readonly #cache = new Map<number, Layout<any>>();
@@ -151,6 +152,7 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
   readonly decode: (view: DataView, offset?: number) => Record<string, any>;
   readonly #flat: FlatField[];
   readonly #cname: string;
+  #budget = MAX_FIELDS;
 
   constructor(btf: Btf, ty: BtfComposite, layoutOf: (id: number) => Layout<any>) {
     this.btfType = ty;
@@ -178,6 +180,9 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
 
   #collect(btf: Btf, ty: BtfComposite, bitBase: number, layoutOf: (id: number) => Layout<any>, out: FlatField[], depth: number): void {
     if (depth > MAX_DEPTH) throw new BtfError(`${this.#cname}: anonymous member nesting too deep`);
+    // Anonymous members flatten into the parent and can fan out; a real value has far fewer fields than this.
+    this.#budget -= ty.members.length;
+    if (this.#budget < 0) throw new BtfError(`${this.#cname}: more than ${MAX_FIELDS} members after flattening`);
     for (const m of ty.members) {
       const bitOffset = bitBase + m.bitOffset;
       const mt = btf.resolved(m.type);

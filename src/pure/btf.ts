@@ -217,7 +217,10 @@ export class Btf {
     const cached = this.#strCache.get(off);
     if (cached !== undefined) return cached;
     const tab = this.#strings;
-    const s = decoder.decode(tab.subarray(local, tab.indexOf(0, local)));
+    const end = tab.indexOf(0, local);
+    let ascii = end - local < 128;
+    if (ascii) for (let i = local; i < end; i++) if (tab[i]! >= 0x80) { ascii = false; break; }
+    const s = ascii ? String.fromCharCode.apply(null, tab.subarray(local, end) as unknown as number[]) : decoder.decode(tab.subarray(local, end));
     this.#strCache.set(off, s);
     return s;
   }
@@ -492,6 +495,9 @@ export class Btf {
     return this.#alignOf(id, 0);
   }
 
+  /** Alignment memo: without it, nested structs with many members of struct type are exponential. */
+  readonly #alignCache = new Map<number, number>();
+
   #alignOf(id: number, depth: number): number {
     if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(`BTF type ${id}: alignment nesting too deep (loop?)`);
     const t = this.type(id);
@@ -501,14 +507,18 @@ export class Btf {
       case 8: case 9: case 10: case 11: case 18: return this.#alignOf(t.type, depth + 1);
       case 3: return this.#alignOf(t.type, depth + 1);
       case 4: case 5: {
+        const cached = this.#alignCache.get(id);
+        if (cached !== undefined) return cached;
         let max = 1;
+        let packed = false;
         for (const m of t.members) {
           const a = this.#alignOf(m.type, depth + 1);
-          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) return 1; // packed
+          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) { packed = true; break; }
           max = Math.max(max, a);
         }
-        if (t.size % max !== 0) return 1;
-        return max;
+        const align = packed || t.size % max !== 0 ? 1 : max;
+        this.#alignCache.set(id, align);
+        return align;
       }
       default: throw new BtfError(`BTF type ${id} (${btfKindName(t.kind)} '${t.name}') has no alignment`);
     }
@@ -525,7 +535,7 @@ export class Btf {
     for (const part of path.split('.')) {
       const t = this.resolved(cur);
       if (t.kind !== 4 && t.kind !== 5) return undefined;
-      const hit = this.#findMemberIn(t, part, 0);
+      const hit = this.#findMemberIn(t, part, 0, { left: 100_000 });
       if (!hit) return undefined;
       const bitOffset = bitBase + hit.bitOffset;
       loc = { member: hit.member, bitOffset, byteOffset: Math.floor(bitOffset / 8), bitfieldSize: hit.member.bitfieldSize, type: hit.member.type };
@@ -535,8 +545,11 @@ export class Btf {
     return loc;
   }
 
-  #findMemberIn(t: BtfComposite, name: string, depth: number): { member: BtfMember; bitOffset: number } | undefined {
+  #findMemberIn(t: BtfComposite, name: string, depth: number, budget: { left: number }): { member: BtfMember; bitOffset: number } | undefined {
     if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(`BTF type ${t.id}: anonymous member nesting too deep`);
+    // Anonymous members can fan out at every level; bound the walk so corrupt BTF cannot hang a lookup.
+    budget.left -= t.members.length;
+    if (budget.left < 0) throw new BtfError(`BTF type ${t.id}: too many anonymous members to search`);
     for (const m of t.members) {
       if (m.name === name) return { member: m, bitOffset: m.bitOffset };
     }
@@ -544,7 +557,7 @@ export class Btf {
       if (m.name !== '') continue;
       const inner = this.resolved(m.type);
       if (inner.kind !== 4 && inner.kind !== 5) continue;
-      const hit = this.#findMemberIn(inner, name, depth + 1);
+      const hit = this.#findMemberIn(inner, name, depth + 1, budget);
       if (hit) return { member: hit.member, bitOffset: m.bitOffset + hit.bitOffset };
     }
     return undefined;
@@ -577,7 +590,13 @@ export class Btf {
       case 11: return `${this.describe(t.type, depth + 1)} restrict`;
       case 18: return `${this.describe(t.type, depth + 1)} __tag(${t.name})`;
       case 12: return `func ${t.name}`;
-      case 13: return `${this.describe(t.returnType, depth + 1)} (*)(${t.params.map((p) => this.describe(p.type, depth + 1)).join(', ')})`;
+      case 13: {
+        // Bounded: prototypes of prototypes with many parameters would otherwise fan out exponentially.
+        if (depth > 1) return 'fn(...)';
+        const shown = t.params.slice(0, 8).map((p) => this.describe(p.type, depth + 1));
+        if (t.params.length > 8) shown.push('...');
+        return `${this.describe(t.returnType, depth + 1)} (*)(${shown.join(', ')})`;
+      }
       case 14: return `var ${t.name}`;
       case 15: return `section ${t.name}`;
       case 17: return `decl_tag ${t.name}`;

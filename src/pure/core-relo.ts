@@ -9,7 +9,7 @@
  * verifier complains only if it is reachable) except for the `*_exists` kinds, which become 0.
  * Pure: works on Btf objects and instruction bytes.
  */
-import { Btf, BtfError, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
+import { Btf, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
 import { CORE_RELO_KIND, coreReloKindName, type BtfCoreRelo } from './btf-ext.js';
 
 /** Thrown when a relocation cannot be applied (ambiguous candidates, instruction that does not match, ...). */
@@ -411,4 +411,3 @@ export function applyCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo, insns:
   return res;
 }
 
-export { BtfError };

@@ -268,15 +268,21 @@ export class Elf {
         entsize: u64(v, o + 56, 'sh_entsize'),
       });
     }
-    const sections: ElfSection[] = raw.map((r) => {
-      let data: Uint8Array;
-      if (r.type === SHT_NOBITS || r.type === SHT_NULL) data = this.bytes.subarray(0, 0);
-      else {
-        checkRange(this.bytes, r.offset, r.size, `section ${r.index} contents`);
-        data = this.bytes.subarray(r.offset, r.offset + r.size);
+    const bytes = this.bytes;
+    const empty = bytes.subarray(0, 0);
+    const sections: ElfSection[] = new Array(raw.length);
+    for (let i = 0; i < raw.length; i++) {
+      const r = raw[i]!;
+      let data = empty;
+      if (r.type !== SHT_NOBITS && r.type !== SHT_NULL) {
+        checkRange(bytes, r.offset, r.size, `section ${i} contents`);
+        data = bytes.subarray(r.offset, r.offset + r.size);
       }
-      return { ...r, name: '', data };
-    });
+      sections[i] = {
+        index: r.index, name: '', type: r.type, flags: r.flags, addr: r.addr, offset: r.offset, size: r.size,
+        link: r.link, info: r.info, addralign: r.addralign, entsize: r.entsize, data,
+      };
+    }
     if (shnum > 0 && shstrndx !== SHN_UNDEF) {
       if (shstrndx >= shnum) throw new ElfError(`e_shstrndx ${shstrndx} out of range (${shnum} sections)`, 'range');
       const strtab = sections[shstrndx]!;
