@@ -59,3 +59,6 @@ export { parseSectionName, trySectionName, SectionNameError } from './pure/secti
 export type { SectionInfo, AttachTarget } from './pure/section-names.js';
 export { resolveCoreRelo, patchCoreInsn, applyCoreRelo, essentialName, CoreReloError, CORE_POISON_IMM } from './pure/core-relo.js';
 export type { CoreReloResult } from './pure/core-relo.js';
+export { BtfBuilder, sanitizeIdentifier } from './pure/btf-builder.js';
+export { programFuncBtf, subprogramStarts } from './pure/asm-func-btf.js';
+export type { ProgramFunc, ProgramFuncBtf, ProgramFuncBtfOptions } from './pure/asm-func-btf.js';

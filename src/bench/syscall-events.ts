@@ -14,7 +14,7 @@ import { asmRingbufReserve, DropCounter } from '../kernel/drop-counter.js';
 import { BpfMap } from '../kernel/map.js';
 import { Program } from '../kernel/program.js';
 import { RingBuffer, type RecordView } from '../kernel/ring-buffer.js';
-import { asm, R0, R1, R2, R3, R6, R7, R8, R9, R10, type AsmItem, type MapRef } from '../pure/asm.js';
+import { asm, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, type AsmItem, type MapRef } from '../pure/asm.js';
 import { RINGBUF_FLAG, RINGBUF_QUERY } from '../pure/uapi.js';
 import { buildCReference } from './c-reference.js';
 import { pinProcess } from './runner.js';
@@ -193,6 +193,16 @@ export class LatencyHistogram {
   }
 }
 
+/** The live consumer's per-event state (numeric fields, updated in place). */
+class ConsumerState {
+  delivered = 0;
+  expectSeq = 0;
+  outOfOrder = 0;
+  seqSum = 0;
+  /** CLOCK_MONOTONIC ns at the start of the current drain. */
+  nowNs = 0;
+}
+
 /** Options of one live run. */
 export interface LiveRunOptions {
   /** Events the generator produces (getppid calls). */
@@ -226,8 +236,12 @@ export interface LiveRunResult {
   /** Wall time from the generator's start to the last drain, ms. */
   elapsedMs: number;
   eventsPerSec: number;
-  /** Consumer process CPU (user + system) over the run, % of one core. */
+  /** Consumer process CPU (user + system), % of one core, over the steady-state window (10 %→90 % of the events delivered). */
   consumerCpuPct: number;
+  /** The same over the whole run (generator start to last drain, including ramp-up and tail). */
+  consumerCpuPctWhole: number;
+  /** Delivered events/s over the steady-state window. */
+  steadyEventsPerSec: number;
   latency: { p50Us: number; p99Us: number; maxUs: number; meanUs: number } | null;
   histogram: LatencyHistogram | null;
   /** The generator's ns per syscall. */
@@ -279,7 +293,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   if (o.untraced) {
     gen.stdin.write('go\n');
     const g = await genDone;
-    return { produced: g.calls, delivered: 0, lost: 0, outOfOrder: 0, seqSum: 0, elapsedMs: g.ns / 1e6, eventsPerSec: 0, consumerCpuPct: 0, latency: null, histogram: null, nsPerCall: g.nsPerCall, wakeups: 0, flushes: 0, budgetDrains: 0, drains: 0 };
+    return { produced: g.calls, delivered: 0, lost: 0, outOfOrder: 0, seqSum: 0, elapsedMs: g.ns / 1e6, eventsPerSec: 0, consumerCpuPct: 0, consumerCpuPctWhole: 0, steadyEventsPerSec: 0, latency: null, histogram: null, nsPerCall: g.nsPerCall, wakeups: 0, flushes: 0, budgetDrains: 0, drains: 0 };
   }
 
   const pinned = pinProcess(process.pid, [cpus.consumer]);
@@ -296,20 +310,18 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     resources.push(link);
 
     const hist = new LatencyHistogram();
-    let delivered = 0;
-    let expectSeq = 0;
-    let outOfOrder = 0;
-    let seqSum = 0;
-    let nowNs = 0;
+    // Per-event state lives in object fields, not closure variables: V8 boxes every double stored
+    // in a closure context (seqSum passes 2^31 early), which would allocate once per event.
+    const st = new ConsumerState();
     let drains = 0;
     const onRecord = (v: RecordView, off: number): void => {
       const ts = v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296;
       const seq = v.getUint32(off + 8, true) + v.getUint32(off + 12, true) * 4294967296;
-      hist.add(nowNs - ts);
-      if (seq !== expectSeq) outOfOrder++;
-      expectSeq = seq + 1;
-      seqSum += seq;
-      delivered++;
+      hist.add(st.nowNs - ts);
+      if (seq !== st.expectSeq) st.outOfOrder++;
+      st.expectSeq = seq + 1;
+      st.seqSum += seq;
+      st.delivered++;
     };
     const rb = new RingBuffer(ring, onRecord, { maxLatencyMs: o.maxLatencyMs ?? 0, flushMs: o.flushMs, dropCounter: drops });
     resources.push(rb);
@@ -318,15 +330,24 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     const t0 = performance.now();
     gen.stdin.write('go\n');
     let lastProgress = t0;
+    // Steady state: CPU and rate between the drains that cross 10 % and 90 % of the events
+    // (two cpuUsage() calls per run, none per drain).
+    const lo = Math.floor(o.events * 0.1), hi = Math.floor(o.events * 0.9);
+    let winT0 = 0, winT1 = 0, winD0 = 0, winD1 = 0;
+    let winC0: NodeJS.CpuUsage | undefined, winC1: NodeJS.CpuUsage | undefined;
     for (;;) {
       const r = await rb.waitReadable(20);
       if (r === 'closed') break;
-      nowNs = performance.now() * 1e6 + monoOffsetNs;
+      // One clock reading per drain: each event's latency is this minus its bpf_ktime_get_ns.
+      const now = performance.now();
+      st.nowNs = now * 1e6 + monoOffsetNs;
       const n = rb.consume();
       if (n > 0) drains++;
+      if (winC0 === undefined) { if (st.delivered >= lo) { winC0 = process.cpuUsage(); winT0 = performance.now(); winD0 = st.delivered; } }
+      else if (winC1 === undefined && st.delivered >= hi) { winC1 = process.cpuUsage(); winT1 = performance.now(); winD1 = st.delivered; }
       if (o.onProgress && performance.now() - lastProgress > 100) {
         lastProgress = performance.now();
-        o.onProgress((delivered + rb.lost) / o.events);
+        o.onProgress((st.delivered + rb.lost) / o.events);
       }
       if (finished && rb.availableBytes() === 0) break;
     }
@@ -338,9 +359,11 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     const elapsedMs = t1 - t0;
     void pinned;
     return {
-      produced: g.calls, delivered, lost, outOfOrder, seqSum, elapsedMs,
-      eventsPerSec: delivered / (elapsedMs / 1000),
-      consumerCpuPct: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
+      produced: g.calls, delivered: st.delivered, lost, outOfOrder: st.outOfOrder, seqSum: st.seqSum, elapsedMs,
+      eventsPerSec: st.delivered / (elapsedMs / 1000),
+      consumerCpuPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.user + winC1.system - winC0.user - winC0.system) / 1000) / (winT1 - winT0) * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
+      consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
+      steadyEventsPerSec: winC0 && winC1 && winT1 > winT0 ? (winD1 - winD0) / ((winT1 - winT0) / 1000) : st.delivered / (elapsedMs / 1000),
       latency: hist.count ? { p50Us: hist.percentile(50) / 1000, p99Us: hist.percentile(99) / 1000, maxUs: hist.maxNs / 1000, meanUs: hist.sumNs / hist.count / 1000 } : null,
       histogram: hist,
       nsPerCall: g.nsPerCall,

@@ -2,7 +2,7 @@
  * Program: load BPF programs (with the verifier log on rejection), run them with BPF_PROG_TEST_RUN,
  * read their kernel info and stats, pin them. Attach methods return Links (see link.ts, attach-*.ts).
  */
-import { assemble, AsmInput } from '../pure/asm.js';
+import { assembleProgram, AsmInput } from '../pure/asm.js';
 import { annotateInstruction } from '../pure/disasm.js';
 import { ATTACH_TYPE, AttachTypeName, BPF_CMD, nameOf, PROG_TYPE, ProgTypeName, STATS_TYPE } from '../pure/uapi.js';
 import { BpfError, VerifierError } from './errors.js';
@@ -18,6 +18,7 @@ import { attachPerfEvent, PerfEventOptions } from './attach-perf-event.js';
 import { attachTcx, attachXdp, Interface, XdpMode } from './attach-net.js';
 import { attachCgroup, CgroupAttachType } from './attach-cgroup.js';
 import { attachKprobe, KprobeOptions } from './kprobe.js';
+import { loadGeneratedFuncBtf } from './func-btf.js';
 
 const ENOSPC = 28;
 const MAX_LOG = 1 << 30; // the kernel's UINT_MAX >> 2 cap, rounded
@@ -153,7 +154,15 @@ export class Program {
     if (!/^[A-Za-z0-9_.]{0,15}$/.test(name)) throw argError(`program name "${name}" must be at most 15 characters of [A-Za-z0-9_.]`);
     let insns: Uint8Array;
     if (opts.instructions instanceof Uint8Array) insns = opts.instructions;
-    else if (Array.isArray(opts.instructions)) insns = assemble(opts.instructions as AsmInput, { maps: opts.maps as Record<string, { fd: number }> | undefined });
+    else if (Array.isArray(opts.instructions)) {
+      const assembled = assembleProgram(opts.instructions as AsmInput, { maps: opts.maps as Record<string, { fd: number }> | undefined });
+      insns = assembled.bytes;
+      // Callbacks need BTF func_info, which assembled code lacks: generate it (the kernel keeps its own reference).
+      const gen = opts.btf ? undefined : loadGeneratedFuncBtf(insns, assembled.labels, name);
+      if (gen) {
+        try { return Program.load({ ...opts, instructions: insns, btf: gen.btf }); } finally { gen.owned.close(); }
+      }
+    }
     else throw argError('instructions must be a Uint8Array of encoded instructions or an array of asm items');
     if (insns.byteLength === 0 || insns.byteLength % 8 !== 0) throw argError(`instructions must be a non-empty multiple of 8 bytes, got ${insns.byteLength}`);
     const license = cString(opts.license ?? 'GPL');
