@@ -12,7 +12,7 @@ import { Program } from '../kernel/program.js';
 import { attachXdp, interfaceIndex } from '../kernel/attach-net.js';
 import { counterProgram, type CounterVariant } from '../labs/packet-counter-programs.js';
 import {
-  COUNTER_LAYOUTS, expectedClassCounts, expectedTotals, GENERATOR_SEQ_MAP, generatorProgram, readCounters, returnOnlyProgram,
+  createCounterMap, expectedClassCounts, expectedTotals, GENERATOR_SEQ_MAP, generatorProgram, readCounters, returnOnlyProgram,
   templateFrame, TRAFFIC_MIX, withAction, type CounterTotals,
 } from './xdp-traffic.js';
 
@@ -59,7 +59,7 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
 
   using seq = BpfMap.create({ ...GENERATOR_SEQ_MAP, name: 'gen_seq' });
   using gen = Program.load({ type: 'xdp', name: 'xdp_gen', instructions: generatorProgram(seq) });
-  using counters = run.variant ? BpfMap.create({ type: run.variant === 'naive' ? 'hash' : 'percpu_array', ...COUNTER_LAYOUTS[run.variant], maxEntries: run.variant === 'ultra' ? 1 : 256, name: `c_${run.variant}` }) : null;
+  using counters = run.variant ? createCounterMap(run.variant, `c_${run.variant}`) : null;
   using counter = Program.load({
     type: 'xdp', name: run.variant ? `cnt_${run.variant}` : 'cnt_none',
     instructions: run.variant && counters ? withAction(counterProgram(run.variant, counters), run.action) : returnOnlyProgram(run.action),

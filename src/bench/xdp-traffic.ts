@@ -6,8 +6,9 @@
  */
 import { asm, flattenItems, R0, R1, R2, R3, R6, R7, R10, type AsmInput, type AsmItem, type MapRef } from '../pure/asm.js';
 import { t } from '../pure/layout.js';
-import type { BpfMap } from '../kernel/map.js';
-import { UltraStats, type CounterVariant } from '../labs/packet-counter-programs.js';
+import { XDP } from '../pure/uapi.js';
+import { BpfMap } from '../kernel/map.js';
+import { COUNTER_MAPS, UltraStats, XDP_MD, type CounterVariant } from '../labs/packet-counter-programs.js';
 
 /** One traffic class of the mix. `proto` is the IPv4 protocol (undefined when not IPv4). */
 export interface TrafficClass {
@@ -100,8 +101,8 @@ export function generatorProgram(seqMap: MapRef): AsmItem[] {
     asm.storeMem('dw', R0, 0, R7),
     asm.mod(R7, 100),
     // The call clobbered R1: read data/data_end through the saved context in R6.
-    asm.ldxw(R2, R6, 0),
-    asm.ldxw(R3, R6, 4),
+    asm.ldxw(R2, R6, XDP_MD.data),
+    asm.ldxw(R3, R6, XDP_MD.dataEnd),
     asm.movReg(R1, R2),
     asm.add(R1, 34),
     asm.jmpReg('jgt', R1, R3, 'tx'),
@@ -118,7 +119,7 @@ export function generatorProgram(seqMap: MapRef): AsmItem[] {
     if (c.proto !== undefined) items.push(asm.storeMem('b', R2, 23, c.proto));
     items.push(asm.jmp('tx'));
   });
-  items.push(asm.label('tx'), asm.mov(R0, 3), asm.exit());
+  items.push(asm.label('tx'), asm.mov(R0, XDP.tx), asm.exit());
   return items;
 }
 
@@ -147,6 +148,12 @@ export const COUNTER_LAYOUTS = {
   optimized: { key: t.u32, value: t.u64 },
   ultra: { key: t.u32, value: UltraStats },
 } as const;
+
+/** A fresh, typed map for `variant`'s counter: the lab's map type and size, the layouts above. */
+export function createCounterMap(variant: CounterVariant, name: string): BpfMap {
+  const spec = COUNTER_MAPS[variant];
+  return BpfMap.create({ type: spec.type, ...COUNTER_LAYOUTS[variant], maxEntries: spec.maxEntries, name });
+}
 
 /** Totals by protocol (TCP, UDP, ICMP, other IPv4) from any variant's map. */
 export interface CounterTotals {

@@ -19,7 +19,7 @@ import { clangVersion, compileBpfC, linkProgramSection } from './clang-reference
 import { traceXdp } from './insn-trace.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 import type { LiveRun, LiveWorkerMessage, LiveWorkerRequest } from './xdp-live-worker.js';
-import { COUNTER_LAYOUTS, readCounters, returnOnlyProgram, templateFrame, TRAFFIC_MIX, type CounterTotals } from './xdp-traffic.js';
+import { createCounterMap, readCounters, returnOnlyProgram, templateFrame, TRAFFIC_MIX, type CounterTotals } from './xdp-traffic.js';
 
 const XDP_PASS = 2;
 const XDP_DROP = 1;
@@ -37,18 +37,19 @@ interface LoadedCounter {
   insns: Uint8Array;
 }
 
-function createCounterMap(variant: CounterVariant, impl: string): BpfMap {
-  return BpfMap.create({ type: variant === 'naive' ? 'hash' : 'percpu_array', ...COUNTER_LAYOUTS[variant], maxEntries: variant === 'ultra' ? 1 : 256, name: `${impl.slice(0, 5)}_${variant}` });
+/** `variant`'s counter map for one implementation (named e.g. `tsbpf_ultra`, `clang_naive`). */
+function implCounterMap(variant: CounterVariant, impl: string): BpfMap {
+  return createCounterMap(variant, `${impl.slice(0, 5)}_${variant}`);
 }
 
 function loadCounters(): LoadedCounter[] {
   const out: LoadedCounter[] = [];
   try {
     for (const variant of COUNTER_VARIANTS) {
-      const tsMap = createCounterMap(variant, 'tsbpf');
+      const tsMap = implCounterMap(variant, 'tsbpf');
       const tsInsns = assemble(counterProgram(variant, tsMap));
       out.push({ key: `tsbpf ${variant}`, variant, impl: 'tsbpf', map: tsMap, insns: tsInsns, prog: Program.load({ type: 'xdp', name: `ts_${variant}`, instructions: tsInsns }) });
-      const cMap = createCounterMap(variant, 'clang');
+      const cMap = implCounterMap(variant, 'clang');
       const cInsns = linkProgramSection(compileBpfC('xdp', variant), 'xdp', { [C_MAP_SYMBOL[variant]]: cMap });
       out.push({ key: `clang ${variant}`, variant, impl: 'clang', map: cMap, insns: cInsns, prog: Program.load({ type: 'xdp', name: `c_${variant}`, instructions: cInsns }) });
     }

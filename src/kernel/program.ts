@@ -27,7 +27,11 @@ const MAX_LOG = 1 << 30; // the kernel's UINT_MAX >> 2 cap, rounded
 export interface ProgramLoadOptions {
   /** Program type by name: 'xdp', 'tracepoint', 'raw_tracepoint', 'tracing', 'socket_filter', 'sched_cls', ... */
   type: ProgTypeName;
-  /** Encoded instructions, or assembler items (`asm.*`) to assemble with `maps`. */
+  /**
+   * Encoded instructions, or assembler items (`asm.*`) to assemble with `maps`. When items contain subprograms
+   * (`asm.callLabel`, `asm.ldFunc` callbacks) and no `btf` is given, minimal BTF with func_info (static functions
+   * named after their labels) is generated and loaded, as the verifier requires for callbacks.
+   */
   instructions: Uint8Array | AsmInput;
   /** License; GPL-only helpers need a GPL-compatible one. Default 'GPL'. */
   license?: string;
