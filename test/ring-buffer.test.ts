@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfMap, ClosedError, DropCounter, RingBuffer, RINGBUF_FLAG } from '../src/index.js';
@@ -382,4 +383,45 @@ test('many readers with different callbacks in one process each keep their own d
     for (const p of progs) p.close();
     for (const r of rings) r.close();
   }
+});
+
+test('readInto copies variable-length records exactly (every word count 1..16, aligned and unaligned buffers)', () => {
+  using ring = ringMap(1 << 16);
+  using seq = seqCounter();
+  using prog = producer({ mode: 'varlen', seq, ring });
+  using rb = new RingBuffer(ring);
+  const aligned = new Uint8Array(72).fill(0xee);
+  const unaligned = new Uint8Array(new ArrayBuffer(80), 1, 72).fill(0xee);
+  let next = 0;
+  for (const buf of [aligned, unaligned, aligned]) {
+    produce(prog, 64);
+    for (let n = 0; n < 64; n++, next++) {
+      buf.fill(0xee);
+      const l = rb.readInto(buf);
+      assert.equal(l, 4 + (next & 15) * 4, `length of seq ${next}`);
+      const dv = new DataView(buf.buffer, buf.byteOffset);
+      for (let i = 0; i < l / 4; i++) assert.equal(dv.getUint32(4 * i, true), next + i);
+      assert.equal(buf[l], 0xee, 'nothing written past the record');
+    }
+    assert.equal(rb.readInto(buf), -1);
+  }
+  produce(prog, 1); // seq 192: 4 bytes
+  assert.throws(() => rb.readInto(new Uint8Array(2)), RangeError);
+  assert.equal(rb.readInto(new Uint8Array(4)), 4, 'a too-small buffer left the record in the ring');
+});
+
+test('an idle reader with a latency budget does not keep the process alive', () => {
+  // A child process creates a reader with a sub-ms budget, polls once (arming the timerfd), and
+  // returns without close(): it must exit on its own.
+  const code = `
+    import { BpfMap, RingBuffer } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+    const ring = BpfMap.create({ type: 'ringbuf', maxEntries: 1 << 16, name: 'idle' });
+    const rb = new RingBuffer(ring, () => {}, { maxLatencyMs: 0.25 });
+    rb.consume();
+    await rb.poll(5);
+    console.log('done');`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.signal, null, `child did not exit by itself (${r.stderr})`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /done/);
 });

@@ -33,6 +33,15 @@ function copyChecksum(view: DataView, off: number): number {
   return (((a + b) | 0) + ((c + d) | 0)) | 0;
 }
 
+/** The copy consumer's loop, in its own small function so V8 optimises it as a unit (not by OSR inside run()). */
+let copied = 0;
+function copyDrain(rb: RingBuffer, buf: Uint8Array, dv: DataView): number {
+  let h = 0, m = 0;
+  while (rb.readInto(buf) >= 0) { h = (h + copyChecksum(dv, 0)) | 0; m++; }
+  copied = m;
+  return h;
+}
+
 function cpuNs(u: NodeJS.CpuUsage): number {
   return (u.user + u.system) * 1000;
 }
@@ -68,7 +77,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         produce(warm, 200_000);
         rb.consume();
         produce(warm, 200_000);
-        while (rb.readInto(buf) >= 0) copyChecksum(dv, 0);
+        copyDrain(rb, buf, dv);
       }
       warm.close();
     }
@@ -112,28 +121,32 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         rewind();
         const buf = new Uint8Array(64);
         const dv = new DataView(buf.buffer);
-        let h = 0, m = 0;
         const t1 = process.hrtime.bigint();
-        while (rb.readInto(buf) >= 0) { h = (h + copyChecksum(dv, 0)) | 0; m++; }
+        const h = copyDrain(rb, buf, dv);
         const dt1 = Number(process.hrtime.bigint() - t1);
+        const m = copied;
         cp.push(m / dt1 * 1e3);
         ok &&= m === expectCount && h >>> 0 === expectSum;
         ok &&= rb.availableBytes() === 0;
       }
       checks[`${mode}: C, zero-copy and copy saw ${expectCount} events with the expected checksum`] = ok;
       const mc = median(c), mz = median(zc), mp = median(cp);
+      // Ratios per round (C and tsbpf back to back over the same bytes), then the median: load on
+      // this shared machine drifts between rounds far more than within one.
+      const rz = median(zc.map((x, i) => x / c[i]!)), rp = median(cp.map((x, i) => x / c[i]!));
+      const rzCpu = median(zcCpu.map((x, i) => x / cCpu[i]!));
       labels.push(label);
       chart.c.push(mc); chart.zc.push(mz); chart.copy.push(mp);
       rows.push({ name: `${label}: C libbpf ring_buffer__consume`, value: mc, unit: 'Mevents/s', spread: spread(c) });
       rows.push({
         name: `${label}: tsbpf zero-copy consume`, value: mz, unit: 'Mevents/s', spread: spread(zc),
-        ratio: { value: mz / mc, against: 'C libbpf' }, claim: '≥ 1.0× C (floor 0.8×)',
-        verdict: mz / mc >= 1.0 ? 'holds' : 'does not hold',
-        note: `CPU-time ratio ${(median(zcCpu) / median(cCpu)).toFixed(2)}×${mz / mc >= 0.8 && mz / mc < 1 ? ' (above the 0.8× floor)' : ''}`,
+        ratio: { value: rz, against: 'C libbpf (median of per-round ratios)' }, claim: '≥ 1.0× C (floor 0.8×)',
+        verdict: rz >= 1.0 ? 'holds' : 'does not hold',
+        note: `CPU-time ratio ${rzCpu.toFixed(2)}×; ratio of medians ${(mz / mc).toFixed(2)}×${rz >= 0.8 && rz < 1 ? ' (above the 0.8× floor)' : ''}`,
       });
       rows.push({
         name: `${label}: tsbpf copy readInto`, value: mp, unit: 'Mevents/s', spread: spread(cp),
-        ratio: { value: mp / mc, against: 'C libbpf' }, claim: '≥ 0.3× C', verdict: mp / mc >= 0.3 ? 'holds' : 'does not hold',
+        ratio: { value: rp, against: 'C libbpf (median of per-round ratios)' }, claim: '≥ 0.3× C', verdict: rp >= 0.3 ? 'holds' : 'does not hold',
       });
     }
     // Producer cost: the kernel's per-run average, less an XDP run that only bumps the seq counter.

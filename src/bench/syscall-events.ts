@@ -240,6 +240,9 @@ export interface LiveRunResult {
   consumerCpuPct: number;
   /** The same over the whole run (generator start to last drain, including ramp-up and tail). */
   consumerCpuPctWhole: number;
+  /** The steady-state CPU split: user and kernel time, % of one core. */
+  consumerCpuUserPct: number;
+  consumerCpuSysPct: number;
   /** Delivered events/s over the steady-state window. */
   steadyEventsPerSec: number;
   latency: { p50Us: number; p99Us: number; maxUs: number; meanUs: number } | null;
@@ -293,7 +296,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   if (o.untraced) {
     gen.stdin.write('go\n');
     const g = await genDone;
-    return { produced: g.calls, delivered: 0, lost: 0, outOfOrder: 0, seqSum: 0, elapsedMs: g.ns / 1e6, eventsPerSec: 0, consumerCpuPct: 0, consumerCpuPctWhole: 0, steadyEventsPerSec: 0, latency: null, histogram: null, nsPerCall: g.nsPerCall, wakeups: 0, flushes: 0, budgetDrains: 0, drains: 0 };
+    return { produced: g.calls, delivered: 0, lost: 0, outOfOrder: 0, seqSum: 0, elapsedMs: g.ns / 1e6, eventsPerSec: 0, consumerCpuPct: 0, consumerCpuPctWhole: 0, consumerCpuUserPct: 0, consumerCpuSysPct: 0, steadyEventsPerSec: 0, latency: null, histogram: null, nsPerCall: g.nsPerCall, wakeups: 0, flushes: 0, budgetDrains: 0, drains: 0 };
   }
 
   const pinned = pinProcess(process.pid, [cpus.consumer]);
@@ -317,7 +320,10 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     const onRecord = (v: RecordView, off: number): void => {
       const ts = v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296;
       const seq = v.getUint32(off + 8, true) + v.getUint32(off + 12, true) * 4294967296;
-      hist.add(st.nowNs - ts);
+      // Whole ns as a small integer (clamped at 2 s): passing a double to a call V8 did not inline
+      // would box it, one allocation per event.
+      const d = st.nowNs - ts;
+      hist.add(d <= 0 ? 0 : d < 2e9 ? d | 0 : 2_000_000_000);
       if (seq !== st.expectSeq) st.outOfOrder++;
       st.expectSeq = seq + 1;
       st.seqSum += seq;
@@ -363,6 +369,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
       eventsPerSec: st.delivered / (elapsedMs / 1000),
       consumerCpuPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.user + winC1.system - winC0.user - winC0.system) / 1000) / (winT1 - winT0) * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
       consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
+      consumerCpuUserPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.user - winC0.user) / 1000) / (winT1 - winT0) * 100 : NaN,
+      consumerCpuSysPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.system - winC0.system) / 1000) / (winT1 - winT0) * 100 : NaN,
       steadyEventsPerSec: winC0 && winC1 && winT1 > winT0 ? (winD1 - winD0) / ((winT1 - winT0) / 1000) : st.delivered / (elapsedMs / 1000),
       latency: hist.count ? { p50Us: hist.percentile(50) / 1000, p99Us: hist.percentile(99) / 1000, maxUs: hist.maxNs / 1000, meanUs: hist.sumNs / hist.count / 1000 } : null,
       histogram: hist,

@@ -74,6 +74,7 @@ export class FdWaiter {
   #timerHandle: PollHandle | undefined;
   #timerFallback: NodeJS.Timeout | undefined;
   #timerUnavailable = false;
+  #timerWatched = false;
   /** What the armed deadline means: 0 none, 1 end of the latency budget, 2 flush deadline. */
   #deadline = 0;
   readonly #onReady = (status: number): void => {
@@ -86,8 +87,9 @@ export class FdWaiter {
   readonly #onDeadline = (): void => {
     const kind = this.#deadline;
     this.#deadline = 0;
-    // A fired timerfd stays readable until re-armed or disarmed.
-    if (this.#timerFd >= 0) native.timerfdSet(this.#timerFd, 0);
+    // A fired timerfd stays readable until re-armed or disarmed; an idle watch would keep Node's
+    // event loop alive, so it is stopped until the next deadline.
+    if (this.#timerFd >= 0) { native.timerfdSet(this.#timerFd, 0); this.#stopTimerWatch(); }
     if (this.#closed || kind === 0) return;
     if (kind === 1) {
       if (this.#hasData()) { this.stats.budgetDrains++; this.#settle('ready'); } else this.#watch();
@@ -159,7 +161,10 @@ export class FdWaiter {
     if (this.#timerFd >= 0) {
       // At least 1 µs: 0 would disarm.
       const r = native.timerfdSet(this.#timerFd, Math.max(1000, Math.round(ms * 1e6)));
-      if (r === 0) return;
+      if (r === 0) {
+        if (!this.#timerWatched) { native.pollResume(this.#timerHandle!, READABLE); this.#timerWatched = true; }
+        return;
+      }
       this.#closeTimer();
       this.#timerUnavailable = true;
     }
@@ -173,6 +178,12 @@ export class FdWaiter {
     if (typeof h === 'number') { native.close(fd); this.#timerUnavailable = true; return; }
     this.#timerFd = fd;
     this.#timerHandle = h;
+    this.#timerWatched = true;
+  }
+
+  #stopTimerWatch(): void {
+    if (this.#timerWatched && this.#timerHandle !== undefined) native.pollStop(this.#timerHandle);
+    this.#timerWatched = false;
   }
 
   #closeTimer(): void {
@@ -180,12 +191,13 @@ export class FdWaiter {
     if (this.#timerFd >= 0) native.close(this.#timerFd);
     this.#timerHandle = undefined;
     this.#timerFd = -1;
+    this.#timerWatched = false;
   }
 
   #disarmDeadline(): void {
     if (this.#deadline === 0) return;
     this.#deadline = 0;
-    if (this.#timerFd >= 0) native.timerfdSet(this.#timerFd, 0);
+    if (this.#timerFd >= 0) { native.timerfdSet(this.#timerFd, 0); this.#stopTimerWatch(); }
     if (this.#timerFallback) { clearTimeout(this.#timerFallback); this.#timerFallback = undefined; }
   }
 

@@ -9,6 +9,7 @@ import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.
 import { onlineCpus } from './cpus.js';
 import { BpfMap } from './map.js';
 import { MAP_SHARED, native, PROT } from './native.js';
+import { drainInBatches } from './reader-batches.js';
 import { RecordView } from './record-view.js';
 import { argError, OwnedFd } from './syscall.js';
 
@@ -295,19 +296,10 @@ export class PerfBuffer {
   }
 
   /** Async iteration over copies of the samples with their CPU. Ends on close(). */
-  async *[Symbol.asyncIterator](): AsyncIterator<{ cpu: number; data: Uint8Array }> {
+  [Symbol.asyncIterator](): AsyncIterator<{ cpu: number; data: Uint8Array }> {
     const batch: { cpu: number; data: Uint8Array }[] = [];
     const collect: PerfSampleCallback = (view, off, len, cpu) => { batch.push({ cpu, data: view.slice(off, len) }); };
-    while (!this.#state.closed) {
-      this.consume(collect);
-      if (batch.length === 0) {
-        const r = await this.#waiter.wait(-1).catch(() => 'closed' as const);
-        if (r === 'closed') return;
-        continue;
-      }
-      for (let i = 0; i < batch.length; i++) yield batch[i]!;
-      batch.length = 0;
-    }
+    return drainInBatches(this.#waiter, this.#state, batch, () => this.consume(collect));
   }
 
   /** Disables the events, removes them from the map, unmaps and closes. Safe twice. */
