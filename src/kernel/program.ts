@@ -21,6 +21,7 @@ import { attachKprobe, KprobeOptions } from './kprobe.js';
 import { loadGeneratedFuncBtf } from './func-btf.js';
 
 const ENOSPC = 28;
+const EAGAIN = 11;
 const MAX_LOG = 1 << 30; // the kernel's UINT_MAX >> 2 cap, rounded
 
 /** Options for Program.load. */
@@ -191,6 +192,8 @@ export class Program {
     let log: Uint8Array | undefined = wantLog ? new Uint8Array(logSize) : undefined;
     fill(opts.logLevel ?? 1, log);
     let r = bpfRaw(BPF_CMD.prog_load, a.bytes);
+    // The verifier returns EAGAIN when a signal interrupts it (profilers, timers): retry, as libbpf does.
+    for (let tries = 0; r === -EAGAIN && tries < 5; tries++) r = bpfRaw(BPF_CMD.prog_load, a.bytes);
     // Rejected without a log (the fast path): load again with one so the error can explain itself.
     if (r < 0 && !log && r !== -1) {
       log = new Uint8Array(logSize);
