@@ -425,3 +425,73 @@ test('an idle reader with a latency budget does not keep the process alive', () 
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /done/);
 });
+
+test('start(): event-driven drains, immediate at low rates, one drain per budget at high rates, flush for NO_WAKEUP, stop/close', async () => {
+  using ring = ringMap(1 << 22);
+  using seq = seqCounter();
+  using prog = producer({ mode: 'reserve', seq, ring });
+  const seqs: number[] = [];
+  const rb = new RingBuffer(ring, (v, o, l) => { seqs.push(checkEvent(v, o, l)); }, { maxLatencyMs: 25 });
+  let drains = 0;
+  let befores = 0;
+  let wanted = 0;
+  let reached: (() => void) | undefined;
+  rb.start({ beforeDrain: () => { befores++; }, afterDrain: (n) => { if (n > 0) drains++; if (seqs.length >= wanted) reached?.(); } });
+  try {
+    assert.equal(rb.started, true);
+    await assert.rejects(rb.poll(10), /started/);
+    const until = (n: number) => new Promise<void>((resolve, reject) => {
+      wanted = n;
+      const t = setTimeout(() => reject(new Error(`only ${seqs.length} of ${n} (${JSON.stringify(rb.stats)})`)), 20_000);
+      reached = () => { clearTimeout(t); reached = undefined; resolve(); };
+      if (seqs.length >= n) reached();
+    });
+    // Low rate: delivered promptly by fd readiness.
+    const t0 = performance.now();
+    await produceInWorker(prog, { bursts: 1, repeat: 1, gapMs: 0 });
+    await until(1);
+    assert.ok(performance.now() - t0 < 200);
+    assert.ok(rb.stats.wakeups >= 1);
+    // High rate: bursts every 1 ms for ~300 ms: about one drain per 25 ms budget.
+    drains = 0;
+    const start = performance.now();
+    await Promise.all([produceInWorker(prog, { bursts: 300, repeat: 50, gapMs: 1 }), until(1 + 300 * 50)]);
+    const elapsed = performance.now() - start;
+    assert.deepEqual(seqs, range(1 + 300 * 50));
+    assert.ok(drains <= elapsed / 25 + 5, `${drains} drains in ${elapsed.toFixed(0)} ms (${JSON.stringify(rb.stats)})`);
+    assert.ok(rb.stats.budgetDrains >= 1);
+    assert.ok(befores >= drains);
+    // stop(): nothing more is drained; consume() still works.
+    rb.stop();
+    assert.equal(rb.started, false);
+    await produceInWorker(prog, { bursts: 1, repeat: 3, gapMs: 0 });
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(seqs.length, 1 + 300 * 50);
+    assert.equal(rb.consume(), 3);
+    // close() from inside a callback ends the mode cleanly.
+    rb.start({ afterDrain: (n) => { if (n > 0) { rb.close(); reached?.(); } } });
+    const closed = until(seqs.length + 1);
+    await produceInWorker(prog, { bursts: 1, repeat: 2, gapMs: 0 });
+    await closed;
+    assert.equal(rb.closed, true);
+    assert.equal(rb.started, false);
+    rb.stop(); // safe after close
+  } finally { rb.close(); }
+});
+
+test('start() with BPF_RB_NO_WAKEUP: the flush deadline finds the records', async () => {
+  using ring = ringMap(1 << 20);
+  using seq = seqCounter();
+  using prog = producer({ mode: 'reserve', seq, ring, flags: RINGBUF_FLAG.no_wakeup });
+  let got = 0;
+  using rb = new RingBuffer(ring, (v, o, l) => { checkEvent(v, o, l); got++; }, { flushMs: 40 });
+  const t0 = Date.now();
+  await new Promise<void>((resolve, reject) => {
+    const t = setTimeout(() => { rb.stop(); reject(new Error(`got ${got}`)); }, 2000);
+    rb.start({ afterDrain: () => { if (got >= 100) { clearTimeout(t); rb.stop(); resolve(); } } });
+    void produceInWorker(prog, { bursts: 1, repeat: 100, gapMs: 0, delayMs: 20 });
+  });
+  assert.equal(got, 100);
+  assert.ok(rb.stats.flushes >= 1, JSON.stringify(rb.stats));
+  assert.ok(Date.now() - t0 < 1000);
+});

@@ -39,6 +39,27 @@ async function wakeCostUs(budgetMs: number, ms: number): Promise<{ usPerWake: nu
   return { usPerWake: (c.user + c.system) / n, wakesPerSec: n / (dt / 1000) };
 }
 
+/**
+ * The same with the event-driven mode (RingBuffer.start()): a drain that always reports records
+ * keeps the waiter busy, so the periodic budget timer drives it: one timerfd wake per budget.
+ */
+async function wakeCostEventsUs(budgetMs: number, ms: number): Promise<{ usPerWake: number; wakesPerSec: number }> {
+  const w = new FdWaiter('wake-cost probe', () => true, { maxLatencyMs: budgetMs, flushMs: budgetMs });
+  let n = 0;
+  const c0 = process.cpuUsage(), t0 = performance.now();
+  try {
+    await new Promise<void>((resolve) => {
+      w.run(() => {
+        n++;
+        if (performance.now() - t0 >= ms) { w.halt(); resolve(); }
+        return 1;
+      });
+    });
+  } finally { w.close(); }
+  const c = process.cpuUsage(c0), dt = performance.now() - t0;
+  return { usPerWake: (c.user + c.system) / n, wakesPerSec: n / (dt / 1000) };
+}
+
 /** Suite `live`. */
 export const suite: BenchSuite = {
   name: 'live',
@@ -49,7 +70,7 @@ export const suite: BenchSuite = {
     const curveEvents = ctx.quick ? events : 500_000;
     const budgets = ctx.quick ? [0, HEADLINE_BUDGET_MS, 2] : [0, 0.1, 0.25, HEADLINE_BUDGET_MS, 1, 2, 5, 10];
     const headlineRepeats = ctx.quick ? 1 : Math.min(ctx.repeats, 3);
-    const steps = 1 + budgets.length + headlineRepeats;
+    const steps = 2 + budgets.length + headlineRepeats;
     let step = 0;
     const progress = (label: string) => (f: number) => ctx.progress((step + Math.min(1, f)) / steps, label);
     const rows: Row[] = [];
@@ -63,7 +84,10 @@ export const suite: BenchSuite = {
     const bare = bareBy[SYSCALL]!;
     step++;
     const pipe = { syscall: SYSCALL, attach: ATTACH };
-    const wake = await wakeCostUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000);
+    const wakeAwait = await wakeCostUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000);
+    const wake = await wakeCostEventsUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000);
+    // The promise-per-wake reader (await waitReadable(); consume()) at the headline budget, for contrast.
+    const awaitRun = await runLive({ events: curveEvents, ringBytes: RING_BYTES, maxLatencyMs: HEADLINE_BUDGET_MS, ...pipe, reader: 'await' });
     // The earlier setup for contrast: tracefs tracepoint + getppid.
     const oldSetup = await runLive({ events: curveEvents, ringBytes: RING_BYTES, maxLatencyMs: HEADLINE_BUDGET_MS, syscall: 'getppid', attach: 'tracepoint' });
     const curve: { budget: number; r: LiveRunResult }[] = [];
@@ -78,7 +102,7 @@ export const suite: BenchSuite = {
       head.push(await runLive({ events, ringBytes: RING_BYTES, maxLatencyMs: HEADLINE_BUDGET_MS, ...pipe, onProgress: progress('headline') }));
       step++;
     }
-    const all = [...curve.map((c) => c.r), ...head.slice(1), oldSetup];
+    const all = [...curve.map((c) => c.r), ...head.slice(1), oldSetup, awaitRun];
     checks['every event delivered exactly once or counted lost (delivered + lost = produced; in order when nothing lost)'] = all.every(exactlyOnce);
 
     const m = (f: (r: LiveRunResult) => number) => ({ value: median(head.map(f)), spread: spread(head.map(f)) });
@@ -101,12 +125,17 @@ export const suite: BenchSuite = {
     rows.push({ name: 'event→user latency p99', unit: 'ms', ...p99, claim: '< 1 ms', verdict: met[2] ? 'holds' : 'does not hold' });
     rows.push({ name: 'event→user latency max', unit: 'ms', ...max, verdict: 'info' });
     rows.push({ name: 'cost added per traced syscall', unit: 'ns', ...added, claim: '~200 ns/event (zero-copy)', verdict: added.value <= 220 ? 'holds' : 'does not hold', note: `${scLabel} ${bare.nsPerCall.toFixed(0)} ns untraced → ${tracedNs.toFixed(0)} ns traced (sys_enter tracing slow path + raw tracepoint + filter + reserve/fill/submit)` });
-    rows.push({ name: `reader wake-up cost, nothing to drain (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: wake.usPerWake, unit: 'µs CPU/wake', verdict: 'info', note: `${wake.wakesPerSec.toFixed(0)} wakes/s → ${(wake.usPerWake * wake.wakesPerSec / 1e4).toFixed(1)}% of a core before any event: consumer CPU ≈ wakes/s × this + events/s × the per-event drain cost` });
+    rows.push({ name: `reader wake-up cost, nothing to drain (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: wake.usPerWake, unit: 'µs CPU/wake', verdict: 'info', note: `event-driven (start()): ${wake.wakesPerSec.toFixed(0)} wakes/s → ${(wake.usPerWake * wake.wakesPerSec / 1e4).toFixed(1)}% of a core before any event: consumer CPU ≈ wakes/s × this + events/s × the per-event drain cost` });
+    rows.push({ name: `contrast: wake-up cost with await waitReadable() (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: wakeAwait.usPerWake, unit: 'µs CPU/wake', verdict: 'info', note: `${wakeAwait.wakesPerSec.toFixed(0)} wakes/s → ${(wakeAwait.usPerWake * wakeAwait.wakesPerSec / 1e4).toFixed(1)}% of a core (a promise, a Node timer, two timerfd_settime and fd re-watching per wake)` });
     rows.push({ name: 'all four at once (rate, loss, p99, CPU)', value: met.filter(Boolean).length, unit: 'of 4', claim: 'all at once (issue 8)', verdict: met.every(Boolean) ? 'holds' : 'does not hold' });
     for (const sc of Object.keys(bareBy)) rows.push({ name: `generator untraced: ${GENERATOR_SYSCALLS[sc as GeneratorSyscall].label}`, value: bareBy[sc]!.nsPerCall, unit: 'ns/call', verdict: 'info', note: `${(1e3 / bareBy[sc]!.nsPerCall).toFixed(2)}M calls/s on one core` });
     rows.push({
       name: 'contrast: tracefs tracepoint + getppid (maxLatencyMs 0.5)', value: oldSetup.nsPerCall, unit: 'ns/call', verdict: 'info',
       note: `added ${(oldSetup.nsPerCall - bareBy.getppid!.nsPerCall).toFixed(0)} ns over untraced getppid; ${(oldSetup.steadyEventsPerSec / 1e6).toFixed(2)}M events/s, CPU ${oldSetup.consumerCpuPct.toFixed(1)}%, p99 ${(oldSetup.latency!.p99Us / 1000).toFixed(3)} ms, lost ${oldSetup.lost}`,
+    });
+    rows.push({
+      name: `contrast: await waitReadable() + consume() loop (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: awaitRun.consumerCpuPct, unit: '% CPU', verdict: 'info',
+      note: `${(awaitRun.steadyEventsPerSec / 1e6).toFixed(2)}M events/s, p50 ${(awaitRun.latency!.p50Us / 1000).toFixed(3)} ms, p99 ${(awaitRun.latency!.p99Us / 1000).toFixed(3)} ms, lost ${awaitRun.lost}, ${awaitRun.drains} drains (the rows above use RingBuffer.start())`,
     });
     for (const c of curve) {
       const r = c.r;
@@ -125,8 +154,8 @@ export const suite: BenchSuite = {
       series: [{ name: 'events', data: h.buckets(LAT_EDGES_US) }],
     });
     const cpus = liveCpus();
-    notes.push(`${events.toLocaleString('en-US')} ${GENERATOR_SYSCALLS[SYSCALL].label} calls per headline run (${curveEvents.toLocaleString('en-US')} per other curve point) by bench/c/syscall_loop.c on CPU ${cpus.generator}, sequence number in an ignored argument; the tracer (tsbpf assembler, raw tracepoint on sys_enter) keeps that process's calls and reserves/fills/submits a 32-byte event {ktime, seq, id, pid_tgid}; the reader (tsbpf RingBuffer, zero-copy callback) runs in this Node process pinned to CPU ${cpus.consumer}. Latency = one CLOCK_MONOTONIC reading per drain − each event's bpf_ktime_get_ns. Rate and CPU = steady state: between the drains that cross 10 % and 90 % of the events (process.cpuUsage of the whole Node process, all threads). The budget runs on a timerfd, so sub-millisecond budgets are exact.`);
+    notes.push(`${events.toLocaleString('en-US')} ${GENERATOR_SYSCALLS[SYSCALL].label} calls per headline run (${curveEvents.toLocaleString('en-US')} per other curve point) by bench/c/syscall_loop.c on CPU ${cpus.generator}, sequence number in an ignored argument; the tracer (tsbpf assembler, raw tracepoint on sys_enter) keeps that process's calls and reserves/fills/submits a 32-byte event {ktime, seq, id, pid_tgid}; the reader (tsbpf RingBuffer, zero-copy callback, event-driven via start()) runs in this Node process pinned to CPU ${cpus.consumer}. Latency = one CLOCK_MONOTONIC reading per drain − each event's bpf_ktime_get_ns. Rate and CPU = steady state: between the drains that cross 10 % and 90 % of the events (process.cpuUsage of the whole Node process, all threads). The budget runs on a timerfd, so sub-millisecond budgets are exact.`);
     notes.push('Trade-off: maxLatencyMs 0 wakes the reader on every readiness (lowest latency, most wake-ups and CPU); a budget lets events accumulate and drains them in one pass, so CPU falls roughly with 1/budget while p99 rises towards the budget.');
-    return { suite: 'live', title: this.title, rows, charts, notes, checks, durationMs: Date.now() - t0, extra: { events, ringBytes: RING_BYTES, wakeCost: wake, syscall: SYSCALL, attach: ATTACH, bare: summary(bare), bareBySyscall: Object.fromEntries(Object.entries(bareBy).map(([k, v]) => [k, v.nsPerCall])), oldSetup: summary(oldSetup), curve: curve.map((c) => ({ budget: c.budget, ...summary(c.r) })), headline: head.map(summary) } };
+    return { suite: 'live', title: this.title, rows, charts, notes, checks, durationMs: Date.now() - t0, extra: { events, ringBytes: RING_BYTES, wakeCost: wake, wakeCostAwait: wakeAwait, awaitRun: summary(awaitRun), syscall: SYSCALL, attach: ATTACH, bare: summary(bare), bareBySyscall: Object.fromEntries(Object.entries(bareBy).map(([k, v]) => [k, v.nsPerCall])), oldSetup: summary(oldSetup), curve: curve.map((c) => ({ budget: c.budget, ...summary(c.r) })), headline: head.map(summary) } };
   },
 };

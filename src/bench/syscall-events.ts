@@ -221,6 +221,11 @@ export interface LiveRunOptions {
   syscall?: GeneratorSyscall;
   /** How the tracer attaches (default 'tracepoint'). */
   attach?: TracerAttach;
+  /**
+   * How the reader waits: 'events' (default) = RingBuffer.start(), drains inside the readiness
+   * callbacks; 'await' = a `await rb.waitReadable(); rb.consume()` loop (a promise per wake).
+   */
+  reader?: 'events' | 'await';
   onProgress?: (fraction: number) => void;
 }
 
@@ -341,13 +346,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     const lo = Math.floor(o.events * 0.1), hi = Math.floor(o.events * 0.9);
     let winT0 = 0, winT1 = 0, winD0 = 0, winD1 = 0;
     let winC0: NodeJS.CpuUsage | undefined, winC1: NodeJS.CpuUsage | undefined;
-    for (;;) {
-      const r = await rb.waitReadable(20);
-      if (r === 'closed') break;
-      // One clock reading per drain: each event's latency is this minus its bpf_ktime_get_ns.
-      const now = performance.now();
-      st.nowNs = now * 1e6 + monoOffsetNs;
-      const n = rb.consume();
+    const afterDrain = (n: number): boolean => {
       if (n > 0) drains++;
       if (winC0 === undefined) { if (st.delivered >= lo) { winC0 = process.cpuUsage(); winT0 = performance.now(); winD0 = st.delivered; } }
       else if (winC1 === undefined && st.delivered >= hi) { winC1 = process.cpuUsage(); winT1 = performance.now(); winD1 = st.delivered; }
@@ -355,7 +354,24 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
         lastProgress = performance.now();
         o.onProgress((st.delivered + rb.lost) / o.events);
       }
-      if (finished && rb.availableBytes() === 0) break;
+      return finished && rb.availableBytes() === 0;
+    };
+    // One clock reading per drain: each event's latency is this minus its bpf_ktime_get_ns.
+    const beforeDrain = (): void => { st.nowNs = performance.now() * 1e6 + monoOffsetNs; };
+    if ((o.reader ?? 'events') === 'events') {
+      await new Promise<void>((resolve) => {
+        const done = (): void => { rb.stop(); resolve(); };
+        rb.start({ beforeDrain, afterDrain: (n) => { if (afterDrain(n)) done(); } });
+        // Everything may already be drained when the generator exits: no wake would follow.
+        void genDone.then(() => { if (rb.started && rb.availableBytes() === 0) done(); }, () => done());
+      });
+    } else {
+      for (;;) {
+        const r = await rb.waitReadable(20);
+        if (r === 'closed') break;
+        beforeDrain();
+        if (afterDrain(rb.consume())) break;
+      }
     }
     const t1 = performance.now();
     const cpu = process.cpuUsage(cpu0);

@@ -67,6 +67,8 @@ export class VerifierError extends BpfError {
   readonly reason: string;
   /** Disassembly around the failing instruction, when available. */
   readonly context: string | undefined;
+  /** The C source line of the failing instruction, for objects loaded with BTF line info. */
+  source?: { file: string; line: number; column: number; text: string };
 
   constructor(errno: number, ctx: BpfErrorContext, log: string, context?: (insn: number) => string | undefined) {
     const { instruction, reason } = parseVerifierLog(log);

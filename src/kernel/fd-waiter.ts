@@ -77,14 +77,19 @@ export class FdWaiter {
   #timerWatched = false;
   /** What the armed deadline means: 0 none, 1 end of the latency budget, 2 flush deadline. */
   #deadline = 0;
+  /** Event-driven mode (run()): the synchronous drain, and whether the budget timer is driving it. */
+  #running: (() => number) | undefined;
+  #busy = false;
   readonly #onReady = (status: number): void => {
     if (!this.#armed) return;
     this.stats.wakeups++;
+    if (this.#running !== undefined) { this.#runWake(false); return; }
     // status < 0 (e.g. the fd went bad) also ends the wait: the caller's drain reports the error.
     void status;
     this.#settle('ready');
   };
   readonly #onDeadline = (): void => {
+    if (this.#running !== undefined) { this.#runWake(true); return; }
     const kind = this.#deadline;
     this.#deadline = 0;
     // A fired timerfd stays readable until re-armed or disarmed; an idle watch would keep Node's
@@ -131,6 +136,7 @@ export class FdWaiter {
    */
   wait(timeoutMs: number): Promise<WaitResult> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#what));
+    if (this.#running !== undefined) return Promise.reject(new Error(`tsbpf: ${this.#what} is started (event-driven); stop() it before waiting`));
     return new Promise<WaitResult>((resolve) => {
       this.#pending.push(resolve);
       if (this.#pending.length > 1) return; // joins the wait in progress
@@ -146,6 +152,71 @@ export class FdWaiter {
       if (this.#hasData()) { this.#settle('ready'); return; }
       this.#watch();
     });
+  }
+
+  /** Whether run() is driving the reader. */
+  get running(): boolean {
+    return this.#running !== undefined;
+  }
+
+  /**
+   * Event-driven mode, what an epoll loop gives libbpf users: `drain` runs synchronously inside
+   * the readiness callbacks (no promise, no Node timer per wake) and returns the records it
+   * delivered. Idle: the fds are watched (plus the flush deadline). After a drain that delivered
+   * with a latency budget: the fds are not watched and the timerfd re-fires every budget, one
+   * drain each (one timerfd_settime per wake, no epoll_ctl); the first drain that finds nothing
+   * goes back to watching the fds. A drain that throws stops the mode and the error propagates
+   * (an uncaught exception from the event loop).
+   */
+  run(drain: () => number): void {
+    if (this.#closed) throw new ClosedError(this.#what);
+    if (typeof drain !== 'function') throw new TypeError('tsbpf: run expects a function');
+    if (this.#running !== undefined) throw new Error(`tsbpf: ${this.#what} is already started`);
+    if (this.#pending.length > 0) throw new Error(`tsbpf: ${this.#what} has a wait in progress; cannot start`);
+    this.#running = drain;
+    // Data already there makes the fds readable at once (level-triggered), so nothing is missed.
+    this.#runIdle();
+  }
+
+  /** Leaves event-driven mode: stops watching and disarms the deadline. Safe when not running. */
+  halt(): void {
+    if (this.#running === undefined) return;
+    this.#running = undefined;
+    this.#busy = false;
+    this.#disarm();
+    this.#disarmDeadline();
+  }
+
+  #runIdle(): void {
+    this.#busy = false;
+    this.#armed = true;
+    for (let i = 0; i < this.#fds.length; i++) this.#armFd(i);
+    if (this.#flushMs > 0) this.#arm(2, this.#flushMs);
+    else this.#disarmDeadline();
+  }
+
+  #runWake(byTimer: boolean): void {
+    let n: number;
+    try {
+      n = this.#running!();
+    } catch (e) {
+      this.halt();
+      throw e;
+    }
+    if (byTimer && n > 0) { if (this.#busy) this.stats.budgetDrains++; else this.stats.flushes++; }
+    if (this.#closed || this.#running === undefined) return;
+    if (byTimer && this.#busy) {
+      if (n > 0) this.#arm(1, this.#maxLatencyMs); else this.#runIdle();
+      return;
+    }
+    if (n > 0 && this.#maxLatencyMs > 0) {
+      // Busy: stop watching the fds, drain again when the budget ends.
+      if (!this.#busy) { this.#disarm(); this.#busy = true; }
+      this.#arm(1, this.#maxLatencyMs);
+    } else if (byTimer) {
+      // An idle flush tick: look again after flushMs (re-arming also clears the fired expiry).
+      if (this.#flushMs > 0) this.#arm(2, this.#flushMs); else this.#disarmDeadline();
+    }
   }
 
   #watch(): void {
@@ -168,6 +239,7 @@ export class FdWaiter {
       this.#closeTimer();
       this.#timerUnavailable = true;
     }
+    if (this.#timerFallback) clearTimeout(this.#timerFallback);
     this.#timerFallback = setTimeout(() => { this.#timerFallback = undefined; this.#onDeadline(); }, ms);
   }
 
@@ -230,6 +302,7 @@ export class FdWaiter {
   /** Ends any wait ('closed') and releases the uv handles and the timerfd. The buffer fds stay the caller's to close. */
   close(): void {
     if (this.#closed) return;
+    this.halt();
     this.#settle('closed');
     this.#closed = true;
     for (const h of this.#handles) if (h !== undefined) native.pollClose(h);

@@ -979,7 +979,7 @@ export class BpfObject {
       if (e instanceof VerifierError && e.instruction !== undefined) {
         const src = p.sourceLine(e.instruction);
         if (src) {
-          (e as { source?: unknown }).source = src;
+          e.source = src;
           e.message = `program '${p.name}' (SEC("${p.section}")) rejected at ${src.file}:${src.line}:${src.column}: ${src.text}\n${e.message}`;
         }
       } else if (e instanceof Error) {

@@ -612,6 +612,45 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     return this.consume(callback);
   }
 
+  /**
+   * Event-driven reading (libbpf's epoll loop, in Node's event loop): from now on every ring is
+   * drained with its callback synchronously inside the readiness callbacks — no promise and no
+   * Node timer per wake-up. Honours maxLatencyMs (while records keep coming, one drain per budget
+   * off a periodic timerfd, the fds unwatched) and flushMs. `beforeDrain` runs before each drain
+   * (e.g. to read a clock once), `afterDrain` after it with the records delivered (0 on an empty
+   * flush tick). While started, poll()/waitReadable()/iteration reject; consume() still works.
+   * The watch keeps the event loop alive until stop() or close(). A callback that throws stops
+   * the reader and the error surfaces as an uncaught exception.
+   */
+  start(hooks: { beforeDrain?: () => void; afterDrain?: (records: number) => void } = {}): this {
+    this.#check();
+    if (hooks === null || typeof hooks !== 'object') throw argError('RingBuffer.start hooks must be an object');
+    const { beforeDrain, afterDrain } = hooks;
+    if (beforeDrain !== undefined && typeof beforeDrain !== 'function') throw argError('start: beforeDrain must be a function');
+    if (afterDrain !== undefined && typeof afterDrain !== 'function') throw argError('start: afterDrain must be a function');
+    for (const r of this.#rings) if (!r.cb) throw argError(`start needs a callback for ring ${r.index} (none was given to the constructor or add)`);
+    const state = this.#state;
+    this.#waiter.run(() => {
+      if (state.closed) return 0;
+      if (beforeDrain !== undefined) { beforeDrain(); if (state.closed) return 0; }
+      const n = this.consume();
+      if (afterDrain !== undefined && !state.closed) afterDrain(n);
+      return n;
+    });
+    return this;
+  }
+
+  /** Leaves event-driven mode (see start()); records stay in the rings. Safe when not started or closed. */
+  stop(): void {
+    if (this.#state.closed) return;
+    this.#waiter.halt();
+  }
+
+  /** Whether start() is driving the reader. */
+  get started(): boolean {
+    return !this.#state.closed && this.#waiter.running;
+  }
+
   /** Resolves when a ring has data ('ready'), on timeout, or on close, without draining. */
   waitReadable(timeoutMs = -1): Promise<'ready' | 'timeout' | 'closed'> {
     this.#check();
