@@ -86,6 +86,14 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
     asm.stxdw(R9, 16, R8),
     asm.stxdw(R9, 24, R7),
   );
+  /** r0 = &map[0] (or NULL): the per-mode counter or timestamp slot. */
+  const lookupSlotZero = (map: MapRef) => [
+    asm.stw(R10, -4, 0),
+    asm.ldMapFd(R1, map),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
+    asm.call('map_lookup_elem'),
+  ];
   const w = o.wakeup;
   if (w.kind === 'default') {
     items.push(asm.mov64(R2, 0));
@@ -94,11 +102,7 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
   } else if (w.kind === 'every') {
     if (!o.countMap) throw new TypeError('wakeup "every" needs countMap (a per-CPU u64 array of 1)');
     items.push(
-      asm.stw(R10, -4, 0),
-      asm.ldMapFd(R1, o.countMap),
-      asm.mov64(R2, R10),
-      asm.add64(R2, -4),
-      asm.call('map_lookup_elem'),
+      ...lookupSlotZero(o.countMap),
       asm.mov64(R2, RINGBUF_FLAG.force_wakeup),
       asm.jeq(R0, 0, 'submit'),
       asm.ldxdw(R1, R0, 0),
@@ -111,11 +115,7 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
   } else if (w.kind === 'timed') {
     if (!o.countMap) throw new TypeError('wakeup "timed" needs countMap (an array of one u64: the last forced wake-up time)');
     items.push(
-      asm.stw(R10, -4, 0),
-      asm.ldMapFd(R1, o.countMap),
-      asm.mov64(R2, R10),
-      asm.add64(R2, -4),
-      asm.call('map_lookup_elem'),
+      ...lookupSlotZero(o.countMap),
       asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
       asm.jeq(R0, 0, 'submit'),
       asm.ldxdw(R3, R9, 0), // now (the event's timestamp)
