@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfMap, ClosedError, DropCounter, RingBuffer, RINGBUF_FLAG } from '../src/index.js';
+import { asm, asmRingbufReserve, BpfMap, ClosedError, DropCounter, Program, R0, R1, R2, R3, R4, R6, R7, RingBuffer, RINGBUF_FLAG } from '../src/index.js';
+import { MAP_SHARED, native, PROT } from '../src/kernel/native.js';
 import { checkEvent, eventWords, produce, produceInWorker, producer, seqCounter } from './support/event-progs.js';
 
 function ringMap(size = 1 << 16): BpfMap {
@@ -188,6 +189,12 @@ test('a throwing callback consumes its record; close() inside a callback stops c
   rb.consume(() => { calls++; rb.close(); });
   assert.equal(calls, 1);
   assert.throws(() => rb.consume(() => {}), ClosedError);
+  // The drain ends quietly at the next header after close(); an error the callback itself throws
+  // after closing still reaches the caller.
+  const rb2 = new RingBuffer(ring);
+  produce(prog, 3);
+  assert.throws(() => rb2.consume(() => { rb2.close(); throw new TypeError('mine'); }), /mine/);
+  assert.throws(() => rb2.readInto(new Uint8Array(64)), ClosedError);
 });
 
 test('records are read-only views: writes and .buffer throw instead of faulting', () => {
@@ -494,4 +501,51 @@ test('start() with BPF_RB_NO_WAKEUP: the flush deadline finds the records', asyn
   assert.equal(got, 100);
   assert.ok(rb.stats.flushes >= 1, JSON.stringify(rb.stats));
   assert.ok(Date.now() - t0 < 1000);
+});
+
+test('past 4 GiB consumed: the high half of the consumer position is published (drain and readInto, 4000-byte records)', () => {
+  // 4000-byte records copied from the packet: ~1.08M of them cross 2^32 bytes of consumer position. Had a
+  // reader published a wrong high half, the kernel would see the ring full and count drops.
+  const SIZE = 4000, RING = 1 << 26, PER_ROUND = 15_000;
+  using ring = ringMap(RING);
+  using drops = DropCounter.create();
+  using prog = Program.load({
+    type: 'xdp', name: 'big_records',
+    instructions: [
+      asm.mov64(R6, R1),
+      ...asmRingbufReserve({ ring, size: SIZE, dst: R7, dropCounter: drops, onFail: 'out', stackOffset: -8 }),
+      asm.mov64(R1, R6), asm.mov64(R2, 0), asm.mov64(R3, R7), asm.mov64(R4, SIZE), asm.call('xdp_load_bytes'),
+      asm.mov64(R1, R7), asm.mov64(R2, 0), asm.call('ringbuf_submit'),
+      asm.label('out'), asm.mov64(R0, 2), asm.exit(),
+    ],
+  });
+  const packet = new Uint8Array(SIZE);
+  for (let i = 0; i < SIZE; i++) packet[i] = (i * 7 + 3) & 0xff;
+  using rb = new RingBuffer(ring);
+  const buf = new Uint8Array(SIZE + 8);
+  let records = 0, bad = 0;
+  const rounds = Math.ceil(2 ** 32 / (PER_ROUND * 4008)) + 2; // two more rounds once past 2^32
+  for (let r = 0; r < rounds; r++) {
+    prog.testRun({ data: packet, repeat: PER_ROUND, dataOutSize: 0 });
+    if (r % 2 === 0) {
+      records += rb.consume((v, o, l) => { if (l !== SIZE || v.getUint8(o + 1) !== 10 || v.getUint8(o + SIZE - 1) !== packet[SIZE - 1]) bad++; });
+    } else {
+      for (let l; (l = rb.readInto(buf)) >= 0; records++) if (l !== SIZE || buf[1] !== 10 || buf[SIZE - 1] !== packet[SIZE - 1]) bad++;
+    }
+  }
+  assert.equal(bad, 0);
+  assert.equal(drops.read(), 0, 'no reservation failed: the kernel saw every consumer position');
+  assert.equal(records, rounds * PER_ROUND);
+  // Both 64-bit positions, read through a mapping of our own: equal, and past 2^32.
+  const pg = native.pageSize;
+  const cons = native.mmap(ring.fd, pg, PROT.read, MAP_SHARED, 0) as ArrayBuffer;
+  const prod = native.mmap(ring.fd, pg, PROT.read, MAP_SHARED, pg) as ArrayBuffer;
+  try {
+    const c = new Uint32Array(cons, 0, 2), p = new Uint32Array(prod, 0, 2);
+    assert.equal(c[1], 1, 'consumer position high half');
+    assert.deepEqual([...c], [...p]);
+  } finally {
+    native.unmap(cons);
+    native.unmap(prod);
+  }
 });

@@ -68,6 +68,9 @@ const FLOAT_MOVE_EXACT = (() => {
   return true;
 })();
 
+/** What errors call a reader. */
+const READER = 'ring buffer reader';
+
 /** Ring ids make each ring's generated code distinct (see makeRingCode). */
 let nextRingId = 0;
 
@@ -100,6 +103,8 @@ class Ring {
   cb: RecordCallback | undefined;
   /** Whether the last drain was stopped by its callback (returned false). */
   stopped = false;
+  /** Set by unmap(): a drain that finds its ring detached under it ends quietly. */
+  unmapped = false;
   readonly code: RingCode;
 
   constructor(index: number, map: BpfMap, cb: RecordCallback | undefined, dropCounter: DropCounter | BpfMap | undefined) {
@@ -133,6 +138,8 @@ class Ring {
 
   /** Publishes the consumer position (lo, hi) with one 64-bit store. */
   publish(lo: number, hi: number): void {
+    // Same high half: the low half alone is the same 64-bit value, stored atomically (see ringCodeSource).
+    if (hi === this.cons32[1]) { this.cons32[0] = lo; return; }
     scratchU32[0] = lo;
     scratchU32[1] = hi;
     if (FLOAT_MOVE_EXACT) this.consF64[0] = scratchF64[0]!;
@@ -179,6 +186,7 @@ class Ring {
    * closes the reader sees `undefined` headers and stops, and a kept RecordView throws.
    */
   unmap(): void {
+    this.unmapped = true;
     native.unmap(this.data);
     native.unmap(this.consumer);
   }
@@ -192,15 +200,24 @@ class Ring {
  * Constants (mask, data offset, header bits) are baked into the source.
  *
  * Safety without a per-record flag check: close() detaches the ring's ArrayBuffers before
- * unmapping them, so a header load after a callback closed the reader yields `undefined`, which
- * fails the `len >= 0` test that also catches BUSY (bit 31 makes the int32 negative); the drain
- * stops there. Consumer-position stores into a detached buffer are no-ops.
+ * unmapping them, so a header load after a callback closed the reader throws (the drain catches
+ * that and ends), and in readInto yields `undefined`, which fails its `len >= 0` test. Consumer
+ * position stores into a detached buffer are no-ops.
  */
 function ringCodeSource(id: number, mask: number, base: number, size: number): string {
   const load = (arr: string, i: string): string => (ACQUIRE_LOADS ? `Atomics.load(${arr}, ${i})` : `${arr}[${i}]`);
-  const publish = (lo: string, hi: string): string => FLOAT_MOVE_EXACT
-    ? `scratchU32[0] = ${lo}; scratchU32[1] = ${hi}; consF64[0] = scratchF64[0];`
-    : `scratchU32[0] = ${lo}; scratchU32[1] = ${hi}; consI64[0] = scratchI64[0];`;
+  // Header words in the drain: an int32 always (no undefined to test for), and a TypeError once
+  // close() has detached the ring. The DataView load also needs no index shift.
+  const hdrLoad = (off: string): string => (ACQUIRE_LOADS ? `Atomics.load(hdr, ${off} >> 2)` : `view.getInt32(${off}, true)`);
+  // While the high half stays the same (all but once per 4 GiB consumed), storing the low half
+  // alone publishes the same 64-bit value atomically, and avoids assembling it in scratch memory:
+  // two 4-byte stores read back as one 8-byte load defeat store-to-load forwarding (a stall per
+  // readInto). When the high half changes, the whole value goes out in one 64-bit store.
+  // Rarely run code (the wide store, a batch limit, the 32-bit wrap) is written so that V8 has no
+  // arithmetic without type feedback on those paths: such an operation deoptimises the drain the
+  // first time it runs (say, a long drain after short ones), and the reoptimised on-stack code
+  // drains ~1.5x slower until the next call.
+  const publish = (lo: string, hi: string): string => `if (${hi} === cons32[1]) cons32[0] = ${lo}; else publishWide(${lo}, ${hi});`;
   // Two drain loops: without a record limit (consume() of one ring: the loop only compares
   // positions) and with one (fair shares across rings, maxRecords). Fewer live values in the hot
   // loop measurably help V8 here.
@@ -210,6 +227,7 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
   let published = c;
   let n = 0;
   let stopped = false;
+  let inCb = false;
   try {
     for (;;) {
       const prod = ${load('prod32', '0')} | 0;
@@ -217,29 +235,38 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
       const batchStart = c;
       // Publish at least every ${MAX_BATCH_BYTES} bytes so producers get space back during long
       // drains: the loop runs to the first record boundary at or past \`stop\` (wrap-safe compare).
-      const stop = ((prod - c) >>> 0) > ${MAX_BATCH_BYTES} ? (c + ${MAX_BATCH_BYTES}) | 0 : prod;
+      const left = (prod - c) >>> 0;
+      const stop = (c + (left > ${MAX_BATCH_BYTES} ? ${MAX_BATCH_BYTES} : left)) | 0;
       let done = false;
       do {
         const off = ${base} + (c & ${mask});
-        const len = ${load('hdr', 'off >> 2')};
-        // BUSY (bit 31: negative) or a detached ring (undefined): stop here.
-        if (!(len >= 0)) { done = true; break; }
-        c = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0;
-        if (len < ${DISCARD}) {
-          n++;
-          if (cb(view, off + ${HDR}, len) === false) { stopped = true; done = true; break; }${limited ? `
+        const len = ${hdrLoad('off')};
+        // One unsigned compare passes committed records and sends BUSY and DISCARD aside.
+        if ((len >>> 0) < ${DISCARD}) {
+          c = (c + ((len + ${HDR + 7}) & -8)) | 0;
+          n = (n + 1) | 0;
+          inCb = true;
+          if (cb(view, off + ${HDR}, len) === false) { stopped = true; done = true; break; }
+          inCb = false;${limited ? `
           if (n >= limit) { done = true; break; }` : ''}
+        } else {
+          if (len < 0) { done = true; break; } // BUSY: not committed yet, stop here
+          c = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0; // discarded: skip
         }
       } while (((c - stop) | 0) < 0);
-      if ((c >>> 0) < (batchStart >>> 0)) hi = (hi + 1) >>> 0;
+      hi = (hi + ((c >>> 0) < (batchStart >>> 0) ? 1 : 0)) >>> 0;
       ${publish('c', 'hi')}
       published = c;
       if (done) break;
     }
+  } catch (e) {
+    // A callback that closed the reader detached the ring: the next header load throws, and the
+    // drain ends there. Errors from callbacks propagate.
+    if (inCb || !ring.unmapped) throw e;
   } finally {
     // Also when cb throws: the record it threw on counts as consumed.
     if (published !== c) {
-      if ((c >>> 0) < (published >>> 0)) hi = (hi + 1) >>> 0;
+      hi = (hi + ((c >>> 0) < (published >>> 0) ? 1 : 0)) >>> 0;
       ${publish('c', 'hi')}
     }
     ring.stopped = stopped;
@@ -248,27 +275,36 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
 }`;
   return `'use strict';
 // tsbpf ring ${id}
-let prodCache = 0;
-let lastBuffer = null;
-let lastDst32 = null;
+// Mutable state as var (a let in a closure pays a TDZ check per read) and the numbers in an
+// Int32Array (context slots hold tagged values: a Smi check and untagging per read).
+const st = new Int32Array(2); // [0]: the producer position last read (readInto), [1]: fastMax
+var lastBuffer = null;
+var lastDst32 = null;
+/** The consumer position in one 64-bit store, for when its high half changes. */
+function publishWide(lo, hi) {
+  scratchU32[0] = lo;
+  scratchU32[1] = hi;
+  ${FLOAT_MOVE_EXACT ? 'consF64[0] = scratchF64[0];' : 'consI64[0] = scratchI64[0];'}
+}
 function drain_ring_${id}(cb, maxRecords) {
   return maxRecords >= ${0x7fffffff} ? drainAll(cb) : drainSome(cb, maxRecords | 0);
 }
 ${drainLoop('drainAll', false)}
 ${drainLoop('drainSome', true)}
-// The copy path keeps its common case small enough for V8 to inline into the caller's loop:
-// records of whole words up to 64 bytes are copied by an unrolled word copy; everything else
-// (other sizes, unaligned or too-small buffers, a new buffer) goes through the helpers below.
-let lastLength = -1;
+// The copy path keeps its common case small enough (in bytecode) for V8 to inline it, and the
+// caller's RingBuffer.readInto, into the caller's loop: a call per record costs more than the
+// copy. Records of whole words that fit the buffer are copied a word at a time; everything else
+// (other sizes, an unaligned or too small buffer) goes through copySlow. A new buffer goes
+// through useBuffer, which also checks its type.
 function useBuffer(buffer) {
   if (!(buffer instanceof Uint8Array)) throw new TypeError('tsbpf: readInto expects a Uint8Array');
   lastBuffer = buffer;
-  lastLength = buffer.length;
-  lastDst32 = (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
+  const aligned = (buffer.byteOffset & 3) === 0;
+  lastDst32 = aligned ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
+  st[1] = aligned ? Math.min(buffer.length & ~3, 256) : -1; // the largest record the word copy takes
 }
 function publishFrom(start, c) {
-  const h = (cons32[1] + ((c >>> 0) < (start >>> 0) ? 1 : 0)) >>> 0;
-  ${publish('c', 'h')}
+  if ((c >>> 0) >= (start >>> 0)) cons32[0] = c; else publishWide(c, (cons32[1] + 1) >>> 0);
 }
 function copySlow(buffer, start, c, next, at, size) {
   if (size > buffer.length) {
@@ -276,71 +312,58 @@ function copySlow(buffer, start, c, next, at, size) {
     throw new RangeError('tsbpf: readInto buffer holds ' + buffer.length + ' bytes; the next record has ' + size);
   }
   const src = at + 2;
-  const words = size >> 2;
-  if (lastDst32 !== null && words <= 32) {
-    const dst = lastDst32;
-    for (let i = 0; i < words; i++) dst[i] = hdr[src + i];
-    for (let i = words << 2; i < size; i++) buffer[i] = u8[(src << 2) + i];
-  } else {
-    buffer.set(u8.subarray(src << 2, (src << 2) + size));
-  }
+  const dst = lastDst32;
+  if (size > 256) buffer.set(u8.subarray(src << 2, (src << 2) + size));
+  else if (dst !== null) {
+    let i = 0;
+    for (const w = size >> 2; i < w; i++) dst[i] = hdr[src + i];
+    for (i <<= 2; i < size; i++) buffer[i] = u8[(src << 2) + i];
+  } else for (let i = 0; i < size; i++) buffer[i] = u8[(src << 2) + i];
   publishFrom(start, next);
   return size;
 }
-/** Copies 1..16 words from the ring (int32 index src), unrolled. */
-function copyWords(dst, src, words) {
-  switch (words) {
-    case 16: dst[15] = hdr[src + 15];
-    case 15: dst[14] = hdr[src + 14];
-    case 14: dst[13] = hdr[src + 13];
-    case 13: dst[12] = hdr[src + 12];
-    case 12: dst[11] = hdr[src + 11];
-    case 11: dst[10] = hdr[src + 10];
-    case 10: dst[9] = hdr[src + 9];
-    case 9: dst[8] = hdr[src + 8];
-    case 8: dst[7] = hdr[src + 7];
-    case 7: dst[6] = hdr[src + 6];
-    case 6: dst[5] = hdr[src + 5];
-    case 5: dst[4] = hdr[src + 4];
-    case 4: dst[3] = hdr[src + 3];
-    case 3: dst[2] = hdr[src + 2];
-    case 2: dst[1] = hdr[src + 1];
-    case 1: dst[0] = hdr[src + 0];
-  }
+/** Nothing to read: -1, or ClosedError once close() unmapped the ring (its loads read undefined). */
+function none() {
+  if (ring.unmapped) throw closedError();
+  return -1;
 }
 function readInto_ring_${id}(buffer) {
   if (buffer !== lastBuffer) useBuffer(buffer);
   const start = cons32[0] | 0;
   let c = start;
-  let prod = prodCache;
   // The cache is stale when another path (consume, another process) moved the consumer past it.
-  if (((prod - c) >>> 0) > ${size}) prod = c;
+  if (((st[0] - c) >>> 0) > ${size}) st[0] = c;
   for (;;) {
-    if (c === prod) {
-      prod = prodCache = ${load('prod32', '0')} | 0;
+    if (c === st[0]) {
+      const prod = st[0] = ${load('prod32', '0')} | 0;
       if (c === prod) break;
     }
     const at = (${base} + (c & ${mask})) >> 2;
     const len = ${load('hdr', 'at')};
-    if (!(len >= 0)) break;
+    if (!(len >= 0)) break; // BUSY, or a detached ring (undefined)
     const next = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0;
     if (len < ${DISCARD}) {
-      const dst = lastDst32;
-      if ((len & 3) !== 0 || len > 64 || len > lastLength || dst === null) return copySlow(buffer, start, c, next, at, len);
-      copyWords(dst, at + 2, len >> 2);
+      if ((len & 3) !== 0 || len > st[1]) return copySlow(buffer, start, c, next, at, len);
+      // Two words per iteration: V8 re-checks dst's map and length after every loop back-edge
+      // (more unrolling makes this function too big to inline).
+      const dst = lastDst32, w = len >> 2, src = at + 2;
+      let i = 0;
+      for (; i < w - 1; i += 2) { dst[i] = hdr[src + i]; dst[i + 1] = hdr[src + i + 1]; }
+      if (i < w) dst[i] = hdr[src + i];
       publishFrom(start, next);
       return len;
     }
     c = next;
   }
   if (c !== start) publishFrom(start, c);
-  return -1;
+  return none();
 }
 return { drain: drain_ring_${id}, readInto: readInto_ring_${id} };
 `;
 }
 
-const CODE_PARAMS = ['ring', 'cons32', 'consF64', 'consI64', 'prod32', 'hdr', 'u8', 'view', 'scratchU32', 'scratchF64', 'scratchI64'] as const;
+const CODE_PARAMS = ['ring', 'cons32', 'consF64', 'consI64', 'prod32', 'hdr', 'u8', 'view', 'scratchU32', 'scratchF64', 'scratchI64', 'closedError'] as const;
+const closedError = (): ClosedError => new ClosedError(READER);
 
 function makeRingCode(r: Ring): RingCode {
   const src = ringCodeSource(nextRingId++, r.mask, r.base, r.size);
@@ -352,7 +375,7 @@ function makeRingCode(r: Ring): RingCode {
     // logic as a closure. Correct, but closures share V8 feedback, so the callback site is shared.
     return closureRingCode(r);
   }
-  return factory(r, r.cons32, r.consF64, r.consI64, r.prod32, r.hdr, r.u8, r.view, scratchU32, scratchF64, scratchI64);
+  return factory(r, r.cons32, r.consF64, r.consI64, r.prod32, r.hdr, r.u8, r.view, scratchU32, scratchF64, scratchI64, closedError);
 }
 
 /** The generated code's logic as plain closures (fallback when new Function is unavailable). */
@@ -445,6 +468,7 @@ function closureRingCode(r: Ring): RingCode {
         c = (c + step) | 0;
       }
       if (c !== start) publishTo(c);
+      if (r.unmapped) throw closedError();
       return -1;
     },
   };
@@ -465,8 +489,10 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   readonly #waiter: FdWaiter;
   readonly #ownedMaps: BpfMap[] = [];
   readonly #state = { closed: false };
+  /** readInto's implementation: the ring's own generated code while there is one ring. */
+  #readInto: (buffer: Uint8Array) => number = (buffer) => this.#readIntoRings(buffer);
   #next = 0; // round-robin start
-  #what = 'ring buffer reader';
+  #what = READER;
 
   /**
    * A reader over `map` (a ringbuf map) delivering to `callback`; more rings with add().
@@ -498,6 +524,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     }
     if (own !== map) this.#ownedMaps.push(own);
     this.#rings.push(ring);
+    this.#readInto = this.#rings.length === 1 ? ring.code.readInto : (buffer) => this.#readIntoRings(buffer);
     this.#waiter.add(own.fd);
     return this;
   }
@@ -566,10 +593,16 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    * A buffer too small for the record throws RangeError and leaves the record in the ring.
    */
   readInto(buffer: Uint8Array): number {
+    // Kept tiny so V8 inlines it with the ring's copy code into the caller's loop. A closed
+    // reader: the one-ring code throws ClosedError itself (its ring reads as empty once unmapped).
+    return this.#readInto(buffer);
+  }
+
+  /** readInto over several rings (or none), visited round-robin. */
+  #readIntoRings(buffer: Uint8Array): number {
     if (this.#state.closed) throw new ClosedError(this.#what);
     const rings = this.#rings;
     const k = rings.length;
-    if (k === 1) return rings[0]!.code.readInto(buffer);
     for (let j = 0; j < k; j++) {
       const r = rings[(this.#next + j) % k]!;
       const n = r.code.readInto(buffer);
