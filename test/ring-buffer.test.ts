@@ -549,3 +549,31 @@ test('past 4 GiB consumed: the high half of the consumer position is published (
     native.unmap(prod);
   }
 });
+
+test('readInto, read and consume interleaved on one reader, and two readers on one ring, see every record once in order', () => {
+  using ring = ringMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'reserve', seq, ring });
+  using a = new RingBuffer(ring);
+  using b = new RingBuffer(ring);
+  const buf = new Uint8Array(64);
+  const dv = new DataView(buf.buffer);
+  const seqs: number[] = [];
+  const take = (v: DataView, o: number, l: number) => { seqs.push(checkEvent(v, o, l)); };
+  for (let round = 0; round < 40; round++) {
+    produce(prog, 25);
+    // readInto caches the producer position; the other paths (and the other reader) move the
+    // consumer past it, which must not make readInto read beyond what was produced.
+    for (let i = 0; i < 3; i++) { const l = a.readInto(buf); assert.ok(l > 0); take(dv, 0, l); }
+    let k = 0;
+    a.consume((v, o, l) => { take(v, o, l); return ++k < 5 ? undefined : false; });
+    const rec = b.read()!;
+    take(new DataView(rec.buffer, rec.byteOffset), 0, rec.length);
+    for (let i = 0; i < 4; i++) { const l = a.readInto(buf); assert.ok(l > 0); take(dv, 0, l); }
+    b.consume(take, 6);
+    for (let l; (l = (round & 1 ? a : b).readInto(buf)) >= 0;) take(dv, 0, l);
+    assert.equal(a.readInto(buf), -1);
+    assert.equal(b.readInto(buf), -1);
+  }
+  assert.deepEqual(seqs, range(1000));
+});

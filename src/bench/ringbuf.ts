@@ -12,6 +12,8 @@ import { MAP_SHARED, native, PROT } from '../kernel/native.js';
 import { RingBuffer } from '../kernel/ring-buffer.js';
 import type { Program } from '../kernel/program.js';
 import { runCReference } from './c-reference.js';
+import { onlineCpus } from '../kernel/cpus.js';
+import { pinProcess } from './runner.js';
 import { expectedChecksum, produce, producer, ProducerMode, seqCounter } from './event-producers.js';
 import { BenchContext, BenchSuite, median, Row, spread, SuiteResult } from './suite.js';
 
@@ -68,6 +70,11 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const checks: Record<string, boolean> = {};
   const extra: Record<string, unknown> = { events: N, ringBytes: SIZE, recordBytes: 40 };
 
+  // Both consumers on one CPU (the C child inherits the affinity): same core, same caches, and
+  // nothing migrates mid-drain.
+  const cpu = onlineCpus()[0]!;
+  const pinned = pinProcess(process.pid, [cpu]);
+  extra.cpu = pinned ? cpu : null;
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: SIZE, name: 'bench_rb' });
   const seq = seqCounter();
   const rb = new RingBuffer(ring, zeroCopy);
@@ -210,8 +217,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     });
     extra.rssMiB = rss.map((x) => Math.round(x / 1048576));
     notes.push('Each consumer drains the same bytes: the consumer position is rewound between them (no producer runs meanwhile), so checksums compare exactly.');
-    notes.push('The machine is shared (2 cores); rows are wall-clock medians, notes add the CPU-time ratio, which load disturbs less.');
+    notes.push(`The machine is shared (2 cores); rows are wall-clock medians, notes add the CPU-time ratio, which load disturbs less. ${pinned ? `This process and the C consumer ran pinned to CPU ${cpu}.` : 'taskset was unavailable: nothing was pinned.'}`);
   } finally {
+    if (pinned) pinProcess(process.pid, onlineCpus());
     for (const p of progs) p.close();
     native.unmap(consPage);
     rb.close();

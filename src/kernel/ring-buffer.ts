@@ -293,20 +293,18 @@ ${drainLoop('drainAll', false)}
 ${drainLoop('drainSome', true)}
 // The copy path keeps its common case small enough (in bytecode) for V8 to inline it, and the
 // caller's RingBuffer.readInto, into the caller's loop: a call per record costs more than the
-// copy. Records of whole words that fit the buffer are copied a word at a time; everything else
-// (other sizes, an unaligned or too small buffer) goes through copySlow. A new buffer goes
-// through useBuffer, which also checks its type.
+// copy. A new buffer goes through useBuffer, which also checks its type.
 function useBuffer(buffer) {
   if (!(buffer instanceof Uint8Array)) throw new TypeError('tsbpf: readInto expects a Uint8Array');
   lastBuffer = buffer;
   const aligned = (buffer.byteOffset & 3) === 0;
   lastDst32 = aligned ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
-  st[1] = aligned ? Math.min(buffer.length & ~3, 256) : -1; // the largest record the word copy takes
+  st[1] = aligned ? Math.min(buffer.length, 256) : -1; // the largest record the fast path copies
 }
 function publishFrom(start, c) {
   if ((c >>> 0) >= (start >>> 0)) cons32[0] = c; else publishWide(c, (cons32[1] + 1) >>> 0);
 }
-function copySlow(buffer, start, c, next, at, size) {
+function copyOut(buffer, start, c, next, at, size) {
   if (size > buffer.length) {
     if (c !== start) publishFrom(start, c);
     throw new RangeError('tsbpf: readInto buffer holds ' + buffer.length + ' bytes; the next record has ' + size);
@@ -327,11 +325,32 @@ function none() {
   if (ring.unmapped) throw closedError();
   return -1;
 }
+/**
+ * readInto, the common case only: a committed record of whole words that fits the buffer, with
+ * the producer position already known to be ahead. Everything else goes to readSlow. Small in
+ * bytecode so that V8 inlines it into the caller's loop next to the caller's own code.
+ */
 function readInto_ring_${id}(buffer) {
   if (buffer !== lastBuffer) useBuffer(buffer);
+  const c = cons32[0] | 0;
+  // Stale when consume() (or another reader) moved the consumer past the last producer position read.
+  if (c === st[0] || ((st[0] - c) >>> 0) > ${size}) return readSlow(buffer);
+  const at = (${base} + (c & ${mask})) >> 2;
+  const len = ${load('hdr', 'at')};
+  // Not (committed, whole words, fits): BUSY or DISCARD bits, a detached ring (undefined), ...
+  if (!(len >= 0 && len <= st[1]) || (len & 3) !== 0) return readSlow(buffer);
+  // Four words per iteration: V8 re-checks dst's map and length after every loop back-edge.
+  const dst = lastDst32, w = len >> 2, src = at + 2;
+  let i = 0;
+  for (; i < w - 3; i += 4) { const k = src + i; dst[i] = hdr[k]; dst[i + 1] = hdr[k + 1]; dst[i + 2] = hdr[k + 2]; dst[i + 3] = hdr[k + 3]; }
+  for (; i < w; i++) dst[i] = hdr[src + i];
+  publishFrom(c, (c + ((len + ${HDR + 7}) & -8)) | 0);
+  return len;
+}
+/** readInto, every case: refreshes the producer position, skips discarded records, copies. */
+function readSlow(buffer) {
   const start = cons32[0] | 0;
   let c = start;
-  // The cache is stale when another path (consume, another process) moved the consumer past it.
   if (((st[0] - c) >>> 0) > ${size}) st[0] = c;
   for (;;) {
     if (c === st[0]) {
@@ -342,17 +361,7 @@ function readInto_ring_${id}(buffer) {
     const len = ${load('hdr', 'at')};
     if (!(len >= 0)) break; // BUSY, or a detached ring (undefined)
     const next = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0;
-    if (len < ${DISCARD}) {
-      if ((len & 3) !== 0 || len > st[1]) return copySlow(buffer, start, c, next, at, len);
-      // Two words per iteration: V8 re-checks dst's map and length after every loop back-edge
-      // (more unrolling makes this function too big to inline).
-      const dst = lastDst32, w = len >> 2, src = at + 2;
-      let i = 0;
-      for (; i < w - 1; i += 2) { dst[i] = hdr[src + i]; dst[i + 1] = hdr[src + i + 1]; }
-      if (i < w) dst[i] = hdr[src + i];
-      publishFrom(start, next);
-      return len;
-    }
+    if (len < ${DISCARD}) return copyOut(buffer, start, c, next, at, len);
     c = next;
   }
   if (c !== start) publishFrom(start, c);
