@@ -22,9 +22,11 @@ interface CResult { count: number; checksum: number; ns: number; cpu_ns: number 
 /**
  * The zero-copy checksum accumulates in an Int32Array, like C's `uint32_t checksum`: a `let`
  * number would be a tagged module slot that overflows int32 in the interpreter, so V8 would
- * speculate Number and do a double add, a truncation and a Smi re-tag per record.
+ * speculate Number and do a double add, a truncation and a Smi re-tag per record. 32 elements
+ * (only [0] is used): arrays over 64 bytes live off V8's heap, where optimised code addresses
+ * them as constants instead of loading and checking their pointers per record.
  */
-const zcSum = new Int32Array(1);
+const zcSum = new Int32Array(32);
 /**
  * The zero-copy consumer: eventChecksum written out in the callback, as a user would for a hot
  * path (an imported helper costs V8 a binding load and checks per record; C inlines it anyway).

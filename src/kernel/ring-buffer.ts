@@ -276,8 +276,9 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
   return `'use strict';
 // tsbpf ring ${id}
 // Mutable state as var (a let in a closure pays a TDZ check per read) and the numbers in an
-// Int32Array (context slots hold tagged values: a Smi check and untagging per read).
-const st = new Int32Array(2); // [0]: the producer position last read (readInto), [1]: fastMax
+// Int32Array (context slots hold tagged values: a Smi check and untagging per read). Over 64
+// bytes, so its memory is off V8's heap: optimised code then uses its address as a constant.
+const st = new Int32Array(32); // [0]: the producer position last read (readInto), [1]: the largest record the fast path copies
 var lastBuffer = null;
 var lastDst32 = null;
 /** The consumer position in one 64-bit store, for when its high half changes. */
@@ -299,7 +300,7 @@ function useBuffer(buffer) {
   lastBuffer = buffer;
   const aligned = (buffer.byteOffset & 3) === 0;
   lastDst32 = aligned ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
-  st[1] = aligned ? Math.min(buffer.length, 256) : -1; // the largest record the fast path copies
+  st[1] = aligned ? Math.min(buffer.length, 256) : -1;
 }
 function publishFrom(start, c) {
   if ((c >>> 0) >= (start >>> 0)) cons32[0] = c; else publishWide(c, (cons32[1] + 1) >>> 0);
@@ -361,7 +362,12 @@ function readSlow(buffer) {
     const len = ${load('hdr', 'at')};
     if (!(len >= 0)) break; // BUSY, or a detached ring (undefined)
     const next = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0;
-    if (len < ${DISCARD}) return copyOut(buffer, start, c, next, at, len);
+    if (len < ${DISCARD}) {
+      if (c === start || !(len <= st[1]) || (len & 3) !== 0) return copyOut(buffer, start, c, next, at, len);
+      // Discarded records skipped, and the next one suits the fast path.
+      publishFrom(start, c);
+      return readInto_ring_${id}(buffer);
+    }
     c = next;
   }
   if (c !== start) publishFrom(start, c);
