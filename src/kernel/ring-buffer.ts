@@ -605,7 +605,10 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
 
   /**
    * Copies the next record into `buffer`; returns its length, or -1 when no record is ready.
-   * A buffer too small for the record throws RangeError and leaves the record in the ring.
+   * A buffer too small for the record throws RangeError and leaves the record in the ring; bytes
+   * past the record's length are left as they were. Fastest with one reused, 4-byte-aligned
+   * buffer and records of whole words up to 256 bytes (an inlined word copy); anything else is
+   * copied correctly on a slower path. Throws ClosedError once the reader is closed.
    */
   readInto(buffer: Uint8Array): number {
     // Kept tiny so V8 inlines it with the ring's copy code into the caller's loop. A closed
