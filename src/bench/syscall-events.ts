@@ -377,17 +377,23 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     const cpu = process.cpuUsage(cpu0);
     const g = await genDone;
     const lost = rb.lost;
+    // The steady window is only meaningful over enough wall time: rusage advances in scheduler
+    // accounting steps, and a reader that fell behind (say, while V8 compiled its drain on the
+    // same pinned core) can cross 10% and 90% of the events within a drain or two.
+    const w0 = winC0, w1 = winC1;
+    const win = w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50
+      ? { user: (w1.user - w0.user) / 1000, system: (w1.system - w0.system) / 1000, ms: winT1 - winT0 } : undefined;
     const stats = { ...rb.stats };
     const elapsedMs = t1 - t0;
     void pinned;
     return {
       produced: g.calls, delivered: st.delivered, lost, outOfOrder: st.outOfOrder, seqSum: st.seqSum, elapsedMs,
       eventsPerSec: st.delivered / (elapsedMs / 1000),
-      consumerCpuPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.user + winC1.system - winC0.user - winC0.system) / 1000) / (winT1 - winT0) * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
+      consumerCpuPct: win ? (win.user + win.system) / win.ms * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
       consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
-      consumerCpuUserPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.user - winC0.user) / 1000) / (winT1 - winT0) * 100 : NaN,
-      consumerCpuSysPct: winC0 && winC1 && winT1 > winT0 ? ((winC1.system - winC0.system) / 1000) / (winT1 - winT0) * 100 : NaN,
-      steadyEventsPerSec: winC0 && winC1 && winT1 > winT0 ? (winD1 - winD0) / ((winT1 - winT0) / 1000) : st.delivered / (elapsedMs / 1000),
+      consumerCpuUserPct: win ? win.user / win.ms * 100 : NaN,
+      consumerCpuSysPct: win ? win.system / win.ms * 100 : NaN,
+      steadyEventsPerSec: win ? (winD1 - winD0) / (win.ms / 1000) : st.delivered / (elapsedMs / 1000),
       latency: hist.count ? { p50Us: hist.percentile(50) / 1000, p99Us: hist.percentile(99) / 1000, maxUs: hist.maxNs / 1000, meanUs: hist.sumNs / hist.count / 1000 } : null,
       histogram: hist,
       nsPerCall: g.nsPerCall,
