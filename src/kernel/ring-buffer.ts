@@ -611,8 +611,8 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    * copied correctly on a slower path. Throws ClosedError once the reader is closed.
    */
   readInto(buffer: Uint8Array): number {
-    // Kept tiny so V8 inlines it with the ring's copy code into the caller's loop. A closed
-    // reader: the one-ring code throws ClosedError itself (its ring reads as empty once unmapped).
+    // Kept tiny so V8 inlines it with the ring's copy code into the caller's loop. close()
+    // swaps in a function that throws ClosedError (the ring code also checks, as a second guard).
     return this.#readInto(buffer);
   }
 
@@ -742,6 +742,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   close(): void {
     if (this.#state.closed) return;
     this.#state.closed = true;
+    this.#readInto = () => { throw new ClosedError(this.#what); };
     this.#waiter.close();
     // Immediately, also from inside a callback: unmap detaches the buffers first, so the running
     // drain sees empty headers and stops, and no JS can reach the unmapped memory.
