@@ -314,8 +314,10 @@ function copyOut(buffer, start, c, next, at, size) {
   const dst = lastDst32;
   if (size > 256) buffer.set(u8.subarray(src << 2, (src << 2) + size));
   else if (dst !== null) {
+    const w = size >> 2;
     let i = 0;
-    for (const w = size >> 2; i < w; i++) dst[i] = hdr[src + i];
+    for (; i < w - 3; i += 4) { const k = src + i; dst[i] = hdr[k]; dst[i + 1] = hdr[k + 1]; dst[i + 2] = hdr[k + 2]; dst[i + 3] = hdr[k + 3]; }
+    for (; i < w; i++) dst[i] = hdr[src + i];
     for (i <<= 2; i < size; i++) buffer[i] = u8[(src << 2) + i];
   } else for (let i = 0; i < size; i++) buffer[i] = u8[(src << 2) + i];
   publishFrom(start, next);
@@ -362,12 +364,7 @@ function readSlow(buffer) {
     const len = ${load('hdr', 'at')};
     if (!(len >= 0)) break; // BUSY, or a detached ring (undefined)
     const next = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0;
-    if (len < ${DISCARD}) {
-      if (c === start || !(len <= st[1]) || (len & 3) !== 0) return copyOut(buffer, start, c, next, at, len);
-      // Discarded records skipped, and the next one suits the fast path.
-      publishFrom(start, c);
-      return readInto_ring_${id}(buffer);
-    }
+    if (len < ${DISCARD}) return copyOut(buffer, start, c, next, at, len);
     c = next;
   }
   if (c !== start) publishFrom(start, c);
