@@ -73,10 +73,13 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const N = ctx.quick ? 1_000_000 : 10_000_000;
   const SIZE = ctx.quick ? 1 << 26 : 1 << 29;
   const rssEvents = ctx.quick ? 10_000_000 : 100_000_000;
+  // A round (C, zero-copy and copy over the same bytes) takes well under a second, and the host's
+  // load swings single rounds by ±30%: three times the usual repeats, for steadier medians.
+  const rounds = ctx.quick ? ctx.repeats : ctx.repeats * 3;
   const rows: Row[] = [];
   const notes: string[] = [];
   const checks: Record<string, boolean> = {};
-  const extra: Record<string, unknown> = { events: N, ringBytes: SIZE, recordBytes: 40 };
+  const extra: Record<string, unknown> = { events: N, ringBytes: SIZE, recordBytes: 40, rounds };
 
   // Both consumers on one CPU (the C child inherits the affinity): same core, same caches, and
   // nothing migrates mid-drain.
@@ -139,8 +142,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       const rewind = (): void => { cons32[1] = p0[1]; cons32[0] = p0[0]; };
       const zc: number[] = [], cp: number[] = [], c: number[] = [], zcCpu: number[] = [], cCpu: number[] = [];
       let ok = true;
-      for (let r = 0; r < ctx.repeats; r++) {
-        ctx.progress(r / ctx.repeats, `ringbuf: ${mode} round ${r + 1}/${ctx.repeats}`);
+      for (let r = 0; r < rounds; r++) {
+        ctx.progress(r / rounds, `ringbuf: ${mode} round ${r + 1}/${rounds}`);
         rewind();
         const cr = runCReference<CResult>('ringbuf_consume', [String(mapId)]);
         c.push(cr.count / cr.ns * 1e3);
@@ -204,13 +207,13 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
 
     // RSS while draining many events zero-copy: flat once the ring's pages are mapped.
     const perRound = Math.floor((SIZE / 40) * 0.9);
-    const rounds = Math.ceil(rssEvents / perRound);
+    const rssRounds = Math.ceil(rssEvents / perRound);
     const resv = progs[1]!;
     let drained = 0;
     let rssAfterFirst = 0, heapAfterFirst = 0;
     const rss: number[] = [];
-    for (let r = 0; r < rounds; r++) {
-      ctx.progress(r / rounds, `ringbuf: RSS over ${rssEvents} events`);
+    for (let r = 0; r < rssRounds; r++) {
+      ctx.progress(r / rssRounds, `ringbuf: RSS over ${rssEvents} events`);
       const n = Math.min(perRound, rssEvents - drained);
       produce(resv, n);
       drained += rb.consume();
