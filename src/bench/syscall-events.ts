@@ -395,6 +395,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     // The steady window is only meaningful over enough wall time: rusage advances in scheduler
     // accounting steps, and a reader that fell behind (say, while V8 compiled its drain on the
     // same pinned core) can cross 10% and 90% of the events within a drain or two.
+    // A run that lost most events (a ring too small) may deliver fewer than the ramp-up's share.
+    const lat = hist.count > 0 ? hist : rampHist;
     const w0 = winC0, w1 = winC1;
     const win = w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50
       ? { user: (w1.user - w0.user) / 1000, system: (w1.system - w0.system) / 1000, ms: winT1 - winT0 } : undefined;
@@ -409,8 +411,8 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
       consumerCpuUserPct: win ? win.user / win.ms * 100 : NaN,
       consumerCpuSysPct: win ? win.system / win.ms * 100 : NaN,
       steadyEventsPerSec: win ? (winD1 - winD0) / (win.ms / 1000) : st.delivered / (elapsedMs / 1000),
-      latency: hist.count ? { p50Us: hist.percentile(50) / 1000, p99Us: hist.percentile(99) / 1000, maxUs: Math.max(hist.maxNs, rampHist.maxNs) / 1000, meanUs: hist.sumNs / hist.count / 1000 } : null,
-      histogram: hist,
+      latency: lat.count ? { p50Us: lat.percentile(50) / 1000, p99Us: lat.percentile(99) / 1000, maxUs: Math.max(hist.maxNs, rampHist.maxNs) / 1000, meanUs: lat.sumNs / lat.count / 1000 } : null,
+      histogram: lat,
       nsPerCall: g.nsPerCall,
       wakeups: stats.wakeups, flushes: stats.flushes, budgetDrains: stats.budgetDrains, drains,
     };
