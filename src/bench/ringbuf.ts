@@ -55,6 +55,21 @@ function copyChecksum(view: DataView, off: number): number {
  */
 const copyBuf = new Uint8Array(256);
 const copyView = new DataView(copyBuf.buffer);
+/**
+ * Warm-up, as a long-running reader would be: `times` × (produce `events`, drain zero-copy,
+ * produce again, drain by copy). Many short drains let V8 optimise the drain functions as a whole
+ * (not on-stack in the middle of one long loop, which gives slower code); long ones (>1 MiB) give
+ * the batch paths type feedback too.
+ */
+function warmUp(rb: RingBuffer, prog: Program, times: number, events: number): void {
+  for (let i = 0; i < times; i++) {
+    produce(prog, events);
+    rb.consume();
+    produce(prog, events);
+    copyDrain(rb);
+  }
+}
+
 /** The copy consumer's loop, in its own small function so V8 optimises it as a unit (not by OSR inside run()). */
 let copied = 0;
 function copyDrain(rb: RingBuffer): number {
@@ -98,23 +113,10 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const chart = { zc: [] as number[], copy: [] as number[], c: [] as number[] };
   const labels: string[] = [];
   try {
-    // Warm-up, as a long-running reader would be: many short drains (V8 optimises the drain
-    // functions as a whole, not on-stack in the middle of one long loop, which gives slower
-    // code), then long ones (>1 MiB: the batch paths get type feedback too).
     {
       const warm = producer({ mode: 'reserve', seq, ring });
-      for (let i = 0; i < 300; i++) {
-        produce(warm, 2000);
-        rb.consume();
-        produce(warm, 2000);
-        copyDrain(rb);
-      }
-      for (let i = 0; i < 2; i++) {
-        produce(warm, 100_000);
-        rb.consume();
-        produce(warm, 100_000);
-        copyDrain(rb);
-      }
+      warmUp(rb, warm, 300, 2000);
+      warmUp(rb, warm, 2, 100_000);
       warm.close();
     }
     const modes: [ProducerMode, string][] = [['output', 'ringbuf_output (copy)'], ['reserve', 'reserve+submit (zero-copy)'], ['discard-odd', 'reserve+discard half']];
@@ -123,12 +125,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       const prog = producer({ mode, seq, ring });
       progs.push(prog);
       // Each producer's record mix (discarded records take other paths) warmed up too.
-      for (let i = 0; i < 200; i++) {
-        produce(prog, 2000);
-        rb.consume();
-        produce(prog, 2000);
-        copyDrain(rb);
-      }
+      warmUp(rb, prog, 200, 2000);
       seq.update(0, 0n);
       const before = rb.availableBytes();
       if (before !== 0) throw new Error('ring not empty before producing');

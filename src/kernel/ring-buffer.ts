@@ -68,9 +68,6 @@ const FLOAT_MOVE_EXACT = (() => {
   return true;
 })();
 
-/** What errors call a reader. */
-const READER = 'ring buffer reader';
-
 /** Ring ids make each ring's generated code distinct (see makeRingCode). */
 let nextRingId = 0;
 
@@ -181,9 +178,10 @@ class Ring {
   }
 
   /**
-   * Unmaps both mappings. The ArrayBuffers are detached first (native.unmap), so every typed
-   * array and DataView over them reads as empty from then on: a drain running when a callback
-   * closes the reader sees `undefined` headers and stops, and a kept RecordView throws.
+   * Unmaps both mappings. The ArrayBuffers are detached first (native.unmap), so nothing over
+   * them reaches the memory from then on: typed arrays read `undefined`, DataViews (the drain's
+   * header loads, a kept RecordView) throw; a drain running when a callback closes the reader
+   * catches that and ends.
    */
   unmap(): void {
     this.unmapped = true;
@@ -213,11 +211,11 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
   // alone publishes the same 64-bit value atomically, and avoids assembling it in scratch memory:
   // two 4-byte stores read back as one 8-byte load defeat store-to-load forwarding (a stall per
   // readInto). When the high half changes, the whole value goes out in one 64-bit store.
+  const publish = (lo: string, hi: string): string => `if (${hi} === cons32[1]) cons32[0] = ${lo}; else publishWide(${lo}, ${hi});`;
   // Rarely run code (the wide store, a batch limit, the 32-bit wrap) is written so that V8 has no
   // arithmetic without type feedback on those paths: such an operation deoptimises the drain the
   // first time it runs (say, a long drain after short ones), and the reoptimised on-stack code
   // drains ~1.5x slower until the next call.
-  const publish = (lo: string, hi: string): string => `if (${hi} === cons32[1]) cons32[0] = ${lo}; else publishWide(${lo}, ${hi});`;
   // Two drain loops: without a record limit (consume() of one ring: the loop only compares
   // positions) and with one (fair shares across rings, maxRecords). Fewer live values in the hot
   // loop measurably help V8 here.
@@ -326,11 +324,6 @@ function copyOut(buffer, start, c, next, at, size) {
   publishFrom(start, next);
   return size;
 }
-/** Nothing to read: -1, or ClosedError once close() unmapped the ring (its loads read undefined). */
-function none() {
-  if (ring.unmapped) throw closedError();
-  return -1;
-}
 /**
  * readInto, the common case only: a committed record of whole words that fits the buffer, with
  * the producer position already known to be ahead. Everything else goes to readSlow. Small in
@@ -371,14 +364,13 @@ function readSlow(buffer) {
     c = next;
   }
   if (c !== start) publishFrom(start, c);
-  return none();
+  return -1;
 }
 return { drain: drain_ring_${id}, readInto: readInto_ring_${id} };
 `;
 }
 
-const CODE_PARAMS = ['ring', 'cons32', 'consF64', 'consI64', 'prod32', 'hdr', 'u8', 'view', 'scratchU32', 'scratchF64', 'scratchI64', 'closedError'] as const;
-const closedError = (): ClosedError => new ClosedError(READER);
+const CODE_PARAMS = ['ring', 'cons32', 'consF64', 'consI64', 'prod32', 'hdr', 'u8', 'view', 'scratchU32', 'scratchF64', 'scratchI64'] as const;
 
 function makeRingCode(r: Ring): RingCode {
   const src = ringCodeSource(nextRingId++, r.mask, r.base, r.size);
@@ -390,7 +382,7 @@ function makeRingCode(r: Ring): RingCode {
     // logic as a closure. Correct, but closures share V8 feedback, so the callback site is shared.
     return closureRingCode(r);
   }
-  return factory(r, r.cons32, r.consF64, r.consI64, r.prod32, r.hdr, r.u8, r.view, scratchU32, scratchF64, scratchI64, closedError);
+  return factory(r, r.cons32, r.consF64, r.consI64, r.prod32, r.hdr, r.u8, r.view, scratchU32, scratchF64, scratchI64);
 }
 
 /** The generated code's logic as plain closures (fallback when new Function is unavailable). */
@@ -483,7 +475,6 @@ function closureRingCode(r: Ring): RingCode {
         c = (c + step) | 0;
       }
       if (c !== start) publishTo(c);
-      if (r.unmapped) throw closedError();
       return -1;
     },
   };
@@ -507,7 +498,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   /** readInto's implementation: the ring's own generated code while there is one ring. */
   #readInto: (buffer: Uint8Array) => number = (buffer) => this.#readIntoRings(buffer);
   #next = 0; // round-robin start
-  #what = READER;
+  #what = 'ring buffer reader';
 
   /**
    * A reader over `map` (a ringbuf map) delivering to `callback`; more rings with add().
@@ -612,7 +603,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    */
   readInto(buffer: Uint8Array): number {
     // Kept tiny so V8 inlines it with the ring's copy code into the caller's loop. close()
-    // swaps in a function that throws ClosedError (the ring code also checks, as a second guard).
+    // swaps in a function that throws ClosedError, so the ring code never runs on a closed reader.
     return this.#readInto(buffer);
   }
 
@@ -745,7 +736,8 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     this.#readInto = () => { throw new ClosedError(this.#what); };
     this.#waiter.close();
     // Immediately, also from inside a callback: unmap detaches the buffers first, so the running
-    // drain sees empty headers and stops, and no JS can reach the unmapped memory.
+    // drain's next header load throws (the drain catches that and ends), and no JS can reach the
+    // unmapped memory.
     this.#release();
   }
 
