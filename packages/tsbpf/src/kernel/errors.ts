@@ -2,7 +2,9 @@
  * One error hierarchy for everything the kernel refuses: BpfError (any syscall) and VerifierError
  * (a program the verifier rejected, with its log and the failing instruction).
  */
+import { TsbpfError } from '../pure/errors.js';
 import { constants } from 'node:os';
+export { TsbpfError, NotSupportedError } from '../pure/errors.js';
 
 const ERRNO_NAMES: Record<number, string> = {};
 for (const [name, num] of Object.entries(constants.errno)) ERRNO_NAMES[num as number] ??= name;
@@ -30,7 +32,7 @@ const PRIVILEGE_HINT =
   'tsbpf needs root, or CAP_BPF plus CAP_PERFMON (tracing) / CAP_NET_ADMIN (networking); run with sudo or grant the capabilities';
 
 /** A failed kernel call: the syscall, command, errno name and number, the object and a hint. */
-export class BpfError extends Error {
+export class BpfError extends TsbpfError {
   override name = 'BpfError';
   readonly syscall: string;
   readonly command: string | undefined;
@@ -120,8 +122,9 @@ export function check(result: number, ctx: BpfErrorContext): number {
 }
 
 /** Thrown when a closed object (map, program, link, reader) is used. */
-export class ClosedError extends Error {
+export class ClosedError extends TsbpfError {
   override name = 'ClosedError';
+  readonly code = 'ERR_CLOSED';
   constructor(what: string) {
     super(`${what} is closed`);
   }

@@ -4,6 +4,7 @@
  * a perf event carrying the program (PERF_EVENT_IOC_SET_BPF). A per-CPU attachment (perf events) is
  * one Link over several parts, detached together.
  */
+import { TsbpfError } from '../pure/errors.js';
 import { ATTACH_TYPE, BPF_CMD, LINK_TYPE, nameOf } from '../pure/uapi.js';
 import { BpfError, ClosedError } from './errors.js';
 import { preparePinPath } from './fs-mounts.js';
@@ -16,7 +17,7 @@ import { trackLink, untrackLink } from './cleanup.js';
 export const PERF_IOC = { enable: 0x2400, disable: 0x2401, setBpf: 0x40042408 } as const;
 
 /** A kernel lookup for an attach target failed (unknown tracepoint, function, interface) or the kernel lacks the feature. */
-export class AttachError extends Error {
+export class AttachError extends TsbpfError {
   override name = 'AttachError';
   /** `ENOENT` (no such target), `ENODEV` (no such interface), `ENOTSUP` (kernel lacks the feature). */
   readonly code: 'ENOENT' | 'ENODEV' | 'ENOTSUP';

@@ -16,6 +16,7 @@
  * using rb = new RingBuffer(obj.maps.events, (view, off) => { ... });
  * ```
  */
+import { TsbpfError } from '../pure/errors.js';
 import { existsSync, readFileSync, readFileSync as readFile } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { release } from 'node:os';
@@ -43,8 +44,9 @@ import { argError, type OwnedFd } from './syscall.js';
 import type { Interface, XdpMode } from './attach-net.js';
 
 /** A malformed or unsupported object (bad relocation, unknown map type, missing BTF, ...). */
-export class BpfObjectError extends Error {
+export class BpfObjectError extends TsbpfError {
   override name = 'BpfObjectError';
+  readonly code = 'ERR_OBJECT';
 }
 
 /** Options for BpfObject.open. */

@@ -6,10 +6,12 @@
  * resolution, sizes, alignments and member (bitfield) offsets are provided for CO-RE, fentry target ids and
  * typed map values. `encode()` writes the (possibly fixed-up) BTF back for BPF_BTF_LOAD.
  */
+import { TsbpfError } from './errors.js';
 
 /** Thrown for corrupt or unsupported BTF, and for failed lookups that the caller asked to be strict. */
-export class BtfError extends Error {
+export class BtfError extends TsbpfError {
   override readonly name = 'BtfError';
+  readonly code = 'ERR_BTF';
 }
 
 /** BTF_KIND_* numbers. */

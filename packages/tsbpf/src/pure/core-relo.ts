@@ -9,12 +9,14 @@
  * verifier complains only if it is reachable) except for the `*_exists` kinds, which become 0.
  * Pure: works on Btf objects and instruction bytes.
  */
+import { TsbpfError } from './errors.js';
 import { Btf, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
 import { CORE_RELO_KIND, coreReloKindName, type BtfCoreRelo } from './btf-ext.js';
 
 /** Thrown when a relocation cannot be applied (ambiguous candidates, instruction that does not match, ...). */
-export class CoreReloError extends Error {
+export class CoreReloError extends TsbpfError {
   override readonly name = 'CoreReloError';
+  readonly code = 'ERR_CORE_RELO';
 }
 
 /** The instruction libbpf writes for an unsatisfiable relocation: `call 0xbad2310`. */

@@ -5,9 +5,10 @@
  * Used by the BPF object loader (clang `-target bpf` relocatable objects) and by uprobe attachment
  * (`symbolFileOffset` on executables and shared libraries).
  */
+import { TsbpfError } from './errors.js';
 
 /** Thrown for any malformed or unsupported ELF input. `code` says which check failed. */
-export class ElfError extends Error {
+export class ElfError extends TsbpfError {
   override readonly name = 'ElfError';
   constructor(
     message: string,

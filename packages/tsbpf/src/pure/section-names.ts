@@ -7,6 +7,7 @@
  * extras; others match exactly. Legacy names accepted by libbpf < 1.0 (`socket1`, `xdp_prog`, `classifier/foo`,
  * `kprobe/...` without the now-required form) are matched as prefixes after the strict pass fails.
  */
+import { TsbpfError } from './errors.js';
 import type { AttachTypeName, ProgTypeName } from './uapi.js';
 
 /** What an auto-attach needs, parsed from the section name. */
@@ -43,8 +44,9 @@ export interface SectionInfo {
 }
 
 /** Thrown for a section name no convention covers, or a recognised one with a malformed target. */
-export class SectionNameError extends Error {
+export class SectionNameError extends TsbpfError {
   override readonly name = 'SectionNameError';
+  readonly code = 'ERR_SECTION_NAME';
 }
 
 interface Def {
