@@ -75,6 +75,28 @@ test('trace exec --mode filtered discards pids below --min-pid in the kernel', a
   assert.equal(none.summary.events, 0);
 });
 
+test('trace exec --filter prints only matching events and counts the rest as filtered out', async () => {
+  const keep = join(dir, `tsk${tag}`), drop = join(dir, `tsd${tag}`);
+  copyFileSync('/bin/true', keep);
+  copyFileSync('/bin/true', drop);
+  const run = startCli(['trace', 'exec', '--json', '--duration', '3', '--filter', `comm == "tsk${tag}" || (comm ~ "^tsd" && pid < 0)`]);
+  await run.waitForStderr(/Tracing exec/);
+  const kept: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    kept.push(spawnSync(keep, [], { stdio: 'ignore' }).pid!);
+    spawnSync(drop, [], { stdio: 'ignore' });
+  }
+  assert.equal(await run.exited, 0, run.stderr);
+  const lines = run.json();
+  const execs = lines.filter((l) => l.type === 'exec');
+  assert.deepEqual(execs.map((e) => e.pid).sort(), [...kept].sort());
+  assert.ok(execs.every((e) => e.comm === `tsk${tag}`));
+  const summary = lines.at(-1);
+  assert.equal(summary.type, 'summary');
+  assert.ok(summary.filteredOut >= 3, `filteredOut ${summary.filteredOut}`);
+  assert.equal(summary.events, execs.length + summary.filteredOut);
+});
+
 const missing = () => join(dir, `no-such-file-${tag}`);
 
 test('trace syscalls --comm reports exactly the workload\'s syscalls with names, durations, returns', async () => {

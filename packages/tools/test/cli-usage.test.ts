@@ -60,3 +60,13 @@ test('without privileges each command says which capabilities are missing (exit 
   assert.equal(p.code, 77, p.stderr);
   assert.match(p.stderr, /CAP_BPF/);
 });
+
+test('a bad --filter is a usage error that points at the token', async () => {
+  const r = await runCli(['trace', 'open', '--filter', 'pid > 10 && comm =~ x']);
+  assert.equal(r.code, 2, r.stderr);
+  assert.match(r.stderr, /--filter: unexpected character "=" at position 18/);
+  assert.match(r.stderr, /\n {2}pid > 10 && comm =~ x\n {19}\^/);
+  const s = await runCli(['trace', 'syscalls', '--summary', '--filter', 'pid == 1']);
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /--filter does not apply to --summary/);
+});

@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { errnoName } from 'tsbpf';
 import { EXEC_MODES, type ExecMode } from '../labs/exec-programs.js';
 import { monotonicNowNs } from '../labs/latency.js';
+import { compileFilter, FilterSyntaxError, type EventPredicate, type FieldKind } from '../labs/event-filter.js';
 import type { TaskFilter } from '../labs/task-filter.js';
 import { traceExec } from '../labs/trace-exec.js';
 import { openFlagsText, traceOpen } from '../labs/trace-open.js';
@@ -24,7 +25,7 @@ function printSummary(command: string, s: TraceSummary, json: boolean | undefine
   }
   const l = s.latency;
   process.stderr.write(`\n${paint('bold', `${command}:`)} ${formatCount(s.events)} events in ${s.durationS.toFixed(1)} s (${formatRate(s.eventsPerSec)}/s), ` +
-    `${s.dropped ? paint('red', `${formatCount(s.dropped)} dropped`) : '0 dropped'}; latency p50 ${formatNs(l.p50Ns)}, p99 ${formatNs(l.p99Ns)}, max ${formatNs(l.maxNs)}. Detached.\n`);
+    `${s.dropped ? paint('red', `${formatCount(s.dropped)} dropped`) : '0 dropped'}${typeof extra.filteredOut === 'number' ? `, ${formatCount(extra.filteredOut)} filtered out by --filter` : ''}; latency p50 ${formatNs(l.p50Ns)}, p99 ${formatNs(l.p99Ns)}, max ${formatNs(l.maxNs)}. Detached.\n`);
 }
 
 function filterFrom(opts: { pid?: number; comm?: string }): TaskFilter {
@@ -34,6 +35,42 @@ function filterFrom(opts: { pid?: number; comm?: string }): TaskFilter {
   if (opts.comm !== undefined) f.comm = opts.comm;
   return f;
 }
+
+/** The fields `--filter` may name, per command: the decoded event's JSON fields. */
+const FILTER_FIELDS: Record<'exec' | 'syscalls' | 'open', Record<string, FieldKind>> = {
+  exec: { time: 'string', timestampNs: 'number', pid: 'number', uid: 'number', comm: 'string', latencyNs: 'number' },
+  syscalls: { time: 'string', timestampNs: 'number', comm: 'string', pid: 'number', tid: 'number', nr: 'number', syscall: 'string', durationNs: 'number', ret: 'number', error: 'string', latencyNs: 'number' },
+  open: { time: 'string', timestampNs: 'number', pid: 'number', tid: 'number', comm: 'string', flags: 'number', flagsText: 'string', filename: 'string', recordBytes: 'number', latencyNs: 'number' },
+};
+
+/**
+ * The user-space filter of one trace command: compiled before anything is loaded (a bad expression is a
+ * usage error pointing at the token), applied to each decoded event, counting what it filtered out.
+ */
+class UserFilter {
+  readonly #pass: EventPredicate | undefined;
+  filteredOut = 0;
+  constructor(expression: string | undefined, command: keyof typeof FILTER_FIELDS) {
+    try {
+      this.#pass = expression === undefined ? undefined : compileFilter(expression, FILTER_FIELDS[command]);
+    } catch (e) {
+      if (e instanceof FilterSyntaxError) throw new UsageError(`--filter: ${e.message}`);
+      throw e;
+    }
+  }
+  /** True when `record` should be printed. */
+  admits(record: Readonly<Record<string, unknown>>): boolean {
+    if (!this.#pass || this.#pass(record)) return true;
+    this.filteredOut++;
+    return false;
+  }
+  /** Summary fields: nothing without a filter. */
+  summary(): Record<string, unknown> {
+    return this.#pass ? { filteredOut: this.filteredOut } : {};
+  }
+}
+
+const filterOption = () => new Option('-f, --filter <expr>', 'print only events matching EXPR, over the event\'s fields: == != < <= > >= ~ (regex) && || ! ( ); filtered in Node, after the kernel-side filters (see docs/cli.md)');
 
 function readyLine(what: string): void {
   process.stderr.write(`Tracing ${what}; Ctrl-C to stop.\n`);
@@ -51,6 +88,7 @@ export function registerTraceCommand(program: Command): void {
     .description('trace every exec (sched:sched_process_exec) through a BPF ring buffer (Lab 12.2)')
     .addOption(new Option('-m, --mode <mode>', 'zerocopy: ringbuf_reserve + submit; copy: build on the stack + ringbuf_output; filtered: reserve, then discard when pid < --min-pid').choices(EXEC_MODES as string[]).default('zerocopy'))
     .addOption(new Option('--min-pid <pid>', 'filtered mode: discard (without a wakeup) events of pids below this').argParser(intIn(0, 0x7fffffff)).default(1000))
+    .addOption(filterOption())
     .addOption(durationOption())
     .addOption(jsonOption())
     .addHelpText('after', `
@@ -61,8 +99,9 @@ bpf_ktime_get_ns() in the kernel to receipt in Node (p50/p99/max).
 Examples:
   tsbpf trace exec
   tsbpf trace exec --mode filtered --min-pid 2000 --duration 10 --json`)
-    .action((opts: { mode: ExecMode; minPid: number; duration?: number; json?: boolean }) => runAction('tsbpf trace exec', 'tracing', async () => {
+    .action((opts: { mode: ExecMode; minPid: number; filter?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace exec', 'tracing', async () => {
       const paint = paintFor(process.stdout);
+      const userFilter = new UserFilter(opts.filter, 'exec');
       if (opts.mode !== 'filtered' && process.argv.some((a) => a === '--min-pid' || a.startsWith('--min-pid='))) throw new UsageError('--min-pid only applies to --mode filtered');
       const cols = rowFormatter([{ header: 'TIME', width: 12 }, { header: 'PID', align: 'right', width: 7 }, { header: 'UID', align: 'right', width: 6 }, { header: 'COMM' }]);
       const s = await traceExec({
@@ -72,11 +111,14 @@ Examples:
           if (!opts.json) process.stdout.write(paint('bold', cols.header) + '\n');
         },
         onEvent: (e) => {
-          if (opts.json) writeJsonLine({ type: 'exec', time: wallTime(e.timestampNs).toISOString(), timestampNs: e.timestampNs, pid: e.pid, uid: e.uid, comm: e.comm, latencyNs: Math.round(e.latencyNs) });
-          else process.stdout.write(cols.row([clockTime(wallTime(e.timestampNs)), String(e.pid), String(e.uid), e.comm]) + '\n');
+          const time = wallTime(e.timestampNs);
+          const record = { time: time.toISOString(), timestampNs: e.timestampNs, pid: e.pid, uid: e.uid, comm: e.comm, latencyNs: Math.round(e.latencyNs) };
+          if (!userFilter.admits(record)) return;
+          if (opts.json) writeJsonLine({ type: 'exec', ...record });
+          else process.stdout.write(cols.row([clockTime(time), String(e.pid), String(e.uid), e.comm]) + '\n');
         },
       });
-      printSummary('trace exec', s, opts.json, { mode: s.mode }, paintFor(opts.json ? process.stdout : process.stderr));
+      printSummary('trace exec', s, opts.json, { mode: s.mode, ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
     }));
 
   trace
@@ -87,6 +129,7 @@ Examples:
     .addOption(new Option('--min-duration-us <us>', 'only syscalls that took at least this long; filtered in the kernel').argParser(intIn(0, 3_600_000_000)))
     .addOption(new Option('-b, --buffer <kind>', 'event transport: ring (BPF ring buffer) or perf (per-CPU perf buffer)').choices(['ring', 'perf']).default('ring'))
     .addOption(new Option('-s, --summary', 'count per syscall in the kernel and print a table at the end (like strace -c); no per-event output'))
+    .addOption(filterOption())
     .addOption(durationOption())
     .addOption(jsonOption())
     .addHelpText('after', `
@@ -99,13 +142,15 @@ Examples:
   tsbpf trace syscalls --comm nginx --min-duration-us 1000
   tsbpf trace syscalls --pid 1234 --buffer perf --json
   tsbpf trace syscalls --comm make --summary --duration 30`)
-    .action((opts: { pid?: number; comm?: string; minDurationUs?: number; buffer: 'ring' | 'perf'; summary?: boolean; duration?: number; json?: boolean }) => runAction('tsbpf trace syscalls', 'tracing', async () => {
+    .action((opts: { pid?: number; comm?: string; minDurationUs?: number; buffer: 'ring' | 'perf'; summary?: boolean; filter?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace syscalls', 'tracing', async () => {
       const paint = paintFor(process.stdout);
+      const userFilter = new UserFilter(opts.filter, 'syscalls');
       const filter = filterFrom(opts);
       const minDurationNs = (opts.minDurationUs ?? 0) * 1000;
       const what = `syscalls (raw_syscalls${opts.pid ? `, pid ${opts.pid}` : ''}${opts.comm ? `, comm ${opts.comm}` : ''}${minDurationNs ? `, >= ${opts.minDurationUs} µs` : ''})`;
       if (opts.summary) {
         if (process.argv.some((a) => a === '--buffer' || a === '-b' || a.startsWith('--buffer='))) throw new UsageError('--buffer does not apply to --summary (nothing crosses per event)');
+        if (opts.filter !== undefined) throw new UsageError('--filter does not apply to --summary (nothing crosses per event); use --pid, --comm or --min-duration-us');
         const r = await summarizeSyscalls({ filter, minDurationNs, durationS: opts.duration, onAttached: () => readyLine(`${what}, summarizing in the kernel`) });
         const total = r.rows.reduce((a, x) => ({ count: a.count + x.count, errors: a.errors + x.errors, totalNs: a.totalNs + x.totalNs }), { count: 0, errors: 0, totalNs: 0 });
         if (opts.json) {
@@ -136,15 +181,18 @@ Examples:
         },
         onEvent: (e) => {
           const error = e.ret < 0 && e.ret >= -4095 ? errnoName(-e.ret) : null;
+          const time = wallTime(e.timestampNs);
+          const record = { time: time.toISOString(), timestampNs: e.timestampNs, comm: e.comm, pid: e.pid, tid: e.tid, nr: e.nr, syscall: e.syscall, durationNs: e.durationNs, ret: e.ret, error, latencyNs: Math.round(e.latencyNs) };
+          if (!userFilter.admits(record)) return;
           if (opts.json) {
-            writeJsonLine({ type: 'syscall', time: wallTime(e.timestampNs).toISOString(), timestampNs: e.timestampNs, comm: e.comm, pid: e.pid, tid: e.tid, nr: e.nr, syscall: e.syscall, durationNs: e.durationNs, ret: e.ret, error, latencyNs: Math.round(e.latencyNs) });
+            writeJsonLine({ type: 'syscall', ...record });
           } else {
             const ret = error ? paint('red', `${e.ret} ${error}`) : String(e.ret);
-            process.stdout.write(cols.row([clockTime(wallTime(e.timestampNs)), e.comm, String(e.pid), String(e.tid), e.syscall, `${(e.durationNs / 1000).toFixed(1)}us`, ret]) + '\n');
+            process.stdout.write(cols.row([clockTime(time), e.comm, String(e.pid), String(e.tid), e.syscall, `${(e.durationNs / 1000).toFixed(1)}us`, ret]) + '\n');
           }
         },
       });
-      printSummary('trace syscalls', s, opts.json, { buffer: s.buffer }, paintFor(opts.json ? process.stdout : process.stderr));
+      printSummary('trace syscalls', s, opts.json, { buffer: s.buffer, ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
     }));
 
   trace
@@ -152,6 +200,7 @@ Examples:
     .description('trace openat filenames as variable-length ring records, each reserved at its exact size (Chapter 28, exercise 4)')
     .addOption(pidOption())
     .addOption(commOption())
+    .addOption(filterOption())
     .addOption(durationOption())
     .addOption(jsonOption())
     .addHelpText('after', `
@@ -162,8 +211,9 @@ always excluded.
 Examples:
   tsbpf trace open --comm bash
   tsbpf trace open --pid 1234 --json --duration 5`)
-    .action((opts: { pid?: number; comm?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace open', 'tracing', async () => {
+    .action((opts: { pid?: number; comm?: string; filter?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace open', 'tracing', async () => {
       const paint = paintFor(process.stdout);
+      const userFilter = new UserFilter(opts.filter, 'open');
       const cols = rowFormatter([{ header: 'TIME', width: 12 }, { header: 'PID', align: 'right', width: 7 }, { header: 'COMM', width: 16 }, { header: 'FLAGS', width: 20 }, { header: 'FILENAME' }]);
       const s = await traceOpen({
         filter: filterFrom(opts), durationS: opts.duration,
@@ -172,10 +222,13 @@ Examples:
           if (!opts.json) process.stdout.write(paint('bold', cols.header) + '\n');
         },
         onEvent: (e) => {
-          if (opts.json) writeJsonLine({ type: 'open', time: wallTime(e.timestampNs).toISOString(), timestampNs: e.timestampNs, pid: e.pid, tid: e.tid, comm: e.comm, flags: e.flags, flagsText: openFlagsText(e.flags), filename: e.filename, recordBytes: e.recordBytes, latencyNs: Math.round(e.latencyNs) });
-          else process.stdout.write(cols.row([clockTime(wallTime(e.timestampNs)), String(e.pid), e.comm, openFlagsText(e.flags), e.filename]) + '\n');
+          const time = wallTime(e.timestampNs);
+          const record = { time: time.toISOString(), timestampNs: e.timestampNs, pid: e.pid, tid: e.tid, comm: e.comm, flags: e.flags, flagsText: openFlagsText(e.flags), filename: e.filename, recordBytes: e.recordBytes, latencyNs: Math.round(e.latencyNs) };
+          if (!userFilter.admits(record)) return;
+          if (opts.json) writeJsonLine({ type: 'open', ...record });
+          else process.stdout.write(cols.row([clockTime(time), String(e.pid), e.comm, record.flagsText, e.filename]) + '\n');
         },
       });
-      printSummary('trace open', s, opts.json, {}, paintFor(opts.json ? process.stdout : process.stderr));
+      printSummary('trace open', s, opts.json, userFilter.summary(), paintFor(opts.json ? process.stdout : process.stderr));
     }));
 }
