@@ -105,6 +105,51 @@ for (const variant of ['optimized', 'naive']) {
   });
 }
 
+test('count packets --bytes --flows: exact bytes per protocol, flows with ports, tsbpf_bytes_total', async () => {
+  const run = await countRun('ultra', ['--bytes', '--flows', '--top', '2', '--interval', '0.5', '--prometheus', '127.0.0.1:0']);
+  const attached = run.json()[0];
+  assert.equal(attached.bytes, true);
+  assert.deepEqual(attached.flows, { entries: 16384, top: 2 });
+  sendTraffic(4, 0, 3);
+  const metrics = inNs(NS_A, [process.execPath, '-e', `fetch(${JSON.stringify(attached.prometheus)}).then(async (r) => process.stdout.write(await r.text()))`]);
+  // A one-byte UDP datagram is 14 + 20 + 8 + 1 = 43 bytes on the wire; a default ping 14 + 20 + 8 + 56 = 98.
+  assert.match(metrics, new RegExp(`^tsbpf_bytes_total\\{iface="${VA}",variant="ultra",protocol="udp"\\} 172$`, 'm'));
+  assert.match(metrics, new RegExp(`^tsbpf_bytes_total\\{iface="${VA}",variant="ultra",protocol="icmp"\\} 294$`, 'm'));
+  assert.match(metrics, /# TYPE tsbpf_bytes_total counter/);
+  assert.equal(await run.exited, 0, run.stderr);
+  const lines = run.json();
+  const summary = lines.at(-1);
+  assert.deepEqual(summary.protocols, { tcp: 0, udp: 4, icmp: 3, other: 0 });
+  assert.deepEqual(summary.bytes, { tcp: 0, udp: 172, icmp: 294, other: 0 });
+  assert.deepEqual(summary.flows, { present: 2, inserted: 2, evicted: 0 });
+  const flows = lines.filter((l) => l.type === 'flows').at(-1);
+  assert.equal(flows.entries, 2);
+  assert.equal(flows.byPackets.length, 2);
+  const udp = flows.byPackets.find((f: { protocol: string }) => f.protocol === 'udp');
+  assert.deepEqual({ src: udp.src, dst: udp.dst, dport: udp.dport, packets: udp.packets, bytes: udp.bytes }, { src: IP_B, dst: IP_A, dport: 9, packets: 4, bytes: 172 });
+  assert.ok(udp.sport > 0);
+  const icmp = flows.byBytes[0];
+  assert.deepEqual({ protocol: icmp.protocol, packets: icmp.packets, bytes: icmp.bytes, sport: icmp.sport }, { protocol: 'icmp', packets: 3, bytes: 294, sport: 0 });
+});
+
+test('count packets --sample: estimates with a confidence interval; feature flags need the ultra variant', async () => {
+  const run = await countRun('ultra', ['--sample', '2']);
+  sendTraffic(40, 0, 0);
+  assert.equal(await run.exited, 0, run.stderr);
+  const summary = run.json().at(-1);
+  assert.equal(summary.sampleEvery, 2);
+  assert.equal(summary.totalPackets, summary.sampledPackets * 2);
+  // Which packets are sampled is random: the statistics are checked on 200k packets in packet-counter-features.test.ts.
+  assert.ok(summary.sampledPackets >= 0 && summary.sampledPackets <= 40, String(summary.sampledPackets));
+  const { estimate, ci95: [low, high] } = summary.estimates.udp;
+  assert.equal(estimate, summary.protocols.udp);
+  const half = 1.96 * Math.sqrt(summary.sampledPackets * 2 * 1);
+  assert.deepEqual([low, high], [Math.max(0, Math.floor(estimate - half)), Math.ceil(estimate + half)]);
+  const bad = startCli(['count', 'packets', '--iface', VA, '--variant', 'naive', '--bytes', '--duration', '1'], { prefix: ['ip', 'netns', 'exec', NS_A] });
+  assert.equal(await bad.exited, 2);
+  assert.match(bad.stderr, /--bytes build on the ultra counter/);
+});
+
 test('count packets on an interface that does not exist fails with one clear line', async () => {
   const run = startCli(['count', 'packets', '--iface', 'tsbpfnope0', '--duration', '1'], { prefix: ['ip', 'netns', 'exec', NS_A] });
   assert.equal(await run.exited, 1);

@@ -8,6 +8,7 @@ import { BpfMap } from 'tsbpf';
 import { Program } from 'tsbpf';
 import { t } from 'tsbpf';
 import { COUNTER_MAPS, counterProgram, UltraStats, type CounterVariant } from './packet-counter-programs.js';
+import { featuredPacketCounter, FlowKey, FlowValue, ipv4FromWire, portsFromWire, UltraBytesStats, type CounterFeatures } from './packet-counter-features.js';
 
 /** XDP attach mode: generic (skb) or driver (native). */
 export type CounterMode = 'skb' | 'native';
@@ -30,6 +31,33 @@ export interface PacketCounterOptions {
   iface: string;
   variant: CounterVariant;
   mode?: CounterMode;
+  /** Count bytes per protocol too (ultra only). */
+  bytes?: boolean;
+  /** Count 1 packet in N, chosen with bpf_get_prandom_u32 (ultra only; N ≥ 2). */
+  sampleEvery?: number;
+  /** Keep per-flow statistics in an LRU per-CPU hash of this many entries (ultra only). */
+  flows?: { maxEntries: number };
+}
+
+/** One flow's totals, summed over CPUs. */
+export interface FlowStats {
+  src: string;
+  dst: string;
+  sport: number;
+  dport: number;
+  protocol: string;
+  packets: number;
+  bytes: number;
+}
+
+/** The flow table at one moment. */
+export interface FlowTable {
+  /** Flows present in the table. */
+  flows: FlowStats[];
+  /** Flows the program inserted since attach (summed over CPUs). */
+  inserted: number;
+  /** Flows the LRU evicted to make room: inserted − present. */
+  evicted: number;
 }
 
 /** A loaded and attached packet counter. */
@@ -37,16 +65,23 @@ export class PacketCounter {
   readonly variant: CounterVariant;
   readonly iface: string;
   readonly mode: CounterMode;
+  /** The optional features this counter was built with. */
+  readonly features: Readonly<CounterFeatures>;
   readonly #map: BpfMap;
   readonly #program: Program;
   readonly #link: Link;
+  readonly #flows: BpfMap | undefined;
+  readonly #flowsInserted: BpfMap | undefined;
   #closed = false;
 
-  private constructor(opts: Required<PacketCounterOptions>, map: BpfMap, program: Program, link: Link) {
+  private constructor(opts: { iface: string; variant: CounterVariant; mode: CounterMode }, features: CounterFeatures, maps: BpfMap[], program: Program, link: Link) {
     this.variant = opts.variant;
     this.iface = opts.iface;
     this.mode = opts.mode;
-    this.#map = map;
+    this.features = Object.freeze({ ...features });
+    this.#map = maps[0]!;
+    this.#flows = maps[1];
+    this.#flowsInserted = maps[2];
     this.#program = program;
     this.#link = link;
   }
@@ -54,6 +89,8 @@ export class PacketCounter {
   /** Creates the variant's map, loads its program and attaches it to `iface`. */
   static attach(opts: PacketCounterOptions): PacketCounter {
     const mode = opts.mode ?? 'skb';
+    const features: CounterFeatures = { bytes: opts.bytes === true, sampleEvery: opts.sampleEvery ?? 1, flows: opts.flows !== undefined };
+    if (features.bytes || features.flows || features.sampleEvery! > 1) return PacketCounter.#attachFeatured(opts, mode, features);
     const spec = COUNTER_MAPS[opts.variant];
     const map = opts.variant === 'ultra'
       ? BpfMap.create({ type: spec.type, key: t.u32, value: UltraStats, maxEntries: spec.maxEntries, name: 'ultra_stats' })
@@ -62,10 +99,30 @@ export class PacketCounter {
     try {
       program = Program.load({ type: 'xdp', name: `count_${opts.variant}`, instructions: counterProgram(opts.variant, map) });
       const link = program.attachXdp(opts.iface, { mode });
-      return new PacketCounter({ iface: opts.iface, variant: opts.variant, mode }, map, program, link);
+      return new PacketCounter({ iface: opts.iface, variant: opts.variant, mode }, {}, [map], program, link);
     } catch (e) {
       program?.close();
       map.close();
+      throw e;
+    }
+  }
+
+  static #attachFeatured(opts: PacketCounterOptions, mode: CounterMode, features: CounterFeatures): PacketCounter {
+    if (opts.variant !== 'ultra') throw new RangeError(`tsbpf: bytes, flows and sampling are built on the ultra counter, not ${opts.variant}`);
+    const maps: BpfMap[] = [];
+    let program: Program | undefined;
+    try {
+      maps.push(BpfMap.create({ type: 'percpu_array', key: t.u32, value: features.bytes ? UltraBytesStats : UltraStats, maxEntries: 1, name: 'ultra_stats' }));
+      if (opts.flows) {
+        maps.push(BpfMap.create({ type: 'lru_percpu_hash', key: FlowKey, value: FlowValue, maxEntries: opts.flows.maxEntries, name: 'flows' }));
+        maps.push(BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.u64num, maxEntries: 1, name: 'flows_inserted' }));
+      }
+      program = Program.load({ type: 'xdp', name: 'count_features', instructions: featuredPacketCounter({ stats: maps[0]!, flows: maps[1], flowsInserted: maps[2] }, features) });
+      const link = program.attachXdp(opts.iface, { mode });
+      return new PacketCounter({ iface: opts.iface, variant: opts.variant, mode }, features, maps, program, link);
+    } catch (e) {
+      program?.close();
+      for (const m of maps) m.close();
       throw e;
     }
   }
@@ -75,6 +132,7 @@ export class PacketCounter {
     const out: ProtocolCounts = { tcp: 0, udp: 0, icmp: 0 };
     if (this.variant === 'ultra') {
       const s = this.#map.sum(0) as { tcp: number; udp: number; icmp: number; other: number } | undefined;
+      // With sampling these are the sampled counts; see sampledEstimate() for the scaled estimate.
       return { tcp: s?.tcp ?? 0, udp: s?.udp ?? 0, icmp: s?.icmp ?? 0, other: s?.other ?? 0 };
     }
     if (this.variant === 'optimized') {
@@ -93,6 +151,27 @@ export class PacketCounter {
     return out;
   }
 
+  /** Bytes per protocol so far, summed over CPUs (counters built with `bytes`). */
+  readBytes(): ProtocolCounts {
+    if (!this.features.bytes) throw new TypeError('tsbpf: this counter does not count bytes (attach it with bytes: true)');
+    const s = this.#map.sum(0) as { tcpBytes: number; udpBytes: number; icmpBytes: number; otherBytes: number } | undefined;
+    return { tcp: s?.tcpBytes ?? 0, udp: s?.udpBytes ?? 0, icmp: s?.icmpBytes ?? 0, other: s?.otherBytes ?? 0 };
+  }
+
+  /** The flow table: every flow present (summed over CPUs), inserted and evicted counts (counters built with `flows`). */
+  readFlows(): FlowTable {
+    if (!this.#flows || !this.#flowsInserted) throw new TypeError('tsbpf: this counter keeps no flows (attach it with flows: { maxEntries })');
+    const flows: FlowStats[] = [];
+    for (const [key, perCpu] of this.#flows.entries() as Iterable<[{ saddr: number; daddr: number; ports: number; protocol: number }, { packets: number; bytes: number }[]]>) {
+      let packets = 0, bytes = 0;
+      for (const v of perCpu) { packets += v.packets; bytes += v.bytes; }
+      const { sport, dport } = portsFromWire(key.ports);
+      flows.push({ src: ipv4FromWire(key.saddr), dst: ipv4FromWire(key.daddr), sport, dport, protocol: protocolName(key.protocol), packets, bytes });
+    }
+    const inserted = (this.#flowsInserted.sum(0) as number | undefined) ?? 0;
+    return { flows, inserted, evicted: Math.max(0, inserted - flows.length) };
+  }
+
   /** The attached program's kernel id (for `bpftool prog show id N`). */
   get programId(): number {
     return this.#program.info().id;
@@ -105,6 +184,8 @@ export class PacketCounter {
     this.#link.close();
     this.#program.close();
     this.#map.close();
+    this.#flows?.close();
+    this.#flowsInserted?.close();
   }
 
   [Symbol.dispose](): void {
@@ -112,10 +193,14 @@ export class PacketCounter {
   }
 }
 
-/** Prometheus families for a counter's totals. */
-export function packetMetrics(counter: { iface: string; variant: string; mode: string }, totals: ProtocolCounts, uptimeS: number) {
+/** Prometheus families for a counter's totals (and bytes, when counted). */
+export function packetMetrics(counter: { iface: string; variant: string; mode: string }, totals: ProtocolCounts, uptimeS: number, bytes?: ProtocolCounts) {
   const labels = { iface: counter.iface, variant: counter.variant };
   return [
+    ...(bytes ? [{
+      name: 'tsbpf_bytes_total', help: 'Bytes of the frames seen by the XDP counter (Ethernet header included), summed over CPUs, by IP protocol.', type: 'counter' as const,
+      samples: Object.entries(bytes).map(([protocol, value]) => ({ labels: { ...labels, protocol }, value })),
+    }] : []),
     {
       name: 'tsbpf_packets_total', help: 'Packets seen by the XDP counter, summed over CPUs, by IP protocol (non-IPv4 frames are not counted).', type: 'counter' as const,
       samples: Object.entries(totals).map(([protocol, value]) => ({ labels: { ...labels, protocol }, value })),
