@@ -36,6 +36,8 @@ export interface BenchOptions {
   progressStream?: NodeJS.WriteStream | null;
   /** The command line to record in the document. */
   command?: string;
+  /** Read CPU performance counters where a suite can (`--counters`). */
+  counters?: boolean;
 }
 
 /** The machine a run happened on. */
@@ -114,6 +116,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> 
       repeats,
       progress: (f, label) => bar.update(f, label),
       log: (line) => { bar.clear(); print(`  ${line}`); },
+      counters: opts.counters === true,
     };
     const t0 = Date.now();
     try {

@@ -63,6 +63,8 @@ export interface BenchContext {
   progress(fraction: number, label: string): void;
   /** Log a line (suppressed with --json on stdout). */
   log(line: string): void;
+  /** `--counters`: read CPU performance counters (or software counters without a PMU) where a suite can. */
+  counters?: boolean;
 }
 
 /** A benchmark suite. */

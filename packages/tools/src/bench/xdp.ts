@@ -17,6 +17,7 @@ import { COUNTER_VARIANTS, counterProgram, type CounterVariant } from '../labs/p
 import { assemble } from 'tsbpf';
 import { clangVersion, compileBpfC, linkProgramSection } from './clang-reference.js';
 import { traceXdp } from './insn-trace.js';
+import { measureCounterFeatures } from './xdp-features.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 import type { LiveRun, LiveWorkerMessage, LiveWorkerRequest } from './xdp-live-worker.js';
 import { createCounterMap, readCounters, returnOnlyProgram, templateFrame, TRAFFIC_MIX, type CounterTotals } from './xdp-traffic.js';
@@ -335,6 +336,9 @@ export const suite: BenchSuite = {
     rows.push({ name: 'test-run speedup optimized vs naive', value: sp('optimized'), unit: '×', claim: '3.00× (15 vs 5 Mpps)', verdict: 'not comparable', note: 'program time only; the lab\'s speedups are whole-path Mpps (see the live rows)' });
     rows.push({ name: 'test-run speedup ultra vs naive', value: sp('ultra'), unit: '×', claim: '4.00× (20 vs 5 Mpps)', verdict: 'not comparable' });
     notes.push(`Test-run: each packet class run ${ctx.quick ? '50k' : '200k'} times per repeat, the kernel's average ns per run (integer ns; includes the test-run loop and the XDP dispatcher call, ≈ the empty program's row), weighted by the mix ${TRAFFIC_MIX.map((c) => `${c.name} ${c.percent}%`).join(', ')}. clang reference: bench/xdp/*.bpf.c, compiled with clang -O2 -target bpf, the "xdp" section taken from the object by tsbpf's ELF reader and its map relocations linked to maps created here (no loader, no BTF).`);
+    const features = measureCounterFeatures(ctx, { hardwareCounters: ctx.counters });
+    rows.push(...features.rows); charts.push(...features.charts); notes.push(...features.notes);
+    Object.assign(checks, features.checks); extra.counterFeatures = features.extra;
     await measureLive(ctx, rows, charts, notes, checks, extra);
     return { suite: 'xdp', title: this.title, rows, charts, notes, checks, extra, durationMs: Date.now() - t0 };
   },
