@@ -124,6 +124,22 @@ test('trace syscalls --comm reports exactly the workload\'s syscalls with names,
   assert.equal(summary.dropped, 0);
 });
 
+test('trace syscalls --overload sample: the gate is in the tracer and, below the threshold, sends everything', async () => {
+  const w = startWorkload(3, 2, 1, missing());
+  const run = startCli(['trace', 'syscalls', '--comm', `tsw${tag}`, '--overload', 'sample', '--json', '--duration', '3']);
+  await run.waitForStderr(/Tracing syscalls/);
+  w.go();
+  assert.equal(await w.exited, 0);
+  assert.equal(await run.exited, 0, run.stderr);
+  const lines = run.json();
+  assert.deepEqual(lines.filter((l) => l.type === 'syscall').map((e) => e.syscall), ['getppid', 'getppid', 'getppid', 'openat', 'openat', 'nanosleep']);
+  const summary = lines.at(-1);
+  assert.deepEqual([summary.overload, summary.sampledOut, summary.keepOneIn, summary.dropped, summary.events], ['sample', 0, 1, 0, 6]);
+  const perf = startCli(['trace', 'syscalls', '--overload', 'sample', '--buffer', 'perf', '--duration', '1']);
+  assert.equal(await perf.exited, 2);
+  assert.match(perf.stderr, /--overload sample needs --buffer ring/);
+});
+
 test('trace syscalls --pid --min-duration-us filters in the kernel', async () => {
   const w = startWorkload(5, 5, 2, missing());
   const run = startCli(['trace', 'syscalls', '--pid', String(w.child.pid), '--min-duration-us', '10000', '--json', '--duration', '3']);

@@ -5,6 +5,7 @@ import { EXEC_MODES, type ExecMode } from '../labs/exec-programs.js';
 import { monotonicNowNs } from '../labs/latency.js';
 import { compileFilter, FilterSyntaxError, type EventPredicate, type FieldKind } from '../labs/event-filter.js';
 import type { TaskFilter } from '../labs/task-filter.js';
+import { OVERLOAD_MODES, type OverloadMode } from '../labs/overload-policy.js';
 import { traceExec } from '../labs/trace-exec.js';
 import { openFlagsText, traceOpen } from '../labs/trace-open.js';
 import type { TraceSummary } from '../labs/trace-session.js';
@@ -25,7 +26,7 @@ function printSummary(command: string, s: TraceSummary, json: boolean | undefine
   }
   const l = s.latency;
   process.stderr.write(`\n${paint('bold', `${command}:`)} ${formatCount(s.events)} events in ${s.durationS.toFixed(1)} s (${formatRate(s.eventsPerSec)}/s), ` +
-    `${s.dropped ? paint('red', `${formatCount(s.dropped)} dropped`) : '0 dropped'}${typeof extra.filteredOut === 'number' ? `, ${formatCount(extra.filteredOut)} filtered out by --filter` : ''}; latency p50 ${formatNs(l.p50Ns)}, p99 ${formatNs(l.p99Ns)}, max ${formatNs(l.maxNs)}. Detached.\n`);
+    `${s.dropped ? paint('red', `${formatCount(s.dropped)} dropped`) : '0 dropped'}${s.sampledOut !== undefined ? `, ${formatCount(s.sampledOut)} sampled out by --overload sample (now keeping 1 in ${s.keepOneIn ?? 1} low-priority events)` : ''}${typeof extra.filteredOut === 'number' ? `, ${formatCount(extra.filteredOut)} filtered out by --filter` : ''}; latency p50 ${formatNs(l.p50Ns)}, p99 ${formatNs(l.p99Ns)}, max ${formatNs(l.maxNs)}. Detached.\n`);
 }
 
 function filterFrom(opts: { pid?: number; comm?: string }): TaskFilter {
@@ -70,6 +71,13 @@ class UserFilter {
   }
 }
 
+const overloadOption = (high: string) => new Option('--overload <policy>', `when the ring buffer fills: drop (new events are lost, counted) or sample (in the kernel, keep 1 low-priority event in N as the ring fills, N doubling with the fill level; ${high}; sampled-away events are counted apart from lost ones)`).choices(OVERLOAD_MODES as string[]).default('drop');
+
+/** The summary fields of the overload policy (always the mode; the counts with sample). */
+function overloadFields(mode: OverloadMode, s: TraceSummary): Record<string, unknown> {
+  return mode === 'sample' ? { overload: mode, sampledOut: s.sampledOut ?? 0, keepOneIn: s.keepOneIn ?? 1 } : { overload: mode };
+}
+
 const filterOption = () => new Option('-f, --filter <expr>', 'print only events matching EXPR, over the event\'s fields: == != < <= > >= ~ (regex) && || ! ( ); filtered in Node, after the kernel-side filters (see docs/cli.md)');
 
 function readyLine(what: string): void {
@@ -89,6 +97,7 @@ export function registerTraceCommand(program: Command): void {
     .addOption(new Option('-m, --mode <mode>', 'zerocopy: ringbuf_reserve + submit; copy: build on the stack + ringbuf_output; filtered: reserve, then discard when pid < --min-pid').choices(EXEC_MODES as string[]).default('zerocopy'))
     .addOption(new Option('--min-pid <pid>', 'filtered mode: discard (without a wakeup) events of pids below this').argParser(intIn(0, 0x7fffffff)).default(1000))
     .addOption(filterOption())
+    .addOption(overloadOption('every exec is low priority, so the stream thins evenly'))
     .addOption(durationOption())
     .addOption(jsonOption())
     .addHelpText('after', `
@@ -99,13 +108,13 @@ bpf_ktime_get_ns() in the kernel to receipt in Node (p50/p99/max).
 Examples:
   tsbpf trace exec
   tsbpf trace exec --mode filtered --min-pid 2000 --duration 10 --json`)
-    .action((opts: { mode: ExecMode; minPid: number; filter?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace exec', 'tracing', async () => {
+    .action((opts: { mode: ExecMode; minPid: number; filter?: string; overload: OverloadMode; duration?: number; json?: boolean }) => runAction('tsbpf trace exec', 'tracing', async () => {
       const paint = paintFor(process.stdout);
       const userFilter = new UserFilter(opts.filter, 'exec');
       if (opts.mode !== 'filtered' && process.argv.some((a) => a === '--min-pid' || a.startsWith('--min-pid='))) throw new UsageError('--min-pid only applies to --mode filtered');
       const cols = rowFormatter([{ header: 'TIME', width: 12 }, { header: 'PID', align: 'right', width: 7 }, { header: 'UID', align: 'right', width: 6 }, { header: 'COMM' }]);
       const s = await traceExec({
-        mode: opts.mode, minPid: opts.minPid, durationS: opts.duration,
+        mode: opts.mode, minPid: opts.minPid, durationS: opts.duration, overload: opts.overload,
         onAttached: () => {
           readyLine(`exec (sched:sched_process_exec, ${opts.mode})`);
           if (!opts.json) process.stdout.write(paint('bold', cols.header) + '\n');
@@ -118,7 +127,7 @@ Examples:
           else process.stdout.write(cols.row([clockTime(time), String(e.pid), String(e.uid), e.comm]) + '\n');
         },
       });
-      printSummary('trace exec', s, opts.json, { mode: s.mode, ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
+      printSummary('trace exec', s, opts.json, { mode: s.mode, ...overloadFields(opts.overload, s), ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
     }));
 
   trace
@@ -130,6 +139,7 @@ Examples:
     .addOption(new Option('-b, --buffer <kind>', 'event transport: ring (BPF ring buffer) or perf (per-CPU perf buffer)').choices(['ring', 'perf']).default('ring'))
     .addOption(new Option('-s, --summary', 'count per syscall in the kernel and print a table at the end (like strace -c); no per-event output'))
     .addOption(filterOption())
+    .addOption(overloadOption('failed syscalls are high priority and always sent; ring buffer only'))
     .addOption(durationOption())
     .addOption(jsonOption())
     .addHelpText('after', `
@@ -142,15 +152,17 @@ Examples:
   tsbpf trace syscalls --comm nginx --min-duration-us 1000
   tsbpf trace syscalls --pid 1234 --buffer perf --json
   tsbpf trace syscalls --comm make --summary --duration 30`)
-    .action((opts: { pid?: number; comm?: string; minDurationUs?: number; buffer: 'ring' | 'perf'; summary?: boolean; filter?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace syscalls', 'tracing', async () => {
+    .action((opts: { pid?: number; comm?: string; minDurationUs?: number; buffer: 'ring' | 'perf'; summary?: boolean; filter?: string; overload: OverloadMode; duration?: number; json?: boolean }) => runAction('tsbpf trace syscalls', 'tracing', async () => {
       const paint = paintFor(process.stdout);
       const userFilter = new UserFilter(opts.filter, 'syscalls');
+      if (opts.overload === 'sample' && opts.buffer === 'perf') throw new UsageError('--overload sample needs --buffer ring (it reads the ring\'s fill level; a perf buffer has none)');
       const filter = filterFrom(opts);
       const minDurationNs = (opts.minDurationUs ?? 0) * 1000;
       const what = `syscalls (raw_syscalls${opts.pid ? `, pid ${opts.pid}` : ''}${opts.comm ? `, comm ${opts.comm}` : ''}${minDurationNs ? `, >= ${opts.minDurationUs} µs` : ''})`;
       if (opts.summary) {
         if (process.argv.some((a) => a === '--buffer' || a === '-b' || a.startsWith('--buffer='))) throw new UsageError('--buffer does not apply to --summary (nothing crosses per event)');
         if (opts.filter !== undefined) throw new UsageError('--filter does not apply to --summary (nothing crosses per event); use --pid, --comm or --min-duration-us');
+        if (opts.overload !== 'drop') throw new UsageError('--overload does not apply to --summary (nothing crosses per event)');
         const r = await summarizeSyscalls({ filter, minDurationNs, durationS: opts.duration, onAttached: () => readyLine(`${what}, summarizing in the kernel`) });
         const total = r.rows.reduce((a, x) => ({ count: a.count + x.count, errors: a.errors + x.errors, totalNs: a.totalNs + x.totalNs }), { count: 0, errors: 0, totalNs: 0 });
         if (opts.json) {
@@ -174,7 +186,7 @@ Examples:
         { header: 'SYSCALL', width: 16 }, { header: 'DURATION', align: 'right', width: 12 }, { header: 'RET' },
       ]);
       const s = await traceSyscalls({
-        filter, minDurationNs, buffer: opts.buffer, durationS: opts.duration,
+        filter, minDurationNs, buffer: opts.buffer, durationS: opts.duration, overload: opts.overload,
         onAttached: () => {
           readyLine(`${what} via a ${opts.buffer === 'ring' ? 'ring' : 'perf'} buffer`);
           if (!opts.json) process.stdout.write(paint('bold', cols.header) + '\n');
@@ -192,7 +204,7 @@ Examples:
           }
         },
       });
-      printSummary('trace syscalls', s, opts.json, { buffer: s.buffer, ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
+      printSummary('trace syscalls', s, opts.json, { buffer: s.buffer, ...overloadFields(opts.overload, s), ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
     }));
 
   trace
@@ -201,6 +213,7 @@ Examples:
     .addOption(pidOption())
     .addOption(commOption())
     .addOption(filterOption())
+    .addOption(overloadOption('opens that may write (O_WRONLY, O_RDWR, O_CREAT, O_TRUNC) are high priority and always sent'))
     .addOption(durationOption())
     .addOption(jsonOption())
     .addHelpText('after', `
@@ -211,12 +224,12 @@ always excluded.
 Examples:
   tsbpf trace open --comm bash
   tsbpf trace open --pid 1234 --json --duration 5`)
-    .action((opts: { pid?: number; comm?: string; filter?: string; duration?: number; json?: boolean }) => runAction('tsbpf trace open', 'tracing', async () => {
+    .action((opts: { pid?: number; comm?: string; filter?: string; overload: OverloadMode; duration?: number; json?: boolean }) => runAction('tsbpf trace open', 'tracing', async () => {
       const paint = paintFor(process.stdout);
       const userFilter = new UserFilter(opts.filter, 'open');
       const cols = rowFormatter([{ header: 'TIME', width: 12 }, { header: 'PID', align: 'right', width: 7 }, { header: 'COMM', width: 16 }, { header: 'FLAGS', width: 20 }, { header: 'FILENAME' }]);
       const s = await traceOpen({
-        filter: filterFrom(opts), durationS: opts.duration,
+        filter: filterFrom(opts), durationS: opts.duration, overload: opts.overload,
         onAttached: () => {
           readyLine('openat (syscalls:sys_enter_openat)');
           if (!opts.json) process.stdout.write(paint('bold', cols.header) + '\n');
@@ -229,6 +242,6 @@ Examples:
           else process.stdout.write(cols.row([clockTime(time), String(e.pid), e.comm, record.flagsText, e.filename]) + '\n');
         },
       });
-      printSummary('trace open', s, opts.json, userFilter.summary(), paintFor(opts.json ? process.stdout : process.stderr));
+      printSummary('trace open', s, opts.json, { ...overloadFields(opts.overload, s), ...userFilter.summary() }, paintFor(opts.json ? process.stdout : process.stderr));
     }));
 }

@@ -8,6 +8,10 @@ import { asm, R0, R1, R2, R3, R4, R5, R6, R7, R10, type AsmInput, type MapRef } 
 import { t } from 'tsbpf';
 import { asmCountDrop, type DropCounter } from 'tsbpf';
 import { taskFilterItems, type TaskFilter } from './task-filter.js';
+import { gateItems, highWhenAnyBit, type Gate } from './overload-policy.js';
+
+/** Opens that may write (O_WRONLY | O_RDWR | O_CREAT | O_TRUNC): high priority under `--overload sample`. */
+export const WRITE_OPEN_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000;
 
 /** Fixed part of each record; the filename (with its NUL, `len` bytes) follows. */
 export const OpenEventHeader = t.struct({
@@ -30,10 +34,12 @@ const HDR_AT = NAME_AT - OPEN_HEADER_SIZE;
 const DYNPTR_AT = HDR_AT - 16;
 
 /** The openat tracer. */
-export function openatProgram(ring: MapRef, drops: DropCounter | MapRef, filter: TaskFilter): AsmInput[] {
+export function openatProgram(ring: MapRef, drops: DropCounter | MapRef, filter: TaskFilter, gate?: Gate): AsmInput[] {
   return [
     asm.movReg(R6, R1), //                                    ctx
     taskFilterItems(filter, 'out', -16),
+    // --overload sample: opens that may write are high priority (always sent), read-only opens thinned under load.
+    gate ? [asm.loadMem('dw', R1, R6, TP.flags), highWhenAnyBit(WRITE_OPEN_FLAGS, 'ovl'), gateItems(gate, ring, R2, 'out', DYNPTR_AT - 8)] : [],
     // len = bpf_probe_read_user_str(filename, sizeof(filename), args->filename)
     asm.movReg(R1, R10),
     asm.add(R1, NAME_AT),

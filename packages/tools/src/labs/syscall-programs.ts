@@ -10,6 +10,7 @@ import { t } from 'tsbpf';
 import { F_CURRENT_CPU } from 'tsbpf';
 import { asmCountDrop, type DropCounter } from 'tsbpf';
 import { taskFilterItems, type TaskFilter } from './task-filter.js';
+import { gateItems, highWhenNegative, type Gate } from './overload-policy.js';
 
 /**
  * The event, as the chapter's C struct:
@@ -58,7 +59,7 @@ export function syscallEnter(start: MapRef, filter: TaskFilter): AsmInput[] {
 
 /** Where sys_exit sends what it measured. */
 export type ExitSink =
-  | { kind: 'ring'; ring: MapRef; drops: DropCounter | MapRef }
+  | { kind: 'ring'; ring: MapRef; drops: DropCounter | MapRef; gate?: Gate }
   | { kind: 'perf'; perf: MapRef; drops: DropCounter | MapRef }
   | { kind: 'summary'; stats: MapRef };
 
@@ -95,6 +96,8 @@ export function syscallExit(start: MapRef, sink: ExitSink, minDurationNs = 0): A
   if (sink.kind === 'ring') {
     return [
       head,
+      // --overload sample: failed syscalls are high priority (always sent), the rest thinned under load.
+      sink.gate ? [asm.loadMem('dw', R1, R6, TP.ret), highWhenNegative('ovl'), gateItems(sink.gate, sink.ring, R2, 'out', -32)] : [],
       asm.ldMapFd(R1, sink.ring),
       asm.mov(R2, SYSCALL_EVENT_SIZE),
       asm.mov(R3, 0),

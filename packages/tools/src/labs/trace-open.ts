@@ -2,7 +2,7 @@
  * `tsbpf trace open` (Chapter 28, exercise 4): openat filenames as variable-length records, each
  * reserved at exactly header + strlen + 1 bytes.
  */
-import { DropCounter } from 'tsbpf';
+import { OverloadGuard } from 'tsbpf';
 import { BpfMap } from 'tsbpf';
 import { Program } from 'tsbpf';
 import { RingBuffer, type RecordCallback } from 'tsbpf';
@@ -10,6 +10,7 @@ import { LatencyRecorder, monotonicNowNs } from './latency.js';
 import { OPEN_HEADER_SIZE, OpenEventHeader, openatProgram } from './open-programs.js';
 import type { TaskFilter } from './task-filter.js';
 import { runTraceSession, type TraceSummary } from './trace-session.js';
+import { lossCounter, overloadSummary, type OverloadMode } from './overload-policy.js';
 
 /** One openat call. */
 export interface OpenEvent {
@@ -52,17 +53,21 @@ export function openFlagsText(flags: number): string {
 export interface TraceOpenOptions {
   filter: TaskFilter;
   durationS?: number;
+  /** What happens when the ring fills: `drop` (default) or `sample` (opens that may write are high priority). */
+  overload?: OverloadMode;
   onEvent(e: OpenEvent): void;
   onAttached?(): void;
 }
 
 /** Traces syscalls:sys_enter_openat until the duration ends or a signal. */
 export async function traceOpen(opts: TraceOpenOptions): Promise<TraceSummary> {
-  const ring = BpfMap.create({ type: 'ringbuf', maxEntries: 1 << 20, name: 'open_events' });
-  const drops = DropCounter.create('open_drops');
+  const ringSize = 1 << 20;
+  const ring = BpfMap.create({ type: 'ringbuf', maxEntries: ringSize, name: 'open_events' });
+  const drops = lossCounter(opts.overload ?? 'drop', 'open_drops');
   const resources: { close(): void }[] = [ring, drops];
   try {
-    const program = Program.load({ type: 'tracepoint', name: 'trace_openat', instructions: openatProgram(ring, drops, opts.filter) });
+    const gate = drops instanceof OverloadGuard ? { guard: drops, ringSize } : undefined;
+    const program = Program.load({ type: 'tracepoint', name: 'trace_openat', instructions: openatProgram(ring, drops instanceof OverloadGuard ? drops.map : drops, opts.filter, gate) });
     resources.push(program);
     const latency = new LatencyRecorder();
     let events = 0;
@@ -80,7 +85,7 @@ export async function traceOpen(opts: TraceOpenOptions): Promise<TraceSummary> {
     };
     const reader = new RingBuffer(ring, onRecord, { dropCounter: drops });
     const link = program.attachTracepoint('syscalls', 'sys_enter_openat');
-    return await runTraceSession({ reader, links: [link], latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources });
+    return await runTraceSession({ reader, links: [link], latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources, finalCounts: () => overloadSummary(drops) });
   } catch (e) {
     for (const r of resources) r.close();
     throw e;

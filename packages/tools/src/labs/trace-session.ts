@@ -18,6 +18,10 @@ export interface TraceSummary {
   /** bpf_ktime_get_ns() in the program to receipt in JavaScript. */
   latency: LatencySummary;
   reason: StopReason;
+  /** With `--overload sample`: low-priority events the BPF-side policy chose not to send. */
+  sampledOut?: number;
+  /** With `--overload sample`: the sampling in force at the end, low-priority events kept 1 in this. */
+  keepOneIn?: number;
 }
 
 /** The reader side a session drives: RingBuffer or PerfBuffer. */
@@ -42,6 +46,8 @@ export interface SessionOptions {
   resources?: { close(): void }[];
   /** How often to look for the stop request while idle, ms. */
   pollMs?: number;
+  /** More summary fields, read after the final drain and before anything is closed. */
+  finalCounts?: () => Partial<TraceSummary>;
 }
 
 /** Runs the session to its end and returns the summary. Closes links, reader and resources. */
@@ -51,6 +57,7 @@ export async function runTraceSession(o: SessionOptions): Promise<TraceSummary> 
   let reason: StopReason = 'stopped';
   let dropped = 0;
   let elapsedS = 0;
+  let more: Partial<TraceSummary> = {};
   try {
     o.onAttached?.();
     const pollMs = o.pollMs ?? 100;
@@ -63,6 +70,7 @@ export async function runTraceSession(o: SessionOptions): Promise<TraceSummary> 
     elapsedS = (performance.now() - started) / 1000;
     o.reader.consume();
     dropped = o.reader.lost;
+    more = o.finalCounts?.() ?? {};
   } finally {
     stop.stop();
     for (const l of o.links) l.close();
@@ -70,7 +78,7 @@ export async function runTraceSession(o: SessionOptions): Promise<TraceSummary> 
     for (const r of o.resources ?? []) r.close();
   }
   const events = o.events();
-  return { events, durationS: round3(elapsedS), eventsPerSec: round1(elapsedS > 0 ? events / elapsedS : 0), dropped, latency: o.latency.summary(), reason };
+  return { events, durationS: round3(elapsedS), eventsPerSec: round1(elapsedS > 0 ? events / elapsedS : 0), dropped, latency: o.latency.summary(), reason, ...more };
 }
 
 function round1(n: number): number {

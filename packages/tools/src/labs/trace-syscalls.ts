@@ -3,7 +3,7 @@
  * buffer or a perf buffer, or aggregated in the kernel per syscall (`--summary`, like strace -c).
  * Filters run in BPF at sys_enter, so unwanted syscalls never get a start time or an event.
  */
-import { DropCounter } from 'tsbpf';
+import { DropCounter, OverloadGuard } from 'tsbpf';
 import type { Link } from 'tsbpf';
 import { BpfMap } from 'tsbpf';
 import { Program } from 'tsbpf';
@@ -16,6 +16,7 @@ import { START_ENTRIES, SUMMARY_SLOTS, SyscallEvent, SyscallStats, syscallEnter,
 import { createPerfEventArray, PerfBuffer } from './perf-reader.js';
 import type { TaskFilter } from './task-filter.js';
 import { runTraceSession, type EventReader, type TraceSummary } from './trace-session.js';
+import { lossCounter, overloadSummary, type OverloadMode } from './overload-policy.js';
 
 /** One completed syscall. */
 export interface SyscallEventRecord {
@@ -39,6 +40,8 @@ export interface TraceSyscallsOptions {
   minDurationNs?: number;
   buffer?: 'ring' | 'perf';
   durationS?: number;
+  /** What happens when the ring fills: `drop` (default) or `sample` (failed syscalls are high priority; ring only). */
+  overload?: OverloadMode;
   onEvent(e: SyscallEventRecord): void;
   onAttached?(): void;
 }
@@ -88,9 +91,10 @@ function attachPair(p: { enter: Program; exit: Program }): Link[] {
 export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSummary & { buffer: 'ring' | 'perf' }> {
   const buffer = opts.buffer ?? 'ring';
   const start = BpfMap.create({ type: 'hash', keySize: 8, valueSize: 8, maxEntries: START_ENTRIES, name: 'sys_start' });
-  const drops = DropCounter.create('sys_drops');
+  const drops = lossCounter(opts.overload ?? 'drop', 'sys_drops');
   const resources: { close(): void }[] = [start, drops];
   try {
+    if (drops instanceof OverloadGuard && buffer !== 'ring') throw new RangeError('tsbpf: --overload sample needs the ring buffer (it reads the ring\'s fill level)');
     const latency = new LatencyRecorder();
     let events = 0;
     const decode = (view: DataView | RecordView, off: number) => {
@@ -109,9 +113,10 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
     let reader: EventReader;
     let sink: ExitSink;
     if (buffer === 'ring') {
-      const ring = BpfMap.create({ type: 'ringbuf', maxEntries: 1 << 20, name: 'sys_events' });
+      const ringSize = 1 << 20;
+      const ring = BpfMap.create({ type: 'ringbuf', maxEntries: ringSize, name: 'sys_events' });
       resources.push(ring);
-      sink = { kind: 'ring', ring, drops };
+      sink = drops instanceof OverloadGuard ? { kind: 'ring', ring, drops: drops.map, gate: { guard: drops, ringSize } } : { kind: 'ring', ring, drops };
       const onRecord: RecordCallback = (view, off) => decode(view, off);
       reader = new RingBuffer(ring, onRecord, { dropCounter: drops });
     } else {
@@ -120,7 +125,7 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
     const progs = loadPair(opts.filter, sink, start, opts.minDurationNs ?? 0);
     resources.push(progs.enter, progs.exit);
     const links = attachPair(progs);
-    const summary = await runTraceSession({ reader, links, latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources });
+    const summary = await runTraceSession({ reader, links, latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources, finalCounts: () => overloadSummary(drops) });
     return { ...summary, buffer };
   } catch (e) {
     for (const r of resources) r.close();
