@@ -10,6 +10,7 @@
  */
 import { RINGBUF_HDR } from '../pure/uapi.js';
 import type { DropCounter } from './drop-counter.js';
+import type { OverloadGuard } from './overload.js';
 import { BpfError, ClosedError } from './errors.js';
 import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.js';
 import { drainInBatches } from './reader-batches.js';
@@ -43,8 +44,17 @@ export type RecordCallback = (view: RecordView, offset: number, length: number) 
 
 /** Options for one ring. */
 export interface RingOptions {
-  /** The per-CPU drop counter the BPF side increments when a reservation fails; summed into `lost`. */
-  dropCounter?: DropCounter | BpfMap;
+  /**
+   * The per-CPU drop counter the BPF side increments when a reservation fails; summed into `lost`. An
+   * OverloadGuard (the overload policy's state) also reports `sampledOut` and `keepOneIn`.
+   */
+  dropCounter?: DropCounter | OverloadGuard | BpfMap;
+  /**
+   * Drain order among several rings (default 0): every drain empties the rings of a higher priority
+   * first, then the next level, sharing the drain's record budget (`consume`'s `maxRecords`). Rings of
+   * the same priority are visited round-robin in bounded batches.
+   */
+  priority?: number;
 }
 
 /** Options for a RingBuffer. */
@@ -96,7 +106,9 @@ class Ring {
   readonly hdr: Int32Array;
   readonly u8: Uint8Array;
   readonly view: RecordView;
-  readonly dropCounter: DropCounter | BpfMap | undefined;
+  readonly dropCounter: DropCounter | OverloadGuard | BpfMap | undefined;
+  /** Drain order among rings: higher first. */
+  priority = 0;
   cb: RecordCallback | undefined;
   /** Whether the last drain was stopped by its callback (returned false). */
   stopped = false;
@@ -104,7 +116,7 @@ class Ring {
   unmapped = false;
   readonly code: RingCode;
 
-  constructor(index: number, map: BpfMap, cb: RecordCallback | undefined, dropCounter: DropCounter | BpfMap | undefined) {
+  constructor(index: number, map: BpfMap, cb: RecordCallback | undefined, dropCounter: DropCounter | OverloadGuard | BpfMap | undefined) {
     this.index = index;
     this.map = map;
     this.cb = cb;
@@ -497,7 +509,10 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   readonly #state = { closed: false };
   /** readInto's implementation: the ring's own generated code while there is one ring. */
   #readInto: (buffer: Uint8Array) => number = (buffer) => this.#readIntoRings(buffer);
-  #next = 0; // round-robin start
+  /** The rings grouped by priority, highest first (see RingOptions.priority). */
+  #levels: Ring[][] = [];
+  /** Round-robin start per priority level. */
+  #levelNext: number[] = [];
   #what = 'ring buffer reader';
 
   /**
@@ -520,6 +535,8 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     if (!(map instanceof BpfMap)) throw argError('RingBuffer.add expects a BpfMap of type ringbuf');
     if (map.type !== 'ringbuf') throw argError(`RingBuffer reads ringbuf maps, not ${map.type} (use PerfBuffer for perf_event_array)`);
     if (callback !== undefined && typeof callback !== 'function') throw argError('RingBuffer callback must be a function');
+    const priority = options.priority ?? 0;
+    if (typeof priority !== 'number' || !Number.isFinite(priority)) throw argError(`RingBuffer ring priority must be a finite number, got ${String(options.priority)}`);
     const own = ownFd(map); // throws ClosedError for a closed map
     let ring: Ring;
     try {
@@ -529,10 +546,23 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
       throw e;
     }
     if (own !== map) this.#ownedMaps.push(own);
+    ring.priority = priority;
     this.#rings.push(ring);
+    this.#regroup();
     this.#readInto = this.#rings.length === 1 ? ring.code.readInto : (buffer) => this.#readIntoRings(buffer);
     this.#waiter.add(own.fd);
     return this;
+  }
+
+  /** Groups the rings by priority, highest first, keeping add order within a level. */
+  #regroup(): void {
+    const byPriority = new Map<number, Ring[]>();
+    for (const r of this.#rings) {
+      const level = byPriority.get(r.priority);
+      if (level) level.push(r); else byPriority.set(r.priority, [r]);
+    }
+    this.#levels = [...byPriority.entries()].sort((a, b) => b[0] - a[0]).map(([, rings]) => rings);
+    this.#levelNext = this.#levels.map(() => 0);
   }
 
   /** Number of rings. */
@@ -569,26 +599,33 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     }
     let total = 0;
     try {
-      // Rounds of bounded batches per ring until all are empty (or stopped / maxRecords).
-      for (;;) {
-        let round = 0;
-        const k = rings.length;
-        const first = this.#next;
-        this.#next = (first + 1) % Math.max(k, 1);
-        for (let j = 0; j < k; j++) {
-          const r = rings[(first + j) % k]!;
-          const cb = callback ?? r.cb;
-          if (!cb) throw argError(`consume needs a callback for ring ${r.index} (none was given to add)`);
-          const left = maxRecords - total;
-          if (left <= 0) return total;
-          // A bounded share per ring per round: a busy ring cannot starve the others.
-          const n = r.code.drain(cb, Math.max(1, Math.min(1024, Math.ceil(left / k))));
-          total += n;
-          round += n;
-          if (r.stopped || this.#state.closed) return total; // the callback said stop
+      // Priority levels, highest first, under one budget. Within a level: rounds of bounded batches per
+      // ring until all are empty (or stopped / maxRecords), so a busy ring cannot starve its peers.
+      const levels = this.#levels;
+      for (let lv = 0; lv < levels.length; lv++) {
+        const level = levels[lv]!;
+        const k = level.length;
+        for (;;) {
+          let round = 0;
+          const first = this.#levelNext[lv]!;
+          this.#levelNext[lv] = (first + 1) % k;
+          for (let j = 0; j < k; j++) {
+            const r = level[(first + j) % k]!;
+            const cb = callback ?? r.cb;
+            if (!cb) throw argError(`consume needs a callback for ring ${r.index} (none was given to add)`);
+            const left = maxRecords - total;
+            if (left <= 0) return total;
+            // A bounded share per ring per round: a busy ring cannot starve the others.
+            const n = r.code.drain(cb, Math.max(1, Math.min(1024, Math.ceil(left / k))));
+            total += n;
+            round += n;
+            if (r.stopped || this.#state.closed) return total; // the callback said stop
+          }
+          if (total >= maxRecords) return total;
+          if (round === 0) break;
         }
-        if (round === 0 || total >= maxRecords) return total;
       }
+      return total;
     } finally {
       this.#waiter.drained(total);
     }
@@ -607,17 +644,20 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     return this.#readInto(buffer);
   }
 
-  /** readInto over several rings (or none), visited round-robin. */
+  /** readInto over several rings (or none): highest priority first, round-robin within a priority. */
   #readIntoRings(buffer: Uint8Array): number {
     if (this.#state.closed) throw new ClosedError(this.#what);
-    const rings = this.#rings;
-    const k = rings.length;
-    for (let j = 0; j < k; j++) {
-      const r = rings[(this.#next + j) % k]!;
-      const n = r.code.readInto(buffer);
-      if (n < 0) continue;
-      this.#next = (r.index + 1) % k;
-      return n;
+    const levels = this.#levels;
+    for (let lv = 0; lv < levels.length; lv++) {
+      const level = levels[lv]!;
+      const k = level.length;
+      for (let j = 0; j < k; j++) {
+        const at = (this.#levelNext[lv]! + j) % k;
+        const n = level[at]!.code.readInto(buffer);
+        if (n < 0) continue;
+        this.#levelNext[lv] = (at + 1) % k;
+        return n;
+      }
     }
     return -1;
   }
@@ -625,18 +665,22 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   /** The next record as a new Uint8Array (a copy), or undefined when none is ready. */
   read(): Uint8Array | undefined {
     this.#check();
-    const rings = this.#rings;
-    const k = rings.length;
-    for (let j = 0; j < k; j++) {
-      const r = rings[k === 1 ? 0 : (this.#next + j) % k]!;
-      const at = r.nextRecord();
-      if (at < 0) continue;
-      const len = r.hdr[at]! & LEN_MASK;
-      const src = (at << 2) + HDR;
-      const out = r.u8.slice(src, src + len);
-      r.advance(at);
-      if (k > 1) this.#next = (r.index + 1) % k;
-      return out;
+    const levels = this.#levels;
+    for (let lv = 0; lv < levels.length; lv++) {
+      const level = levels[lv]!;
+      const k = level.length;
+      for (let j = 0; j < k; j++) {
+        const i = k === 1 ? 0 : (this.#levelNext[lv]! + j) % k;
+        const r = level[i]!;
+        const at = r.nextRecord();
+        if (at < 0) continue;
+        const len = r.hdr[at]! & LEN_MASK;
+        const src = (at << 2) + HDR;
+        const out = r.u8.slice(src, src + len);
+        r.advance(at);
+        if (k > 1) this.#levelNext[lv] = (i + 1) % k;
+        return out;
+      }
     }
     return undefined;
   }
@@ -717,6 +761,31 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
       n += dc instanceof BpfMap ? Number(dc.sum(0) ?? 0) : dc.read();
     }
     return n;
+  }
+
+  /**
+   * Low-priority records the BPF-side overload policy sampled away (asmOverloadGate), summed over the
+   * rings whose drop counter is an OverloadGuard; 0 without one. delivered + sampledOut + lost = produced.
+   */
+  get sampledOut(): number {
+    this.#check();
+    let n = 0;
+    for (const r of this.#rings) {
+      const dc = r.dropCounter;
+      if (dc !== undefined && !(dc instanceof BpfMap) && 'sampledOut' in dc) n += dc.sampledOut;
+    }
+    return n;
+  }
+
+  /** The overload policy's current sampling: low-priority records kept 1 in this many (1 = all), the thinnest over the rings. */
+  get keepOneIn(): number {
+    this.#check();
+    let k = 1;
+    for (const r of this.#rings) {
+      const dc = r.dropCounter;
+      if (dc !== undefined && !(dc instanceof BpfMap) && 'keepOneIn' in dc) k = Math.max(k, dc.keepOneIn);
+    }
+    return k;
   }
 
   /**

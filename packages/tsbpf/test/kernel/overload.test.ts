@@ -76,10 +76,12 @@ function burstRun(gate: boolean, source: () => Producer & Disposable = () => ass
       produced++;
       if (high) highProduced++;
     }
-    maxKeepOneIn = Math.max(maxKeepOneIn, guard.keepOneIn);
+    maxKeepOneIn = Math.max(maxKeepOneIn, rb.keepOneIn);
     rb.consume();
   }
-  return { produced, highProduced, highDelivered, delivered: highDelivered + lowDelivered, sampledOut: guard.sampledOut, lost: rb.lost, guardLost: guard.read(), maxKeepOneIn };
+  assert.equal(rb.sampledOut, guard.sampledOut, 'the reader reports the policy\'s sampledOut');
+  assert.ok(rb.keepOneIn >= 1);
+  return { produced, highProduced, highDelivered, delivered: highDelivered + lowDelivered, sampledOut: rb.sampledOut, lost: rb.lost, guardLost: guard.read(), maxKeepOneIn };
 }
 
 test('a burst of 400 events into a ring that holds ~227: with the gate, no loss and every high-priority event arrives', () => {
