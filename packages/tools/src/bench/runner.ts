@@ -10,14 +10,14 @@ import { onlineCpus } from 'tsbpf';
 import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 
 /** Every suite, in the order `tsbpf bench` runs them by default. */
-export const SUITE_NAMES = ['ringbuf', 'live', 'wakeup', 'sizing', 'perf-vs-ring', 'backpressure', 'compression', 'xdp', 'maps', 'percpu', 'batch', 'helpers'] as const;
+export const SUITE_NAMES = ['ringbuf', 'live', 'wakeup', 'sizing', 'perf-vs-ring', 'backpressure', 'compression', 'multi-ring', 'xdp', 'maps', 'percpu', 'batch', 'helpers'] as const;
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 // Each suite lives in its own module, loaded on demand. The specifier is computed so a suite still
 // being written does not break the build; test/bench-suites.test.ts checks every module exists.
 const MODULES: Record<SuiteName, string> = {
   ringbuf: 'ringbuf', live: 'live', wakeup: 'wakeup', sizing: 'sizing', 'perf-vs-ring': 'perf-vs-ring',
-  backpressure: 'backpressure', compression: 'compression', xdp: 'xdp', maps: 'maps', percpu: 'percpu', batch: 'batch', helpers: 'helpers',
+  backpressure: 'backpressure', compression: 'compression', 'multi-ring': 'multi-ring', xdp: 'xdp', maps: 'maps', percpu: 'percpu', batch: 'batch', helpers: 'helpers',
 };
 const loadModule = (name: SuiteName): Promise<Record<string, unknown>> =>
   import(new URL(`./${MODULES[name]}.js`, import.meta.url).href) as Promise<Record<string, unknown>>;
