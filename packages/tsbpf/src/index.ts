@@ -65,3 +65,9 @@ export type { ProgramFunc, ProgramFuncBtf, ProgramFuncBtfOptions } from './pure/
 export { probeKernel } from './kernel/features.js';
 export type { ProbeReport, ProbeResult } from './kernel/features.js';
 export { syscallName, SYSCALL_NUMBERS } from './pure/syscall-names.js';
+export { PerfCounter } from './kernel/perf-counter.js';
+export type { PerfCounterEvent, PerfCounterOptions } from './kernel/perf-counter.js';
+export { OverloadGuard, asmOverloadGate, OVERLOAD_STATE } from './kernel/overload.js';
+export type { OverloadThresholds, OverloadGateOptions } from './kernel/overload.js';
+export { PerCpuRings, asmPerCpuRingReserve } from './kernel/per-cpu-rings.js';
+export type { PerCpuRingsOptions, PerCpuReserveOptions } from './kernel/per-cpu-rings.js';
