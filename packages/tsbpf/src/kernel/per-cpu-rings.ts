@@ -54,8 +54,9 @@ export class PerCpuRings {
       for (let cpu = 0; cpu < cpus; cpu++) rings.push(BpfMap.create({ type: 'ringbuf', maxEntries: size, name: `${name}${cpu}`.slice(0, 15) }));
       outer = BpfMap.create({ type: 'array_of_maps', keySize: 4, valueSize: 4, maxEntries: cpus, innerMap: rings[0]!, name: `${name}s`.slice(0, 15) });
       for (let cpu = 0; cpu < cpus; cpu++) outer.update(cpu, rings[cpu]!.fd as never);
-      reader = new RingBuffer(undefined, undefined, readerOptions);
-      for (const r of rings) reader.add(r, callback, { dropCounter: readerOptions.dropCounter, priority: readerOptions.priority });
+      reader = new RingBuffer(undefined, undefined, { ...readerOptions, dropCounter: undefined });
+      // One drop counter serves every ring (it is per-CPU itself): attach it once, or `lost` would count it per ring.
+      rings.forEach((r, cpu) => reader!.add(r, callback, { dropCounter: cpu === 0 ? readerOptions.dropCounter : undefined, priority: readerOptions.priority }));
       return new PerCpuRings(outer, rings, reader);
     } catch (e) {
       reader?.close();

@@ -105,6 +105,7 @@ test('per-CPU rings: each record lands in the ring of the CPU that produced it; 
   // Fill this CPU's ring: reservations fail and are counted.
   produce(prog, 3000);
   assert.ok(drops.read() > 0);
+  assert.equal(pc.reader.lost, drops.read(), 'one shared per-CPU drop counter, counted once');
   pc.close();
   pc.close();
   assert.throws(() => pc.reader.consume(), /closed/);
