@@ -11,13 +11,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
+#include <poll.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <node_api.h>
@@ -223,25 +227,156 @@ static napi_value js_timerfd_set(napi_env env, napi_callback_info info) {
   return make_int(env, timerfd_settime((int)fd, 0, &its, NULL) < 0 ? -errno : 0);
 }
 
+/* ---- blocking waits for a dedicated reader thread (RingBuffer.runBlocking):
+ * one syscall per wake-up, no event loop. No state. ------------------------ */
+
+/* monotonicNs() -> CLOCK_MONOTONIC in ns (a double: exact to 2^53 ns, 104 days). */
+static napi_value js_monotonic_ns(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  napi_value r;
+  napi_create_double(env, (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec, &r);
+  return r;
+}
+
+/* sleepUntil(ns) -> 0 or -errno: clock_nanosleep to an absolute CLOCK_MONOTONIC time. */
+static napi_value js_sleep_until(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  double ns;
+  if (napi_get_value_double(env, argv[0], &ns) != napi_ok || !(ns >= 0)) return throw_type(env, "tsbpf native: sleepUntil expects ns >= 0");
+  struct timespec ts = { (time_t)(ns / 1e9), 0 };
+  ts.tv_nsec = (long)(ns - (double)ts.tv_sec * 1e9);
+  if (ts.tv_nsec < 0) ts.tv_nsec = 0;
+  if (ts.tv_nsec > 999999999) ts.tv_nsec = 999999999;
+  int r;
+  while ((r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL)) == EINTR) {}
+  return make_int(env, -r);
+}
+
+/* pollWait(fds: Int32Array, timeoutNs) -> fds readable (> 0), 0 on timeout, or -errno:
+ * a blocking ppoll(POLLIN); timeoutNs < 0 waits forever. */
+static napi_value js_poll_wait(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv)) return NULL;
+  void *data;
+  size_t len;
+  int64_t tns;
+  if (get_bytes(env, argv[0], &data, &len) || get_i64(env, argv[1], &tns)) return NULL;
+  size_t n = len / sizeof(int32_t);
+  if (n == 0 || n > 64) return make_int(env, -EINVAL);
+  struct pollfd pfd[64];
+  for (size_t i = 0; i < n; i++) {
+    pfd[i].fd = ((int32_t *)data)[i];
+    pfd[i].events = POLLIN;
+    pfd[i].revents = 0;
+  }
+  struct timespec ts = { (time_t)(tns / 1000000000), (long)(tns % 1000000000) };
+  int r = ppoll(pfd, (nfds_t)n, tns < 0 ? NULL : &ts, NULL);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+/* ---- CPU placement of the calling thread (deterministic tests, benches) */
+
+/* schedSetaffinity(mask) -> 0 or -errno: mask is a byte buffer, bit n = CPU n,
+ * applied to the calling thread only (pid 0 = this thread). */
+static napi_value js_sched_setaffinity(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t len;
+  if (get_bytes(env, argv[0], &data, &len)) return NULL;
+  int r = sched_setaffinity(0, len, (cpu_set_t *)data);
+  return make_int(env, r < 0 ? -errno : 0);
+}
+
+/* schedGetaffinity(mask) -> bytes the kernel wrote, or -errno. */
+static napi_value js_sched_getaffinity(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t len;
+  if (get_bytes(env, argv[0], &data, &len)) return NULL;
+  long r = syscall(__NR_sched_getaffinity, 0, len, data);
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+/* schedGetcpu() -> the CPU the calling thread runs on now, or -errno. */
+static napi_value js_sched_getcpu(napi_env env, napi_callback_info info) {
+  int r = sched_getcpu();
+  return make_int(env, r < 0 ? -errno : r);
+}
+
+/* ---- sockets ----------------------------------------------------------- */
+
+/* setsockopt(fd, level, optname, optval bytes) -> 0 or -errno (SO_ATTACH_BPF and
+ * friends for socket filters; the caller encodes optval). */
+static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (get_args(env, info, 4, argv)) return NULL;
+  int64_t fd, level, name;
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &level) || get_i64(env, argv[2], &name)) return NULL;
+  void *data;
+  size_t len;
+  if (get_bytes(env, argv[3], &data, &len)) return NULL;
+  int r = setsockopt((int)fd, (int)level, (int)name, data, (socklen_t)len);
+  return make_int(env, r < 0 ? -errno : 0);
+}
+
 /* ---- mmap as external ArrayBuffers ------------------------------------ */
 
 typedef struct mapping {
   void *addr;
   size_t len;
   int mapped;
+  struct addon_state *owner; /* NULL once the environment is torn down */
   struct mapping *next;
 } mapping;
 
-/* Live mappings, so unmap(ab) can find the region behind an ArrayBuffer.
- * Only touched on the JS thread (calls and finalizers), so no lock. */
-static mapping *mappings = NULL;
+/* Per-environment state (N-API instance data): the main thread and every
+ * worker thread load the addon into their own napi_env, each with its own JS
+ * thread. Everything mutable lives here, touched only on that env's thread,
+ * so no lock and no process globals. */
+typedef struct addon_state {
+  mapping *mappings; /* live mappings, so unmap(ab) finds the region */
+} addon_state;
+
+static addon_state *get_state(napi_env env) {
+  void *data = NULL;
+  if (napi_get_instance_data(env, &data) != napi_ok || data == NULL) {
+    napi_throw_error(env, "TSBPF_NATIVE", "tsbpf native: addon state missing");
+    return NULL;
+  }
+  return data;
+}
+
+static void mapping_unlink(addon_state *st, mapping *m) {
+  for (mapping **p = &st->mappings; *p; p = &(*p)->next)
+    if (*p == m) { *p = m->next; break; }
+}
 
 static void mapping_finalize(napi_env env, void *data, void *hint) {
   mapping *m = hint;
   if (m->mapped) munmap(m->addr, m->len);
-  for (mapping **p = &mappings; *p; p = &(*p)->next)
-    if (*p == m) { *p = m->next; break; }
+  if (m->owner) mapping_unlink(m->owner, m);
   free(m);
+}
+
+/* Environment teardown (worker exit): unmap whatever is still mapped. A
+ * mapping whose ArrayBuffer finalizer has not run stays allocated (owner
+ * cleared) so a late finalizer only frees it; one that never runs leaks a few
+ * bytes of bookkeeping, never an address range. */
+static void state_finalize(napi_env env, void *data, void *hint) {
+  addon_state *st = data;
+  for (mapping *m = st->mappings, *next; m; m = next) {
+    next = m->next;
+    if (m->mapped) munmap(m->addr, m->len);
+    m->mapped = 0;
+    m->owner = NULL;
+    m->next = NULL;
+  }
+  free(st);
 }
 
 /* mmap(fd, length, prot, flags, offset) -> ArrayBuffer, or -errno. */
@@ -254,6 +389,8 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
       get_i64(env, argv[4], &off))
     return NULL;
   if (len <= 0) return make_int(env, -EINVAL);
+  addon_state *st = get_state(env);
+  if (!st) return NULL;
   void *addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, (int)fd, (off_t)off);
   if (addr == MAP_FAILED) return make_int(env, -errno);
   mapping *m = calloc(1, sizeof *m);
@@ -261,11 +398,12 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   m->addr = addr;
   m->len = (size_t)len;
   m->mapped = 1;
-  m->next = mappings;
-  mappings = m;
+  m->owner = st;
+  m->next = st->mappings;
+  st->mappings = m;
   napi_value ab;
   if (napi_create_external_arraybuffer(env, addr, (size_t)len, mapping_finalize, m, &ab) != napi_ok) {
-    mappings = m->next;
+    st->mappings = m->next;
     munmap(addr, (size_t)len);
     free(m);
     napi_throw_error(env, "TSBPF_NATIVE", "tsbpf native: cannot wrap mapping in an ArrayBuffer");
@@ -286,7 +424,9 @@ static napi_value js_unmap(napi_env env, napi_callback_info info) {
   size_t len;
   CHECK(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
   if (data == NULL) return make_int(env, 0); /* already detached */
-  mapping *m = mappings;
+  addon_state *st = get_state(env);
+  if (!st) return NULL;
+  mapping *m = st->mappings;
   while (m && !(m->mapped && m->addr == data)) m = m->next;
   if (!m) return throw_type(env, "tsbpf native: ArrayBuffer was not created by mmap");
   CHECK(env, napi_detach_arraybuffer(env, argv[0]));
@@ -444,6 +584,16 @@ static napi_value js_poll_close(napi_env env, napi_callback_info info) {
   } while (0)
 
 static napi_value init(napi_env env, napi_value exports) {
+  addon_state *st = calloc(1, sizeof *st);
+  if (!st) {
+    napi_throw_error(env, "TSBPF_NATIVE", "tsbpf native: out of memory");
+    return NULL;
+  }
+  if (napi_set_instance_data(env, st, state_finalize, NULL) != napi_ok) {
+    free(st);
+    napi_throw_error(env, "TSBPF_NATIVE", "tsbpf native: cannot set instance data");
+    return NULL;
+  }
   EXPORT("bpf", js_bpf);
   EXPORT("addressOf", js_address_of);
   EXPORT("perfEventOpen", js_perf_event_open);
@@ -457,6 +607,13 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("pollClose", js_poll_close);
   EXPORT("timerfdCreate", js_timerfd_create);
   EXPORT("timerfdSet", js_timerfd_set);
+  EXPORT("monotonicNs", js_monotonic_ns);
+  EXPORT("sleepUntil", js_sleep_until);
+  EXPORT("pollWait", js_poll_wait);
+  EXPORT("schedSetaffinity", js_sched_setaffinity);
+  EXPORT("schedGetaffinity", js_sched_getaffinity);
+  EXPORT("schedGetcpu", js_sched_getcpu);
+  EXPORT("setsockopt", js_setsockopt);
   napi_value v;
   CHECK(env, napi_create_int64(env, sysconf(_SC_PAGESIZE), &v));
   CHECK(env, napi_set_named_property(env, exports, "pageSize", v));

@@ -4,8 +4,9 @@
  * a tsbpf RingBuffer: events/s delivered, drops, consumer CPU, event→user latency, cost per traced
  * syscall, and the trade-off curve over the reader's latency budget (maxLatencyMs).
  */
-import { FdWaiter } from 'tsbpf/internal';
+import { BpfMap, RingBuffer } from 'tsbpf';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
+import { pacedLive } from './live-paced.js';
 import { exactlyOnce, GENERATOR_SYSCALLS, liveCpus, runLive, type GeneratorSyscall, type LiveRunResult, type TracerAttach } from './syscall-events.js';
 
 const RING_BYTES = 16 << 20;
@@ -25,37 +26,19 @@ function summary(r: LiveRunResult) {
 }
 
 /**
- * CPU per event-loop wake-up with nothing to drain: the reader's own wait cycle (timerfd budget,
- * uv_poll, promise resolution) in a loop for `ms`. The fixed cost each drain pays on top of its events.
+ * CPU per reader wake-up with nothing to drain, through the public API: a RingBuffer over an
+ * empty ring whose flush deadline (= the budget) wakes it on its timerfd, for `ms`. `blocking`:
+ * the same with runBlocking() (ppoll timeout) instead of start() in the event loop. The fixed cost
+ * each drain pays on top of its events.
  */
-async function wakeCostUs(budgetMs: number, ms: number): Promise<{ usPerWake: number; wakesPerSec: number }> {
-  const w = new FdWaiter('wake-cost probe', () => true, { maxLatencyMs: budgetMs, flushMs: budgetMs });
+async function wakeCostUs(budgetMs: number, ms: number, blocking: boolean): Promise<{ usPerWake: number; wakesPerSec: number }> {
+  using ring = BpfMap.create({ type: 'ringbuf', maxEntries: 4096, name: 'wake_probe' });
+  using rb = new RingBuffer(ring, () => {}, { maxLatencyMs: budgetMs, flushMs: budgetMs });
   let n = 0;
   const c0 = process.cpuUsage(), t0 = performance.now();
-  try {
-    while (performance.now() - t0 < ms) { w.drained(1); await w.wait(20); n++; }
-  } finally { w.close(); }
-  const c = process.cpuUsage(c0), dt = performance.now() - t0;
-  return { usPerWake: (c.user + c.system) / n, wakesPerSec: n / (dt / 1000) };
-}
-
-/**
- * The same with the event-driven mode (RingBuffer.start()): a drain that always reports records
- * keeps the waiter busy, so the periodic budget timer drives it: one timerfd wake per budget.
- */
-async function wakeCostEventsUs(budgetMs: number, ms: number): Promise<{ usPerWake: number; wakesPerSec: number }> {
-  const w = new FdWaiter('wake-cost probe', () => true, { maxLatencyMs: budgetMs, flushMs: budgetMs });
-  let n = 0;
-  const c0 = process.cpuUsage(), t0 = performance.now();
-  try {
-    await new Promise<void>((resolve) => {
-      w.run(() => {
-        n++;
-        if (performance.now() - t0 >= ms) { w.halt(); resolve(); }
-        return 1;
-      });
-    });
-  } finally { w.close(); }
+  const tick = (): boolean => { n++; return performance.now() - t0 >= ms; };
+  if (blocking) rb.runBlocking({ afterDrain: tick });
+  else await new Promise<void>((resolve) => { rb.start({ afterDrain: () => { if (tick()) { rb.stop(); resolve(); } } }); });
   const c = process.cpuUsage(c0), dt = performance.now() - t0;
   return { usPerWake: (c.user + c.system) / n, wakesPerSec: n / (dt / 1000) };
 }
@@ -70,7 +53,7 @@ export const suite: BenchSuite = {
     const curveEvents = ctx.quick ? events : 500_000;
     const budgets = ctx.quick ? [0, HEADLINE_BUDGET_MS, 2] : [0, 0.1, 0.25, HEADLINE_BUDGET_MS, 1, 2, 5, 10];
     const headlineRepeats = ctx.quick ? 1 : Math.min(ctx.repeats, 3);
-    const steps = 2 + budgets.length + headlineRepeats;
+    const steps = 2 + budgets.length + headlineRepeats + (ctx.quick ? 4 : 16);
     let step = 0;
     const progress = (label: string) => (f: number) => ctx.progress((step + Math.min(1, f)) / steps, label);
     const rows: Row[] = [];
@@ -84,8 +67,8 @@ export const suite: BenchSuite = {
     const bare = bareBy[SYSCALL]!;
     step++;
     const pipe = { syscall: SYSCALL, attach: ATTACH };
-    const wakeAwait = await wakeCostUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000);
-    const wake = await wakeCostEventsUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000);
+    const wakeBlocking = await wakeCostUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000, true);
+    const wake = await wakeCostUs(HEADLINE_BUDGET_MS, ctx.quick ? 200 : 1000, false);
     // The promise-per-wake reader (await waitReadable(); consume()) at the headline budget, for contrast.
     const awaitRun = await runLive({ events: curveEvents, ringBytes: RING_BYTES, maxLatencyMs: HEADLINE_BUDGET_MS, ...pipe, reader: 'await' });
     // The earlier setup for contrast: tracefs tracepoint + getppid.
@@ -102,7 +85,10 @@ export const suite: BenchSuite = {
       head.push(await runLive({ events, ringBytes: RING_BYTES, maxLatencyMs: HEADLINE_BUDGET_MS, ...pipe, onProgress: progress('headline') }));
       step++;
     }
-    const all = [...curve.map((c) => c.r), ...head.slice(1), oldSetup, awaitRun];
+    const paced = await pacedLive(ctx, { ringBytes: RING_BYTES, budgetMs: HEADLINE_BUDGET_MS, syscall: SYSCALL, attach: ATTACH, fullRateEvents: events, step: (l) => { step++; return progress(l); } });
+    const pacedTs = (paced.extra.pairs as { ts: LiveRunResult; blk: LiveRunResult }[]).flatMap((p) => [p.ts, p.blk]);
+    const all = [...curve.map((c) => c.r), ...head.slice(1), oldSetup, awaitRun, ...pacedTs];
+    checks['C consumer: every event delivered exactly once or counted lost'] = paced.exact;
     checks['every event delivered exactly once or counted lost (delivered + lost = produced; in order when nothing lost)'] = all.every(exactlyOnce);
 
     const m = (f: (r: LiveRunResult) => number) => ({ value: median(head.map(f)), spread: spread(head.map(f)) });
@@ -126,8 +112,14 @@ export const suite: BenchSuite = {
     rows.push({ name: 'event→user latency max', unit: 'ms', ...max, verdict: 'info' });
     rows.push({ name: 'cost added per traced syscall', unit: 'ns', ...added, claim: '~200 ns/event (zero-copy)', verdict: added.value <= 220 ? 'holds' : 'does not hold', note: `${scLabel} ${bare.nsPerCall.toFixed(0)} ns untraced → ${tracedNs.toFixed(0)} ns traced (sys_enter tracing slow path + raw tracepoint + filter + reserve/fill/submit)` });
     rows.push({ name: `reader wake-up cost, nothing to drain (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: wake.usPerWake, unit: 'µs CPU/wake', verdict: 'info', note: `event-driven (start()): ${wake.wakesPerSec.toFixed(0)} wakes/s → ${(wake.usPerWake * wake.wakesPerSec / 1e4).toFixed(1)}% of a core before any event: consumer CPU ≈ wakes/s × this + events/s × the per-event drain cost` });
-    rows.push({ name: `contrast: wake-up cost with await waitReadable() (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: wakeAwait.usPerWake, unit: 'µs CPU/wake', verdict: 'info', note: `${wakeAwait.wakesPerSec.toFixed(0)} wakes/s → ${(wakeAwait.usPerWake * wakeAwait.wakesPerSec / 1e4).toFixed(1)}% of a core (a promise, a Node timer, two timerfd_settime and fd re-watching per wake)` });
+    rows.push({ name: `reader wake-up cost, nothing to drain, runBlocking() (maxLatencyMs ${HEADLINE_BUDGET_MS})`, value: wakeBlocking.usPerWake, unit: 'µs CPU/wake', verdict: 'info', note: `${wakeBlocking.wakesPerSec.toFixed(0)} wakes/s → ${(wakeBlocking.usPerWake * wakeBlocking.wakesPerSec / 1e4).toFixed(1)}% of a core: one ppoll per wake, no event-loop iteration (start(): two epoll_pwait + one timerfd_settime)` });
     rows.push({ name: 'all four at once (rate, loss, p99, CPU)', value: met.filter(Boolean).length, unit: 'of 4', claim: 'all at once (issue 8)', verdict: met.every(Boolean) ? 'holds' : 'does not hold' });
+    const fullC = paced.extra.fullC as { consumerCpuPct: number }[];
+    const fullRatios = head.map((r, i) => r.consumerCpuPct / fullC[Math.min(i, fullC.length - 1)]!.consumerCpuPct);
+    rows.push({ name: 'full rate: consumer CPU vs C (same budget)', unit: '×', value: median(fullRatios), spread: spread(fullRatios), claim: '≤ 1.3× C', verdict: median(fullRatios) <= 1.3 ? 'holds' : 'does not hold', note: 'tsbpf headline run i over C full-rate run i; both consumers drain as fast as the generator produces' });
+    rows.push(...paced.rows);
+    charts.push(...paced.charts);
+    notes.push(...paced.notes);
     for (const sc of Object.keys(bareBy)) rows.push({ name: `generator untraced: ${GENERATOR_SYSCALLS[sc as GeneratorSyscall].label}`, value: bareBy[sc]!.nsPerCall, unit: 'ns/call', verdict: 'info', note: `${(1e3 / bareBy[sc]!.nsPerCall).toFixed(2)}M calls/s on one core` });
     rows.push({
       name: 'contrast: tracefs tracepoint + getppid (maxLatencyMs 0.5)', value: oldSetup.nsPerCall, unit: 'ns/call', verdict: 'info',
@@ -156,6 +148,6 @@ export const suite: BenchSuite = {
     const cpus = liveCpus();
     notes.push(`${events.toLocaleString('en-US')} ${GENERATOR_SYSCALLS[SYSCALL].label} calls per headline run (${curveEvents.toLocaleString('en-US')} per other curve point) by bench/c/syscall_loop.c on CPU ${cpus.generator}, sequence number in an ignored argument; the tracer (tsbpf assembler, raw tracepoint on sys_enter) keeps that process's calls and reserves/fills/submits a 32-byte event {ktime, seq, id, pid_tgid}; the reader (tsbpf RingBuffer, zero-copy callback, event-driven via start()) runs in this Node process pinned to CPU ${cpus.consumer}. Latency = one CLOCK_MONOTONIC reading per drain − each event's bpf_ktime_get_ns; p50/p99 over the steady state (events after the first 10 %, which include V8 compiling each new reader's drain on this pinned core), max over every event. Rate and CPU = steady state: between the drains that cross 10 % and 90 % of the events (process.cpuUsage of the whole Node process, all threads). The budget runs on a timerfd, so sub-millisecond budgets are exact.`);
     notes.push('Trade-off: maxLatencyMs 0 wakes the reader on every readiness (lowest latency, most wake-ups and CPU); a budget lets events accumulate and drains them in one pass, so CPU falls roughly with 1/budget while p99 rises towards the budget.');
-    return { suite: 'live', title: this.title, rows, charts, notes, checks, durationMs: Date.now() - t0, extra: { events, ringBytes: RING_BYTES, wakeCost: wake, wakeCostAwait: wakeAwait, awaitRun: summary(awaitRun), syscall: SYSCALL, attach: ATTACH, bare: summary(bare), bareBySyscall: Object.fromEntries(Object.entries(bareBy).map(([k, v]) => [k, v.nsPerCall])), oldSetup: summary(oldSetup), curve: curve.map((c) => ({ budget: c.budget, ...summary(c.r) })), headline: head.map(summary) } };
+    return { suite: 'live', title: this.title, rows, charts, notes, checks, durationMs: Date.now() - t0, extra: { events, ringBytes: RING_BYTES, wakeCost: wake, wakeCostBlocking: wakeBlocking, awaitRun: summary(awaitRun), syscall: SYSCALL, attach: ATTACH, bare: summary(bare), bareBySyscall: Object.fromEntries(Object.entries(bareBy).map(([k, v]) => [k, v.nsPerCall])), oldSetup: summary(oldSetup), curve: curve.map((c) => ({ budget: c.budget, ...summary(c.r) })), headline: head.map(summary), paced: paced.extra } };
   },
 };

@@ -10,14 +10,16 @@ import { onlineCpus } from 'tsbpf';
 import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 
 /** Every suite, in the order `tsbpf bench` runs them by default. */
-export const SUITE_NAMES = ['ringbuf', 'live', 'wakeup', 'sizing', 'perf-vs-ring', 'backpressure', 'compression', 'multi-ring', 'xdp', 'maps', 'percpu', 'batch', 'helpers'] as const;
+export const SUITE_NAMES = ['ringbuf', 'live', 'wakeup', 'sizing', 'perf-vs-ring', 'backpressure', 'compression', 'multi-ring', 'xdp', 'maps', 'percpu', 'batch', 'helpers', 'soak'] as const;
+/** Suites run only when named (`tsbpf bench soak`): minutes long, and they kill processes on purpose. */
+const ON_REQUEST: readonly string[] = ['soak'];
 export type SuiteName = (typeof SUITE_NAMES)[number];
 
 // Each suite lives in its own module, loaded on demand. The specifier is computed so a suite still
 // being written does not break the build; test/bench-suites.test.ts checks every module exists.
 const MODULES: Record<SuiteName, string> = {
   ringbuf: 'ringbuf', live: 'live', wakeup: 'wakeup', sizing: 'sizing', 'perf-vs-ring': 'perf-vs-ring',
-  backpressure: 'backpressure', compression: 'compression', 'multi-ring': 'multi-ring', xdp: 'xdp', maps: 'maps', percpu: 'percpu', batch: 'batch', helpers: 'helpers',
+  backpressure: 'backpressure', compression: 'compression', 'multi-ring': 'multi-ring', xdp: 'xdp', maps: 'maps', percpu: 'percpu', batch: 'batch', helpers: 'helpers', soak: 'soak',
 };
 const loadModule = (name: SuiteName): Promise<Record<string, unknown>> =>
   import(new URL(`./${MODULES[name]}.js`, import.meta.url).href) as Promise<Record<string, unknown>>;
@@ -38,6 +40,8 @@ export interface BenchOptions {
   command?: string;
   /** Read CPU performance counters where a suite can (`--counters`). */
   counters?: boolean;
+  /** soak: minutes of steady collection (`--minutes`). */
+  minutes?: number;
 }
 
 /** The machine a run happened on. */
@@ -84,7 +88,7 @@ export async function loadSuite(name: string): Promise<BenchSuite> {
 
 /** Runs the suites and returns the document; prints tables as it goes. */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> {
-  const names = opts.suites && opts.suites.length > 0 ? opts.suites : [...SUITE_NAMES];
+  const names = opts.suites && opts.suites.length > 0 ? opts.suites : SUITE_NAMES.filter((n) => !ON_REQUEST.includes(n));
   for (const n of names) {
     if (!(SUITE_NAMES as readonly string[]).includes(n)) throw new RangeError(`unknown bench suite "${n}" (known: ${SUITE_NAMES.join(', ')})`);
   }
@@ -117,6 +121,7 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> 
       progress: (f, label) => bar.update(f, label),
       log: (line) => { bar.clear(); print(`  ${line}`); },
       counters: opts.counters === true,
+      minutes: opts.minutes,
     };
     const t0 = Date.now();
     try {

@@ -65,6 +65,8 @@ export interface BenchContext {
   log(line: string): void;
   /** `--counters`: read CPU performance counters (or software counters without a PMU) where a suite can. */
   counters?: boolean;
+  /** soak: minutes of steady collection (`tsbpf bench soak --minutes N`; default 10). */
+  minutes?: number;
 }
 
 /** A benchmark suite. */

@@ -7,6 +7,8 @@
  *
  * argv[2]: JSON {@link LiveWorkerRequest}. Output: JSON lines {@link LiveWorkerMessage}.
  */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { BpfMap } from 'tsbpf';
 import { Program } from 'tsbpf';
 import { interfaceIndex } from 'tsbpf';
@@ -32,10 +34,15 @@ export interface LiveWorkerRequest {
   repeats: number;
   batchSize: number;
   runs: LiveRun[];
+  /**
+   * Threaded mode: switch the counter side's NAPI to a kernel thread (sysfs `threaded`) and pin
+   * that thread to this CPU, so generation and the counter run on different cores.
+   */
+  napiCpu?: number;
 }
 
 export type LiveWorkerMessage =
-  | { type: 'sample'; label: string; rep: number; frames: number; elapsedNs: number; syscallNs: number; kernelNsPerFrame: number; counted: CounterTotals | null; expected: CounterTotals }
+  | { type: 'sample'; label: string; rep: number; frames: number; elapsedNs: number; syscallNs: number; kernelNsPerFrame: number; counted: CounterTotals | null; expected: CounterTotals; napiNs?: number; napiThreads?: number; dropped?: number }
   | { type: 'progress'; fraction: number; label: string }
   | { type: 'error'; message: string };
 
@@ -47,6 +54,29 @@ function emit(m: LiveWorkerMessage): void {
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** The pids of `dev`'s threaded-NAPI kernel threads (comm "napi/<dev>-<id>"). */
+function napiThreads(dev: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try { if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith(`napi/${dev}-`)) out.push(Number(d)); } catch { /* exited */ }
+  }
+  return out;
+}
+
+/** CPU time (ns) the threads have run, from /proc/<pid>/schedstat (ns resolution). */
+function runtimeNs(pids: number[]): number {
+  let ns = 0;
+  for (const p of pids) ns += Number(readFileSync(`/proc/${p}/schedstat`, 'utf8').split(' ')[0]);
+  return ns;
+}
+
+/** Frames veth dropped on either side (ring full on the peer, or XDP_TX errors). */
+function vethDropped(tx: string, rx: string): number {
+  const r = (dev: string, f: string) => Number(readFileSync(`/sys/class/net/${dev}/statistics/${f}`, 'utf8'));
+  return r(tx, 'tx_dropped') + r(rx, 'rx_dropped');
 }
 
 function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerMessage {
@@ -66,6 +96,16 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
   });
   using link = counter.attachXdp(req.rxIface, { mode: 'native' });
   void link;
+  // NAPI instances exist once XDP is attached: switch them to threads now and pin those.
+  let napi: number[] = [];
+  if (req.napiCpu !== undefined) {
+    writeFileSync(`/sys/class/net/${req.rxIface}/threaded`, '1');
+    napi = napiThreads(req.rxIface);
+    if (napi.length === 0) throw new Error(`no NAPI thread for ${req.rxIface} after enabling threaded NAPI`);
+    for (const pid of napi) execFileSync('taskset', ['-p', '-c', String(req.napiCpu), String(pid)], { stdio: 'ignore' });
+  }
+  const napi0 = runtimeNs(napi);
+  const drop0 = vethDropped(req.txIface, req.rxIface);
 
   const t0 = process.hrtime.bigint();
   const res = gen.testRun({ data: frame, ctx, repeat: req.frames, flags: LIVE_FRAMES, batchSize: req.batchSize, dataOutSize: 0, ctxOutSize: 0 });
@@ -85,9 +125,21 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
       counted = c;
     }
   }
+  if (!counters && napi.length > 0) {
+    // No counter to watch: the NAPI thread's run time stops moving once its queue is empty.
+    let last = runtimeNs(napi), still = 0;
+    while (still < 3) {
+      sleepMs(1);
+      const now = runtimeNs(napi);
+      if (now === last) still++;
+      else { still = 0; last = now; tEnd = process.hrtime.bigint(); }
+    }
+  }
   return {
     type: 'sample', label: run.label, rep, frames: req.frames,
     elapsedNs: Number(tEnd - t0), syscallNs: Number(t1 - t0), kernelNsPerFrame: res.durationNs, counted, expected,
+    ...(req.napiCpu !== undefined ? { napiNs: runtimeNs(napi) - napi0, napiThreads: napi.length } : {}),
+    dropped: vethDropped(req.txIface, req.rxIface) - drop0,
   };
 }
 

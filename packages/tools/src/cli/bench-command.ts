@@ -19,6 +19,7 @@ export interface BenchFlags {
   json?: string | boolean;
   report?: string;
   counters?: boolean;
+  minutes?: number;
 }
 
 function suiteName(v: string, prev: string[] = []): string[] {
@@ -36,6 +37,7 @@ export function registerBenchCommand(program: Command): void {
     .option('--repeats <n>', 'repeats per measurement; medians are reported with their spread (default 5, quick 3)', intIn(1, 1000))
     .option('--json [file]', 'write one JSON document to FILE, or to stdout (tables then go to stderr)')
     .option('--report <file.html>', 'write a self-contained HTML report with charts (opens offline)')
+    .option('--minutes <n>', 'soak: minutes of steady 1M events/s collection (default 10)', intIn(1, 24 * 60))
     .option('--counters', 'xdp: cycles and instructions per packet from the CPU\'s performance counters (software counters where the machine has no PMU)')
     .action(async (suites: string[] | undefined, flags: BenchFlags) => {
       // Suites both trace (live, wakeup, sizing) and attach XDP (xdp): check both capability sets.
@@ -65,6 +67,7 @@ export async function benchAction(suites: string[], flags: BenchFlags): Promise<
     out: human,
     command: `tsbpf ${process.argv.slice(2).join(' ') || 'bench'}`,
     counters: flags.counters,
+    minutes: flags.minutes,
   });
   if (jsonToStdout) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
   else if (typeof flags.json === 'string') {

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Btf, BtfFuncProto } from '../pure/btf.js';
 import { ATTACH_TYPE, AttachTypeName, BPF_CMD, ProgTypeName } from '../pure/uapi.js';
-import { BpfError } from './errors.js';
+import { BpfError, NotSupportedError } from './errors.js';
 import { AttachError, Link, requireProgramType } from './link.js';
 import type { Program, ProgramLoadOptions } from './program.js';
 import { Attr, argError, bpfRaw, OwnedFd } from './syscall.js';
@@ -96,11 +96,9 @@ const TRAMPOLINE_KINDS: readonly TracingKind[] = ['fentry', 'fexit', 'fmod_ret',
  */
 export function explainTracingLoadError(e: unknown, opts: TracingLoadOptions): unknown {
   if (e instanceof BpfError && e.errno === EPERM && TRAMPOLINE_KINDS.includes(opts.kind) && process.getuid?.() === 0 && !('log' in e && (e as { log: string }).log)) {
-    const err = new AttachError('ENOTSUP', `${opts.kind} ${opts.target}`,
-      `this kernel refuses BPF trampoline programs (fentry/fexit/fmod_ret/lsm): BPF_PROG_LOAD fails with EPERM even as root and without a verifier log ` +
-      `(a locked-down or sandboxed kernel). tp_btf, raw tracepoints and tracepoints work: e.g. raw_syscalls:sys_enter/sys_exit for syscall entry/return values`);
-    (err as { cause?: unknown }).cause = e;
-    return err;
+    return new NotSupportedError('BPF trampolines (fentry/fexit/fmod_ret/lsm)',
+      `${opts.kind} ${opts.target}: this kernel refuses BPF trampoline programs (fentry/fexit/fmod_ret/lsm): BPF_PROG_LOAD fails with EPERM even as root and without a verifier log ` +
+      `(a locked-down or sandboxed kernel). tp_btf, raw tracepoints and tracepoints work: e.g. raw_syscalls:sys_enter/sys_exit for syscall entry/return values`, { cause: e });
   }
   return e;
 }

@@ -4,7 +4,7 @@
  * an owned fd. A rejection throws BtfLoadError carrying the kernel's BTF verifier log.
  */
 import {
-  Btf, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN, type BtfType,
+  Btf, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN, type BtfDatasec, type BtfType,
 } from '../pure/btf.js';
 import { BPF_CMD } from '../pure/uapi.js';
 import { BpfError } from './errors.js';
@@ -92,6 +92,56 @@ export function sanitizeBtf(btf: Btf, features: BtfFeatures = ALL_BTF_FEATURES):
   }
 }
 
+const KSYMS = '.ksyms';
+const DUMMY_KSYM = 'dummy_ksym';
+const BTF_INT_SIZE = 4;
+
+function ksymsDatasec(btf: Btf): BtfDatasec | undefined {
+  const id = btf.findByName(KSYMS, 'datasec');
+  return id === undefined ? undefined : btf.type(id) as BtfDatasec;
+}
+
+/**
+ * libbpf's bpf_object__collect_externs fix-up of the `.ksyms` DATASEC, which clang leaves with size 0 and which may
+ * list FUNCs (kfuncs): every entry becomes a 4-byte slot, VARs are retyped to `int` (an untyped `const void` ksym has
+ * no size), FUNC entries point at a dummy `int` VAR (the kernel accepts only VARs in a DATASEC) and their unnamed
+ * parameters get a name (the kernel requires named parameters in a FUNC). Appends at most two types: ids stay valid.
+ */
+export function fixupKsymsDatasec(btf: Btf): void {
+  const ds = ksymsDatasec(btf);
+  if (!ds || ds.vars.length === 0) return;
+  const types = btf.types as BtfType[];
+  let intId = btf.findAllByName('int', 'int').find((id) => btf.sizeOf(id) === BTF_INT_SIZE);
+  if (intId === undefined) {
+    intId = btf.endId;
+    types.push({ id: intId, name: 'int', nameOff: btf.addString('int'), kind: 1, size: BTF_INT_SIZE, encoding: BTF_INT_SIGNED, bitOffset: 0, bits: 32 });
+  }
+  let dummyId: number | undefined;
+  let off = 0;
+  for (const vs of ds.vars) {
+    const vt = btf.type(vs.type);
+    if (vt.kind === 12) {
+      if (dummyId === undefined) {
+        dummyId = btf.endId;
+        types.push({ id: dummyId, name: DUMMY_KSYM, nameOff: btf.addString(DUMMY_KSYM), kind: 14, type: intId, linkage: BTF_VAR_GLOBAL_ALLOCATED });
+      }
+      const proto = btf.type(vt.type);
+      if (proto.kind === 13) {
+        for (const prm of proto.params) if (prm.type && !prm.nameOff) { prm.name = DUMMY_KSYM; prm.nameOff = btf.type(dummyId).nameOff; }
+      }
+      vs.type = dummyId;
+      if (vt.linkage === BTF_FUNC_EXTERN) vt.linkage = BTF_FUNC_GLOBAL;
+    } else if (vt.kind === 14) {
+      vt.linkage = BTF_VAR_GLOBAL_ALLOCATED;
+      vt.type = intId;
+    }
+    vs.offset = off;
+    vs.size = BTF_INT_SIZE;
+    off += BTF_INT_SIZE;
+  }
+  ds.size = off;
+}
+
 /** Loads raw BTF (BPF_BTF_LOAD); throws BtfLoadError with the kernel's log on rejection. */
 export function loadRawBtf(bytes: Uint8Array, what = 'object BTF'): OwnedFd {
   const r = tryLoad(bytes, false);
@@ -160,6 +210,11 @@ function rawBtf(words: number[], strings: string): Uint8Array {
  * Throws BtfLoadError (with the kernel log) when even the sanitised BTF is refused.
  */
 export function loadObjectBtf(btf: Btf, what = 'object BTF'): OwnedFd {
+  // `.ksyms` is rewritten on a copy: the loader still needs the externs' real types for the next load of this spec.
+  if (ksymsDatasec(btf)?.vars.length) {
+    btf = Btf.parse(btf.encode());
+    fixupKsymsDatasec(btf);
+  }
   sanitizeBtf(btf, ALL_BTF_FEATURES);
   try {
     return loadRawBtf(btf.encode(), what);

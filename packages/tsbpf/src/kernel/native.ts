@@ -33,6 +33,20 @@ export interface NativeBinding {
   timerfdCreate(): number;
   /** One-shot timerfd_settime: expire `ns` from now (integer ns); 0 disarms and clears a pending expiry. → 0 or -errno. */
   timerfdSet(fd: number, ns: number): number;
+  /** CLOCK_MONOTONIC in ns (a double). */
+  monotonicNs(): number;
+  /** Blocking clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME) to `ns` → 0 or -errno. */
+  sleepUntil(ns: number): number;
+  /** Blocking ppoll(POLLIN) on `fds` (1..64) → fds readable, 0 on timeout, or -errno; timeoutNs < 0: no timeout. */
+  pollWait(fds: Int32Array, timeoutNs: number): number;
+  /** sched_setaffinity for the calling thread: `mask` bit n = CPU n. → 0 or -errno. */
+  schedSetaffinity(mask: Uint8Array): number;
+  /** sched_getaffinity for the calling thread into `mask` → bytes written, or -errno. */
+  schedGetaffinity(mask: Uint8Array): number;
+  /** sched_getcpu(): the CPU the calling thread is on now, or -errno. */
+  schedGetcpu(): number;
+  /** setsockopt(fd, level, optname, optval) → 0 or -errno (socket filters: SO_ATTACH_BPF / SO_DETACH_BPF). */
+  setsockopt(fd: number, level: number, optname: number, optval: ArrayBufferView): number;
   readonly pageSize: number;
 }
 

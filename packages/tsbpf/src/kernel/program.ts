@@ -19,6 +19,9 @@ import { attachTcx, attachXdp, Interface, XdpMode } from './attach-net.js';
 import { attachCgroup, CgroupAttachType } from './attach-cgroup.js';
 import { attachKprobe, KprobeOptions } from './kprobe.js';
 import { loadGeneratedFuncBtf } from './func-btf.js';
+import { attachIter, explainIterLoadError, IterLink, iterLoadOptions, IterLoadOptions, IterOptions } from './attach-iter.js';
+import { attachUsdt, UsdtLink, UsdtOptions } from './attach-usdt.js';
+import { attachSocket, SocketFilter, SocketTarget } from './attach-socket.js';
 
 const ENOSPC = 28;
 const EAGAIN = 11;
@@ -234,6 +237,16 @@ export class Program {
     }
   }
 
+  /** Loads an iterator program for kernel iterator `target` (`task`, `bpf_map`, `tcp`, ...); attach it with attachIter(). */
+  static loadIter(opts: IterLoadOptions): Program {
+    const full = iterLoadOptions(opts);
+    try {
+      return Program.load(full);
+    } catch (e) {
+      throw explainIterLoadError(e, opts.target);
+    }
+  }
+
   /** Whether this kernel loads BPF trampoline programs (fentry/fexit/fmod_ret/lsm); probed once. */
   static supportsTrampolines(): boolean {
     return trampolineSupport((o) => Program.load(o));
@@ -347,6 +360,27 @@ export class Program {
   /** Attaches a `kprobe` program as a uprobe/uretprobe on `binary` at `symbol` or `offset`, optionally for one pid. */
   attachUprobe(opts: UprobeOptions): Link {
     return attachUprobe(this, opts);
+  }
+
+  /**
+   * Attaches a `kprobe` program written with libbpf's `<bpf/usdt.bpf.h>` (BPF_USDT, bpf_usdt_arg) to every site of
+   * USDT `provider:name` in `binary`, filling the program's `__bpf_usdt_specs` map with each site's argument specs.
+   */
+  attachUsdt(opts: UsdtOptions): UsdtLink {
+    return attachUsdt(this, opts);
+  }
+
+  /**
+   * Links an iterator program (`iter/task`, loaded with Program.loadIter or from an object); `link.read()` runs
+   * it and returns what it printed. `opts` narrows it to one map, task or cgroup.
+   */
+  attachIter(opts?: IterOptions): IterLink {
+    return attachIter(this, opts);
+  }
+
+  /** Attaches a `socket_filter` program to a socket (fd, or a Node net/dgram socket); close() the result to detach. */
+  attachSocket(socket: SocketTarget): SocketFilter {
+    return attachSocket(this, socket);
   }
 
   /** Attaches a `kprobe` program to a kernel function; on kernels without kprobes this throws AttachError (ENOTSUP). */

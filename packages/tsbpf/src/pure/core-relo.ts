@@ -34,6 +34,8 @@ export interface CoreReloResult {
   /** Field byte sizes (field_byte_offset on loads/stores may need the memory size adjusted). */
   origSize?: number;
   newSize?: number;
+  /** Sizes differ and the load/store cannot be resized safely (libbpf poisons such a load/store). */
+  failMemSizeAdjust?: boolean;
   /** Check that the instruction holds origValue before patching. */
   validate: boolean;
   /** Target type id of the matched candidate (undefined when none). */
@@ -211,38 +213,79 @@ function targetFieldSpec(local: Btf, steps: Step[], rootIndex: number, target: B
   return { bitOffset, fieldType: cur, bitfieldSize, isMember };
 }
 
-/** libbpf's bpf_core_calc_field_relo for one side. */
-function fieldValue(btf: Btf, spec: FieldSpec, kind: number): { value: number; size?: number } {
-  const mt = btf.type(skipModsAndTypedefs(btf, spec.fieldType));
-  const bitfield = spec.bitfieldSize > 0 || (spec.isMember && spec.bitOffset % 8 !== 0);
+/** One side of a field relocation (libbpf's bpf_core_calc_field_relo). */
+interface FieldValue {
+  value: number;
+  /** Memory size of the field for load/store size adjustment (0: leave the instruction's size alone). */
+  size: number;
+  /** Type id (modifiers and typedefs skipped) of the field, for the size-adjustment safety check. */
+  typeId: number;
+  /** libbpf checks the instruction's original value only where compiler and libbpf cannot disagree. */
+  validate: boolean;
+}
+
+/**
+ * libbpf's bpf_core_calc_field_relo for one side. For bitfields, libbpf computes the smallest naturally aligned
+ * load covering the bits, which can differ from the load clang chose; so every bitfield value except signedness
+ * and right shift is not validated against the instruction, and the load/store width is never adjusted.
+ */
+function fieldValue(btf: Btf, spec: FieldSpec, kind: number): FieldValue {
+  if (kind === CORE_RELO_KIND.field_exists) return { value: 1, size: 0, typeId: 0, validate: true };
+  const fieldId = skipModsAndTypedefs(btf, spec.fieldType);
+  if (!spec.isMember) {
+    // Array element (or the root itself): only offset and size make sense.
+    const sz = btf.sizeOf(fieldId);
+    if (kind === CORE_RELO_KIND.field_byte_offset) return { value: spec.bitOffset / 8, size: sz, typeId: fieldId, validate: true };
+    if (kind === CORE_RELO_KIND.field_byte_size) return { value: sz, size: 0, typeId: 0, validate: true };
+    throw new CoreReloError(`CO-RE ${coreReloKindName(kind)} cannot be applied to an array element access`);
+  }
+  const mt = btf.type(fieldId);
+  const bitOff = spec.bitOffset;
+  const bitfield = spec.bitfieldSize > 0;
   let byteSize: number;
   let byteOff: number;
   let bitSize: number;
-  const bitOff = spec.bitOffset;
-  if (!bitfield) {
-    byteSize = btf.sizeOf(spec.fieldType);
-    byteOff = bitOff / 8;
-    bitSize = byteSize * 8;
-  } else {
-    byteSize = btf.sizeOf(spec.fieldType);
-    bitSize = spec.bitfieldSize || byteSize * 8;
+  if (bitfield) {
+    byteSize = btf.sizeOf(fieldId);
+    bitSize = spec.bitfieldSize;
     byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
+    // Smallest naturally aligned integer load that covers all the bits.
     while (bitOff + bitSize - byteOff * 8 > byteSize * 8) {
       if (byteSize >= 8) throw new CoreReloError(`bitfield at bit ${bitOff} (${bitSize} bits) cannot be read with a 64-bit load`);
       byteSize *= 2;
       byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     }
+  } else {
+    byteSize = btf.sizeOf(fieldId);
+    byteOff = Math.floor(bitOff / 8);
+    bitSize = byteSize * 8;
   }
+  const validate = !bitfield;
   switch (kind) {
-    case CORE_RELO_KIND.field_byte_offset: return { value: byteOff, size: bitfield ? undefined : byteSize };
-    case CORE_RELO_KIND.field_byte_size: return { value: byteSize };
-    case CORE_RELO_KIND.field_exists: return { value: 1 };
+    case CORE_RELO_KIND.field_byte_offset:
+      return { value: byteOff, size: bitfield ? 0 : byteSize, typeId: bitfield ? 0 : fieldId, validate };
+    case CORE_RELO_KIND.field_byte_size: return { value: byteSize, size: 0, typeId: 0, validate };
     case CORE_RELO_KIND.field_signed:
-      return { value: (isEnum(mt) && (mt as { signed: boolean }).signed) || (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) ? 1 : 0 };
-    case CORE_RELO_KIND.field_lshift_u64: return { value: 64 - (bitOff + bitSize - byteOff * 8) };
-    case CORE_RELO_KIND.field_rshift_u64: return { value: 64 - bitSize };
+      return {
+        value: (isEnum(mt) && (mt as { signed: boolean }).signed) || (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) ? 1 : 0,
+        size: 0, typeId: 0, validate: true,
+      };
+    // Little-endian (the only byte order tsbpf targets).
+    case CORE_RELO_KIND.field_lshift_u64: return { value: 64 - (bitOff + bitSize - byteOff * 8), size: 0, typeId: 0, validate };
+    case CORE_RELO_KIND.field_rshift_u64: return { value: 64 - bitSize, size: 0, typeId: 0, validate: true };
     default: throw new CoreReloError(`not a field relocation kind: ${kind}`);
   }
+}
+
+/**
+ * libbpf adjusts a load/store's size to a changed field size only when the value reads the same: pointers, or
+ * unsigned integers (zero extension). Anything else poisons the load/store.
+ */
+function memSizeAdjustSafe(local: Btf, localId: number, target: Btf, targetId: number): boolean {
+  const l = local.type(localId);
+  const t = target.type(targetId);
+  if (l.kind === 2 && t.kind === 2) return true;
+  return l.kind === 1 && t.kind === 1 && (l.encoding & BTF_INT_SIGNED) === 0 && (t.encoding & BTF_INT_SIGNED) === 0;
 }
 
 function typeValue(btf: Btf, id: number, kind: number): number {
@@ -290,7 +333,7 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
     const { spec, steps, path } = localFieldSpec(local, relo);
     const desc = `${kname} ${local.describe(relo.typeId)}.${path} (${relo.accessString})`;
     const orig = fieldValue(local, spec, kind);
-    let found: { value: number; size?: number; id: number } | undefined;
+    let found: (FieldValue & { id: number }) | undefined;
     for (const id of cands) {
       const ts = targetFieldSpec(local, steps, relo.access[0]!, target, id);
       if (!ts) continue;
@@ -301,13 +344,18 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
       found ??= { ...v, id };
     }
     if (!found) {
-      if (kind === CORE_RELO_KIND.field_exists) return { kind, origValue: orig.value, newValue: 0, poison: false, validate: false, description: desc };
+      if (kind === CORE_RELO_KIND.field_exists) return { kind, origValue: orig.value, newValue: 0, poison: false, validate: true, description: desc };
       return { kind, origValue: orig.value, newValue: orig.value, poison: true, validate: false, description: desc };
     }
-    return {
-      kind, origValue: orig.value, newValue: found.value, poison: false, origSize: orig.size, newSize: found.size,
-      validate: kind === CORE_RELO_KIND.field_byte_offset || kind === CORE_RELO_KIND.field_exists, targetId: found.id, description: desc,
+    const res: CoreReloResult = {
+      kind, origValue: orig.value, newValue: found.value, poison: false, validate: orig.validate, targetId: found.id, description: desc,
     };
+    if (orig.size !== found.size) {
+      res.origSize = orig.size;
+      res.newSize = found.size;
+      if (!memSizeAdjustSafe(local, orig.typeId, target, found.typeId)) res.failMemSizeAdjust = true;
+    }
+    return res;
   }
   if (TYPE_KINDS.has(kind)) {
     const desc = `${kname} ${local.describe(relo.typeId)}`;
@@ -384,10 +432,15 @@ export function patchCoreInsn(insns: Uint8Array, index: number, res: CoreReloRes
     if (res.validate && off !== orig) throw new CoreReloError(`${res.description}: instruction ${index} has offset ${off}, expected ${orig}`);
     const nv = Number(res.newValue);
     if (nv > 0x7fff || nv < -0x8000) throw new CoreReloError(`${res.description}: offset ${nv} does not fit 16 bits`);
-    if (res.kind === CORE_RELO_KIND.field_byte_offset && res.origSize !== undefined && res.newSize !== undefined && res.origSize !== res.newSize) {
+    if (res.failMemSizeAdjust) {
+      // libbpf: "invalid mem size adjustment" poisons the load/store; the verifier complains only if reachable.
+      insns[at] = 0x85; insns[at + 1] = 0; v.setInt16(at + 2, 0, true); v.setInt32(at + 4, CORE_POISON_IMM, true);
+      return;
+    }
+    if (res.origSize !== undefined && res.newSize !== undefined && res.origSize !== res.newSize) {
       const cur = CODE_SIZE[code & 0x18];
       if (cur !== res.origSize || SIZE_CODE[res.newSize] === undefined) {
-        throw new CoreReloError(`${res.description}: field size changed from ${res.origSize} to ${res.newSize} bytes and instruction ${index} cannot be adjusted`);
+        throw new CoreReloError(`${res.description}: field size changed from ${res.origSize} to ${res.newSize} bytes and instruction ${index} (${cur}-byte access) cannot be adjusted`);
       }
       insns[at] = (code & ~0x18) | SIZE_CODE[res.newSize]!;
     }

@@ -30,3 +30,9 @@ export class NotSupportedError extends TsbpfError {
     this.feature = feature;
   }
 }
+
+/** A malformed or unsupported BPF object (bad relocation, unknown map type, missing BTF, unresolvable extern, ...). */
+export class BpfObjectError extends TsbpfError {
+  override name = 'BpfObjectError';
+  readonly code = 'ERR_OBJECT';
+}

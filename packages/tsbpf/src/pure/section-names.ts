@@ -18,12 +18,19 @@ export type AttachTarget =
   | { kind: 'kprobe'; function: string; offset: number; retprobe: boolean }
   | { kind: 'ksyscall'; syscall: string; retprobe: boolean }
   | { kind: 'uprobe'; binary: string; symbol?: string; offset: number; retprobe: boolean }
+  /** `usdt/<binary>:<provider>:<name>` (the binary path may itself contain ':'). */
+  | { kind: 'usdt'; binary: string; provider: string; name: string }
   | { kind: 'perf_event' }
   | { kind: 'xdp' }
   | { kind: 'tc' }
   | { kind: 'tcx'; direction: 'ingress' | 'egress' }
   | { kind: 'cgroup'; attachType: AttachTypeName }
-  | { kind: 'none' };
+  | { kind: 'none' }
+  /**
+   * The section names an auto-attach target libbpf cannot parse (`uretprobe/readline`: no binary). libbpf opens
+   * and loads such a program and fails only at auto-attach; so does tsbpf: `reason` is the attach error.
+   */
+  | { kind: 'invalid'; reason: string };
 
 /** The interpretation of one section name. */
 export interface SectionInfo {
@@ -59,8 +66,9 @@ interface Def {
 }
 
 const tp = (extras: string, section: string): AttachTarget => {
+  if (!extras) return { kind: 'none' };
   const i = extras.indexOf('/');
-  if (!extras || i <= 0 || i === extras.length - 1) throw new SectionNameError(`section '${section}': expected tp/<category>/<name>`);
+  if (i <= 0 || i === extras.length - 1) throw new SectionNameError(`section '${section}': expected tp/<category>/<name>`);
   return { kind: 'tracepoint', category: extras.slice(0, i), name: extras.slice(i + 1) };
 };
 const rawTp = (writable: boolean) => (extras: string): AttachTarget => extras ? { kind: 'raw_tracepoint', name: extras, writable } : { kind: 'none' };
@@ -75,9 +83,10 @@ const kprobe = (retprobe: boolean) => (extras: string, section: string): AttachT
 const ksyscall = (retprobe: boolean) => (extras: string): AttachTarget => extras ? { kind: 'ksyscall', syscall: extras, retprobe } : { kind: 'none' };
 const uprobe = (retprobe: boolean) => (extras: string, section: string): AttachTarget => {
   if (!extras) return { kind: 'none' };
-  // libbpf: "uprobe/<binary>:<func>[+<off>]" or "uprobe/<binary>:<offset>".
-  const colon = extras.lastIndexOf(':');
-  if (colon <= 0) throw new SectionNameError(`section '${section}': expected uprobe/<binary>:<function>[+<offset>]`);
+  // libbpf (attach_uprobe): "uprobe/<binary>:<func>[+<off>]", the binary ending at the first ':'; tsbpf also takes
+  // "uprobe/<binary>:<offset>".
+  const colon = extras.indexOf(':');
+  if (colon <= 0) throw new SectionNameError(`section '${section}' names no function: expected ${section.slice(0, section.indexOf('/'))}/<binary>:<function>[+<offset>] (or attach it with an explicit binary and function)`);
   const binary = extras.slice(0, colon);
   const rest = extras.slice(colon + 1);
   if (/^(0x[0-9a-fA-F]+|\d+)$/.test(rest)) return { kind: 'uprobe', binary, offset: Number(rest), retprobe };
@@ -86,6 +95,11 @@ const uprobe = (retprobe: boolean) => (extras: string, section: string): AttachT
   return { kind: 'uprobe', binary, symbol: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
 };
 const none = (): AttachTarget => ({ kind: 'none' });
+/** `usdt/<path>:<provider>:<name>`: split on the last two ':' (paths may contain ':'). */
+const usdt = (extras: string): AttachTarget => {
+  const m = /^(.+):([^:]+):([^:]+)$/.exec(extras);
+  return m ? { kind: 'usdt', binary: m[1]!, provider: m[2]!, name: m[3]! } : { kind: 'none' };
+};
 const cg = (attachType: AttachTypeName) => (): AttachTarget => ({ kind: 'cgroup', attachType });
 
 // Order matters: first match wins, as in libbpf (longer names before their prefixes).
@@ -97,6 +111,11 @@ const DEFS: Def[] = [
   { sec: 'kretprobe.multi+', type: 'kprobe', attach: 'trace_kprobe_multi' },
   { sec: 'uprobe.multi+', type: 'kprobe', attach: 'trace_uprobe_multi' },
   { sec: 'uretprobe.multi+', type: 'kprobe', attach: 'trace_uprobe_multi' },
+  { sec: 'kprobe.session+', type: 'kprobe', attach: 'trace_kprobe_session' },
+  { sec: 'uprobe.session+', type: 'kprobe', attach: 'trace_uprobe_session' },
+  { sec: 'uprobe.multi.s+', type: 'kprobe', attach: 'trace_uprobe_multi', sleepable: true },
+  { sec: 'uretprobe.multi.s+', type: 'kprobe', attach: 'trace_uprobe_multi', sleepable: true },
+  { sec: 'uprobe.session.s+', type: 'kprobe', attach: 'trace_uprobe_session', sleepable: true },
   { sec: 'kprobe+', type: 'kprobe', parse: kprobe(false) },
   { sec: 'uprobe+', type: 'kprobe', parse: uprobe(false) },
   { sec: 'uprobe.s+', type: 'kprobe', sleepable: true, parse: uprobe(false) },
@@ -105,7 +124,8 @@ const DEFS: Def[] = [
   { sec: 'uretprobe.s+', type: 'kprobe', sleepable: true, parse: uprobe(true) },
   { sec: 'ksyscall+', type: 'kprobe', parse: ksyscall(false) },
   { sec: 'kretsyscall+', type: 'kprobe', parse: ksyscall(true) },
-  { sec: 'usdt+', type: 'kprobe' },
+  { sec: 'usdt+', type: 'kprobe', parse: usdt },
+  { sec: 'usdt.s+', type: 'kprobe', sleepable: true, parse: usdt },
   { sec: 'tc/ingress', type: 'sched_cls', attach: 'tcx_ingress', parse: () => ({ kind: 'tcx', direction: 'ingress' }) },
   { sec: 'tc/egress', type: 'sched_cls', attach: 'tcx_egress', parse: () => ({ kind: 'tcx', direction: 'egress' }) },
   { sec: 'tcx/ingress', type: 'sched_cls', attach: 'tcx_ingress', parse: () => ({ kind: 'tcx', direction: 'ingress' }) },
@@ -113,13 +133,20 @@ const DEFS: Def[] = [
   { sec: 'tc', type: 'sched_cls', parse: () => ({ kind: 'tc' }) },
   { sec: 'classifier', type: 'sched_cls', parse: () => ({ kind: 'tc' }) },
   { sec: 'action', type: 'sched_act' },
+  { sec: 'netkit/primary', type: 'sched_cls', attach: 'netkit_primary' },
+  { sec: 'netkit/peer', type: 'sched_cls', attach: 'netkit_peer' },
   { sec: 'tracepoint+', type: 'tracepoint', parse: tp },
   { sec: 'tp+', type: 'tracepoint', parse: tp },
+  { sec: 'tracepoint.s+', type: 'tracepoint', sleepable: true, parse: tp },
+  { sec: 'tp.s+', type: 'tracepoint', sleepable: true, parse: tp },
   { sec: 'raw_tracepoint+', type: 'raw_tracepoint', parse: rawTp(false) },
   { sec: 'raw_tp+', type: 'raw_tracepoint', parse: rawTp(false) },
+  { sec: 'raw_tracepoint.s+', type: 'raw_tracepoint', sleepable: true, parse: rawTp(false) },
+  { sec: 'raw_tp.s+', type: 'raw_tracepoint', sleepable: true, parse: rawTp(false) },
   { sec: 'raw_tracepoint.w+', type: 'raw_tracepoint_writable', parse: rawTp(true) },
   { sec: 'raw_tp.w+', type: 'raw_tracepoint_writable', parse: rawTp(true) },
   { sec: 'tp_btf+', type: 'tracing', attach: 'trace_raw_tp', parse: tracing('tp_btf') },
+  { sec: 'tp_btf.s+', type: 'tracing', attach: 'trace_raw_tp', sleepable: true, parse: tracing('tp_btf') },
   { sec: 'fentry+', type: 'tracing', attach: 'trace_fentry', parse: tracing('fentry') },
   { sec: 'fmod_ret+', type: 'tracing', attach: 'modify_return', parse: tracing('fmod_ret') },
   { sec: 'fexit+', type: 'tracing', attach: 'trace_fexit', parse: tracing('fexit') },
@@ -208,7 +235,13 @@ function matches(def: string, section: string): boolean {
 function build(def: Def, section: string, legacy: boolean): SectionInfo {
   const base = def.sec.endsWith('+') ? def.sec.slice(0, -1) : def.sec;
   const extras = !legacy && section.length > base.length + 1 ? section.slice(base.length + 1) : '';
-  const target = def.parse ? def.parse(extras, section) : none();
+  let target: AttachTarget;
+  try {
+    target = def.parse ? def.parse(extras, section) : none();
+  } catch (e) {
+    if (!(e instanceof SectionNameError)) throw e;
+    target = { kind: 'invalid', reason: e.message };
+  }
   return {
     section, definition: def.sec, programType: def.type, expectedAttachType: def.attach,
     sleepable: def.sleepable === true, xdpFrags: def.frags === true, target, legacy,
@@ -216,8 +249,9 @@ function build(def: Def, section: string, legacy: boolean): SectionInfo {
 }
 
 /**
- * Interpret a program section name as libbpf does. Throws SectionNameError for unknown names and for known
- * prefixes with malformed targets (`tp/sched` without an event name).
+ * Interpret a program section name as libbpf does. Throws SectionNameError for unknown names. A known name with a
+ * target auto-attach cannot use (`tp/sched` without an event, `uretprobe/readline` without a binary) parses, with
+ * target `{ kind: 'invalid', reason }`: the program loads, and auto-attach fails with `reason`, as in libbpf.
  */
 export function parseSectionName(section: string): SectionInfo {
   if (typeof section !== 'string' || section === '') throw new SectionNameError('empty section name');

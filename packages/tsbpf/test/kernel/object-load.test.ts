@@ -116,7 +116,7 @@ test('close() detaches, unloads and closes everything; twice is safe; use after 
 test('verifier errors point at the C source line (func_info/line_info passed to the kernel)', () => {
   // elfbtf_maps.bpf.c passes ring buffer memory as both key and value of bpf_map_update_elem: the verifier refuses.
   const obj = BpfObject.open(compileFixture('elfbtf_maps'));
-  obj.programs.on_openat2!.autoload = false; // fentry: this kernel refuses trampolines
+  obj.programs.on_openat2!.autoload = false; // not under test: fentry, which some kernels refuse
   obj.programs.xdp_pass!.autoload = false;
   const err = assert.throws(() => obj.load(), (e: unknown) => {
     assert.ok(e instanceof VerifierError);

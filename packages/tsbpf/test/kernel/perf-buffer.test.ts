@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { BpfMap, ClosedError, DropCounter, PerfBuffer, onlineCpus } from '../../src/index.js';
+import { allowedCpus, onCpu } from '../support/cpu.js';
 import { checkEvent, produce, produceInWorker, producer, seqCounter } from '../support/event-progs.js';
 
 function perfMap(): BpfMap {
@@ -52,16 +53,22 @@ test('PERF_RECORD_LOST is reported with counts equal to the BPF-side failures', 
   const got: number[] = [];
   const lostReports: [number, number][] = [];
   using pb = new PerfBuffer(map, (v, o, l) => { got.push(check(v, o, l)); }, { pageCount: 1, onLost: (cpu, n) => lostReports.push([cpu, n]) });
-  produce(prog, 1000); // one page holds ~85: the rest are lost
+  // The samples go to the current CPU's buffer, and a test run may migrate between iterations:
+  // pin the producer so one known buffer overflows.
+  const cpus = allowedCpus();
+  const target = cpus[0]!;
+  onCpu(target, () => produce(prog, 1000)); // one page holds ~85: the rest are lost
   pb.consume();
-  // The kernel writes the LOST record ahead of the next sample that fits.
-  produce(prog, 1);
+  // The kernel writes a LOST record ahead of the next sample that fits in the same CPU's buffer:
+  // one sample on every CPU this thread may run on flushes them all, wherever the drops landed.
+  for (const cpu of cpus) onCpu(cpu, () => produce(prog, 1));
   pb.consume();
   const failed = drops.read();
   assert.ok(failed > 800, `failed ${failed}`);
   assert.equal(pb.lost, failed);
   assert.equal(lostReports.reduce((a, [, n]) => a + n, 0), failed);
-  assert.equal(got.length + failed, 1001);
+  assert.deepEqual([...new Set(lostReports.map(([cpu]) => cpu))], [target], 'losses only on the pinned CPU');
+  assert.equal(got.length + failed, 1000 + cpus.length);
   assert.equal(new Set(got).size, got.length, 'no duplicates');
 });
 

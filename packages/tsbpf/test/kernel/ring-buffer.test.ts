@@ -250,7 +250,7 @@ test('closing a reader ends a pending poll and a for-await loop', async () => {
   setTimeout(() => rb.close(), 20);
   assert.equal(await pending, 0);
   assert.equal(await iter, 0);
-  assert.ok(Date.now() - t0 < 2000);
+  assert.ok(Date.now() - t0 < 9000, 'ended by close, not by the 10 s timeout');
   await assert.rejects(rb.poll(10), ClosedError);
 });
 
@@ -287,24 +287,28 @@ test('BPF_RB_NO_WAKEUP producers do not strand a waiting reader (flush deadline)
   const done = produceInWorker(prog, { bursts: 1, repeat: 100, gapMs: 0, delayMs: 20 });
   const t0 = Date.now();
   let got = 0;
-  while (got < 100 && Date.now() - t0 < 3000) got += await rb.poll(3000);
+  // 20 s: a hang guard for a loaded machine, not a measurement.
+  while (got < 100 && Date.now() - t0 < 20_000) got += await rb.poll(3000);
   await done;
   assert.equal(got, 100);
+  // Without the flush deadline the poll would have timed out with nothing (no wake-up is ever sent).
   assert.ok(rb.stats.flushes >= 1, `found by the flush deadline (${JSON.stringify(rb.stats)})`);
-  assert.ok(Date.now() - t0 < 1000);
+  assert.equal(rb.stats.wakeups, 0, 'NO_WAKEUP: never woken by readiness');
 });
 
 test('maxLatencyMs batches wake-ups at high rates and stays immediate at low rates', async () => {
   using ring = ringMap(1 << 22);
   using seq = seqCounter();
   using prog = producer({ mode: 'reserve', seq, ring });
-  using rb = new RingBuffer(ring, (v, o, l) => { checkEvent(v, o, l); }, { maxLatencyMs: 25 });
-  // Low rate: one event, nothing drained recently: delivered promptly.
-  const t0 = performance.now();
+  // No flush deadline in the way: the low-rate event must be found by readiness alone.
+  using rb = new RingBuffer(ring, (v, o, l) => { checkEvent(v, o, l); }, { maxLatencyMs: 25, flushMs: 60_000 });
+  // Low rate: one event, nothing drained recently: delivered by fd readiness, not held for a budget.
+  // (Structural, not a wall-clock bound: the producer is a new worker thread, whose start-up time
+  // depends on the machine's load.)
   const one = produceInWorker(prog, { bursts: 1, repeat: 1, gapMs: 0 });
-  assert.equal(await rb.poll(2000), 1);
-  const lowLatency = performance.now() - t0;
+  assert.equal(await rb.poll(20_000), 1);
   await one;
+  assert.deepEqual(rb.stats, { wakeups: 1, flushes: 0, budgetDrains: 0 });
   // High rate: bursts every 1 ms for ~300 ms.
   const bursts = 300;
   const done = produceInWorker(prog, { bursts, repeat: 50, gapMs: 1 });
@@ -321,8 +325,8 @@ test('maxLatencyMs batches wake-ups at high rates and stays immediate at low rat
   await done;
   const elapsed = performance.now() - start;
   assert.equal(got, bursts * 50);
-  assert.ok(lowLatency < 200, `low-rate event took ${lowLatency.toFixed(1)} ms`);
-  // About one drain per 25 ms budget (plus the first); without the budget this would be ~one per burst.
+  // Drains that deliver are at least one 25 ms budget apart (timerfd never fires early), so this bound
+  // holds however slowly the machine runs; without the budget this would be ~one per burst.
   assert.ok(polls <= elapsed / 25 + 5, `${polls} drains in ${elapsed.toFixed(0)} ms (${JSON.stringify(rb.stats)})`);
   assert.ok(rb.stats.budgetDrains >= 1);
 });
@@ -337,22 +341,30 @@ test('sub-millisecond latency budgets are honoured (timerfd, not 1 ms Node timer
   using prog = producer({ mode: 'reserve', seq, ring });
   let got = 0;
   using rb = new RingBuffer(ring, () => { got++; }, { maxLatencyMs: 0.25 });
-  const waits: number[] = [];
-  for (let i = 0; i < 25; i++) {
+  // Only polls that start inside the budget test it (one the scheduler delays past the budget drains at
+  // once): loop until 10 such polls, telling them apart by budgetDrains, instead of assuming timing.
+  const BUDGET_MS = 0.25;
+  const budgetWaits: number[] = [];
+  let rounds = 0;
+  while (budgetWaits.length < 10 && rounds < 500) {
+    rounds++;
     produce(prog, 1);
+    const beforeDrain = performance.now();
     assert.equal(rb.consume(), 1); // starts the budget
     produce(prog, 1); // data is waiting: the next poll resolves when the budget ends
+    const budgetDrains = rb.stats.budgetDrains;
     const t0 = performance.now();
     assert.equal(await rb.poll(1000), 1);
-    waits.push(performance.now() - t0);
+    const t1 = performance.now();
+    // Never before the budget ends: timerfd does not fire early (same monotonic clock).
+    assert.ok(t1 - beforeDrain >= BUDGET_MS - 0.01, `poll resolved ${(t1 - beforeDrain).toFixed(3)} ms after the drain`);
+    if (rb.stats.budgetDrains === budgetDrains + 1) budgetWaits.push(t1 - t0);
   }
-  waits.sort((a, b) => a - b);
-  const median = waits[waits.length >> 1]!;
-  assert.equal(got, 50);
-  assert.ok(waits[3]! >= 0.15, `a wait ended before the 0.25 ms budget: ${waits[0]!.toFixed(3)} ms`);
-  assert.ok(median < 0.9, `median wait ${median.toFixed(3)} ms: the budget is rounded up to Node's 1 ms timers`);
-  // Most polls start inside the budget (a poll that starts after it drains at once).
-  assert.ok(rb.stats.budgetDrains >= 15, JSON.stringify(rb.stats));
+  assert.equal(got, 2 * rounds);
+  assert.equal(budgetWaits.length, 10, `${budgetWaits.length} of ${rounds} polls started inside the budget`);
+  // A 1 ms Node timer can never end a wait sooner than 1 ms; the timerfd can (load only lengthens waits).
+  const fastest = Math.min(...budgetWaits);
+  assert.ok(fastest < 0.9, `fastest budget wait ${fastest.toFixed(3)} ms: the budget is rounded up to Node's 1 ms timers`);
 });
 
 test('readInto rejects a non-Uint8Array before touching the ring; a closed reader throws', () => {
@@ -438,7 +450,8 @@ test('start(): event-driven drains, immediate at low rates, one drain per budget
   using seq = seqCounter();
   using prog = producer({ mode: 'reserve', seq, ring });
   const seqs: number[] = [];
-  const rb = new RingBuffer(ring, (v, o, l) => { seqs.push(checkEvent(v, o, l)); }, { maxLatencyMs: 25 });
+  // flushMs far away: the low-rate record must be found by readiness, not by a flush tick.
+  const rb = new RingBuffer(ring, (v, o, l) => { seqs.push(checkEvent(v, o, l)); }, { maxLatencyMs: 25, flushMs: 60_000 });
   let drains = 0;
   let befores = 0;
   let wanted = 0;
@@ -453,12 +466,11 @@ test('start(): event-driven drains, immediate at low rates, one drain per budget
       reached = () => { clearTimeout(t); reached = undefined; resolve(); };
       if (seqs.length >= n) reached();
     });
-    // Low rate: delivered promptly by fd readiness.
-    const t0 = performance.now();
+    // Low rate: delivered at once by fd readiness (not by a budget or flush timer). Structural rather
+    // than a wall-clock bound: the producer is a new worker thread whose start-up depends on load.
     await produceInWorker(prog, { bursts: 1, repeat: 1, gapMs: 0 });
     await until(1);
-    assert.ok(performance.now() - t0 < 200);
-    assert.ok(rb.stats.wakeups >= 1);
+    assert.deepEqual(rb.stats, { wakeups: 1, flushes: 0, budgetDrains: 0 });
     // High rate: bursts every 1 ms for ~300 ms: about one drain per 25 ms budget.
     drains = 0;
     const start = performance.now();
@@ -492,15 +504,15 @@ test('start() with BPF_RB_NO_WAKEUP: the flush deadline finds the records', asyn
   using prog = producer({ mode: 'reserve', seq, ring, flags: RINGBUF_FLAG.no_wakeup });
   let got = 0;
   using rb = new RingBuffer(ring, (v, o, l) => { checkEvent(v, o, l); got++; }, { flushMs: 40 });
-  const t0 = Date.now();
   await new Promise<void>((resolve, reject) => {
-    const t = setTimeout(() => { rb.stop(); reject(new Error(`got ${got}`)); }, 2000);
+    // A hang guard, not a measurement: worker start-up time depends on the machine's load.
+    const t = setTimeout(() => { rb.stop(); reject(new Error(`got ${got}`)); }, 20_000);
     rb.start({ afterDrain: () => { if (got >= 100) { clearTimeout(t); rb.stop(); resolve(); } } });
     void produceInWorker(prog, { bursts: 1, repeat: 100, gapMs: 0, delayMs: 20 });
   });
   assert.equal(got, 100);
   assert.ok(rb.stats.flushes >= 1, JSON.stringify(rb.stats));
-  assert.ok(Date.now() - t0 < 1000);
+  assert.equal(rb.stats.wakeups, 0, 'NO_WAKEUP: never woken by readiness');
 });
 
 test('past 4 GiB consumed: the high half of the consumer position is published (drain and readInto, 4000-byte records)', () => {

@@ -12,7 +12,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asm, assemble, disassemble, decodeProgram, R0, R1, R2, R3, R4, R5, R6, R7, R9, R10, type AsmItem } from '../../src/index.js';
+import { asm, assemble, disassemble, decodeProgram, R0, R1, R2, R3, R4, R5, R6, R7, R9, R10, type AsmItem } from '../support/pure.js';
 import { V3_FORMS, V4_FORMS, PSEUDO_FORMS } from '../fixtures/asm-forms.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsbpf-llvm-'));

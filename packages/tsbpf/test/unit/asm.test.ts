@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import {
   asm, assemble, assembleProgram, labelPositions, disassemble, parseAsm, decodeProgram, helperId, t,
   R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, type AsmItem,
-} from '../../src/index.js';
+} from '../support/pure.js';
 import { decodeInsns, LD_IMM64, PSEUDO } from '../../src/pure/insn.js';
 import { HELPER_IDS } from '../../src/pure/helper-ids.js';
 import { ALL_FORMS } from '../fixtures/asm-forms.js';

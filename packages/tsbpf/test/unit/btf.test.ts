@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Elf, EM_BPF } from '../../src/pure/elf.js';
 import { Btf, BtfError, BTF_KIND, btfKindName, BTF_VAR_GLOBAL_ALLOCATED, type BtfType } from '../../src/pure/btf.js';
@@ -10,7 +10,8 @@ import { BtfExt, CORE_RELO_KIND, encodeFuncInfo, encodeLineInfo, parseAccessStri
 import { parseBtfMaps } from '../../src/pure/btf-maps.js';
 import { btfLayout, btfStructLayout, BtfStructLayout } from '../../src/pure/btf-layout.js';
 import { t } from '../../src/pure/layout.js';
-import { compileFixture, FIXTURE_OUT } from '../fixtures/clang.js';
+import { fixtureObject } from '../fixtures/objects.js';
+import { scratchDir } from '../support/scratch.js';
 
 const VMLINUX = '/sys/kernel/btf/vmlinux';
 const vmlinuxBytes = readFileSync(VMLINUX);
@@ -24,7 +25,7 @@ function bpftoolId(kind: string, name: string): number {
 }
 
 function loadObject(name: string): { elf: Elf; btf: Btf; ext: BtfExt; file: string } {
-  const file = compileFixture(name);
+  const file = fixtureObject(name);
   const elf = Elf.parse(readFileSync(file), { machine: EM_BPF });
   const btf = Btf.parse(elf.section('.BTF')!.data);
   const ext = BtfExt.parse(elf.section('.BTF.ext')!.data, btf);
@@ -121,8 +122,7 @@ function compareWithBpftool(btf: Btf, file: string): void {
 test('clang objects: .BTF matches bpftool btf dump, type for type', () => {
   for (const name of ['elfbtf_maps', 'elfbtf_legacy']) {
     const { btf, elf } = loadObject(name);
-    mkdirSync(FIXTURE_OUT, { recursive: true });
-    const raw = join(FIXTURE_OUT, `${name}.btf`);
+    const raw = join(scratchDir(), `${name}.btf`);
     writeFileSync(raw, elf.section('.BTF')!.data);
     compareWithBpftool(btf, raw);
     assert.deepEqual(btf.encode(), elf.section('.BTF')!.data.slice(), `${name}: encode round-trips`);
@@ -232,7 +232,7 @@ test('fixupDataSections + encode: DATASEC sizes and VAR offsets from the ELF, ac
   const out = btf.encode();
   const again = Btf.parse(out);
   assert.equal(again.str(added), 'tsbpf_added');
-  const raw = join(FIXTURE_OUT, 'elfbtf_maps.fixed.btf');
+  const raw = join(scratchDir(), 'elfbtf_maps.fixed.btf');
   writeFileSync(raw, out);
   compareWithBpftool(again, raw);
   assert.deepEqual(parseBtfMaps(again).map((m) => m.offset), [0, 16, 48]);

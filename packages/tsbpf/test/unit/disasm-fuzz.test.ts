@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { assemble, disassemble, decodeProgram, annotateInstruction, parseAsm } from '../../src/index.js';
+import { assemble, disassemble, decodeProgram, annotateInstruction, parseAsm } from '../support/pure.js';
 import { ALL_FORMS } from '../fixtures/asm-forms.js';
 
 const STREAMS = 100_000;

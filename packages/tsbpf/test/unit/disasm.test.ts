@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asm, assemble, disassemble, annotateInstruction, decodeProgram, parseAsm, R0, R1, R2, R3, R9, R10 } from '../../src/index.js';
+import { asm, assemble, disassemble, annotateInstruction, decodeProgram, parseAsm, R0, R1, R2, R3, R9, R10 } from '../support/pure.js';
 import { V4_FORMS } from '../fixtures/asm-forms.js';
 
 test('llvm syntax with labels for jump targets, hex (default) or decimal immediates', () => {

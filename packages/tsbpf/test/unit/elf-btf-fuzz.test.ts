@@ -10,7 +10,8 @@ import { Btf, BtfError } from '../../src/pure/btf.js';
 import { BtfExt } from '../../src/pure/btf-ext.js';
 import { parseBtfMaps } from '../../src/pure/btf-maps.js';
 import { btfLayout } from '../../src/pure/btf-layout.js';
-import { compileFixture, FIXTURE_OUT } from '../fixtures/clang.js';
+import { fixtureObject } from '../fixtures/objects.js';
+import { scratchDir } from '../support/scratch.js';
 
 const CASES = Number(process.env.TSBPF_FUZZ_CASES ?? 100_000);
 
@@ -96,8 +97,8 @@ function exerciseElf(bytes: Uint8Array, r: () => number): void {
 test(`ELF/BTF/BTF.ext parsers survive ${CASES} mutated inputs with only ElfError/BtfError`, () => {
   // Debug info is irrelevant to the parsers and only slows each case: strip it (keeps .BTF/.BTF.ext).
   const elfs = ['elfbtf_maps', 'elfbtf_legacy'].map((n) => {
-    const out = join(FIXTURE_OUT, `${n}.nodebug.o`);
-    execFileSync('llvm-objcopy', ['--strip-debug', compileFixture(n), out]);
+    const out = join(scratchDir(), `${n}.nodebug.o`);
+    execFileSync('llvm-objcopy', ['--strip-debug', fixtureObject(n), out]);
     return new Uint8Array(readFileSync(out));
   });
   const parsed = elfs.map((b) => Elf.parse(b));

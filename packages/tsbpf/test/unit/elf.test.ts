@@ -2,13 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   Elf, ElfError, EM_BPF, EM_X86_64, ET_DYN, ET_EXEC, ET_REL, R_BPF_64_32, R_BPF_64_64, SHT_NOBITS, SHT_REL,
   STB_GLOBAL, STT_FUNC, findFunctionSymbol, symbolFileOffset,
 } from '../../src/pure/elf.js';
-import { compileFixture, FIXTURE_OUT } from '../fixtures/clang.js';
+import { fixtureObject } from '../fixtures/objects.js';
+import { scratchDir } from '../support/scratch.js';
 
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
@@ -32,7 +33,7 @@ function readelfRelocs(file: string): Map<string, { offset: number; type: string
 }
 
 test('BPF object: header, sections and data match llvm-readelf', () => {
-  const file = compileFixture('elfbtf_maps');
+  const file = fixtureObject('elfbtf_maps');
   const bytes = readFileSync(file);
   const elf = Elf.parse(bytes, { machine: EM_BPF });
   assert.equal(elf.header.type, ET_REL);
@@ -61,7 +62,7 @@ test('BPF object: header, sections and data match llvm-readelf', () => {
 });
 
 test('BPF object: symbols match llvm-readelf', () => {
-  const file = compileFixture('elfbtf_maps');
+  const file = fixtureObject('elfbtf_maps');
   const elf = Elf.parse(readFileSync(file));
   const ref = readelfJson(file, '--symbols').Symbols.map((s: any) => s.Symbol);
   const syms = elf.symbols();
@@ -89,7 +90,7 @@ test('BPF object: symbols match llvm-readelf', () => {
 
 test('BPF object: relocations match llvm-readelf', () => {
   for (const name of ['elfbtf_maps', 'elfbtf_legacy']) {
-    const file = compileFixture(name);
+    const file = fixtureObject(name);
     const elf = Elf.parse(readFileSync(file), { machine: EM_BPF });
     const ref = readelfRelocs(file);
     const mine = elf.relocationSections();
@@ -107,7 +108,7 @@ test('BPF object: relocations match llvm-readelf', () => {
     }
   }
   // Program sections relocate map loads (ld_imm64, opcode 0x18) and calls (0x85) into .text.
-  const elf = Elf.parse(readFileSync(compileFixture('elfbtf_maps')));
+  const elf = Elf.parse(readFileSync(fixtureObject('elfbtf_maps')));
   const rs = elf.relocationSections().find((r) => r.target.name === 'tp/sched/sched_process_exec')!;
   for (const r of rs.relocations) {
     const opcode = rs.target.data[r.offset];
@@ -116,7 +117,7 @@ test('BPF object: relocations match llvm-readelf', () => {
 });
 
 test('legacy object: "maps" section, .bss, .rodata.str', () => {
-  const elf = Elf.parse(readFileSync(compileFixture('elfbtf_legacy')), { machine: EM_BPF });
+  const elf = Elf.parse(readFileSync(fixtureObject('elfbtf_legacy')), { machine: EM_BPF });
   const maps = elf.section('maps')!;
   assert.equal(maps.size, 20);
   const v = new DataView(maps.data.buffer, maps.data.byteOffset, maps.data.byteLength);
@@ -151,9 +152,8 @@ test('symbolFileOffset: malloc in libc matches nm -D and the PT_LOAD arithmetic'
 });
 
 test('symbolFileOffset: non-PIE executable where vaddr != file offset (.symtab)', () => {
-  mkdirSync(FIXTURE_OUT, { recursive: true });
-  const src = join(FIXTURE_OUT, 'uprobe_target.c');
-  const bin = join(FIXTURE_OUT, 'uprobe_target');
+  const src = join(scratchDir(), 'uprobe_target.c');
+  const bin = join(scratchDir(), 'uprobe_target');
   writeFileSync(src, 'int target_fn(int x) { return x * 3; }\nint main(int c, char **v) { return target_fn(c); }\n');
   execFileSync('clang', ['-O1', '-no-pie', '-o', bin, src]);
   const elf = Elf.parse(readFileSync(bin));
@@ -173,7 +173,7 @@ test('symbolFileOffset: non-PIE executable where vaddr != file offset (.symtab)'
 });
 
 test('malformed ELF gives clear ElfErrors', () => {
-  const good = readFileSync(compileFixture('elfbtf_maps'));
+  const good = readFileSync(fixtureObject('elfbtf_maps'));
   const code = (c: string) => (e: unknown) => e instanceof ElfError && e.code === c;
   assert.throws(() => Elf.parse(new Uint8Array(0)), code('truncated'));
   assert.throws(() => Elf.parse(good.subarray(0, 40)), code('truncated'));

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { t } from '../../src/index.js';
+import { t } from '../support/pure.js';
 
 test('the seed event struct: size 32, timestamp at 8, comm at 16', () => {
   const Event = t.struct({ pid: t.u32, uid: t.u32, timestamp: t.u64, comm: t.cstring(16) });
