@@ -8,7 +8,7 @@ export * from './pure/layout.js';
 export * from './pure/uapi.js';
 export * from './pure/asm.js';
 export * from './pure/disasm.js';
-export { parseAsm } from './pure/asm-text.js';
+export { parseAsm, AsmSyntaxError } from './pure/asm-text.js';
 export { HELPER_IDS, type HelperName } from './pure/helper-ids.js';
 export * as insn from './pure/insn.js';
 export type { RawInsn } from './pure/insn.js';

@@ -6,6 +6,14 @@
  */
 import { ALU_OP, ATOMIC_OP, CLASS, JMP_OP, MODE, PSEUDO, PSEUDO_CALL, PSEUDO_KFUNC_CALL, SIZE, SRC, type SizeName } from './insn.js';
 import { helperId, type AsmItem, type InsnItem, type LdImm64Item } from './asm.js';
+import { TsbpfError } from './errors.js';
+
+/** Assembler text that does not parse; the message names the line. */
+export class AsmSyntaxError extends TsbpfError {
+  override readonly name = 'AsmSyntaxError';
+  readonly code = 'ERR_ASM_SYNTAX';
+}
+
 
 const N = '(-?(?:0x[0-9a-f]+|\\d+))';
 const REL = '([+-](?:0x[0-9a-f]+|\\d+))';
@@ -108,9 +116,9 @@ const RULES: Rule[] = [
 function unknownBytes(comment: string, lineNo: number): AsmItem[] {
   const bytes = comment.trim().split(/\s+/).map((h) => parseInt(h, 16));
   if (bytes.length === 0 || bytes.length > 8 || bytes.some((b) => !(b >= 0 && b <= 255))) {
-    throw new SyntaxError(`line ${lineNo}: <unknown> needs its raw bytes after ';' to be reassembled`);
+    throw new AsmSyntaxError(`tsbpf: line ${lineNo}: <unknown> needs its raw bytes after ';' to be reassembled`);
   }
-  if (bytes.length < 8) throw new SyntaxError(`line ${lineNo}: a truncated instruction (${bytes.length} bytes) cannot be reassembled`);
+  if (bytes.length < 8) throw new AsmSyntaxError(`tsbpf: line ${lineNo}: a truncated instruction (${bytes.length} bytes) cannot be reassembled`);
   const v = new DataView(Uint8Array.from(bytes).buffer);
   return [i(v.getUint8(0), v.getUint8(1) & 0xf, v.getUint8(1) >> 4, v.getInt16(2, true), v.getInt32(4, true))];
 }
@@ -140,7 +148,7 @@ export function parseAsm(text: string | readonly string[]): AsmItem[] {
         return;
       }
     }
-    throw new SyntaxError(`line ${k + 1}: cannot parse '${rawLine.trim()}'`);
+    throw new AsmSyntaxError(`tsbpf: line ${k + 1}: cannot parse '${rawLine.trim()}'`);
   });
   return items;
 }

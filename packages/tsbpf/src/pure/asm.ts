@@ -12,6 +12,14 @@ import {
   SIZE, SRC, encodeInsn, splitImm64, type AluOpName, type CondJumpName, type RawInsn, type SizeName,
 } from './insn.js';
 import { HELPER_IDS } from './helper-ids.js';
+import { TsbpfError } from './errors.js';
+
+/** A program that cannot be assembled: an unknown or duplicate label, an unbound map. */
+export class AsmError extends TsbpfError {
+  override readonly name = 'AsmError';
+  readonly code = 'ERR_ASM';
+}
+
 
 // ---------------------------------------------------------------------------------------------
 // Registers
@@ -98,30 +106,30 @@ export type Operand = Reg | number;
 // Validation
 
 function checkReg(r: unknown, what: string): number {
-  if (!isReg(r) || r.n < 0 || r.n > 10) throw new TypeError(`${what}: expected a register R0..R10, got ${String(r)}`);
+  if (!isReg(r) || r.n < 0 || r.n > 10) throw new TypeError(`tsbpf: ${what}: expected a register R0..R10, got ${String(r)}`);
   return r.n;
 }
 function checkImm(v: unknown, what: string): number {
   // Accept both signed and unsigned 32-bit spellings (0xffffffff === -1), as llvm-mc does.
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x80000000 || v > 0xffffffff) {
-    throw new RangeError(`${what}: immediate ${String(v)} is not a 32-bit integer`);
+    throw new RangeError(`tsbpf: ${what}: immediate ${String(v)} is not a 32-bit integer`);
   }
   return v | 0;
 }
 function checkOff(v: unknown, what: string): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < -0x8000 || v > 0x7fff) {
-    throw new RangeError(`${what}: offset ${String(v)} is not a signed 16-bit integer`);
+    throw new RangeError(`tsbpf: ${what}: offset ${String(v)} is not a signed 16-bit integer`);
   }
   return v;
 }
 function checkLabel(name: unknown, what: string): string {
-  if (typeof name !== 'string' || name.length === 0) throw new TypeError(`${what}: label must be a non-empty string`);
+  if (typeof name !== 'string' || name.length === 0) throw new TypeError(`tsbpf: ${what}: label must be a non-empty string`);
   return name;
 }
 function checkMap(m: unknown, what: string): MapRef {
   if (typeof m === 'string' && m.length > 0) return m;
   if (typeof m === 'object' && m !== null && 'fd' in m) return m as { fd: number };
-  throw new TypeError(`${what}: expected a map (an object with .fd) or a map name, got ${String(m)}`);
+  throw new TypeError(`tsbpf: ${what}: expected a map (an object with .fd) or a map name, got ${String(m)}`);
 }
 
 function insn(code: number, dst: number, src: number, off: number, imm: number, extra?: { offLabel?: string; immLabel?: string }): InsnItem {
@@ -141,7 +149,7 @@ export function helperId(helper: string | number): number {
   if (typeof helper === 'number') return checkImm(helper, 'call');
   const name = helper.startsWith('bpf_') && !(helper in HELPERS) ? helper.slice(4) : helper;
   const id = HELPERS[name];
-  if (id === undefined || name === 'unspec') throw new RangeError(`call: unknown helper '${helper}'`);
+  if (id === undefined || name === 'unspec') throw new RangeError(`tsbpf: call: unknown helper '${helper}'`);
   return id;
 }
 /** The name of helper `id` (without the `bpf_` prefix), or undefined. */
@@ -197,7 +205,7 @@ function ldImm64Item(dst: number, src: number, imm: bigint, extra?: { map?: MapR
 }
 function checkSize(size: unknown, what: string, allowed: readonly SizeName[] = ['b', 'h', 'w', 'dw']): SizeName {
   if (typeof size !== 'string' || !(allowed as readonly string[]).includes(size)) {
-    throw new RangeError(`${what}: size must be one of ${allowed.join(', ')}, got ${String(size)}`);
+    throw new RangeError(`tsbpf: ${what}: size must be one of ${allowed.join(', ')}, got ${String(size)}`);
   }
   return size as SizeName;
 }
@@ -228,12 +236,12 @@ const core = {
   neg32: (dst: Reg): InsnItem => insn(A32 | ALU_OP.neg, checkReg(dst, 'neg32'), 0, 0, 0),
   /** Sign-extending move (v4): `r1 = (s8)r2`; `bits` is 8, 16 or 32. */
   movsx64: (dst: Reg, src: Reg, bits: 8 | 16 | 32): InsnItem => {
-    if (bits !== 8 && bits !== 16 && bits !== 32) throw new RangeError(`movsx64: bits must be 8, 16 or 32, got ${String(bits)}`);
+    if (bits !== 8 && bits !== 16 && bits !== 32) throw new RangeError(`tsbpf: movsx64: bits must be 8, 16 or 32, got ${String(bits)}`);
     return insn(A64 | ALU_OP.mov | SRC.x, checkReg(dst, 'movsx64'), checkReg(src, 'movsx64'), bits, 0);
   },
   /** Sign-extending 32-bit move (v4): `w1 = (s8)w2`; `bits` is 8 or 16. */
   movsx32: (dst: Reg, src: Reg, bits: 8 | 16): InsnItem => {
-    if (bits !== 8 && bits !== 16) throw new RangeError(`movsx32: bits must be 8 or 16, got ${String(bits)}`);
+    if (bits !== 8 && bits !== 16) throw new RangeError(`tsbpf: movsx32: bits must be 8 or 16, got ${String(bits)}`);
     return insn(A32 | ALU_OP.mov | SRC.x, checkReg(dst, 'movsx32'), checkReg(src, 'movsx32'), bits, 0);
   },
 
@@ -266,7 +274,7 @@ const core = {
   },
   /** Call a kernel helper by name (`'ringbuf_reserve'`, `bpf_` prefix optional) or id. */
   call: (helper: string | number): InsnItem => {
-    if (typeof helper !== 'string' && typeof helper !== 'number') throw new TypeError(`call: expected a helper name or id, got ${String(helper)}`);
+    if (typeof helper !== 'string' && typeof helper !== 'number') throw new TypeError(`tsbpf: call: expected a helper name or id, got ${String(helper)}`);
     return insn(J64 | JMP_OP.call, 0, 0, 0, helperId(helper));
   },
   /** bpf-to-bpf call of the subprogram at `label` (BPF_PSEUDO_CALL). */
@@ -315,9 +323,9 @@ const core = {
   // ld_imm64 and its pseudo forms (two slots each).
   /** `dst = imm ll`: any 64-bit constant. */
   ldImm64: (dst: Reg, value: bigint | number): LdImm64Item => {
-    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`ldImm64: ${value} is not a safe integer; pass a bigint`);
+    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`tsbpf: ldImm64: ${value} is not a safe integer; pass a bigint`);
     const v = BigInt(value);
-    if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`ldImm64: ${v} does not fit in 64 bits`);
+    if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`tsbpf: ldImm64: ${v} does not fit in 64 bits`);
     return ldImm64Item(checkReg(dst, 'ldImm64'), 0, v);
   },
   /** `dst = map` (BPF_PSEUDO_MAP_FD): the map pointer, as `bpf_map_lookup_elem` etc. expect in R1. */
@@ -351,9 +359,9 @@ const core = {
 
   /** An arbitrary raw instruction (for tests and forms without a builder). */
   raw: (code: number, dst = 0, src = 0, off = 0, imm = 0): InsnItem => {
-    if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError(`raw: opcode ${code} is not a byte`);
+    if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError(`tsbpf: raw: opcode ${code} is not a byte`);
     for (const [v, what] of [[dst, 'dst'], [src, 'src']] as const) {
-      if (!Number.isInteger(v) || v < 0 || v > 15) throw new RangeError(`raw: ${what} ${v} is not a 4-bit register field`);
+      if (!Number.isInteger(v) || v < 0 || v > 15) throw new RangeError(`tsbpf: raw: ${what} ${v} is not a 4-bit register field`);
     }
     return insn(code, dst, src, checkOff(off, 'raw'), checkImm(imm, 'raw'));
   },
@@ -393,12 +401,12 @@ function checkRegObj(r: Reg, what: string): Reg {
   return r;
 }
 function condByName(op: CondJumpName, what: string): JmpBuilder {
-  if (!(JUMP_NAMES as readonly string[]).includes(op)) throw new RangeError(`${what}: unknown jump '${String(op)}'`);
+  if (!(JUMP_NAMES as readonly string[]).includes(op)) throw new RangeError(`tsbpf: ${what}: unknown jump '${String(op)}'`);
   return core[op];
 }
 function endianBits(size: string, what: string): 16 | 32 | 64 {
   const bits = ({ h: 16, w: 32, dw: 64 } as const)[size as 'h' | 'w' | 'dw'];
-  if (!bits) throw new RangeError(`${what}: size must be h, w or dw, got ${size}`);
+  if (!bits) throw new RangeError(`tsbpf: ${what}: size must be h, w or dw, got ${size}`);
   return bits;
 }
 
@@ -450,15 +458,15 @@ function layout(flat: AsmItem[]): { labels: Map<string, number>; slots: number }
   const labels = new Map<string, number>();
   let pc = 0;
   flat.forEach((item, i) => {
-    if (typeof item !== 'object' || item === null) throw new TypeError(`assemble: item ${i} is not an instruction (${String(item)})`);
+    if (typeof item !== 'object' || item === null) throw new TypeError(`tsbpf: assemble: item ${i} is not an instruction (${String(item)})`);
     switch (item.kind) {
       case 'label':
-        if (labels.has(item.name)) throw new Error(`assemble: duplicate label '${item.name}'`);
+        if (labels.has(item.name)) throw new AsmError(`tsbpf: assemble: duplicate label '${item.name}'`);
         labels.set(item.name, pc);
         break;
       case 'insn': pc += 1; break;
       case 'ld_imm64': pc += 2; break;
-      default: throw new TypeError(`assemble: item ${i} is not an instruction (kind ${String((item as { kind?: unknown }).kind)})`);
+      default: throw new TypeError(`tsbpf: assemble: item ${i} is not an instruction (kind ${String((item as { kind?: unknown }).kind)})`);
     }
   });
   return { labels, slots: pc };
@@ -481,18 +489,18 @@ export function assembleProgram(items: AsmInput, options: AssembleOptions = {}):
   const view = new DataView(bytes.buffer);
   const resolve = (label: string, pc: number, what: string): number => {
     const target = labels.get(label);
-    if (target === undefined) throw new Error(`assemble: unknown label '${label}' (${what} at instruction ${pc})`);
+    if (target === undefined) throw new AsmError(`tsbpf: assemble: unknown label '${label}' (${what} at instruction ${pc})`);
     return target - (pc + 1);
   };
   const mapFd = (map: MapRef, pc: number): number => {
     let m: { readonly fd: number } | undefined;
     if (typeof map === 'string') {
       m = options.maps?.[map];
-      if (!m) throw new Error(`assemble: map '${map}' is not bound (instruction ${pc}); pass it in options.maps`);
+      if (!m) throw new AsmError(`tsbpf: assemble: map '${map}' is not bound (instruction ${pc}); pass it in options.maps`);
     } else m = map;
     const fd = m.fd;
     if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-      throw new RangeError(`assemble: map${typeof map === 'string' ? ` '${map}'` : ''} has no valid fd (${String(fd)}) at instruction ${pc}`);
+      throw new RangeError(`tsbpf: assemble: map${typeof map === 'string' ? ` '${map}'` : ''} has no valid fd (${String(fd)}) at instruction ${pc}`);
     }
     return fd;
   };
@@ -504,13 +512,13 @@ export function assembleProgram(items: AsmInput, options: AssembleOptions = {}):
       if (item.offLabel !== undefined) {
         off = resolve(item.offLabel, pc, 'jump');
         if (off < -0x8000 || off > 0x7fff) {
-          throw new RangeError(`assemble: jump to label '${item.offLabel}' at instruction ${pc} is out of 16-bit range (offset ${off}); use gotol`);
+          throw new RangeError(`tsbpf: assemble: jump to label '${item.offLabel}' at instruction ${pc} is out of 16-bit range (offset ${off}); use gotol`);
         }
       }
       if (item.immLabel !== undefined) {
         imm = resolve(item.immLabel, pc, item.code === (J32 | JMP_OP.ja) ? 'gotol' : 'call');
         if (imm < -0x80000000 || imm > 0x7fffffff) {
-          throw new RangeError(`assemble: target label '${item.immLabel}' at instruction ${pc} is out of 32-bit range (offset ${imm})`);
+          throw new RangeError(`tsbpf: assemble: target label '${item.immLabel}' at instruction ${pc} is out of 32-bit range (offset ${imm})`);
         }
       }
       encodeInsn(view, pc * INSN_SIZE, { code: item.code, dst: item.dst, src: item.src, off, imm });
@@ -521,7 +529,7 @@ export function assembleProgram(items: AsmInput, options: AssembleOptions = {}):
     if (item.map !== undefined) value = (value & 0xffffffff00000000n) | BigInt(mapFd(item.map, pc));
     if (item.funcLabel !== undefined) {
       const rel = resolve(item.funcLabel, pc, 'ldFunc');
-      if (rel < -0x80000000 || rel > 0x7fffffff) throw new RangeError(`assemble: ldFunc label '${item.funcLabel}' is out of 32-bit range`);
+      if (rel < -0x80000000 || rel > 0x7fffffff) throw new RangeError(`tsbpf: assemble: ldFunc label '${item.funcLabel}' is out of 32-bit range`);
       value = BigInt(rel >>> 0);
     }
     const { lo, hi } = splitImm64(value);
