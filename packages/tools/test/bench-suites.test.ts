@@ -56,9 +56,13 @@ test('xdp: counters agree (kernel vs trace, tsbpf vs clang, live frames), every 
     const insns = s.rows.find((r) => r.name === `${v}: instructions executed, TCP/IPv4 (typical)`);
     assert.ok(insns && insns.value > 10 && insns.value < 50, `${v} path length in range: ${insns?.value}`);
     for (const a of ['XDP_DROP', 'XDP_PASS']) {
-      const live = s.rows.find((r) => r.name === `live veth, ${v}, ${a}`);
+      const live = s.rows.find((r) => r.name === `live veth one core, ${v}, ${a}`);
       assert.ok(live && live.value > 0, `${v} ${a} live Mpps measured`);
     }
+    const threaded = s.rows.find((r) => r.name === `live veth threaded, ${v}, XDP_DROP`);
+    assert.ok(threaded && threaded.value > 0, `${v} threaded live Mpps measured`);
+    const cost = s.rows.find((r) => r.name === `live threaded, ${v}: cost per packet over the empty program`);
+    assert.ok(cost && Number.isFinite(cost.value), `${v} threaded per-packet cost measured`);
   }
   const exec = s.extra!.instructionsExecuted as Record<string, Record<string, number>>;
   assert.equal(exec['tsbpf naive']!['ARP'], 10, 'naive drops ARP right after the EtherType check (2 ctx loads, bounds check, EtherType, r0, exit)');
@@ -75,6 +79,10 @@ test('live: every event delivered once or counted lost; latency and CPU measured
   // A percentage of one core, measured (not NaN, not a unit slip). Quick runs last tens of ms: with
   // the process pinned to one CPU, V8 compiling each new reader's drain code on that same core can
   // fill the window, and rusage rounding can then pass 100 a little.
+  for (const name of ['paced 1M/s: lost', 'paced 1M/s: p99', 'paced 1M/s: consumer CPU', 'paced 1M/s: consumer CPU vs C']) {
+    const r = s.rows.find((x) => x.name === name);
+    assert.ok(r && Number.isFinite(r.value) && r.spread, `${name} measured with its spread`);
+  }
   const cpu = s.rows.find((r) => r.name.startsWith('consumer CPU'))!;
   assert.ok(cpu.value > 0 && cpu.value < 120, `consumer CPU ${cpu.value}% (${cpu.note ?? ''}; spread ${JSON.stringify(cpu.spread)})`);
 });

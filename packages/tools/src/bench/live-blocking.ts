@@ -4,7 +4,7 @@
  * generator, tracer, ring and per-event work, so the two reader designs compare in one run.
  */
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { BpfMap, DropCounter, onlineCpus, Program } from 'tsbpf';
 import { buildCReference } from './c-reference.js';
@@ -23,9 +23,16 @@ const monoOffsetNs = (() => {
   return mono - ((a + b) / 2) * 1e6;
 })();
 
-/** Node flags the worker needs to load TypeScript when the bench runs from source. */
-function workerExecArgv(self: string): string[] {
-  return self.endsWith('.ts') ? ['--import', 'tsx'] : [];
+/**
+ * Starts the worker script. From source (the tests run the bench under tsx) the worker registers
+ * tsx's loader itself first: module hooks are per thread, and `--import` in a worker's execArgv
+ * does not install them before the worker's own module loads.
+ */
+function startWorker(self: string, workerData: BlockingWorkerData): Worker {
+  const file = join(dirname(self), `live-blocking-worker${self.endsWith('.ts') ? '.ts' : '.js'}`);
+  if (!self.endsWith('.ts')) return new Worker(file, { workerData });
+  const url = pathToFileURL(file).href;
+  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { eval: true, workerData });
 }
 
 /** One run with the blocking reader in a worker thread; the process is pinned to the consumer CPU. */
@@ -46,7 +53,7 @@ export async function runLiveBlocking(o: { events: number; rate?: number; ringBy
     const flags = new Int32Array(stop);
     const self = fileURLToPath(import.meta.url);
     const data: BlockingWorkerData = { mapId: ring.info().id, events: o.events, maxLatencyMs: o.maxLatencyMs, stop, monoOffsetNs };
-    worker = new Worker(join(dirname(self), `live-blocking-worker${self.endsWith('.ts') ? '.ts' : '.js'}`), { workerData: data, execArgv: workerExecArgv(self) });
+    worker = startWorker(self, data);
     const w = worker;
     const result = new Promise<Record<string, unknown>>((resolve, reject) => {
       w.on('message', (m: { type: string }) => { if (m.type === 'result') resolve(m as Record<string, unknown>); });

@@ -234,10 +234,24 @@ export class PerfBuffer {
     let t = start;
     let n = 0;
     let stopped = false;
+    const state = this.#state;
     try {
       while (t !== head) {
         const off = t & mask;
         let at = base + off;
+        // The fast path: a sample that does not wrap (records are 8-byte aligned, so their
+        // header and length words are aligned u32 loads), with the header in the same load order.
+        if (off + 16 <= size) {
+          const w = at >> 2;
+          const type0 = u32[w]!;
+          const size0 = u32[w + 1]! >>> 16;
+          if (type0 === PERF_RECORD_SAMPLE && size0 >= 16 && off + size0 <= size) {
+            t = (t + size0) | 0;
+            n++;
+            if (cb(view, at + 12, u32[w + 2]!, cpu) === false || state.closed) { stopped = true; break; }
+            continue;
+          }
+        }
         let v = view;
         // perf_event_header { u32 type; u16 misc; u16 size } — the header itself may wrap.
         let recSize: number;
@@ -259,7 +273,7 @@ export class PerfBuffer {
         if (type === PERF_RECORD_SAMPLE) {
           const len = v.getUint32(at + 8, true);
           n++;
-          if (cb(v, at + 12, len, cpu) === false || this.#state.closed) { stopped = true; break; }
+          if (cb(v, at + 12, len, cpu) === false || state.closed) { stopped = true; break; }
         } else if (type === PERF_RECORD_LOST) {
           // { u64 id; u64 lost }
           const lost = v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * 0x100000000;

@@ -1,0 +1,34 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { BpfMap, PerfBuffer, onlineCpus } from '../../src/index.js';
+import { checkEvent, produce, producer, seqCounter } from '../support/event-progs.js';
+
+function perfMap(): BpfMap {
+  return BpfMap.create({ type: 'perf_event_array', keySize: 4, valueSize: 4, maxEntries: Math.max(...onlineCpus()) + 1, name: 'pdrain' });
+}
+
+test('perf drain fast path: a callback returning false keeps the rest; in order per CPU across consumes', () => {
+  using map = perfMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'perf', seq, ring: map });
+  const got: number[] = [];
+  let budget = 100;
+  using pb = new PerfBuffer(map, (v, o, l) => { got.push(checkEvent(v, o, 32)); assert.equal(l, 36); return --budget > 0; });
+  produce(prog, 300);
+  assert.equal(pb.consume(), 100, 'stopped at the sample whose callback returned false (it counts as delivered)');
+  budget = Infinity;
+  assert.equal(pb.consume(), 200);
+  assert.equal(pb.consume(), 0);
+  assert.deepEqual([...got].sort((a, b) => a - b), Array.from({ length: 300 }, (_, i) => i));
+});
+
+test('perf drain fast path: close() inside the callback stops the drain cleanly', () => {
+  using map = perfMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'perf', seq, ring: map });
+  let calls = 0;
+  const pb = new PerfBuffer(map, () => { if (++calls === 10) pb.close(); });
+  produce(prog, 50);
+  assert.equal(pb.consume(), 10);
+  assert.equal(pb.closed, true);
+});
