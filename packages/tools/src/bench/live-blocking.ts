@@ -4,11 +4,10 @@
  * generator, tracer, ring and per-event work, so the two reader designs compare in one run.
  */
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dirname, join } from 'node:path';
 import { BpfMap, DropCounter, onlineCpus, Program } from 'tsbpf';
 import { buildCReference } from './c-reference.js';
 import { runProcess } from './live-c.js';
+import { benchWorker } from './worker-thread.js';
 import { pinProcess } from './runner.js';
 import { liveCpus, syscallTracer, type GeneratorSyscall, type LiveRunResult, type TracerAttach } from './syscall-events.js';
 import type { BlockingWorkerData } from './live-blocking-worker.js';
@@ -22,18 +21,6 @@ const monoOffsetNs = (() => {
   const b = performance.now();
   return mono - ((a + b) / 2) * 1e6;
 })();
-
-/**
- * Starts the worker script. From source (the tests run the bench under tsx) the worker registers
- * tsx's loader itself first: module hooks are per thread, and `--import` in a worker's execArgv
- * does not install them before the worker's own module loads.
- */
-function startWorker(self: string, workerData: BlockingWorkerData): Worker {
-  const file = join(dirname(self), `live-blocking-worker${self.endsWith('.ts') ? '.ts' : '.js'}`);
-  if (!self.endsWith('.ts')) return new Worker(file, { workerData });
-  const url = pathToFileURL(file).href;
-  return new Worker(`import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(url)}); });`, { eval: true, workerData });
-}
 
 /** One run with the blocking reader in a worker thread; the process is pinned to the consumer CPU. */
 export async function runLiveBlocking(o: { events: number; rate?: number; ringBytes: number; maxLatencyMs: number; syscall?: GeneratorSyscall; attach?: TracerAttach }): Promise<LiveRunResult> {
@@ -51,9 +38,8 @@ export async function runLiveBlocking(o: { events: number; rate?: number; ringBy
     resources.push(raw ? prog.attachRawTracepoint('sys_enter') : prog.attachTracepoint('raw_syscalls', 'sys_enter'));
     const stop = new SharedArrayBuffer(8);
     const flags = new Int32Array(stop);
-    const self = fileURLToPath(import.meta.url);
     const data: BlockingWorkerData = { mapId: ring.info().id, events: o.events, maxLatencyMs: o.maxLatencyMs, stop, monoOffsetNs };
-    worker = startWorker(self, data);
+    worker = benchWorker(import.meta.url, 'live-blocking-worker', data);
     const w = worker;
     const result = new Promise<Record<string, unknown>>((resolve, reject) => {
       w.on('message', (m: { type: string }) => { if (m.type === 'result') resolve(m as Record<string, unknown>); });

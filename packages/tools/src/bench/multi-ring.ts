@@ -13,24 +13,18 @@ import { Worker } from 'node:worker_threads';
 import {
   asm, asmPerCpuRingReserve, asmRingbufReserve, BpfMap, DropCounter, onlineCpus, PerCpuRings, Program, R0, R1, R2, R6, RingBuffer, XDP, type AsmItem,
 } from 'tsbpf';
+import { benchWorker } from './worker-thread.js';
 import type { MultiRingReply, MultiRingRequest } from './multi-ring-worker.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 
 const RECORD = 32;
-
-function workerThread(cpu: number): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./multi-ring-worker.js', import.meta.url), { workerData: { cpu } });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const mod = new URL('./multi-ring-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(mod)}); })`, { eval: true, workerData: { cpu } });
-}
 
 class Producers {
   readonly workers: { w: Worker; cpu: number; next: (m: MultiRingReply) => void }[] = [];
   static async start(cpus: number[]): Promise<Producers> {
     const p = new Producers();
     await Promise.all(cpus.map((cpu) => new Promise<void>((resolve, reject) => {
-      const w = workerThread(cpu);
+      const w = benchWorker(import.meta.url, 'multi-ring-worker', { cpu });
       const entry = { w, cpu, next: (_m: MultiRingReply) => {} };
       p.workers.push(entry);
       w.on('message', (m: MultiRingReply) => entry.next(m));

@@ -11,6 +11,7 @@ import { BpfMap } from 'tsbpf';
 import { onlineCpus } from 'tsbpf';
 import { t } from 'tsbpf';
 import { loadLoopProgram } from './loop-program.js';
+import { benchWorker } from './worker-thread.js';
 import type { PercpuReply, PercpuRequest } from './percpu-worker.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 
@@ -39,7 +40,7 @@ class WorkerPool {
   static async start(cpus: number[]): Promise<WorkerPool> {
     const pool = new WorkerPool();
     await Promise.all(cpus.map((cpu) => new Promise<void>((resolve, reject) => {
-      const w = workerThread({ cpu });
+      const w = benchWorker(import.meta.url, 'percpu-worker', { cpu });
       const entry = { w, cpu, next: (_m: PercpuReply) => {} };
       pool.workers.push(entry);
       w.on('message', (m: PercpuReply) => entry.next(m));
@@ -77,17 +78,6 @@ class WorkerPool {
   async close(): Promise<void> {
     await Promise.all(this.workers.map((e) => e.w.terminate()));
   }
-}
-
-/**
- * The worker module beside this one: .js once compiled; under tsx (.ts sources) the worker must
- * register tsx itself, because module hooks are per thread.
- */
-function workerThread(workerData: unknown): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./percpu-worker.js', import.meta.url), { workerData });
-  const tsx = import.meta.resolve('tsx/esm/api');
-  const mod = new URL('./percpu-worker.ts', import.meta.url).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(mod)}); })`, { eval: true, workerData });
 }
 
 interface VariantResult { variant: Variant; mops: number[]; mopsOne: number[]; lost: number[]; exact: boolean; countedOk: boolean }
