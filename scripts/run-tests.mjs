@@ -3,7 +3,7 @@
 // unit: packages/tsbpf/test/unit (no root, no addon). kernel: the real-kernel library tests, the tools'
 // tests and the root README test. TSBPF_TEST_TAP=<file> also writes a TAP report there (for
 // scripts/check-skips.mjs); the console gets the usual spec output.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -26,5 +26,19 @@ if (tap) {
   mkdirSync(dirname(resolve(root, tap)), { recursive: true });
   reporters.push('--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...files], { cwd: root, stdio: 'inherit' });
-process.exit(r.status ?? 1);
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...files], { cwd: root, stdio: 'inherit' });
+// A CI timeout or Ctrl-C stops this runner: pass the signal on, so the test process (and through its
+// own handlers, the programs, links and network namespaces it made) shuts down instead of running on
+// orphaned. A second signal of the same kind while waiting is passed on too.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => { child.kill(signal); });
+}
+child.on('exit', (code, signal) => {
+  if (signal) {
+    // Re-raise so our parent sees the same cause of death.
+    process.removeAllListeners(signal);
+    process.kill(process.pid, signal);
+    return;
+  }
+  process.exit(code ?? 1);
+});

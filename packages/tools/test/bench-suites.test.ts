@@ -7,6 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { formatSuite, loadSuite, runBench, SUITE_NAMES, type BenchDocument } from '../src/bench/runner.js';
 import type { SuiteResult } from '../src/bench/suite.js';
+import { hasFeature, requireFeature } from '../../tsbpf/test/support/features.js';
 
 let doc: BenchDocument;
 
@@ -47,7 +48,7 @@ test('runner: quick run of xdp, live, wakeup, sizing produces one consistent doc
   }
 });
 
-test('xdp: counters agree (kernel vs trace, tsbpf vs clang, live frames), every variant measured', () => {
+test('xdp: counters agree (kernel vs trace, tsbpf vs clang), every variant measured by test-run', () => {
   const s = suite('xdp');
   assertChecks(s);
   for (const v of ['naive', 'optimized', 'ultra']) {
@@ -55,6 +56,19 @@ test('xdp: counters agree (kernel vs trace, tsbpf vs clang, live frames), every 
     assert.ok(ts?.ratio && ts.ratio.value > 0.3 && ts.ratio.value < 3, `${v} has a tsbpf/clang ratio`);
     const insns = s.rows.find((r) => r.name === `${v}: instructions executed, TCP/IPv4 (typical)`);
     assert.ok(insns && insns.value > 10 && insns.value < 50, `${v} path length in range: ${insns?.value}`);
+  }
+  const exec = s.extra!.instructionsExecuted as Record<string, Record<string, number>>;
+  assert.equal(exec['tsbpf naive']!['ARP'], 10, 'naive drops ARP right after the EtherType check (2 ctx loads, bounds check, EtherType, r0, exit)');
+});
+
+test('xdp: live veth rows (one core and threaded) for every variant, where the kernel has live frames', (t) => {
+  const s = suite('xdp');
+  assert.equal(s.extra!.liveFrames, hasFeature('xdp-live-frames'), 'the suite and the probe agree on live frames');
+  if (!requireFeature(t, 'xdp-live-frames')) {
+    assert.ok(s.notes.some((n) => n.startsWith('live veth rows skipped')), 'the report says why the live rows are missing');
+    return;
+  }
+  for (const v of ['naive', 'optimized', 'ultra']) {
     for (const a of ['XDP_DROP', 'XDP_PASS']) {
       const live = s.rows.find((r) => r.name === `live veth one core, ${v}, ${a}`);
       assert.ok(live && live.value > 0, `${v} ${a} live Mpps measured`);
@@ -64,8 +78,6 @@ test('xdp: counters agree (kernel vs trace, tsbpf vs clang, live frames), every 
     const cost = s.rows.find((r) => r.name === `live threaded, ${v}: cost per packet over the empty program`);
     assert.ok(cost && Number.isFinite(cost.value), `${v} threaded per-packet cost measured`);
   }
-  const exec = s.extra!.instructionsExecuted as Record<string, Record<string, number>>;
-  assert.equal(exec['tsbpf naive']!['ARP'], 10, 'naive drops ARP right after the EtherType check (2 ctx loads, bounds check, EtherType, r0, exit)');
 });
 
 test('live: every event delivered once or counted lost; latency and CPU measured', () => {

@@ -7,10 +7,10 @@
  */
 import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
-import { asm, AttachError, kprobeSupport, NotSupportedError, Program, R0 } from '../../src/index.js';
+import { asm, AttachError, kprobeSupport, NotSupportedError, probeKernel, Program, R0 } from '../../src/index.js';
 
 /** Features a test may need that some kernels lack. */
-export type Feature = 'kprobes' | 'trampolines' | 'uprobes' | 'map-iterators';
+export type Feature = 'kprobes' | 'trampolines' | 'uprobes' | 'map-iterators' | 'xdp-live-frames';
 
 /** Prefix of every feature skip, parsed by scripts/check-skips.mjs. */
 export const SKIP_PREFIX = 'feature ';
@@ -20,6 +20,10 @@ const PROBES: Record<Feature, () => string | undefined> = {
   kprobes: () => (kprobeSupport().supported ? undefined : 'no kprobe PMU and no tracefs kprobe_events'),
   trampolines: () => (Program.supportsTrampolines() ? undefined : 'the kernel refuses fentry/fexit (BPF trampoline) programs'),
   uprobes: () => (existsSync('/sys/bus/event_source/devices/uprobe/type') ? undefined : 'no uprobe PMU'),
+  'xdp-live-frames': () => {
+    const r = probeKernel().testRunFlags.xdpLiveFrames;
+    return r.supported ? undefined : `XDP test-run with BPF_F_TEST_XDP_LIVE_FRAMES refused (${r.error ?? 'unknown'})`;
+  },
   'map-iterators': () => {
     try { Program.loadIter({ target: 'bpf_map_elem', instructions: [asm.mov64(R0, 0), asm.exit()] }).close(); return undefined; } catch (e) {
       if (e instanceof NotSupportedError) return 'the kernel refuses iter/bpf_map_elem programs (EPERM as root)';
