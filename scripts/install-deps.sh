@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tsbpf's tests and benchmarks use, only when missing (idempotent):
 # clang/llvm (BPF C objects, llvm-mc cross-checks), bpftool (vmlinux.h), libbpf-dev (C reference
-# programs), iproute2/ping (network namespaces), chromium (report rendering test).
+# programs), iproute2/ping (network namespaces), chromium (report rendering test), gcc-aarch64-linux-gnu
+# (the linux-arm64 prebuilt addon is cross-compiled).
 set -euo pipefail
 need=()
 command -v clang >/dev/null || need+=(clang)
@@ -11,6 +12,7 @@ command -v bpftool >/dev/null || need+=(bpftool)
 [ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)
 command -v gcc >/dev/null || need+=(gcc)
 command -v g++ >/dev/null || need+=(g++)
+command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
 echo "#include <sys/sdt.h>" | gcc -E -x c - >/dev/null 2>&1 || need+=(systemtap-sdt-dev)
 command -v ip >/dev/null || need+=(iproute2)
 command -v ping >/dev/null || need+=(iputils-ping)

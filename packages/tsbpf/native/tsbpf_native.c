@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
@@ -277,6 +278,66 @@ static napi_value js_poll_wait(napi_env env, napi_callback_info info) {
   return make_int(env, r < 0 ? -errno : r);
 }
 
+/* ---- epoll + periodic timerfd for a dedicated reader thread (RingBuffer.runBlocking): the same
+ * syscalls per wake-up as libbpf's C consumer with a timerfd budget (epoll_wait, then read the
+ * timerfd), in one call from JS. No state. ------------------------------------------------------ */
+
+/* epollCreate() -> epoll fd (close-on-exec), or -errno. */
+static napi_value js_epoll_create(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = epoll_create1(EPOLL_CLOEXEC);
+  return make_int(env, fd < 0 ? -errno : fd);
+}
+
+/* epollCtl(epfd, op, fd) -> 0 or -errno: op 1 adds fd (EPOLLIN, level-triggered), 2 removes it. */
+static napi_value js_epoll_ctl(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (get_args(env, info, 3, argv)) return NULL;
+  int64_t ep, op, fd;
+  if (get_i64(env, argv[0], &ep) || get_i64(env, argv[1], &op) || get_i64(env, argv[2], &fd)) return NULL;
+  if (op != EPOLL_CTL_ADD && op != EPOLL_CTL_DEL) return make_int(env, -EINVAL);
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN;
+  ev.data.fd = (int)fd;
+  return make_int(env, epoll_ctl((int)ep, (int)op, (int)fd, &ev) < 0 ? -errno : 0);
+}
+
+/* timerfdSetInterval(fd, ns) -> 0 or -errno: periodic expiry every ns (the first ns from now);
+ * 0 disarms. Either also clears an expiry not yet read. */
+static napi_value js_timerfd_set_interval(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv)) return NULL;
+  int64_t fd, ns;
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &ns)) return NULL;
+  if (fd < 0) return make_int(env, -EBADF);
+  if (ns < 0) return make_int(env, -EINVAL);
+  struct itimerspec its;
+  its.it_value.tv_sec = its.it_interval.tv_sec = ns / 1000000000;
+  its.it_value.tv_nsec = its.it_interval.tv_nsec = ns % 1000000000;
+  return make_int(env, timerfd_settime((int)fd, 0, &its, NULL) < 0 ? -errno : 0);
+}
+
+/* epollWaitTimer(epfd, timerFd) -> 1 | 2 | 3, or -errno: blocks in epoll_wait (no timeout) until an
+ * fd of the set is readable. Bit 1: an fd other than timerFd is readable; bit 2: timerFd expired
+ * (its expiry count is read, which clears it). */
+static napi_value js_epoll_wait_timer(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (get_args(env, info, 2, argv)) return NULL;
+  int64_t ep, tfd;
+  if (get_i64(env, argv[0], &ep) || get_i64(env, argv[1], &tfd)) return NULL;
+  struct epoll_event got[16];
+  int n = epoll_wait((int)ep, got, 16, -1);
+  if (n < 0) return make_int(env, -errno);
+  int r = 0;
+  for (int i = 0; i < n; i++) {
+    if (got[i].data.fd != (int)tfd) { r |= 1; continue; }
+    uint64_t expirations;
+    if (read((int)tfd, &expirations, sizeof expirations) == (ssize_t)sizeof expirations) r |= 2;
+  }
+  return make_int(env, r);
+}
+
 /* ---- CPU placement of the calling thread (deterministic tests, benches) */
 
 /* schedSetaffinity(mask) -> 0 or -errno: mask is a byte buffer, bit n = CPU n,
@@ -306,6 +367,23 @@ static napi_value js_sched_getaffinity(napi_env env, napi_callback_info info) {
 static napi_value js_sched_getcpu(napi_env env, napi_callback_info info) {
   int r = sched_getcpu();
   return make_int(env, r < 0 ? -errno : r);
+}
+
+/* pidfdOpen(pid) -> a pidfd (close-on-exec) for process `pid`, or -errno (task storage maps are keyed by pidfds). */
+static napi_value js_pidfd_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (get_args(env, info, 1, argv)) return NULL;
+  int32_t pid;
+  if (napi_get_value_int32(env, argv[0], &pid) != napi_ok) {
+    napi_throw_type_error(env, NULL, "tsbpf: pidfdOpen(pid) needs a number");
+    return NULL;
+  }
+#ifdef __NR_pidfd_open
+  long r = syscall(__NR_pidfd_open, pid, 0);
+  return make_int(env, r < 0 ? -errno : r);
+#else
+  return make_int(env, -ENOSYS);
+#endif
 }
 
 /* ---- sockets ----------------------------------------------------------- */
@@ -610,10 +688,15 @@ static napi_value init(napi_env env, napi_value exports) {
   EXPORT("monotonicNs", js_monotonic_ns);
   EXPORT("sleepUntil", js_sleep_until);
   EXPORT("pollWait", js_poll_wait);
+  EXPORT("epollCreate", js_epoll_create);
+  EXPORT("epollCtl", js_epoll_ctl);
+  EXPORT("timerfdSetInterval", js_timerfd_set_interval);
+  EXPORT("epollWaitTimer", js_epoll_wait_timer);
   EXPORT("schedSetaffinity", js_sched_setaffinity);
   EXPORT("schedGetaffinity", js_sched_getaffinity);
   EXPORT("schedGetcpu", js_sched_getcpu);
   EXPORT("setsockopt", js_setsockopt);
+  EXPORT("pidfdOpen", js_pidfd_open);
   napi_value v;
   CHECK(env, napi_create_int64(env, sysconf(_SC_PAGESIZE), &v));
   CHECK(env, napi_set_named_property(env, exports, "pageSize", v));

@@ -4,7 +4,7 @@
  * in the same run. Reports ns per element, tsbpf/C (target ≤ 1.3×), and the batch speedup the seed
  * puts at ~50× ("500 ms vs 10 ms").
  */
-import type { BpfMap } from 'tsbpf';
+import { HashMap } from 'tsbpf';
 import { cBatchOps, cCheckMap, cpuNowNs, expectedValueSum, filledMap, pinForComparison, type CBatch } from './map-workload.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 
@@ -19,7 +19,7 @@ function emptySamples(): Samples {
 }
 
 /** One tsbpf round, in map_ops.c's order; ns per element. The map is full on entry and on exit. */
-export function tsBatchRound(m: BpfMap<number, number>, keys: number[], values: number[]): {
+export function tsBatchRound(m: HashMap<number, number>, keys: number[], values: number[]): {
   ns: Record<keyof Samples, number>; count: number; keySum: number; valueSum: number; eachSum: number; deleted: number; written: number;
 } {
   const n = keys.length;
@@ -61,7 +61,7 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const values = keys.map((k) => k * 3 + 1);
   const wantKeys = (ENTRIES * (ENTRIES - 1)) / 2;
   const wantValues = expectedValueSum(ENTRIES, 1);
-  using m = filledMap('hash', ENTRIES) as BpfMap<number, number>;
+  using m = HashMap.from<number, number>(filledMap('hash', ENTRIES));
   // C reads tsbpf's map: both sides must see the same entries.
   const seen = cCheckMap(m.info().id);
   checks['C reads the tsbpf-filled map with the same count and checksums'] = seen.count === ENTRIES && seen.keySum === wantKeys && seen.valueSum === wantValues;

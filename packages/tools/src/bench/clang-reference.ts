@@ -8,7 +8,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Elf, EM_BPF } from 'tsbpf';
-import { LD_IMM64, PSEUDO, R_BPF_64_64 } from 'tsbpf/internal';
+import { R_BPF_64_64 } from 'tsbpf/elf';
+import { LD_IMM64, PSEUDO } from 'tsbpf/insn';
 import { repoPath } from './c-reference.js';
 
 /** Where the multiarch kernel headers (asm/types.h) live, for `-I`. */

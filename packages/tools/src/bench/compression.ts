@@ -13,7 +13,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { BpfObject, Program, RingBuffer, type RecordView } from 'tsbpf';
+import { BpfObject, PerCpuArray, Program, RingBuffer, type RecordView } from 'tsbpf';
 import { repoPath } from './c-reference.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 
@@ -129,7 +129,7 @@ async function runOnce(dir: string, compactFirst: boolean): Promise<RunResult> {
     compactRb.consume();
     const info = (name: string) => obj.program(name).program.info();
     const p = info('plain'), c = info('compact');
-    const lostOf = (i: number) => Number((obj.map('lost').sum(i) as number | bigint | undefined) ?? 0);
+    const lostOf = (i: number) => PerCpuArray.from<bigint>(obj.map('lost')).sum(i) ?? 0;
     let mismatch: string | undefined;
     // Both rings hold the same opens in the same order (one thread; each ring orders by reservation). Each
     // tracer reads the clock itself, so times agree to the gap between the two programs, not to the ns.

@@ -6,7 +6,7 @@
 import { asm, AsmItem, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 } from 'tsbpf';
 import { t } from 'tsbpf';
 import { asmRingbufOutput, asmRingbufReserve, DropCounter } from 'tsbpf';
-import { BpfMap } from 'tsbpf';
+import { BpfMap, type ArrayMap } from 'tsbpf';
 import { Program } from 'tsbpf';
 
 /** The event's eight u32 words for seq `s`. */
@@ -47,7 +47,7 @@ export function expectedChecksum(n: number, step = 1): number {
   return h >>> 0;
 }
 
-export function seqCounter(): BpfMap {
+export function seqCounter(): ArrayMap<bigint> {
   return BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 1, name: 'seq' });
 }
 

@@ -6,7 +6,7 @@
  * Pure: no kernel, no filesystem. Not a hot path (BigInt arithmetic is fine here).
  */
 import { decodeProgram } from 'tsbpf';
-import { ALU_OP, CLASS, JMP_OP, MODE, SIZE } from 'tsbpf/internal';
+import { ALU_OP, CLASS, JMP_OP, MODE, SIZE } from 'tsbpf/insn';
 
 /** What one traced run did. */
 export interface TraceResult {

@@ -6,7 +6,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { BpfMap } from 'tsbpf';
+import { BpfMap, PerCpuArray, PerCpuHash, type ArrayMap, type HashMap } from 'tsbpf';
 import { t } from 'tsbpf';
 import { runCReference } from './c-reference.js';
 
@@ -14,23 +14,29 @@ import { runCReference } from './c-reference.js';
 export const MAP_TYPES = ['hash', 'array', 'percpu_array', 'percpu_hash', 'lru_hash'] as const;
 export type BenchMapType = (typeof MAP_TYPES)[number];
 
+/** The maps the workload builds: u32 → u64 as a number (per CPU for the per-CPU types). */
+export type BenchMap = HashMap<number, number> | ArrayMap<number> | PerCpuArray<number> | PerCpuHash<number, number>;
+
+/** True for the per-CPU bench maps (values are one number per CPU). */
+export function isPerCpu(m: BenchMap): m is PerCpuArray<number> | PerCpuHash<number, number> {
+  return m instanceof PerCpuArray || m instanceof PerCpuHash;
+}
+
 /** A filled u32 → u64 (number) map, as map_ops.c builds it. */
-export function filledMap(type: BenchMapType, entries: number): BpfMap<number, any> {
+export function filledMap(type: BenchMapType, entries: number): BenchMap {
   // LRU maps evict before they are full (per-CPU free lists): headroom keeps every key present (map_ops.c does the same).
   const maxEntries = type === 'lru_hash' ? entries * 2 : entries;
   const m = BpfMap.create({ type, key: t.u32, value: t.u64num, maxEntries, name: `bench_${type}`.slice(0, 15) });
   try {
-    const keys = new Array<number>(entries);
-    const values = new Array<any>(entries);
-    for (let k = 0; k < entries; k++) { keys[k] = k; values[k] = valueOf(m, k); }
-    m.updateBatch(keys, values);
+    const keys = Array.from({ length: entries }, (_, k) => k);
+    if (isPerCpu(m)) m.updateBatch(keys, keys.map((k) => perCpuValueOf(m, k)));
+    else m.updateBatch(keys, keys.map((k) => k * 3 + 1));
   } catch (e) { m.close(); throw e; }
   return m;
 }
 
-/** The value map_ops.c stores for `key` (an array per CPU for per-CPU maps). */
-export function valueOf(m: BpfMap, key: number): any {
-  if (!m.perCpu) return key * 3 + 1;
+/** The values map_ops.c stores for `key` in a per-CPU map (one per CPU; key × 3 + 1 in the others). */
+export function perCpuValueOf(m: BpfMap, key: number): number[] {
   const v = new Array<number>(m.cpus);
   for (let c = 0; c < m.cpus; c++) v[c] = key * 3 + 1 + c;
   return v;
@@ -73,22 +79,21 @@ export function pinForComparison(): { cpus: string; restore(): void } {
 }
 
 /** One round of single-op timings from tsbpf: ns per lookup (decoded) and per update, plus the sum read. */
-export function tsSingleOps(m: BpfMap<number, any>, entries: number, ops: number): { lookupNs: number; updateNs: number; sum: number } {
+export function tsSingleOps(m: BenchMap, entries: number, ops: number): { lookupNs: number; updateNs: number; sum: number } {
   let sum = 0;
-  const perCpu = m.perCpu;
   let t0 = cpuNowNs();
-  if (perCpu) {
+  if (isPerCpu(m)) {
     for (let i = 0; i < ops; i++) {
-      const v = m.lookup(i % entries) as number[];
+      const v = m.lookup(i % entries)!;
       for (let c = 0; c < v.length; c++) sum += v[c]!;
     }
   } else {
-    for (let i = 0; i < ops; i++) sum += m.lookup(i % entries) as number;
+    for (let i = 0; i < ops; i++) sum += m.lookup(i % entries)!;
   }
   const lookupNs = (cpuNowNs() - t0) / ops;
   const per = new Array<number>(m.cpus);
   t0 = cpuNowNs();
-  if (perCpu) {
+  if (isPerCpu(m)) {
     for (let i = 0; i < ops; i++) {
       const k = i % entries;
       for (let c = 0; c < per.length; c++) per[c] = k * 3 + 1 + c;

@@ -11,7 +11,7 @@ import { asm, R0, R1, R2, R3, R4, R6, R9, R10 } from 'tsbpf';
 import { Program } from 'tsbpf';
 import type { BpfMap } from 'tsbpf';
 import { loadLoopProgram, loopContext, sampleLoop } from './loop-program.js';
-import { cSingleOps, expectedValueSum, filledMap, MAP_TYPES, pinForComparison, tsSingleOps, type BenchMapType } from './map-workload.js';
+import { cSingleOps, expectedValueSum, filledMap, isPerCpu, perCpuValueOf, MAP_TYPES, pinForComparison, tsSingleOps, type BenchMapType } from './map-workload.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 
 const ENTRIES = 10000;
@@ -100,10 +100,10 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         checks[`${type}: BPF lookups found every key`] = hitsOk;
         checks[`${type}: BPF updates all succeeded`] = updOk;
         // The update loop wrote value = key for the keys it visited (1..8191 and 0).
-        const probe = m.perCpu ? null : (m.lookup(4321) as number);
+        const probe = isPerCpu(m) ? null : m.lookup(4321);
         if (probe !== null) checks[`${type}: BPF update is visible from user space`] = probe === 4321;
         // Restore the C workload's values before the user-space rounds.
-        for (let k = 0; k <= KEY_MASK; k++) m.update(k, m.perCpu ? Array.from({ length: m.cpus }, (_, c2) => k * 3 + 1 + c2) : k * 3 + 1);
+        for (let k = 0; k <= KEY_MASK; k++) { if (isPerCpu(m)) m.update(k, perCpuValueOf(m, k)); else m.update(k, k * 3 + 1); }
       }
       // From user space: tsbpf and C, alternating rounds (and which goes first) so both see the same
       // machine noise; both warm (C makes an untimed pass first).

@@ -7,7 +7,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { asm, R0, R1, R2, R9, R10 } from 'tsbpf';
-import { BpfMap } from 'tsbpf';
+import { BpfMap, PerCpuArray } from 'tsbpf';
 import { onlineCpus } from 'tsbpf';
 import { t } from 'tsbpf';
 import { loadLoopProgram } from './loop-program.js';
@@ -97,8 +97,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       using m = BpfMap.create({ type: v === 'percpu' ? 'percpu_array' : 'array', key: t.u32, value: t.u64num, maxEntries: 1, name: `ctr_${v}` });
       using prog = loadLoopProgram({ body: counterBody(m, v), mask: 0, name: `ctr_${v}` });
       const id = prog.info().id;
-      const read = (): number => (m.perCpu ? (m.sum(0) as number) : (m.lookup(0) as number));
-      const zero = () => m.update(0, m.perCpu ? new Array(m.cpus).fill(0) : 0);
+      const read = (): number => (m instanceof PerCpuArray ? m.sum(0) ?? 0 : m.lookup(0) ?? 0);
+      const zero = () => (m instanceof PerCpuArray ? m.update(0, new Array<number>(m.cpus).fill(0)) : m.update(0, 0));
       const r: VariantResult = { variant: v, mops: [], mopsOne: [], lost: [], exact: true, countedOk: true };
       await pool.run(id, cpus.length, Math.min(iterations, 50_000), 1); // warm
       for (let i = 0; i < rounds; i++) {

@@ -14,7 +14,7 @@
  * TCP source port (modulo K) before the counter makes each run a different flow: K flows cycle through
  * the flow table. Every program measured, the baseline included, carries the same prefix.
  */
-import { asm, BpfMap, NotSupportedError, PerfCounter, Program, R1, R2, R3, R4, t, type AsmInput, type PerfCounterEvent } from 'tsbpf';
+import { asm, BpfMap, NotSupportedError, type LruPerCpuHash, type PerCpuArray, PerfCounter, Program, R1, R2, R3, R4, t, type AsmInput, type PerfCounterEvent } from 'tsbpf';
 import { featuredPacketCounter, FlowKey, FlowValue, sampledEstimate, UltraBytesStats, type CounterFeatures } from '../labs/packet-counter-features.js';
 import { UltraStats } from '../labs/packet-counter-programs.js';
 import { median, spread, type BenchContext, type Chart, type Row } from './suite.js';
@@ -61,8 +61,8 @@ interface Candidate {
   prog: Program;
   maps: BpfMap[];
   /** For flows: the flow map and its inserted counter. */
-  flows?: { map: BpfMap; inserted: BpfMap };
-  stats: BpfMap;
+  flows?: { map: LruPerCpuHash<unknown, unknown>; inserted: PerCpuArray<number> };
+  stats: PerCpuArray<{ tcp: number }>;
 }
 
 function build(name: string, features: CounterFeatures, spreadFlows: number, table = FLOW_TABLE): Candidate {
@@ -176,7 +176,7 @@ export function measureCounterFeatures(ctx: BenchContext, opts: { hardwareCounte
     // Flow table behaviour: after the runs above, the fitting table holds every flow, the overflowing one is full.
     const flowState = (c: Candidate) => {
       const present = [...c.flows!.map.keys()].length;
-      const inserted = c.flows!.inserted.sum(0) as number;
+      const inserted = c.flows!.inserted.sum(0) ?? 0;
       return { present, inserted, evicted: inserted - present };
     };
     const fitState = flowState(candidates[2]!);
@@ -192,7 +192,7 @@ export function measureCounterFeatures(ctx: BenchContext, opts: { hardwareCounte
       const s = build(`sampling trial ${i}`, { sampleEvery: sampleN }, fits);
       try {
         s.prog.testRun({ data: frame, repeat: r, dataOutSize: 0 });
-        const counted = (s.stats.sum(0) as { tcp: number }).tcp;
+        const counted = s.stats.sumFields(0)?.tcp ?? 0;
         const e = sampledEstimate(counted, sampleN);
         trials.push({ exact: r, estimate: e.estimate, low: e.low, high: e.high });
       } finally { s.prog.close(); for (const m of s.maps) m.close(); }

@@ -4,10 +4,10 @@
  * live frames (test-run with BPF_F_TEST_XDP_LIVE_FRAMES, returning XDP_TX), and readers that total
  * the Lab 12.1 counters' maps the same way for every variant.
  */
-import { asm, flattenItems, R0, R1, R2, R3, R6, R7, R10, type AsmInput, type AsmItem, type MapRef } from 'tsbpf';
+import { asm, R0, R1, R2, R3, R6, R7, R10, type AsmInput, type AsmItem, type MapRef } from 'tsbpf';
 import { t } from 'tsbpf';
 import { XDP } from 'tsbpf';
-import { BpfMap } from 'tsbpf';
+import { BpfMap, HashMap, PerCpuArray, type MapSpec } from 'tsbpf';
 import { COUNTER_MAPS, UltraStats, XDP_MD, type CounterVariant } from '../labs/packet-counter-programs.js';
 
 /** One traffic class of the mix. `proto` is the IPv4 protocol (undefined when not IPv4). */
@@ -133,7 +133,7 @@ export function returnOnlyProgram(action: number): AsmItem[] {
  * rewritten. The bench's live PASS and DROP rows use it on the Lab 12.1 counters.
  */
 export function withAction(program: AsmInput, action: number): AsmItem[] {
-  const items = flattenItems(program);
+  const items = ([program] as unknown[]).flat(Infinity) as AsmItem[];
   return items.map((it, i) => {
     const next = items[i + 1];
     const isMovR0Imm = it.kind === 'insn' && it.code === 0xb7 && it.dst === 0;
@@ -152,7 +152,8 @@ export const COUNTER_LAYOUTS = {
 /** A fresh, typed map for `variant`'s counter: the lab's map type and size, the layouts above. */
 export function createCounterMap(variant: CounterVariant, name: string): BpfMap {
   const spec = COUNTER_MAPS[variant];
-  return BpfMap.create({ type: spec.type, ...COUNTER_LAYOUTS[variant], maxEntries: spec.maxEntries, name });
+  const create: MapSpec = { type: spec.type, ...COUNTER_LAYOUTS[variant], maxEntries: spec.maxEntries, name };
+  return BpfMap.create(create);
 }
 
 /** Totals by protocol (TCP, UDP, ICMP, other IPv4) from any variant's map. */
@@ -172,16 +173,16 @@ export function readCounters(variant: CounterVariant, map: BpfMap): CounterTotal
     out.total += n;
   };
   if (variant === 'ultra') {
-    const s = map.sum(0) as { tcp: number | bigint; udp: number | bigint; icmp: number | bigint; other: number | bigint } | undefined;
+    const s = PerCpuArray.from(map, { value: UltraStats }).sumFields(0);
     if (s) { add(6, Number(s.tcp)); add(17, Number(s.udp)); add(1, Number(s.icmp)); add(255, Number(s.other)); }
   } else if (variant === 'optimized') {
     for (let p = 0; p < 256; p++) {
-      const n = Number(map.sum(p) ?? 0);
+      const n = PerCpuArray.from<bigint>(map).sum(p) ?? 0;
       if (n) add(p, n);
     }
   } else {
     for (let p = 0; p < 256; p++) {
-      const v = map.lookup(p) as bigint | undefined;
+      const v = HashMap.from<number, bigint>(map).lookup(p);
       if (v !== undefined) add(p, Number(v));
     }
   }

@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { registerBenchCommand } from './bench-command.js';
 import { registerCountCommand } from './count-packets-command.js';
+import { registerGenCommand } from './gen-command.js';
 import { registerProbeCommand } from './probe-command.js';
 import { registerTraceCommand } from './trace-command.js';
 import { paintFor } from './output.js';
@@ -44,6 +45,7 @@ JSON output shapes: docs/cli.md. Colors only on a terminal (NO_COLOR / FORCE_COL
   registerTraceCommand(program);
   registerCountCommand(program);
   registerProbeCommand(program);
+  registerGenCommand(program);
   // `tsbpf bench` is owned by the benchmark suite (src/cli/bench-command.ts).
   registerBenchCommand(program);
   return program;

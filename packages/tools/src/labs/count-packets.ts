@@ -4,7 +4,7 @@
  * and optionally exports them to Prometheus.
  */
 import type { Link } from 'tsbpf';
-import { BpfMap } from 'tsbpf';
+import { BpfMap, HashMap, LruPerCpuHash, PerCpuArray, type Infer } from 'tsbpf';
 import { Program } from 'tsbpf';
 import { t } from 'tsbpf';
 import { COUNTER_MAPS, counterProgram, UltraStats, type CounterVariant } from './packet-counter-programs.js';
@@ -131,30 +131,30 @@ export class PacketCounter {
   read(): ProtocolCounts {
     const out: ProtocolCounts = { tcp: 0, udp: 0, icmp: 0 };
     if (this.variant === 'ultra') {
-      const s = this.#map.sum(0) as { tcp: number; udp: number; icmp: number; other: number } | undefined;
+      const s = PerCpuArray.from<Infer<typeof UltraStats>>(this.#map).sumFields(0);
       // With sampling these are the sampled counts; see sampledEstimate() for the scaled estimate.
       return { tcp: s?.tcp ?? 0, udp: s?.udp ?? 0, icmp: s?.icmp ?? 0, other: s?.other ?? 0 };
     }
     if (this.variant === 'optimized') {
       // One batch read of all 256 slots; each value is one number per CPU.
-      const { keys, values } = this.#map.lookupBatch();
+      const { keys, values } = PerCpuArray.from<number>(this.#map).lookupBatch();
       for (let i = 0; i < keys.length; i++) {
-        const perCpu = values[i] as number[];
+        const perCpu = values[i]!;
         let sum = 0;
         for (let c = 0; c < perCpu.length; c++) sum += perCpu[c]!;
-        if (sum > 0 || out[protocolName(keys[i] as number)] !== undefined) out[protocolName(keys[i] as number)] = sum;
+        if (sum > 0 || out[protocolName(keys[i]!)] !== undefined) out[protocolName(keys[i]!)] = sum;
       }
       return out;
     }
-    const { keys, values } = this.#map.lookupBatch();
-    for (let i = 0; i < keys.length; i++) out[protocolName(keys[i] as number)] = values[i] as number;
+    const { keys, values } = HashMap.from<number, number>(this.#map).lookupBatch();
+    for (let i = 0; i < keys.length; i++) out[protocolName(keys[i]!)] = values[i]!;
     return out;
   }
 
   /** Bytes per protocol so far, summed over CPUs (counters built with `bytes`). */
   readBytes(): ProtocolCounts {
     if (!this.features.bytes) throw new TypeError('tsbpf: this counter does not count bytes (attach it with bytes: true)');
-    const s = this.#map.sum(0) as { tcpBytes: number; udpBytes: number; icmpBytes: number; otherBytes: number } | undefined;
+    const s = PerCpuArray.from<Infer<typeof UltraBytesStats>>(this.#map).sumFields(0);
     return { tcp: s?.tcpBytes ?? 0, udp: s?.udpBytes ?? 0, icmp: s?.icmpBytes ?? 0, other: s?.otherBytes ?? 0 };
   }
 
@@ -162,13 +162,13 @@ export class PacketCounter {
   readFlows(): FlowTable {
     if (!this.#flows || !this.#flowsInserted) throw new TypeError('tsbpf: this counter keeps no flows (attach it with flows: { maxEntries })');
     const flows: FlowStats[] = [];
-    for (const [key, perCpu] of this.#flows.entries() as Iterable<[{ saddr: number; daddr: number; ports: number; protocol: number }, { packets: number; bytes: number }[]]>) {
+    for (const [key, perCpu] of LruPerCpuHash.from<Infer<typeof FlowKey>, Infer<typeof FlowValue>>(this.#flows).entries()) {
       let packets = 0, bytes = 0;
       for (const v of perCpu) { packets += v.packets; bytes += v.bytes; }
       const { sport, dport } = portsFromWire(key.ports);
       flows.push({ src: ipv4FromWire(key.saddr), dst: ipv4FromWire(key.daddr), sport, dport, protocol: protocolName(key.protocol), packets, bytes });
     }
-    const inserted = (this.#flowsInserted.sum(0) as number | undefined) ?? 0;
+    const inserted = PerCpuArray.from<number>(this.#flowsInserted).sum(0) ?? 0;
     return { flows, inserted, evicted: Math.max(0, inserted - flows.length) };
   }
 

@@ -16,9 +16,9 @@ export function createPerfEventArray(name: string): BpfMap {
 /** PerfBuffer reporting the BPF-side drop counter as `lost`. */
 export class PerfBuffer {
   readonly #reader: KernelPerfBuffer;
-  readonly #drops: DropCounter;
+  readonly #drops: Pick<DropCounter, 'read'>;
 
-  constructor(map: BpfMap, callback: PerfSampleCallback, opts: { dropCounter: DropCounter }) {
+  constructor(map: BpfMap, callback: PerfSampleCallback, opts: { dropCounter: Pick<DropCounter, 'read'> }) {
     this.#reader = new KernelPerfBuffer(map, callback);
     this.#drops = opts.dropCounter;
   }

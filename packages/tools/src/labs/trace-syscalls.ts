@@ -134,7 +134,7 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
 }
 
 /** The perf-buffer variant (Chapter 28, exercise 2): same program, perf_event_output instead of the ring. */
-function openPerf(decode: (view: DataView, off: number) => void, drops: DropCounter, resources: { close(): void }[]): { reader: EventReader; sink: ExitSink } {
+function openPerf(decode: (view: DataView, off: number) => void, drops: DropCounter | OverloadGuard, resources: { close(): void }[]): { reader: EventReader; sink: ExitSink } {
   const perf = createPerfEventArray('sys_events');
   resources.push(perf);
   const reader = new PerfBuffer(perf, (view: DataView, off: number) => decode(view, off), { dropCounter: drops });

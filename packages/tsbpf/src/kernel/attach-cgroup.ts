@@ -6,7 +6,7 @@
 import { closeSync, existsSync, openSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ATTACH_TYPE, AttachTypeName } from '../pure/uapi.js';
-import { BpfError } from './errors.js';
+import { BpfError, NotSupportedError } from './errors.js';
 import { AttachError, Link, linkCreate, requireProgramType } from './link.js';
 import type { Program } from './program.js';
 import { argError, OwnedFd } from './syscall.js';
@@ -17,7 +17,7 @@ export function cgroup2Root(): string {
     const f = line.split(' ');
     if (f[2] === 'cgroup2' && f[1]) return f[1].replace(/\\040/g, ' ');
   }
-  throw new AttachError('ENOTSUP', 'cgroup v2', 'no cgroup2 filesystem is mounted (see /proc/mounts); mount one with `mount -t cgroup2 none /sys/fs/cgroup`');
+  throw new NotSupportedError('cgroup v2', 'no cgroup2 filesystem is mounted (see /proc/mounts); mount one with `mount -t cgroup2 none /sys/fs/cgroup`');
 }
 
 /** Absolute path of a cgroup: absolute paths as given, relative ones under the cgroup2 mount. */
@@ -40,7 +40,11 @@ const CGROUP_PROG: Partial<Record<AttachTypeName, string>> = {
 };
 
 /** Short names accepted for attachCgroup's attach type. */
-const ALIASES: Record<string, AttachTypeName> = {
+export type CgroupAttachAlias =
+  | 'ingress' | 'egress' | 'sock_create' | 'sock_release' | 'connect4' | 'connect6' | 'bind4' | 'bind6' | 'sendmsg4' | 'sendmsg6'
+  | 'recvmsg4' | 'recvmsg6' | 'post_bind4' | 'post_bind6' | 'sock_ops' | 'device' | 'sysctl' | 'getsockopt' | 'setsockopt';
+
+const ALIASES: Record<CgroupAttachAlias, AttachTypeName> = {
   ingress: 'cgroup_inet_ingress', egress: 'cgroup_inet_egress', sock_create: 'cgroup_inet_sock_create', sock_release: 'cgroup_inet_sock_release',
   connect4: 'cgroup_inet4_connect', connect6: 'cgroup_inet6_connect', bind4: 'cgroup_inet4_bind', bind6: 'cgroup_inet6_bind',
   sendmsg4: 'cgroup_udp4_sendmsg', sendmsg6: 'cgroup_udp6_sendmsg', recvmsg4: 'cgroup_udp4_recvmsg', recvmsg6: 'cgroup_udp6_recvmsg',
@@ -49,11 +53,11 @@ const ALIASES: Record<string, AttachTypeName> = {
 };
 
 /** A cgroup attach type: full name (`cgroup_inet_egress`) or short (`egress`, `sock_create`, `connect4`). */
-export type CgroupAttachType = AttachTypeName | keyof typeof ALIASES;
+export type CgroupAttachType = AttachTypeName | CgroupAttachAlias;
 
 /** Attaches a cgroup program (cgroup_skb, cgroup_sock, cgroup_sock_addr, ...) to a cgroup v2 through a link. */
 export function attachCgroup(program: Program, path: string, attachType: CgroupAttachType): Link {
-  const full = (ALIASES[attachType as string] ?? attachType) as AttachTypeName;
+  const full = (ALIASES[attachType as CgroupAttachAlias] ?? attachType) as AttachTypeName;
   const wantType = CGROUP_PROG[full];
   if (!wantType) throw argError(`"${String(attachType)}" is not a cgroup attach type (known: ${[...Object.keys(ALIASES), ...Object.keys(CGROUP_PROG)].join(', ')})`);
   requireProgramType(program, [wantType], `cgroup ${full}`);
@@ -76,7 +80,7 @@ export function attachCgroup(program: Program, path: string, attachType: CgroupA
       }
       throw e;
     }
-    return new Link([{ link: new OwnedFd(fd, what) }], what);
+    return Link.create([{ link: new OwnedFd(fd, what) }], what);
   } finally {
     closeSync(cgfd);
   }

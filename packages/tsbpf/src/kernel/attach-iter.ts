@@ -11,7 +11,7 @@ import { NotSupportedError } from '../pure/errors.js';
 import { ATTACH_TYPE, BPF_CMD } from '../pure/uapi.js';
 import { vmlinuxBtf } from './attach-tracing.js';
 import { BpfError } from './errors.js';
-import { AttachError, Link, requireProgramType } from './link.js';
+import { AttachError, Link, requireProgramType, type LinkPart } from './link.js';
 import type { Program, ProgramLoadOptions } from './program.js';
 import { Attr, argError, bpf, bpfRaw, OwnedFd } from './syscall.js';
 
@@ -109,6 +109,11 @@ function encodeIterInfo(opts: IterOptions): Uint8Array | undefined {
  * ```
  */
 export class IterLink extends Link {
+  /** @internal */
+  constructor(parts: LinkPart[], what: string) {
+    super(parts, what);
+  }
+
   /** Opens a new iteration: a readable fd (the caller closes it, e.g. with fs.closeSync). */
   open(): number {
     return bpf(BPF_CMD.iter_create, new Attr(8).u32(0, this.fd).bytes, this.what);

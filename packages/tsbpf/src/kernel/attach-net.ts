@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { ATTACH_TYPE, XDP_FLAG } from '../pure/uapi.js';
-import { BpfError } from './errors.js';
+import { BpfError, NotSupportedError } from './errors.js';
 import { AttachError, Link, linkCreate, requireProgramType } from './link.js';
 import type { Program } from './program.js';
 import { argError, OwnedFd } from './syscall.js';
@@ -52,7 +52,10 @@ export type XdpMode = 'skb' | 'generic' | 'native' | 'driver' | 'offload';
 
 const MODE_FLAG: Record<XdpMode, number> = { skb: XDP_FLAG.skb_mode, generic: XDP_FLAG.skb_mode, native: XDP_FLAG.drv_mode, driver: XDP_FLAG.drv_mode, offload: XDP_FLAG.hw_mode };
 
-const ENODEV = 19, EBUSY = 16, EEXIST = 17, EOPNOTSUPP = 95;
+const ENODEV = 19, EBUSY = 16, EEXIST = 17, EINVAL = 22, EOPNOTSUPP = 95;
+
+/** A refusal that means the kernel or driver lacks the hook: the feature name and what to do. */
+type Unsupported = (errno: number) => { feature: string; message: string } | undefined;
 
 /** Attaches an `xdp` program to an interface through an XDP link. */
 export function attachXdp(program: Program, iface: Interface, opts: { mode?: XdpMode } = {}): Link {
@@ -65,9 +68,11 @@ export function attachXdp(program: Program, iface: Interface, opts: { mode?: Xdp
   const ifindex = interfaceIndex(iface);
   const what = `XDP${opts.mode ? ` (${opts.mode})` : ''} on ${ifaceLabel(iface)}`;
   const fd = netLinkCreate(program, ifindex, ATTACH_TYPE.xdp, flags, what, iface, (errno) =>
-    errno === EBUSY || errno === EEXIST ? 'another XDP program is already attached in this mode (see `ip link`); detach it first'
-      : errno === EOPNOTSUPP ? `the driver has no ${opts.mode ?? 'native'} XDP support; try { mode: 'skb' }` : undefined);
-  return new Link([{ link: new OwnedFd(fd, what) }], what);
+    errno === EBUSY || errno === EEXIST ? 'another XDP program is already attached in this mode (see `ip link`); detach it first' : undefined,
+  (errno) => errno === EOPNOTSUPP
+    ? { feature: `${opts.mode ?? 'native'} XDP`, message: `cannot attach ${what}: the driver has no ${opts.mode ?? 'native'} XDP support; try { mode: 'skb' }` }
+    : undefined);
+  return Link.create([{ link: new OwnedFd(fd, what) }], what);
 }
 
 /** Attaches a `sched_cls` program to an interface's TCX ingress or egress hook. */
@@ -77,15 +82,18 @@ export function attachTcx(program: Program, iface: Interface, direction: 'ingres
   const ifindex = interfaceIndex(iface);
   const what = `TCX ${direction} on ${ifaceLabel(iface)}`;
   const fd = netLinkCreate(program, ifindex, direction === 'ingress' ? ATTACH_TYPE.tcx_ingress : ATTACH_TYPE.tcx_egress, 0, what, iface,
-    (errno) => errno === 22 ? 'TCX needs kernel 6.6+ and a sched_cls program' : undefined);
-  return new Link([{ link: new OwnedFd(fd, what) }], what);
+    () => undefined,
+    (errno) => errno === EINVAL ? { feature: 'TCX', message: `cannot attach ${what}: TCX links need kernel 6.6+; use a tc (clsact) filter on older kernels` } : undefined);
+  return Link.create([{ link: new OwnedFd(fd, what) }], what);
 }
 
-function netLinkCreate(program: Program, ifindex: number, attachType: number, flags: number, what: string, iface: Interface, hint: (errno: number) => string | undefined): number {
+function netLinkCreate(program: Program, ifindex: number, attachType: number, flags: number, what: string, iface: Interface, hint: (errno: number) => string | undefined, unsupported?: Unsupported): number {
   try {
     return linkCreate(program.fd, ifindex, attachType, flags, what);
   } catch (e) {
     if (e instanceof BpfError && e.errno === ENODEV) throw new AttachError('ENODEV', `interface ${ifaceLabel(iface)}`, 'no such network interface in this network namespace');
+    const missing = e instanceof BpfError ? unsupported?.(e.errno) : undefined;
+    if (missing) throw new NotSupportedError(missing.feature, missing.message, { cause: e });
     if (e instanceof BpfError && !e.hint) {
       const h = hint(e.errno);
       if (h) throw new BpfError(e.errno, { syscall: 'bpf', command: 'BPF_LINK_CREATE', object: what, hint: h });

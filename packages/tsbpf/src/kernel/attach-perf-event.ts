@@ -76,5 +76,5 @@ export function attachPerfEvent(program: Program, opts: PerfEventOptions = {}): 
     for (const p of parts) { p.link?.close(); p.perf?.close(); }
     throw e;
   }
-  return new Link(parts, `${desc} on ${cpus.length} CPU${cpus.length === 1 ? '' : 's'}`);
+  return Link.create(parts, `${desc} on ${cpus.length} CPU${cpus.length === 1 ? '' : 's'}`);
 }

@@ -23,7 +23,7 @@ export function attachRawTracepoint(program: Program, name: string, opts: { cook
   const r = bpfRaw(BPF_CMD.raw_tracepoint_open, a.bytes);
   if (r === -ENOENT) throw new AttachError('ENOENT', what, `the kernel has no tracepoint "${name}"${suggest(name)}`);
   if (r < 0) throw new BpfError(-r, { syscall: 'bpf', command: 'BPF_RAW_TRACEPOINT_OPEN', object: what });
-  return new Link([{ link: new OwnedFd(r, what) }], what);
+  return Link.create([{ link: new OwnedFd(r, what) }], what);
 }
 
 function suggest(name: string): string {

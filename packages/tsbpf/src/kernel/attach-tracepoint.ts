@@ -33,7 +33,7 @@ export function attachTracepoint(program: Program, category: string, name: strin
   const id = tracepointId(category, name);
   const what = `tracepoint ${category}:${name}`;
   const perf = perfEventOpen({ type: PERF_TYPE.tracepoint, config: id, sample: 1, wakeupEvents: 1 }, -1, 0, what);
-  return new Link([attachToPerfEvent(program, perf, what, opts.cookie)], what);
+  return Link.create([attachToPerfEvent(program, perf, what, opts.cookie)], what);
 }
 
 /** Splits `category:name` (or `category/name`). */

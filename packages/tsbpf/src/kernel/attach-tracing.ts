@@ -19,7 +19,7 @@ export function vmlinuxBtf(): Btf {
   if (!vmlinux) {
     let bytes: Uint8Array;
     try { bytes = readFileSync(VMLINUX); } catch (e) {
-      throw new AttachError('ENOTSUP', 'kernel BTF', `cannot read ${VMLINUX} (${(e as Error).message}); fentry/fexit/tp_btf need a kernel built with CONFIG_DEBUG_INFO_BTF`);
+      throw new NotSupportedError('kernel BTF', `cannot read ${VMLINUX} (${(e as Error).message}); fentry/fexit/tp_btf need a kernel built with CONFIG_DEBUG_INFO_BTF`);
     }
     vmlinux = Btf.parse(bytes);
   }
@@ -134,5 +134,5 @@ export function attachTracing(program: Program, opts: { cookie?: bigint } = {}):
   let r = bpfRaw(BPF_CMD.link_create, a.bytes);
   if (r === -EINVAL && !opts.cookie) r = bpfRaw(BPF_CMD.raw_tracepoint_open, new Attr(24).u32(8, program.fd).bytes);
   if (r < 0) throw new BpfError(-r, { syscall: 'bpf', command: 'BPF_LINK_CREATE', object: what, hint: -r === 524 || -r === 95 ? 'the kernel cannot attach trampolines to this function (not traceable, or no ftrace on this kernel)' : undefined });
-  return new Link([{ link: new OwnedFd(r, what) }], what);
+  return Link.create([{ link: new OwnedFd(r, what) }], what);
 }

@@ -6,6 +6,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { Elf, ElfError, findFunctionSymbol } from '../pure/elf.js';
+import { NotSupportedError } from '../pure/errors.js';
 import { AttachError, Link, requireProgramType } from './link.js';
 import { native } from './native.js';
 import { attachToPerfEvent, perfEventOpen } from './perf-event.js';
@@ -86,11 +87,11 @@ export function attachUprobe(program: Program, opts: UprobeOptions): Link {
   const offset = (opts.symbol !== undefined ? uprobeOffset(path, opts.symbol) : 0) + (opts.offset ?? 0);
   const what = `${kind} ${path}:${opts.symbol ?? ''}${opts.symbol && opts.offset ? '+' : ''}${opts.offset ? `0x${opts.offset.toString(16)}` : opts.symbol ? '' : '0x0'}${opts.pid ? ` (pid ${opts.pid})` : ''}`;
   const pmu = dynamicPmu('uprobe');
-  if (!pmu) throw new AttachError('ENOTSUP', what, 'the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): CONFIG_UPROBE_EVENTS is off');
+  if (!pmu) throw new NotSupportedError('uprobes', `cannot attach ${what}: the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): CONFIG_UPROBE_EVENTS is off`);
   const config = opts.retprobe ? 1n << BigInt(pmu.bit('retprobe')) : 0n;
   const pathBuf = cString(path);
   const pid = opts.pid ?? -1;
   const perf = perfEventOpen({ type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(pathBuf), config2: offset },
     pid, pid === -1 ? 0 : -1, what, undefined, pathBuf);
-  return new Link([attachToPerfEvent(program, perf, what, opts.cookie)], what);
+  return Link.create([attachToPerfEvent(program, perf, what, opts.cookie)], what);
 }

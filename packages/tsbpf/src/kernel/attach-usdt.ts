@@ -170,7 +170,7 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
       let id = bySpec.get(site.args);
       if (id === undefined) {
         id = pool.free.pop() ?? (pool.next < specsInfo.maxEntries ? pool.next++ : undefined);
-        if (id === undefined) throw new AttachError('ENOTSUP', what, `__bpf_usdt_specs is full (${specsInfo.maxEntries} specs); define BPF_USDT_MAX_SPEC_CNT larger`);
+        if (id === undefined) throw new AttachError('ENOSPC', what, `__bpf_usdt_specs is full (${specsInfo.maxEntries} specs); define BPF_USDT_MAX_SPEC_CNT larger`);
         mine.push(id);
         bySpec.set(site.args, id);
         const key = new Uint8Array(4);
@@ -200,7 +200,7 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
         const val = new Uint8Array(4);
         new DataView(val.buffer).setUint32(0, id, true);
         const r = mapUpdate(ipFd, key, val, BPF_NOEXIST);
-        if (r === -EEXIST) throw new AttachError('ENOTSUP', what, `another USDT attachment already maps IP 0x${ip.toString(16)} in __bpf_usdt_ip_to_spec_id`);
+        if (r === -EEXIST) throw new AttachError('EEXIST', what, `another USDT attachment already maps IP 0x${ip.toString(16)} in __bpf_usdt_ip_to_spec_id`);
         if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, `${what}: __bpf_usdt_ip_to_spec_id`);
         ipKeys.push(key);
       }

@@ -5,7 +5,7 @@
  */
 import { asm, AsmItem, MapRef, R0, R1, R2, R3, R4, R10, Reg } from '../pure/asm.js';
 import { t } from '../pure/layout.js';
-import { BpfMap } from './map.js';
+import { BpfMap, PerCpuArray } from './map.js';
 import { argError } from './syscall.js';
 
 let labelSeq = 0;
@@ -25,15 +25,15 @@ function freshLabel(what: string): string {
  * ```
  */
 export class DropCounter {
-  readonly map: BpfMap<number, any>;
+  readonly map: PerCpuArray<bigint>;
 
-  private constructor(map: BpfMap<number, any>) {
+  private constructor(map: PerCpuArray<bigint>) {
     this.map = map;
   }
 
   /** Creates the counter map (percpu_array, 1 entry, u64). */
   static create(name = 'tsbpf_drops'): DropCounter {
-    return new DropCounter(BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.u64, maxEntries: 1, name }) as BpfMap<number, any>);
+    return new DropCounter(BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.u64, maxEntries: 1, name }));
   }
 
   /** The map fd (for the assembler's map references). */

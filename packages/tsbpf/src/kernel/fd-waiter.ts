@@ -9,6 +9,10 @@ import { native, PollHandle } from './native.js';
 
 const READABLE = 1;
 const EINTR = 4;
+/** epollCtl operations and epollWaitTimer's result bits (native.ts). */
+const EPOLL_ADD = 1;
+const EPOLL_DEL = 2;
+const WOKE_FD = 1;
 
 /** How a wait ended. */
 export type WaitResult = 'ready' | 'timeout' | 'closed';
@@ -42,9 +46,9 @@ export interface WaitStats {
 
 export function checkWaitOptions(o: WaitOptions, who: string): { maxLatencyMs: number; flushMs: number } {
   const maxLatencyMs = o.maxLatencyMs ?? 0;
-  if (typeof maxLatencyMs !== 'number' || !(maxLatencyMs >= 0) || maxLatencyMs > 60_000) throw new RangeError(`${who}: maxLatencyMs must be 0..60000, got ${String(maxLatencyMs)}`);
+  if (typeof maxLatencyMs !== 'number' || !(maxLatencyMs >= 0) || maxLatencyMs > 60_000) throw new RangeError(`tsbpf: ${who}: maxLatencyMs must be 0..60000, got ${String(maxLatencyMs)}`);
   const flushMs = o.flushMs ?? (maxLatencyMs > 0 ? maxLatencyMs : 100);
-  if (typeof flushMs !== 'number' || !(flushMs >= 0) || flushMs > 3_600_000) throw new RangeError(`${who}: flushMs must be 0..3600000, got ${String(flushMs)}`);
+  if (typeof flushMs !== 'number' || !(flushMs >= 0) || flushMs > 3_600_000) throw new RangeError(`tsbpf: ${who}: flushMs must be 0..3600000, got ${String(flushMs)}`);
   return { maxLatencyMs, flushMs };
 }
 
@@ -181,47 +185,60 @@ export class FdWaiter {
 
   /**
    * Blocking mode, for a thread whose only job is reading (a worker_threads Worker, a dedicated
-   * process): waits in the kernel instead of Node's event loop — ppoll on the fds while idle
-   * (flushMs as its timeout), clock_nanosleep to the next budget tick while records keep coming —
-   * so a wake-up costs one syscall and no event-loop iteration (libuv's loop adds a second epoll
-   * call per iteration for its idle-time metrics, plus a timerfd re-arm). `step` drains and returns
-   * the records delivered, or -1 to end the loop; the loop also ends when the waiter closes.
-   * Blocks the calling thread throughout.
+   * process): waits in the kernel instead of Node's event loop, with libbpf's C strategy and its
+   * syscalls — one epoll set holding the fds and a timerfd. Idle: the fds are watched and the timerfd
+   * ticks every flushMs. After a drain that delivered (with a latency budget): the fds leave the set
+   * and the timerfd ticks every maxLatencyMs, one drain per tick, until a tick's drain finds nothing.
+   * A wake-up is one native call (epoll_wait, plus a read of the timerfd when it fired) and no
+   * event-loop iteration (libuv's loop adds a second epoll call per iteration for its idle-time
+   * metrics, plus a timerfd re-arm). `step` drains and returns the records delivered, or -1 to end
+   * the loop; the loop also ends when the waiter closes. Blocks the calling thread throughout.
    */
   runBlocking(step: () => number): void {
     if (this.#closed) throw new ClosedError(this.#what);
     if (typeof step !== 'function') throw new TypeError('tsbpf: runBlocking expects a function');
     if (this.#running !== undefined || this.#pending.length > 0) throw new Error(`tsbpf: ${this.#what} is started or has a wait in progress; cannot block`);
-    const fds = Int32Array.from(this.#fds);
+    const fds = this.#fds.slice();
     const budgetNs = Math.round(this.#maxLatencyMs * 1e6);
-    const flushNs = this.#flushMs > 0 ? Math.round(this.#flushMs * 1e6) : -1;
-    // The next budget tick (CLOCK_MONOTONIC ns) while busy; 0 while idle.
-    let next = 0;
-    for (;;) {
-      let byTimer: boolean;
-      if (next > 0) {
-        native.sleepUntil(next);
-        byTimer = true;
-      } else {
-        const r = native.pollWait(fds, flushNs);
+    const flushNs = Math.round(this.#flushMs * 1e6);
+    const fail = (what: string, r: number): Error => new Error(`tsbpf: ${this.#what}: ${what} failed (errno ${-r})`);
+    const ep = native.epollCreate();
+    if (ep < 0) throw fail('epoll_create1', ep);
+    const tfd = native.timerfdCreate();
+    try {
+      if (tfd < 0) throw fail('timerfd_create', tfd);
+      let r = native.epollCtl(ep, EPOLL_ADD, tfd);
+      if (r < 0) throw fail('epoll_ctl', r);
+      /** Idle (fds in the set, flush ticks) or busy (budget ticks only). */
+      let busy = false;
+      const setIdle = (idle: boolean): void => {
+        for (const fd of fds) {
+          const e = native.epollCtl(ep, idle ? EPOLL_ADD : EPOLL_DEL, fd);
+          if (e < 0) throw fail('epoll_ctl', e);
+        }
+        // Re-arming restarts the period, and clears an expiry not yet read.
+        const t = native.timerfdSetInterval(tfd, idle ? flushNs : budgetNs);
+        if (t < 0) throw fail('timerfd_settime', t);
+        busy = !idle;
+      };
+      setIdle(true);
+      for (;;) {
+        r = native.epollWaitTimer(ep, tfd);
         if (r === -EINTR) continue;
-        if (r < 0) throw new Error(`tsbpf: ${this.#what}: ppoll failed (errno ${-r})`);
-        if (r > 0) this.stats.wakeups++;
-        byTimer = r === 0;
+        if (r < 0) throw fail('epoll_wait', r);
+        if ((r & WOKE_FD) !== 0) this.stats.wakeups++;
+        if (this.#closed) return;
+        const n = step();
+        if (n < 0 || this.#closed) return;
+        if ((r & WOKE_FD) === 0 && n > 0) { if (busy) this.stats.budgetDrains++; else this.stats.flushes++; }
+        // Bytes left after a drain are a record the producer has reserved but not yet submitted
+        // (level-triggered readiness would spin on it): keep the cadence, as after a drain.
+        const stayBusy: boolean = budgetNs > 0 && (n > 0 || (busy && this.#hasData()));
+        if (stayBusy !== busy) setIdle(!stayBusy);
       }
-      if (this.#closed) return;
-      const n = step();
-      if (n < 0 || this.#closed) return;
-      if (byTimer && n > 0) { if (next > 0) this.stats.budgetDrains++; else this.stats.flushes++; }
-      // Bytes left after a drain are a record the producer has reserved but not yet submitted
-      // (level-triggered readiness would spin on it): keep the cadence, as after a drain.
-      if (budgetNs > 0 && (n > 0 || (next > 0 && this.#hasData()))) {
-        const now = native.monotonicNs();
-        // A fixed cadence; after falling behind (a long drain), restart it rather than burst.
-        next = next > 0 && next + budgetNs > now ? next + budgetNs : now + budgetNs;
-      } else {
-        next = 0;
-      }
+    } finally {
+      if (tfd >= 0) native.close(tfd);
+      native.close(ep);
     }
   }
 

@@ -1,11 +1,12 @@
 /**
  * kprobes, found by probing: the `kprobe` PMU (or tracefs kprobe_events) must exist. This kernel
- * family is often built without CONFIG_KPROBES; then a request fails with a clear AttachError
+ * family is often built without CONFIG_KPROBES; then a request fails with a clear NotSupportedError
  * that points at fentry/fexit instead of a raw errno.
  */
 import { existsSync } from 'node:fs';
 import { ensureTracefs } from './fs-mounts.js';
-import { AttachError, Link, requireProgramType } from './link.js';
+import { NotSupportedError } from '../pure/errors.js';
+import { Link, requireProgramType } from './link.js';
 import { attachToPerfEvent, perfEventOpen } from './perf-event.js';
 import type { Program } from './program.js';
 import { dynamicPmu } from './attach-uprobe.js';
@@ -45,7 +46,7 @@ export interface KprobeOptions {
 
 /**
  * Attaches a `kprobe` program to kernel function `fn`. On kernels without kprobes it throws
- * AttachError (code ENOTSUP) saying so, and suggesting fentry/fexit.
+ * NotSupportedError (feature `kprobes`) saying so, and suggesting fentry/fexit.
  */
 export function attachKprobe(program: Program, fn: string, opts: KprobeOptions = {}): Link {
   const kind = opts.retprobe ? 'kretprobe' : 'kprobe';
@@ -55,12 +56,12 @@ export function attachKprobe(program: Program, fn: string, opts: KprobeOptions =
   const support = kprobeSupport();
   const pmu = dynamicPmu('kprobe');
   if (!support.supported || !pmu) {
-    throw new AttachError('ENOTSUP', what,
-      'this kernel lacks kprobes (CONFIG_KPROBES is off: no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs); ' +
+    throw new NotSupportedError('kprobes',
+      `cannot attach ${what}: this kernel lacks kprobes (CONFIG_KPROBES is off: no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs); ` +
       `use fentry/fexit instead: Program.loadTracing({ kind: '${opts.retprobe ? 'fexit' : 'fentry'}', target: '${fn}', ... }).attachTracing()`);
   }
   const name = cString(fn);
   const config = opts.retprobe ? 1n << BigInt(pmu.bit('retprobe')) : 0n;
   const perf = perfEventOpen({ type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(name), config2: opts.offset ?? 0 }, -1, 0, what, undefined, name);
-  return new Link([attachToPerfEvent(program, perf, what, opts.cookie)], what);
+  return Link.create([attachToPerfEvent(program, perf, what, opts.cookie)], what);
 }

@@ -16,11 +16,14 @@ import { trackLink, untrackLink } from './cleanup.js';
 /** perf_event ioctls (x86_64 encodings). */
 export const PERF_IOC = { enable: 0x2400, disable: 0x2401, setBpf: 0x40042408 } as const;
 
-/** A kernel lookup for an attach target failed (unknown tracepoint, function, interface) or the kernel lacks the feature. */
+/**
+ * An attach target does not exist (unknown tracepoint, function, interface, cgroup) or is taken. A kernel
+ * that lacks the attach mechanism itself (kprobes, uprobes, TCX, ...) throws `NotSupportedError` instead.
+ */
 export class AttachError extends TsbpfError {
   override name = 'AttachError';
-  /** `ENOENT` (no such target), `ENODEV` (no such interface), `ENOTSUP` (kernel lacks the feature). */
-  readonly code: 'ENOENT' | 'ENODEV' | 'ENOTSUP';
+  /** `ENOENT` (no such target), `ENODEV` (no such interface), `ENOSPC` (a table of attachments is full), `EEXIST` (the slot is taken). */
+  readonly code: 'ENOENT' | 'ENODEV' | 'ENOSPC' | 'EEXIST';
   /** The target as the user named it: `tracepoint sched:nope`, `interface eth9`. */
   readonly target: string;
   constructor(code: AttachError['code'], target: string, message: string) {
@@ -91,12 +94,20 @@ export class Link {
   readonly #what: string;
   #closed = false;
 
-  /** Wraps attached parts (link and/or perf fds). Used by the attach functions; rarely called directly. */
-  constructor(parts: LinkPart[], what: string) {
+  /** Wraps attached parts (link and/or perf fds). Links come from `Program.attach…`, `Link.fromFd` and `Link.fromPin`. */
+  protected constructor(parts: LinkPart[], what: string) {
     if (parts.length === 0) throw argError('a Link needs at least one part');
     this.#parts = parts;
     this.#what = what;
     trackLink(this);
+  }
+
+  /**
+   * Wraps attached parts: the attach functions' constructor.
+   * @internal
+   */
+  static create(parts: LinkPart[], what: string): Link {
+    return new Link(parts, what);
   }
 
   /** Wraps a raw link fd the caller owns (it is closed with the Link). */

@@ -1,56 +1,53 @@
 /**
- * BpfMap: create, open and use BPF maps with typed keys and values, per-CPU values, batch
- * operations, iteration, pinning, freezing and mmapable arrays.
+ * BPF maps: `BpfMap.create(spec)` returns a class per kernel map type (`HashMap<K, V>`, `ArrayMap<V>`,
+ * `PerCpuArray<V>`, `Queue<V>`, `RingBufMap`, `TaskStorage<V>`, ...), each exposing only the operations that
+ * map type has, with keys and values typed by their layouts. `BpfMap` is the shared base: fd, metadata,
+ * pin/freeze/info/close. Maps opened from the kernel (`fromPin`/`fromId`/`fromFd`) or loaded from an object
+ * are instances of the right class at run time, typed `BpfMap`; narrow them with `HashMap.from(map, { key, value })`
+ * or `map.as('hash', { key, value })`.
  */
-import { isLayout, Layout } from '../pure/layout.js';
+import { isLayout, Layout, t } from '../pure/layout.js';
 import { MAP_FLAG, MAP_TYPE, MapTypeName, nameOf, UPDATE_FLAG, UpdateFlag, BPF_CMD } from '../pure/uapi.js';
+import { resolveMapShape, STORAGE_MAP_TYPES, type MapSpec } from '../pure/map-spec.js';
+import { BtfBuilder } from '../pure/btf-builder.js';
+import { TsbpfError } from '../pure/errors.js';
 import { BpfError } from './errors.js';
 import { possibleCpus } from './cpus.js';
 import { preparePinPath } from './fs-mounts.js';
 import { MAP_SHARED, native, PROT } from './native.js';
+import { loadRawBtf } from './btf-load.js';
 import { Attr, argError, bpf, bpfFail, bpfRaw, cString, OwnedFd } from './syscall.js';
 
 const ENOENT = 2;
 const EINVAL = 22;
 const ENOTSUPP = 524;
 const EOPNOTSUPP = 95;
+/** BPF_MAP_CREATE attr: map_extra at 64, the struct is 72 bytes up to map_token_fd; we zero up to 80. */
+const MAP_CREATE_ATTR_SIZE = 80;
 
-/** A key or value description: a layout (typed) or a byte size (raw Uint8Array, or numbers for 4/8 bytes). */
+/** A key or value description: a layout (typed) or a byte size (raw Uint8Array). */
 export type Codec<T> = Layout<T> | number;
-type Decoded<C> = C extends Layout<infer T> ? T : RawValue;
-/** What a raw (size-only) key or value accepts: bytes, or a number/bigint for 1/2/4/8-byte sizes. */
+/** What a key or value without a layout decodes to: its bytes. */
 export type RawValue = Uint8Array;
-type RawInput = Uint8Array | number | bigint;
-type Input<C> = C extends Layout<infer T> ? T : RawInput;
 
-/** Options for BpfMap.create. */
-export interface MapCreateOptions<K extends Codec<any> = Codec<any>, V extends Codec<any> = Codec<any>> {
-  /** Map type by name: 'hash', 'array', 'percpu_array', 'ringbuf', ... */
-  type: MapTypeName;
-  /** Key layout, or use keySize. */
-  key?: K;
-  keySize?: number;
-  /** Value layout (per CPU for per-CPU maps), or use valueSize. */
-  value?: V;
-  valueSize?: number;
-  /** Entries (for ringbuf: the size in bytes, a power of two multiple of the page size). */
-  maxEntries: number;
-  /** Flag names or the numeric BPF_F_* mask. */
-  flags?: number | (keyof typeof MAP_FLAG)[];
-  /** Up to 15 characters [A-Za-z0-9_.]. */
-  name?: string;
-  /** The inner map template for array_of_maps / hash_of_maps. */
-  innerMap?: BpfMap<any, any>;
-  /** map_extra: bloom filter hash count, arena address, ... */
-  mapExtra?: number;
-  /** BTF for the key/value types. */
-  btf?: { fd: number; keyTypeId: number; valueTypeId: number };
-  numaNode?: number;
+/**
+ * The options of `BpfMap.create`: the map's `MapSpec` (one type for hand-written maps and object maps).
+ * @deprecated use `MapSpec`.
+ */
+export type MapCreateOptions<K = unknown, V = unknown> = MapSpec<K, V>;
+
+/** Extra inputs to `BpfMap.create` that are not part of the (plain-data) spec. */
+export interface MapCreateExtra {
+  /**
+   * A loaded BTF object holding `spec.keyTypeId`/`spec.valueTypeId` (the object loader passes its BTF).
+   * Without it, storage maps get a minimal BTF of their own (an `int` key and a byte-array value).
+   */
+  btfFd?: number;
 }
 
 /** What BPF_OBJ_GET_INFO_BY_FD reports about a map. */
 export interface MapInfo {
-  type: string;
+  type: MapTypeName;
   typeId: number;
   id: number;
   keySize: number;
@@ -68,9 +65,31 @@ export interface BatchResult<K, V> {
   values: V[];
 }
 
+/**
+ * A layout that decodes to `T`. Map signatures take layouts through this type so that `T` is inferred from
+ * what `decode` returns alone (`t.u64` also encodes numbers, but decodes to bigint: its maps hold bigints).
+ */
+export type DecodesTo<T> = Omit<Layout<any>, 'decode'> & { decode(view: DataView, offset?: number): T };
+
+/** Key/value layouts for a typed view of an existing map (`HashMap.from(map, { key, value })`). */
+export interface MapCodecs<K, V> {
+  key?: DecodesTo<K>;
+  value?: DecodesTo<V>;
+}
+
+/** A map's kernel type is not the one a typed view asked for (`HashMap.from(arrayMap)`). */
+export class MapTypeError extends TsbpfError {
+  override name = 'MapTypeError';
+  readonly code = 'ERR_MAP_TYPE';
+}
+
+/** Anything with a program fd (a `Program`), or the fd itself. */
+export type ProgramRef = number | { readonly fd: number };
+
 const NO_KEY_TYPES = new Set<string>(['ringbuf', 'user_ringbuf', 'queue', 'stack', 'bloom_filter', 'arena']);
 const PERCPU_TYPES = new Set<string>(['percpu_hash', 'percpu_array', 'lru_percpu_hash', 'percpu_cgroup_storage']);
-const FD_VALUE_TYPES = new Set<string>(['prog_array', 'perf_event_array', 'array_of_maps', 'hash_of_maps', 'cgroup_array', 'devmap', 'devmap_hash', 'sockmap', 'sockhash', 'xskmap', 'cpumap']);
+/** Types whose max_entries is 0 by definition (one value per task/socket/inode/cgroup, or per attachment). */
+const ZERO_ENTRIES_TYPES = new Set<string>([...STORAGE_MAP_TYPES, 'cgroup_storage', 'percpu_cgroup_storage']);
 
 interface RawCodec<T> {
   size: number;
@@ -83,7 +102,7 @@ function rawCodec(size: number, what: string): RawCodec<any> {
   return {
     size,
     describe: `${size}-byte ${what}`,
-    encode(v: RawInput, view, off) {
+    encode(v: unknown, view, off) {
       if (v instanceof Uint8Array) {
         if (v.length !== size) throw argError(`${what} must be ${size} bytes, got ${v.length}`);
         new Uint8Array(view.buffer, view.byteOffset + off, size).set(v);
@@ -108,34 +127,82 @@ function layoutCodec<T>(l: Layout<T>): RawCodec<T> {
   return { size: l.size, describe: String(l), encode: (v, view, off) => l.encode(v, view, off), decode: (view, off) => l.decode(view, off) };
 }
 
-function flagMask(flags: MapCreateOptions['flags']): number {
-  if (flags === undefined) return 0;
-  if (typeof flags === 'number') return flags;
-  let m = 0;
-  for (const f of flags) {
-    const bit = MAP_FLAG[f];
-    if (bit === undefined) throw argError(`unknown map flag "${f}" (known: ${Object.keys(MAP_FLAG).join(', ')})`);
-    m |= bit;
-  }
-  return m;
-}
-
 const NAME_RE = /^[A-Za-z0-9_.]{0,15}$/;
 
+/** The fd and mmaps of one kernel map, shared by every typed view of it. */
+export interface MapCore {
+  readonly owned: OwnedFd;
+  readonly mmaps: ArrayBuffer[];
+}
+
+/** What a map class is constructed from (internal: use `BpfMap.create`, `from*` or `<Class>.from`). */
+export interface MapInit {
+  core: MapCore;
+  type: MapTypeName;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  flags: number;
+  name: string;
+  key: Layout<any> | undefined;
+  value: Layout<any> | undefined;
+}
+
+type MapCtor = new (init: MapInit) => BpfMap;
+
+// Filled in by BpfMap's static block (they reach its private state); used by the typed classes and the loader.
+let makeView: (map: BpfMap, ctor: MapCtor, codecs: MapCodecs<any, any> | undefined) => BpfMap;
+let rawUpdate: (map: BpfMap, key: number | Uint8Array, value: Uint8Array) => void;
+
 /**
- * A BPF map. Keys and values are typed by layouts (`t.u32`, `t.struct({...})`) or raw byte sizes.
- * Per-CPU maps read and write one value per possible CPU.
+ * The classes `BpfMap.create` returns, by map type. Types without a class of their own (devmap, sockmap,
+ * xskmap, cpumap, stack_trace, cgroup_array, ...) get `GenericMap<K, V>`.
+ */
+export interface MapClasses<K, V> {
+  hash: HashMap<K, V>;
+  lru_hash: LruHash<K, V>;
+  array: ArrayMap<V>;
+  percpu_array: PerCpuArray<V>;
+  percpu_hash: PerCpuHash<K, V>;
+  lru_percpu_hash: LruPerCpuHash<K, V>;
+  lpm_trie: LpmTrie<K, V>;
+  queue: Queue<V>;
+  stack: Stack<V>;
+  bloom_filter: BloomFilter<V>;
+  ringbuf: RingBufMap;
+  perf_event_array: PerfEventArray;
+  prog_array: ProgArray;
+  array_of_maps: ArrayOfMaps;
+  hash_of_maps: HashOfMaps<K>;
+  task_storage: TaskStorage<V>;
+  sk_storage: SkStorage<V>;
+  inode_storage: InodeStorage<V>;
+  cgrp_storage: CgrpStorage<V>;
+}
+
+/** The class for map type `T` with key `K` and value `V` (see `MapClasses`). */
+export type MapOf<T extends MapTypeName, K = unknown, V = unknown> = T extends keyof MapClasses<K, V> ? MapClasses<K, V>[T] : GenericMap<K, V>;
+
+/**
+ * A BPF map: the base of every map class. It holds the fd and the kernel's description of the map, and
+ * pins, freezes, reports and closes it; the element operations live on the typed classes
+ * (`HashMap`, `ArrayMap`, `PerCpuArray`, `Queue`, ...), which `BpfMap.create` returns by `type`.
  *
  * ```ts
- * using counts = BpfMap.create({ type: 'hash', key: t.u32, value: t.u64, maxEntries: 256 });
+ * using counts = BpfMap.create({ type: 'hash', key: t.u32, value: t.u64, maxEntries: 256 }); // HashMap<number, bigint>
  * counts.update(6, 1n);
  * counts.lookup(6); // 1n
  * ```
+ *
+ * Maps from the kernel or an object are typed `BpfMap` (their class is right at run time): narrow them with
+ * `HashMap.from(map, { key: t.u32, value: t.u64 })` (throws `MapTypeError` for another kernel type) or
+ * `map.as('hash', { key: t.u32, value: t.u64 })`.
  */
-export class BpfMap<K = any, V = any> {
+export class BpfMap {
+  readonly #core: MapCore;
   readonly #owned: OwnedFd;
-  /** Map type name. */
-  readonly type: string;
+  /** Map type name ('hash', 'array', 'ringbuf', ...). */
+  readonly type: MapTypeName;
   readonly keySize: number;
   /** Value size as the kernel sees it (one CPU's value for per-CPU maps). */
   readonly valueSize: number;
@@ -146,6 +213,7 @@ export class BpfMap<K = any, V = any> {
   readonly perCpu: boolean;
   /** Possible CPUs (per-CPU value count). */
   readonly cpus: number;
+  readonly #keyLayout: Layout<any> | undefined;
   readonly #key: RawCodec<any>;
   readonly #value: RawCodec<any>;
   readonly #valueLayout: Layout<any> | undefined;
@@ -167,20 +235,30 @@ export class BpfMap<K = any, V = any> {
   readonly #keyKind: 0 | 1 = 0;
   /** 1 when values are t.u64num, 2 when t.u32: decode without going through the layout. */
   readonly #valKind: 0 | 1 | 2 = 0;
-  readonly #mmaps: ArrayBuffer[] = [];
 
-  private constructor(fd: number, type: string, keySize: number, valueSize: number, maxEntries: number, flags: number, name: string, key?: Codec<any>, value?: Codec<any>) {
-    this.#owned = new OwnedFd(fd, `map "${name || '(unnamed)'}" (${type})`);
+  static {
+    makeView = (map, ctor, codecs) => map.#view(ctor, codecs);
+    rawUpdate = (map, key, value) => map.#rawUpdate(key, value);
+  }
+
+  /** Internal: maps come from `BpfMap.create`, `BpfMap.from*`, `<Class>.from` or the object loader. */
+  constructor(init: MapInit) {
+    if (!init || typeof init !== 'object' || !init.core) throw argError('maps are made by BpfMap.create(spec), BpfMap.fromPin/fromId/fromFd or <MapClass>.from(map)');
+    const { type, keySize, valueSize, fd } = { ...init, fd: init.core.owned.fd };
+    this.#core = init.core;
+    this.#owned = init.core.owned;
     this.type = type;
     this.keySize = keySize;
     this.valueSize = valueSize;
-    this.maxEntries = maxEntries;
-    this.flags = flags;
-    this.name = name;
+    this.maxEntries = init.maxEntries;
+    this.flags = init.flags;
+    this.name = init.name;
     this.perCpu = PERCPU_TYPES.has(type);
     this.cpus = this.perCpu ? possibleCpus() : 1;
-    this.#key = key !== undefined && isLayout(key) ? layoutCodec(key) : rawCodec(keySize, 'key');
-    this.#valueLayout = value !== undefined && isLayout(value) ? value : undefined;
+    const key = init.key;
+    this.#keyLayout = key;
+    this.#key = key ? layoutCodec(key) : rawCodec(keySize, 'key');
+    this.#valueLayout = init.value;
     this.#value = this.#valueLayout ? layoutCodec(this.#valueLayout) : rawCodec(valueSize, 'value');
     this.#stride = this.perCpu ? Math.ceil(valueSize / 8) * 8 : valueSize;
     // Explicit ArrayBuffers: never on the V8 heap, so the addresses written into the attrs stay valid.
@@ -194,80 +272,167 @@ export class BpfMap<K = any, V = any> {
     this.#updateAttr = upd.bytes.buffer as ArrayBuffer;
     this.#updateAttrView = upd.view;
     this.#keyOnlyAttr = new Attr(32).u32(0, fd).ptr(8, this.#keyBuf).bytes.buffer as ArrayBuffer;
-    if (keySize === 4 && key !== undefined && isLayout(key) && (key as Layout<unknown>).kind === 'u32') this.#keyKind = 1;
+    if (keySize === 4 && key !== undefined && key.kind === 'u32') this.#keyKind = 1;
     const vk = this.#valueLayout?.kind;
     this.#valKind = vk === 'u64num' ? 1 : vk === 'u32' ? 2 : 0;
   }
 
-  /** Creates a map (BPF_MAP_CREATE). Arguments are checked before any syscall. */
-  static create<KC extends Codec<any>, VC extends Codec<any>>(opts: MapCreateOptions<KC, VC>): BpfMap<Decoded<KC>, Decoded<VC>>;
-  /** Creates a map from options whose layouts are only known at run time (untyped access). */
-  static create(opts: MapCreateOptions<any, any>): BpfMap<any, any>;
-  static create(opts: MapCreateOptions<any, any>): BpfMap<any, any> {
-    if (!opts || typeof opts !== 'object') throw argError('BpfMap.create needs an options object');
-    const typeId = (MAP_TYPE as Record<string, number>)[opts.type];
-    if (typeId === undefined) throw argError(`unknown map type "${String(opts.type)}" (known: ${Object.keys(MAP_TYPE).join(', ')})`);
-    const noKey = NO_KEY_TYPES.has(opts.type);
-    const keySize = sizeOf(opts.key, opts.keySize, 'key', noKey ? 0 : undefined);
-    let valueSize = sizeOf(opts.value, opts.valueSize, 'value', opts.type === 'ringbuf' || opts.type === 'user_ringbuf' || opts.type === 'arena' ? 0 : FD_VALUE_TYPES.has(opts.type) ? 4 : undefined);
-    if (noKey && keySize !== 0) throw argError(`${opts.type} maps have no key (keySize must be 0)`);
-    if (!noKey && keySize <= 0) throw argError(`${opts.type} maps need a key: give key (a layout) or keySize > 0`);
-    if (opts.type === 'ringbuf' || opts.type === 'user_ringbuf') {
-      const pg = native.pageSize;
-      const n = opts.maxEntries;
-      if (!Number.isInteger(n) || n < pg || (n & (n - 1)) !== 0) throw argError(`${opts.type} maxEntries is the ring size in bytes: a power of two ≥ ${pg}, got ${n}`);
-      valueSize = 0;
-    } else if (valueSize <= 0 && opts.type !== 'arena') {
-      throw argError(`${opts.type} maps need a value: give value (a layout) or valueSize > 0`);
+  /**
+   * Creates a map (BPF_MAP_CREATE) from its spec and returns the class for its type: `HashMap<K, V>` for
+   * 'hash', `ArrayMap<V>` for 'array', `PerCpuArray<V>` for 'percpu_array', ... (see `MapClasses`). K and V
+   * come from the `key`/`value` layouts; without one, keys/values are bytes (`Uint8Array`).
+   *
+   * Arguments are checked before any syscall. libbpf's defaults apply: 4-byte key/value for
+   * perf_event_array/prog_array/map-in-map, possible CPUs for a perf_event_array with `maxEntries: 0`,
+   * ringbuf sizes rounded up to a page-aligned power of two. Storage maps (task/sk/inode/cgrp_storage) take
+   * `maxEntries: 0`, get BPF_F_NO_PREALLOC and a minimal BTF when none is given. Map-in-map types create a
+   * template from `spec.innerMap` for the call and close it. `contents` and `pinning` are the loader's: ignored here.
+   */
+  static create<T extends MapTypeName, K = RawValue, V = RawValue>(spec: MapSpec<any, any> & { type: T; key?: DecodesTo<K>; value?: DecodesTo<V> }, extra?: MapCreateExtra): MapOf<T, K, V>;
+  static create(spec: MapSpec<any, any>, extra: MapCreateExtra = {}): BpfMap {
+    if (!spec || typeof spec !== 'object') throw argError('BpfMap.create needs a map spec object');
+    const type = spec.type;
+    const typeId = (MAP_TYPE as Record<string, number>)[type];
+    if (typeId === undefined) throw argError(`unknown map type "${String(type)}" (known: ${Object.keys(MAP_TYPE).join(', ')})`);
+    for (const what of ['key', 'value'] as const) {
+      const l = spec[what];
+      if (l === undefined) continue;
+      if (!isLayout(l)) throw argError(`${what} must be a layout (t.u32, t.struct(...)); give ${what}Size for raw bytes`);
+      const explicit = spec[`${what}Size`];
+      if (explicit !== undefined && explicit !== 0 && explicit !== l.size) throw argError(`${what}Size ${explicit} disagrees with the ${what} layout's size ${l.size}`);
     }
-    if (!Number.isInteger(opts.maxEntries) || opts.maxEntries <= 0 || opts.maxEntries > 0xffffffff) throw argError(`maxEntries must be a positive integer, got ${opts.maxEntries}`);
-    const name = opts.name ?? '';
-    if (!NAME_RE.test(name)) throw argError(`map name "${name}" must be at most 15 characters of [A-Za-z0-9_.]`);
-    let flags = flagMask(opts.flags);
-    if (opts.type === 'lpm_trie') flags |= MAP_FLAG.no_prealloc; // the kernel requires it
-    if ((opts.type === 'array_of_maps' || opts.type === 'hash_of_maps') && !opts.innerMap) throw argError(`${opts.type} needs innerMap (a template map)`);
-    const a = new Attr(80)
-      .u32(0, typeId).u32(4, keySize).u32(8, valueSize).u32(12, opts.maxEntries).u32(16, flags)
-      .u32(20, opts.innerMap ? opts.innerMap.fd : 0).u32(24, opts.numaNode ?? 0).name(28, name);
-    if (opts.btf) a.u32(48, opts.btf.fd).u32(52, opts.btf.keyTypeId).u32(56, opts.btf.valueTypeId);
-    if (opts.mapExtra) a.u64(64, opts.mapExtra);
-    const fd = bpf(BPF_CMD.map_create, a.bytes, `map "${name || '(unnamed)'}" (${opts.type}, key ${keySize}, value ${valueSize}, ${opts.maxEntries} entries)`,
-      undefined);
-    return new BpfMap(fd, opts.type, keySize, valueSize, opts.maxEntries, flags, name, opts.key, opts.value) as BpfMap<any, any>;
+    for (const what of ['keySize', 'valueSize', 'maxEntries'] as const) {
+      const n = spec[what];
+      if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 0xffffffff)) throw argError(`${what} must be a non-negative integer, got ${String(n)}`);
+    }
+    if (spec.maxEntries === undefined) throw argError('maxEntries is required (0 for storage maps and for a perf_event_array of possible CPUs)');
+    const storage = STORAGE_MAP_TYPES.has(type);
+    const shape = resolveMapShape(spec, { possibleCpus: possibleCpus(), pageSize: native.pageSize });
+    const keySize = storage ? shape.keySize || 4 : shape.keySize;
+    const valueSize = shape.valueSize;
+    const maxEntries = shape.maxEntries;
+    const noKey = NO_KEY_TYPES.has(type);
+    if (noKey && keySize !== 0) throw argError(`${type} maps have no key (keySize must be 0)`);
+    if (!noKey && keySize <= 0) throw argError(`${type} maps need a key: give key (a layout) or keySize > 0`);
+    if (type === 'ringbuf' || type === 'user_ringbuf') {
+      if (valueSize !== 0) throw argError(`${type} maps have no value (valueSize must be 0)`);
+      if (maxEntries === 0) throw argError(`${type} maxEntries is the ring size in bytes (rounded up to a power of two ≥ ${native.pageSize})`);
+    } else if (valueSize <= 0 && type !== 'arena') {
+      throw argError(`${type} maps need a value: give value (a layout) or valueSize > 0`);
+    }
+    if (storage && maxEntries !== 0) throw argError(`${type} maps take maxEntries 0 (the kernel keeps one value per owner), got ${maxEntries}`);
+    if (maxEntries === 0 && !ZERO_ENTRIES_TYPES.has(type)) throw argError(`maxEntries must be a positive integer for ${type} maps, got 0`);
+    const name = spec.name ?? '';
+    if (typeof name !== 'string' || !NAME_RE.test(name)) throw argError(`map name "${String(name)}" must be at most 15 characters of [A-Za-z0-9_.]`);
+    let flags = spec.flags ?? 0;
+    if (!Number.isInteger(flags) || flags < 0) throw argError(`flags must be a BPF_F_* mask (see MAP_FLAG), got ${String(flags)}`);
+    if (type === 'lpm_trie' || storage) flags |= MAP_FLAG.no_prealloc; // the kernel requires it
+    const mapInMap = type === 'array_of_maps' || type === 'hash_of_maps';
+    if (mapInMap && !spec.innerMap) throw argError(`${type} needs innerMap (the spec of its inner maps)`);
+    const a = new Attr(MAP_CREATE_ATTR_SIZE)
+      .u32(0, typeId).u32(4, keySize).u32(8, valueSize).u32(12, maxEntries).u32(16, flags)
+      .u32(24, spec.numaNode ?? 0).name(28, name);
+    if (spec.mapExtra) a.u64(64, spec.mapExtra);
+    let inner: BpfMap | undefined;
+    let ownBtf: OwnedFd | undefined;
+    try {
+      if (mapInMap) {
+        inner = spec.innerMap instanceof BpfMap ? undefined : BpfMap.create(spec.innerMap!, extra);
+        a.u32(20, spec.innerMap instanceof BpfMap ? spec.innerMap.fd : inner!.fd);
+      }
+      if (extra.btfFd !== undefined && spec.valueTypeId !== undefined) {
+        a.u32(48, extra.btfFd).u32(52, spec.keyTypeId ?? 0).u32(56, spec.valueTypeId);
+      } else if (storage) {
+        ownBtf = storageBtf(valueSize);
+        a.u32(48, ownBtf.fd).u32(52, STORAGE_BTF_KEY_ID).u32(56, STORAGE_BTF_VALUE_ID);
+      }
+      const fd = bpf(BPF_CMD.map_create, a.bytes, `map "${name || '(unnamed)'}" (${type}, key ${keySize}, value ${valueSize}, ${maxEntries} entries)`);
+      return construct({ fd, type, keySize, valueSize, maxEntries, flags, name }, spec.key, spec.value);
+    } finally {
+      inner?.close();
+      ownBtf?.close();
+    }
   }
 
-  /** Opens a map pinned at `path` on bpffs. Give key/value layouts to get typed access. */
-  static fromPin<K = RawValue, V = RawValue>(path: string, codecs?: { key?: Layout<K>; value?: Layout<V> }): BpfMap<K, V> {
+  /**
+   * Opens a map pinned at `path` on bpffs. The result is the class of its kernel type, typed `BpfMap`:
+   * narrow it with `HashMap.from(map, { key, value })` or `map.as('hash', { key, value })`. Layouts given
+   * here are checked against the kernel's sizes.
+   */
+  static fromPin(path: string, codecs?: MapCodecs<unknown, unknown>): BpfMap {
     preparePinPath(path);
     const p = cString(path);
     const a = new Attr(24).ptr(0, p);
     const fd = bpf(BPF_CMD.obj_get, a.bytes, `pinned map ${path}`);
-    return BpfMap.#fromFd(fd, codecs) as BpfMap<K, V>;
+    return BpfMap.#fromFd(fd, codecs);
   }
 
-  /** Opens a map by its kernel id (BPF_MAP_GET_FD_BY_ID). */
-  static fromId<K = RawValue, V = RawValue>(id: number, codecs?: { key?: Layout<K>; value?: Layout<V> }): BpfMap<K, V> {
+  /** Opens a map by its kernel id (BPF_MAP_GET_FD_BY_ID); see `fromPin` for the result's type. */
+  static fromId(id: number, codecs?: MapCodecs<unknown, unknown>): BpfMap {
     const a = new Attr(12).u32(0, id);
     const fd = bpf(BPF_CMD.map_get_fd_by_id, a.bytes, `map id ${id}`);
-    return BpfMap.#fromFd(fd, codecs) as BpfMap<K, V>;
+    return BpfMap.#fromFd(fd, codecs);
   }
 
-  /** Wraps an existing map fd (takes ownership). */
-  static fromFd<K = RawValue, V = RawValue>(fd: number, codecs?: { key?: Layout<K>; value?: Layout<V> }): BpfMap<K, V> {
-    return BpfMap.#fromFd(fd, codecs) as BpfMap<K, V>;
+  /** Wraps an existing map fd (takes ownership); see `fromPin` for the result's type. */
+  static fromFd(fd: number, codecs?: MapCodecs<unknown, unknown>): BpfMap {
+    return BpfMap.#fromFd(fd, codecs);
   }
 
-  static #fromFd(fd: number, codecs?: { key?: Layout<any>; value?: Layout<any> }): BpfMap {
+  static #fromFd(fd: number, codecs?: MapCodecs<unknown, unknown>): BpfMap {
     let info: MapInfo;
     try {
       info = readMapInfo(fd, `map fd ${fd}`);
+      checkCodecs(codecs, info.keySize, info.valueSize, info.type);
     } catch (e) {
       native.close(fd);
       throw e;
     }
-    if (codecs?.key && codecs.key.size !== info.keySize) { native.close(fd); throw argError(`key layout is ${codecs.key.size} bytes but the map's key is ${info.keySize}`); }
-    if (codecs?.value && codecs.value.size !== info.valueSize) { native.close(fd); throw argError(`value layout is ${codecs.value.size} bytes but the map's value is ${info.valueSize}`); }
-    return new BpfMap(fd, info.type, info.keySize, info.valueSize, info.maxEntries, info.flags, info.name, codecs?.key, codecs?.value);
+    return construct({ fd, type: info.type, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags, name: info.name }, codecs?.key, codecs?.value);
+  }
+
+  /**
+   * A typed view of this map as map type `type` (the kernel's type must be exactly that, else
+   * `MapTypeError`). With layouts, a new view sharing this map's fd (closing either closes both);
+   * without, this map itself.
+   *
+   * ```ts
+   * const counts = obj.map('counts').as('hash', { key: t.u32, value: t.u64 }); // HashMap<number, bigint>
+   * ```
+   */
+  as<T extends MapTypeName, K = unknown, V = unknown>(type: T, codecs?: MapCodecs<K, V>): MapOf<T, K, V> {
+    if (this.type !== type) throw new MapTypeError(`tsbpf: ${this.#what()} is a ${this.type} map, not ${String(type)}`);
+    return typedView(this, classOf(type), codecs) as MapOf<T, K, V>;
+  }
+
+  #view(ctor: MapCtor, codecs: MapCodecs<any, any> | undefined): BpfMap {
+    void this.#owned.fd; // throws once closed
+    checkCodecs(codecs, this.keySize, this.valueSize, this.type);
+    return new ctor({
+      core: this.#core, type: this.type, keySize: this.keySize, valueSize: this.valueSize, maxEntries: this.maxEntries,
+      flags: this.flags, name: this.name, key: codecs?.key ?? this.#keyLayout ?? defaultKey(this.type, this.keySize),
+      value: codecs?.value ?? this.#valueLayout ?? defaultValue(this.type, this.valueSize),
+    });
+  }
+
+  /** Writes raw key/value bytes (the loader's initial contents), whatever the layouts. */
+  #rawUpdate(key: number | Uint8Array, value: Uint8Array): void {
+    void this.#owned.fd;
+    if (typeof key === 'number') {
+      if (this.keySize !== 4 || (key >>> 0) !== key) throw argError(`${this.#what()}: a numeric key needs a 4-byte key, got ${key} for ${this.keySize} bytes`);
+      this.#keyView.setUint32(0, key, true);
+    } else {
+      if (key.length !== this.keySize) throw argError(`${this.#what()}: key must be ${this.keySize} bytes, got ${key.length}`);
+      this.#keyBuf.set(key);
+    }
+    const want = this.perCpu ? this.#stride * this.cpus : this.valueSize;
+    if (value.length !== want && !(this.perCpu && value.length === this.valueSize)) throw argError(`${this.#what()}: value must be ${want} bytes, got ${value.length}`);
+    this.#valBuf.fill(0);
+    if (this.perCpu && value.length === this.valueSize) for (let c = 0; c < this.cpus; c++) this.#valBuf.set(value, c * this.#stride);
+    else this.#valBuf.set(value);
+    this.#updateAttrView.setUint32(24, 0, true);
+    const r = bpfRaw(BPF_CMD.map_update_elem, this.#updateAttr);
+    if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, this.#what());
   }
 
   /** The map's file descriptor (throws once closed). */
@@ -284,7 +449,7 @@ export class BpfMap<K = any, V = any> {
     return `map "${this.name || '(unnamed)'}" (${this.type})`;
   }
 
-  #encodeKey(key: K): void {
+  #encodeKey(key: unknown): void {
     // (key >>> 0) === key: an integer in [0, 2^32), in one comparison.
     if (this.#keyKind === 1 && typeof key === 'number' && (key >>> 0) === key) {
       this.#keyView.setUint32(0, key, true);
@@ -302,7 +467,7 @@ export class BpfMap<K = any, V = any> {
     try {
       if (this.perCpu) {
         const vals = value as any[];
-        if (!Array.isArray(vals) || vals.length !== this.cpus) throw new TypeError(`per-CPU maps take an array of ${this.cpus} values (one per possible CPU)`);
+        if (!Array.isArray(vals) || vals.length !== this.cpus) throw new TypeError(`tsbpf: per-CPU maps take an array of ${this.cpus} values (one per possible CPU)`);
         // Zero the padding between per-CPU slots (and inside layouts that leave holes).
         if (this.#valKind === 0 || this.#stride !== this.valueSize) this.#valBuf.fill(0);
         for (let c = 0; c < this.cpus; c++) {
@@ -364,7 +529,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** The value for `key`, or undefined when absent. Per-CPU maps return one value per CPU. */
-  lookup(key: K): (V extends never ? never : any) | undefined {
+  protected lookup(key: unknown): any {
     void this.#owned.fd; // throws once closed: a prebuilt attr must never reach a reused fd number
     if (this.keySize === 0) this.#requireKeyed('lookup');
     this.#encodeKey(key);
@@ -375,7 +540,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Sets `key` to `value`. flag: 'any' (default), 'noexist' (create only), 'exist' (update only). */
-  update(key: K, value: any, flag: UpdateFlag = 'any'): void {
+  protected update(key: unknown, value: unknown, flag: UpdateFlag = 'any'): void {
     void this.#owned.fd;
     if (this.keySize === 0) this.#requireKeyed('update');
     const f = flag === 'any' ? 0 : UPDATE_FLAG[flag];
@@ -388,7 +553,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Deletes `key`; returns false when it was absent. */
-  delete(key: K): boolean {
+  protected delete(key: unknown): boolean {
     void this.#owned.fd;
     if (this.keySize === 0) this.#requireKeyed('delete');
     this.#encodeKey(key);
@@ -399,9 +564,9 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Removes and returns the value for `key` (hash maps), or pops (queue/stack). */
-  lookupAndDelete(key?: K): any | undefined {
+  protected lookupAndDelete(key?: unknown): any {
     const keyed = this.keySize > 0;
-    if (keyed) this.#encodeKey(key as K);
+    if (keyed) this.#encodeKey(key);
     const r = this.#elem(BPF_CMD.map_lookup_and_delete_elem, keyed, this.#valBuf, 0);
     if (r === -ENOENT) return undefined;
     if (r < 0) bpfFail(BPF_CMD.map_lookup_and_delete_elem, r, this.#what());
@@ -409,7 +574,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Queue/stack/bloom filter: push a value. */
-  push(value: V, flag: 'any' | 'exist' = 'any'): void {
+  protected push(value: unknown, flag: 'any' | 'exist' = 'any'): void {
     if (this.keySize !== 0) throw argError(`push is for queue, stack and bloom_filter maps, not ${this.type}`);
     this.#encodeValue(value);
     const r = this.#elem(BPF_CMD.map_update_elem, false, this.#valBuf, UPDATE_FLAG[flag]);
@@ -417,13 +582,13 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Queue/stack: remove and return the next value, or undefined when empty. */
-  pop(): V | undefined {
+  protected pop(): any {
     if (this.keySize !== 0) throw argError(`pop is for queue and stack maps, not ${this.type}`);
     return this.lookupAndDelete();
   }
 
   /** Queue/stack: the next value without removing it. */
-  peek(): V | undefined {
+  protected peek(): any {
     if (this.keySize !== 0) throw argError(`peek is for queue and stack maps, not ${this.type}`);
     const r = this.#elem(BPF_CMD.map_lookup_elem, false, this.#valBuf, 0);
     if (r === -ENOENT) return undefined;
@@ -432,7 +597,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Bloom filter: true when `value` may be in the set, false when it certainly is not. */
-  has(value: V): boolean {
+  protected has(value: unknown): boolean {
     if (this.type !== 'bloom_filter') throw argError(`has() is for bloom_filter maps, not ${this.type}`);
     this.#encodeValue(value);
     const r = this.#elem(BPF_CMD.map_lookup_elem, false, this.#valBuf, 0);
@@ -445,7 +610,7 @@ export class BpfMap<K = any, V = any> {
    * Per-CPU maps: the value for `key` summed over CPUs, read without BigInt. Scalar values sum to a
    * number; structs of integer fields sum field by field. Undefined when the key is absent.
    */
-  sum(key: K): any {
+  protected sum(key: unknown): any {
     if (!this.perCpu) throw argError(`sum() is for per-CPU maps, not ${this.type}`);
     void this.#owned.fd;
     this.#encodeKey(key);
@@ -456,7 +621,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** The key after `key` (or the first key when undefined); undefined at the end. */
-  nextKey(key?: K): K | undefined {
+  protected nextKey(key?: unknown): any {
     this.#requireKeyed('nextKey');
     const withKey = key !== undefined;
     if (withKey) this.#encodeKey(key);
@@ -474,13 +639,13 @@ export class BpfMap<K = any, V = any> {
    * Iterates keys. The next key is fetched before the current one is yielded, so deleting the
    * yielded key inside the loop is safe; a bound stops restarts caused by concurrent deletes.
    */
-  *keys(): IterableIterator<K> {
+  protected *keys(): IterableIterator<any> {
     this.#requireKeyed('keys');
     let cur = this.nextKey();
     let n = 0;
     const bound = this.maxEntries * 2 + 16;
     while (cur !== undefined && n++ < bound) {
-      let next: K | undefined;
+      let next: unknown;
       try {
         next = this.nextKey(cur);
       } catch (e) {
@@ -492,14 +657,14 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Iterates [key, value] pairs, skipping keys deleted between the key walk and the lookup. */
-  *entries(): IterableIterator<[K, any]> {
+  protected *entries(): IterableIterator<[any, any]> {
     for (const k of this.keys()) {
       const v = this.lookup(k);
       if (v !== undefined) yield [k, v];
     }
   }
 
-  [Symbol.iterator](): IterableIterator<[K, any]> {
+  protected [Symbol.iterator](): IterableIterator<[any, any]> {
     return this.entries();
   }
 
@@ -532,7 +697,7 @@ export class BpfMap<K = any, V = any> {
     return out;
   }
 
-  #lookupBatchImpl(cmd: number, batchSize: number): BatchResult<K, any> {
+  #lookupBatchImpl(cmd: number, batchSize: number): BatchResult<any, any> {
     this.#requireKeyed('lookupBatch');
     const size = Math.max(1, Math.min(batchSize, this.maxEntries));
     const { keys, values, keyView, valueView } = this.#batchBuffers(size);
@@ -540,7 +705,7 @@ export class BpfMap<K = any, V = any> {
     const tokenB = new Uint8Array(Math.max(this.keySize, 8));
     const a = new Attr(56);
     // Decoded chunks, one per call; usually a single chunk is returned as is.
-    const keyChunks: K[][] = [];
+    const keyChunks: unknown[][] = [];
     const valueChunks: any[][] = [];
     let first = true;
     let inTok = tokenA;
@@ -554,7 +719,7 @@ export class BpfMap<K = any, V = any> {
         bpfFail(cmd, r, this.#what());
       }
       if (count > 0) {
-        const ck = sizedArray<K>(count);
+        const ck = sizedArray<unknown>(count);
         const cv = sizedArray<any>(count);
         this.#decodeBatch(keyView, valueView, count, ck, cv);
         keyChunks.push(ck);
@@ -565,38 +730,38 @@ export class BpfMap<K = any, V = any> {
       const t = inTok; inTok = outTok; outTok = t;
     }
     if (keyChunks.length === 1) return { keys: keyChunks[0]!, values: valueChunks[0]! };
-    return { keys: ([] as K[]).concat(...keyChunks), values: ([] as any[]).concat(...valueChunks) };
+    return { keys: ([] as unknown[]).concat(...keyChunks), values: ([] as any[]).concat(...valueChunks) };
   }
 
   /**
    * Decodes `count` staged keys and values into `ks`/`vs` (index writes: they are pre-sized). u32
    * keys with t.u64num / t.u32 values, the common case, are read in one flat loop with no calls.
    */
-  #decodeBatch(keyView: DataView, valueView: DataView, count: number, ks: K[], vs: any[]): void {
+  #decodeBatch(keyView: DataView, valueView: DataView, count: number, ks: unknown[], vs: unknown[]): void {
     const vk = this.perCpu ? 0 : this.#valKind;
     if (this.#keyKind === 1 && vk === 1) {
       for (let i = 0; i < count; i++) {
-        ks[i] = keyView.getUint32(i * 4, true) as K;
+        ks[i] = keyView.getUint32(i * 4, true) ;
         vs[i] = valueView.getUint32(i * 8, true) + valueView.getUint32(i * 8 + 4, true) * 4294967296;
       }
       return;
     }
     if (this.#keyKind === 1 && vk === 2) {
       for (let i = 0; i < count; i++) {
-        ks[i] = keyView.getUint32(i * 4, true) as K;
+        ks[i] = keyView.getUint32(i * 4, true) ;
         vs[i] = valueView.getUint32(i * 4, true);
       }
       return;
     }
     for (let i = 0; i < count; i++) {
-      ks[i] = this.#keyKind === 1 ? keyView.getUint32(i * 4, true) as K : this.#key.decode(keyView, i * this.keySize);
+      ks[i] = this.#keyKind === 1 ? keyView.getUint32(i * 4, true) : this.#key.decode(keyView, i * this.keySize);
       vs[i] = this.#decodeAt(valueView, i);
     }
   }
 
-  #lookupEach(andDelete: boolean): BatchResult<K, any> {
+  #lookupEach(andDelete: boolean): BatchResult<any, any> {
     const keys = [...this.keys()];
-    const out: BatchResult<K, any> = { keys: [], values: [] };
+    const out: BatchResult<unknown, unknown> = { keys: [], values: [] };
     for (const k of keys) {
       const v = andDelete ? this.lookupAndDelete(k) : this.lookup(k);
       if (v !== undefined) { out.keys.push(k); out.values.push(v); }
@@ -605,17 +770,17 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Reads every entry with BPF_MAP_LOOKUP_BATCH (per-element fallback where the kernel refuses). */
-  lookupBatch(options: { batchSize?: number } = {}): BatchResult<K, any> {
+  protected lookupBatch(options: { batchSize?: number } = {}): BatchResult<any, any> {
     return this.#lookupBatchImpl(BPF_CMD.map_lookup_batch, options.batchSize ?? Math.min(this.maxEntries, 4096));
   }
 
   /** Reads and deletes every entry with BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
-  lookupAndDeleteBatch(options: { batchSize?: number } = {}): BatchResult<K, any> {
+  protected lookupAndDeleteBatch(options: { batchSize?: number } = {}): BatchResult<any, any> {
     return this.#lookupBatchImpl(BPF_CMD.map_lookup_and_delete_batch, options.batchSize ?? Math.min(this.maxEntries, 4096));
   }
 
   /** Writes many entries with BPF_MAP_UPDATE_BATCH; returns how many were written. */
-  updateBatch(keys: K[], values: any[], flag: UpdateFlag = 'any'): number {
+  protected updateBatch(keys: readonly unknown[], values: readonly unknown[], flag: UpdateFlag = 'any'): number {
     this.#requireKeyed('updateBatch');
     if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) throw argError('updateBatch needs two arrays of the same length (keys, values)');
     const n = keys.length;
@@ -639,7 +804,7 @@ export class BpfMap<K = any, V = any> {
       try {
         if (this.perCpu) {
           const per = values[i];
-          if (!Array.isArray(per) || per.length !== this.cpus) throw new TypeError(`per-CPU maps take an array of ${this.cpus} values`);
+          if (!Array.isArray(per) || per.length !== this.cpus) throw new TypeError(`tsbpf: per-CPU maps take an array of ${this.cpus} values`);
           for (let c = 0; c < this.cpus; c++) this.#value.encode(per[c], valueView, (i * this.cpus + c) * this.#stride);
         } else {
           this.#value.encode(values[i], valueView, i * this.valueSize);
@@ -652,7 +817,7 @@ export class BpfMap<K = any, V = any> {
     if (r < 0) {
       if (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP) {
         const done = a.getU32(32);
-        if (done === 0) { for (let i = 0; i < n; i++) this.update(keys[i]!, values[i], flag); return n; }
+        if (done === 0) { for (let i = 0; i < n; i++) this.update(keys[i], values[i], flag); return n; }
       }
       bpfFail(BPF_CMD.map_update_batch, r, this.#what(), `${a.getU32(32)} of ${n} entries were written`);
     }
@@ -660,7 +825,7 @@ export class BpfMap<K = any, V = any> {
   }
 
   /** Deletes many keys with BPF_MAP_DELETE_BATCH; returns how many were deleted. */
-  deleteBatch(keys: K[]): number {
+  protected deleteBatch(keys: readonly unknown[]): number {
     this.#requireKeyed('deleteBatch');
     if (!Array.isArray(keys)) throw argError('deleteBatch needs an array of keys');
     const n = keys.length;
@@ -715,20 +880,20 @@ export class BpfMap<K = any, V = any> {
    * Maps a BPF_F_MMAPABLE array into memory: returns a DataView over all values (value i at
    * i × round8(valueSize)), valid until close(), after which it is detached (reads throw).
    */
-  mmap(options: { writable?: boolean } = {}): DataView {
-    if (this.type !== 'array' || !(this.flags & MAP_FLAG.mmapable)) throw argError(`mmap needs an array created with flags ['mmapable'], not ${this.type}`);
+  protected mmap(options: { writable?: boolean } = {}): DataView {
+    if (this.type !== 'array' || !(this.flags & MAP_FLAG.mmapable)) throw argError(`mmap needs an array created with flags MAP_FLAG.mmapable, not ${this.type}`);
     const stride = Math.ceil(this.valueSize / 8) * 8;
     const len = Math.ceil((stride * this.maxEntries) / native.pageSize) * native.pageSize;
     const writable = options.writable ?? !(this.flags & MAP_FLAG.rdonly);
     const r = native.mmap(this.fd, len, PROT.read | (writable ? PROT.write : 0), MAP_SHARED, 0);
     if (typeof r === 'number') throw new BpfError(-r, { syscall: 'mmap', object: this.#what(), hint: r === -1 ? 'a frozen map can only be mapped read-only' : undefined });
-    this.#mmaps.push(r);
+    this.#core.mmaps.push(r);
     return new DataView(r, 0, stride * this.maxEntries);
   }
 
-  /** Closes the map fd and unmaps any mmap() views. Safe to call twice. */
+  /** Closes the map fd and unmaps any mmap() views (of every typed view of this map). Safe to call twice. */
   close(): void {
-    for (const m of this.#mmaps.splice(0)) native.unmap(m);
+    for (const m of this.#core.mmaps.splice(0)) native.unmap(m);
     this.#owned.close();
   }
 
@@ -737,8 +902,404 @@ export class BpfMap<K = any, V = any> {
   }
 
   toString(): string {
-    return `BpfMap(${this.#what()}, key ${this.#key.describe}, value ${this.#value.describe}, ${this.maxEntries} entries)`;
+    return `${this.constructor.name}(${this.#what()}, key ${this.#key.describe}, value ${this.#value.describe}, ${this.maxEntries} entries)`;
   }
+}
+
+// ---- typed map classes ----------------------------------------------------------------------------
+
+/** Key/value layouts a typed class takes in `from` (no key: the class fixes it). */
+export interface ValueCodec<V> {
+  value?: DecodesTo<V>;
+}
+
+/**
+ * A hash map (BPF_MAP_TYPE_HASH): lookup, update, delete, iteration and batch operations.
+ *
+ * ```ts
+ * using m = BpfMap.create({ type: 'hash', key: t.u32, value: t.u64, maxEntries: 1024 });
+ * m.update(1, 10n);
+ * for (const [k, v] of m) console.log(k, v);
+ * ```
+ */
+export class HashMap<K = unknown, V = unknown> extends BpfMap {
+  /** A typed view of `map`, which must be a kernel hash map (else MapTypeError). */
+  static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): HashMap<K, V> {
+    return typedView(map, HashMap, codecs) as HashMap<K, V>;
+  }
+  /** The value for `key`, or undefined when absent. */
+  override lookup(key: K): V | undefined { return super.lookup(key); }
+  /** Sets `key` to `value`. flag: 'any' (default), 'noexist' (create only), 'exist' (update only), 'lock'. */
+  override update(key: K, value: V, flag: UpdateFlag = 'any'): void { super.update(key, value, flag); }
+  /** Deletes `key`; false when it was absent. */
+  override delete(key: K): boolean { return super.delete(key); }
+  /** Removes and returns the value for `key` (BPF_MAP_LOOKUP_AND_DELETE_ELEM), or undefined. */
+  override lookupAndDelete(key: K): V | undefined { return super.lookupAndDelete(key); }
+  /** The key after `key` (the first key when undefined); undefined at the end. */
+  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
+  /** Iterates keys; deleting the yielded key inside the loop is safe. */
+  override keys(): IterableIterator<K> { return super.keys(); }
+  /** Iterates [key, value] pairs. */
+  override entries(): IterableIterator<[K, V]> { return super.entries(); }
+  override [Symbol.iterator](): IterableIterator<[K, V]> { return super.entries(); }
+  /** Reads every entry with BPF_MAP_LOOKUP_BATCH (per-element fallback where the kernel refuses). */
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V> { return super.lookupBatch(options); }
+  /** Reads and deletes every entry with BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
+  override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V> { return super.lookupAndDeleteBatch(options); }
+  /** Writes many entries with BPF_MAP_UPDATE_BATCH; returns how many were written. */
+  override updateBatch(keys: readonly K[], values: readonly V[], flag: UpdateFlag = 'any'): number { return super.updateBatch(keys, values, flag); }
+  /** Deletes many keys with BPF_MAP_DELETE_BATCH; returns how many were deleted. */
+  override deleteBatch(keys: readonly K[]): number { return super.deleteBatch(keys); }
+}
+
+/** An LRU hash map (BPF_MAP_TYPE_LRU_HASH): a hash map whose least recently used entries make room for new ones. */
+export class LruHash<K = unknown, V = unknown> extends HashMap<K, V> {
+  /** A typed view of `map`, which must be a kernel lru_hash map (else MapTypeError). */
+  static override from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): LruHash<K, V> {
+    return typedView(map, LruHash, codecs) as LruHash<K, V>;
+  }
+}
+
+/**
+ * An array (BPF_MAP_TYPE_ARRAY): u32 index → value, all entries exist (zeroed), nothing to delete.
+ * Arrays created with MAP_FLAG.mmapable can be mapped into memory (`mmap()`).
+ */
+export class ArrayMap<V = unknown> extends BpfMap {
+  /** A typed view of `map`, which must be a kernel array (else MapTypeError). */
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): ArrayMap<V> {
+    return typedView(map, ArrayMap, codecs) as ArrayMap<V>;
+  }
+  /** The value at `index` (undefined past the end). */
+  override lookup(index: number): V | undefined { return super.lookup(index); }
+  /** Sets the value at `index`. flag 'noexist' always fails on arrays (every index exists). */
+  override update(index: number, value: V, flag: UpdateFlag = 'any'): void { super.update(index, value, flag); }
+  override nextKey(index?: number): number | undefined { return super.nextKey(index); }
+  override keys(): IterableIterator<number> { return super.keys(); }
+  override entries(): IterableIterator<[number, V]> { return super.entries(); }
+  override [Symbol.iterator](): IterableIterator<[number, V]> { return super.entries(); }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V> { return super.lookupBatch(options); }
+  override updateBatch(indexes: readonly number[], values: readonly V[], flag: UpdateFlag = 'any'): number { return super.updateBatch(indexes, values, flag); }
+  override mmap(options?: { writable?: boolean }): DataView { return super.mmap(options); }
+}
+
+/**
+ * A per-CPU array (BPF_MAP_TYPE_PERCPU_ARRAY): each index holds one value per possible CPU.
+ * `lookup` returns `V[]` (length `cpus`); `sum` adds numeric values up without BigInt.
+ */
+export class PerCpuArray<V = unknown> extends BpfMap {
+  /** A typed view of `map`, which must be a kernel percpu_array (else MapTypeError); `value` is one CPU's value. */
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): PerCpuArray<V> {
+    return typedView(map, PerCpuArray, codecs) as PerCpuArray<V>;
+  }
+  /** The values at `index`, one per possible CPU. */
+  override lookup(index: number): V[] | undefined { return super.lookup(index); }
+  /** Sets the values at `index`: an array of `cpus` values. */
+  override update(index: number, values: readonly V[], flag: UpdateFlag = 'any'): void { super.update(index, values, flag); }
+  /** The value at `index` summed over CPUs, as a number (exact below 2^53). Only for numeric values. */
+  override sum(this: PerCpuArray<number> | PerCpuArray<bigint>, index: number): number | undefined { return super.sum(index); }
+  /** Struct values of integer fields: each field summed over CPUs, as numbers. */
+  sumFields<F extends Record<string, number | bigint>>(this: PerCpuArray<F>, index: number): { [P in keyof F]: number } | undefined { return super.sum(index); }
+  override nextKey(index?: number): number | undefined { return super.nextKey(index); }
+  override keys(): IterableIterator<number> { return super.keys(); }
+  override entries(): IterableIterator<[number, V[]]> { return super.entries(); }
+  override [Symbol.iterator](): IterableIterator<[number, V[]]> { return super.entries(); }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V[]> { return super.lookupBatch(options); }
+  override updateBatch(indexes: readonly number[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number { return super.updateBatch(indexes, values, flag); }
+}
+
+/** A per-CPU hash (BPF_MAP_TYPE_PERCPU_HASH): each key holds one value per possible CPU. */
+export class PerCpuHash<K = unknown, V = unknown> extends BpfMap {
+  /** A typed view of `map`, which must be a kernel percpu_hash (else MapTypeError); `value` is one CPU's value. */
+  static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): PerCpuHash<K, V> {
+    return typedView(map, PerCpuHash, codecs) as PerCpuHash<K, V>;
+  }
+  override lookup(key: K): V[] | undefined { return super.lookup(key); }
+  override update(key: K, values: readonly V[], flag: UpdateFlag = 'any'): void { super.update(key, values, flag); }
+  override delete(key: K): boolean { return super.delete(key); }
+  override lookupAndDelete(key: K): V[] | undefined { return super.lookupAndDelete(key); }
+  /** The value for `key` summed over CPUs, as a number (exact below 2^53). Only for numeric values. */
+  override sum(this: PerCpuHash<K, number> | PerCpuHash<K, bigint>, key: K): number | undefined { return super.sum(key); }
+  /** Struct values of integer fields: each field summed over CPUs, as numbers. */
+  sumFields<F extends Record<string, number | bigint>>(this: PerCpuHash<K, F>, key: K): { [P in keyof F]: number } | undefined { return super.sum(key); }
+  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
+  override keys(): IterableIterator<K> { return super.keys(); }
+  override entries(): IterableIterator<[K, V[]]> { return super.entries(); }
+  override [Symbol.iterator](): IterableIterator<[K, V[]]> { return super.entries(); }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V[]> { return super.lookupBatch(options); }
+  override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V[]> { return super.lookupAndDeleteBatch(options); }
+  override updateBatch(keys: readonly K[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number { return super.updateBatch(keys, values, flag); }
+  override deleteBatch(keys: readonly K[]): number { return super.deleteBatch(keys); }
+}
+
+/** An LRU per-CPU hash (BPF_MAP_TYPE_LRU_PERCPU_HASH). */
+export class LruPerCpuHash<K = unknown, V = unknown> extends PerCpuHash<K, V> {
+  static override from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): LruPerCpuHash<K, V> {
+    return typedView(map, LruPerCpuHash, codecs) as LruPerCpuHash<K, V>;
+  }
+}
+
+/**
+ * A longest-prefix-match trie (BPF_MAP_TYPE_LPM_TRIE). Keys start with a u32 prefix length, then the data
+ * (e.g. `t.struct({ prefixlen: t.u32, addr: t.bytes(4) })`); lookup finds the longest matching prefix.
+ */
+export class LpmTrie<K = unknown, V = unknown> extends BpfMap {
+  static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): LpmTrie<K, V> {
+    return typedView(map, LpmTrie, codecs) as LpmTrie<K, V>;
+  }
+  override lookup(key: K): V | undefined { return super.lookup(key); }
+  override update(key: K, value: V, flag: UpdateFlag = 'any'): void { super.update(key, value, flag); }
+  override delete(key: K): boolean { return super.delete(key); }
+  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
+  override keys(): IterableIterator<K> { return super.keys(); }
+  override entries(): IterableIterator<[K, V]> { return super.entries(); }
+  override [Symbol.iterator](): IterableIterator<[K, V]> { return super.entries(); }
+}
+
+/** A FIFO queue (BPF_MAP_TYPE_QUEUE): push, pop, peek. */
+export class Queue<V = unknown> extends BpfMap {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): Queue<V> {
+    return typedView(map, Queue, codecs) as Queue<V>;
+  }
+  /** Adds `value`; flag 'exist' overwrites the oldest value when full. */
+  override push(value: V, flag: 'any' | 'exist' = 'any'): void { super.push(value, flag); }
+  /** Removes and returns the next value, or undefined when empty. */
+  override pop(): V | undefined { return super.pop(); }
+  /** The next value without removing it. */
+  override peek(): V | undefined { return super.peek(); }
+}
+
+/** A LIFO stack (BPF_MAP_TYPE_STACK): push, pop, peek. */
+export class Stack<V = unknown> extends BpfMap {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): Stack<V> {
+    return typedView(map, Stack, codecs) as Stack<V>;
+  }
+  /** Adds `value`; flag 'exist' overwrites the oldest value when full. */
+  override push(value: V, flag: 'any' | 'exist' = 'any'): void { super.push(value, flag); }
+  /** Removes and returns the last pushed value, or undefined when empty. */
+  override pop(): V | undefined { return super.pop(); }
+  /** The last pushed value without removing it. */
+  override peek(): V | undefined { return super.peek(); }
+}
+
+/** A bloom filter (BPF_MAP_TYPE_BLOOM_FILTER; `mapExtra` = hash count): push values, test membership. */
+export class BloomFilter<V = unknown> extends BpfMap {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): BloomFilter<V> {
+    return typedView(map, BloomFilter, codecs) as BloomFilter<V>;
+  }
+  /** Adds `value` to the set. */
+  override push(value: V): void { super.push(value, 'any'); }
+  /** True when `value` may be in the set, false when it certainly is not. */
+  override has(value: V): boolean { return super.has(value); }
+}
+
+/**
+ * A ring buffer (BPF_MAP_TYPE_RINGBUF): no element operations from user space; read it with
+ * `new RingBuffer(map, callback)`.
+ */
+export class RingBufMap extends BpfMap {
+  static from(map: BpfMap): RingBufMap {
+    return typedView(map, RingBufMap, undefined) as RingBufMap;
+  }
+  /** The ring's data size in bytes (a power of two multiple of the page size). */
+  get size(): number { return this.maxEntries; }
+}
+
+/** A perf event array (BPF_MAP_TYPE_PERF_EVENT_ARRAY): one slot per CPU; read it with `new PerfBuffer(map, callback)`. */
+export class PerfEventArray extends BpfMap {
+  static from(map: BpfMap): PerfEventArray {
+    return typedView(map, PerfEventArray, undefined) as PerfEventArray;
+  }
+  /** Points slot `cpu` at a perf event fd (PerfBuffer does this for each CPU it reads). */
+  set(cpu: number, perfEventFd: number): void { super.update(cpu, refFd(perfEventFd, 'perf event')); }
+  /** Clears slot `cpu`; false when it was empty. */
+  override delete(cpu: number): boolean { return super.delete(cpu); }
+}
+
+/** A program array (BPF_MAP_TYPE_PROG_ARRAY) for bpf_tail_call: slots hold programs. */
+export class ProgArray extends BpfMap {
+  static from(map: BpfMap): ProgArray {
+    return typedView(map, ProgArray, undefined) as ProgArray;
+  }
+  /** Puts `program` (a Program or a program fd) in slot `index`. */
+  set(index: number, program: ProgramRef): void { super.update(index, refFd(program, 'program')); }
+  /** The id of the program in slot `index`, or undefined when empty. */
+  get(index: number): number | undefined { return super.lookup(index); }
+  /** Empties slot `index`; false when it was empty. */
+  override delete(index: number): boolean { return super.delete(index); }
+}
+
+/** An array of maps (BPF_MAP_TYPE_ARRAY_OF_MAPS): slots hold maps shaped like the inner map spec. */
+export class ArrayOfMaps extends BpfMap {
+  static from(map: BpfMap): ArrayOfMaps {
+    return typedView(map, ArrayOfMaps, undefined) as ArrayOfMaps;
+  }
+  /** Puts `map` (a BpfMap or a map fd) in slot `index`. */
+  set(index: number, map: BpfMap | number): void { super.update(index, refFd(map, 'map')); }
+  /** The id of the map in slot `index`, or undefined when empty. */
+  get(index: number): number | undefined { return super.lookup(index); }
+  /** Empties slot `index`; false when it was empty. */
+  override delete(index: number): boolean { return super.delete(index); }
+}
+
+/** A hash of maps (BPF_MAP_TYPE_HASH_OF_MAPS): keys → maps shaped like the inner map spec. */
+export class HashOfMaps<K = unknown> extends BpfMap {
+  static from<K = unknown>(map: BpfMap, codecs?: { key?: DecodesTo<K> }): HashOfMaps<K> {
+    return typedView(map, HashOfMaps, codecs) as HashOfMaps<K>;
+  }
+  /** Sets `key` to `map` (a BpfMap or a map fd). */
+  set(key: K, map: BpfMap | number, flag: UpdateFlag = 'any'): void { super.update(key, refFd(map, 'map'), flag); }
+  /** The id of the map at `key`, or undefined. */
+  get(key: K): number | undefined { return super.lookup(key); }
+  override delete(key: K): boolean { return super.delete(key); }
+  override keys(): IterableIterator<K> { return super.keys(); }
+}
+
+/**
+ * The shared shape of the local-storage maps: one value per kernel object, addressed from user space by an fd
+ * of that object (the kernel creates values from BPF with bpf_*_storage_get(..., F_CREATE)).
+ */
+abstract class LocalStorage<V> extends BpfMap {
+  /** The value stored for the object behind `fd`, or undefined. */
+  override lookup(fd: number): V | undefined { return super.lookup(fd); }
+  /** Stores `value` for the object behind `fd`. */
+  override update(fd: number, value: V, flag: UpdateFlag = 'any'): void { super.update(fd, value, flag); }
+  /** Deletes the value of the object behind `fd`; false when there was none. */
+  override delete(fd: number): boolean { return super.delete(fd); }
+}
+
+/** Task local storage (BPF_MAP_TYPE_TASK_STORAGE): one value per task, addressed by a pidfd (`pidfd_open`). */
+export class TaskStorage<V = unknown> extends LocalStorage<V> {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): TaskStorage<V> {
+    return typedView(map, TaskStorage, codecs) as TaskStorage<V>;
+  }
+}
+
+/** Socket local storage (BPF_MAP_TYPE_SK_STORAGE): one value per socket, addressed by a socket fd. */
+export class SkStorage<V = unknown> extends LocalStorage<V> {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): SkStorage<V> {
+    return typedView(map, SkStorage, codecs) as SkStorage<V>;
+  }
+}
+
+/** Inode local storage (BPF_MAP_TYPE_INODE_STORAGE, needs the BPF LSM): one value per inode, addressed by an open file's fd. */
+export class InodeStorage<V = unknown> extends LocalStorage<V> {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): InodeStorage<V> {
+    return typedView(map, InodeStorage, codecs) as InodeStorage<V>;
+  }
+}
+
+/** Cgroup local storage (BPF_MAP_TYPE_CGRP_STORAGE): one value per cgroup, addressed by an fd of the cgroup's directory. */
+export class CgrpStorage<V = unknown> extends LocalStorage<V> {
+  static from<V = unknown>(map: BpfMap, codecs?: ValueCodec<V>): CgrpStorage<V> {
+    return typedView(map, CgrpStorage, codecs) as CgrpStorage<V>;
+  }
+}
+
+/**
+ * Map types without a class of their own (devmap, devmap_hash, cpumap, xskmap, sockmap, sockhash,
+ * stack_trace, cgroup_array, cgroup_storage, user_ringbuf, arena, ...): the keyed operations, checked by the kernel.
+ */
+export class GenericMap<K = unknown, V = unknown> extends BpfMap {
+  static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): GenericMap<K, V> {
+    return typedView(map, GenericMap, codecs) as GenericMap<K, V>;
+  }
+  override lookup(key: K): V | undefined { return super.lookup(key); }
+  override update(key: K, value: V, flag: UpdateFlag = 'any'): void { super.update(key, value, flag); }
+  override delete(key: K): boolean { return super.delete(key); }
+  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
+  override keys(): IterableIterator<K> { return super.keys(); }
+  override entries(): IterableIterator<[K, V]> { return super.entries(); }
+  override [Symbol.iterator](): IterableIterator<[K, V]> { return super.entries(); }
+}
+
+/** Which class stands for which kernel map type (GenericMap: every type not listed). */
+const CLASS_OF: Record<keyof MapClasses<unknown, unknown>, MapCtor> = {
+  hash: HashMap, lru_hash: LruHash, array: ArrayMap, percpu_array: PerCpuArray, percpu_hash: PerCpuHash,
+  lru_percpu_hash: LruPerCpuHash, lpm_trie: LpmTrie, queue: Queue, stack: Stack, bloom_filter: BloomFilter,
+  ringbuf: RingBufMap, perf_event_array: PerfEventArray, prog_array: ProgArray, array_of_maps: ArrayOfMaps,
+  hash_of_maps: HashOfMaps, task_storage: TaskStorage, sk_storage: SkStorage, inode_storage: InodeStorage,
+  cgrp_storage: CgrpStorage,
+};
+const TYPE_OF_CLASS = new Map<MapCtor, string>(Object.entries(CLASS_OF).map(([k, c]) => [c, k]));
+
+function classOf(type: string): MapCtor {
+  return (CLASS_OF as Record<string, MapCtor>)[type] ?? GenericMap;
+}
+
+/** Types whose key is an index or an fd: with no key layout they take and return numbers (u32). */
+const NUMERIC_KEY_TYPES = new Set<string>(['array', 'percpu_array', 'prog_array', 'array_of_maps', 'perf_event_array', 'cgroup_array', ...STORAGE_MAP_TYPES]);
+/** Types whose value is an fd on write and an id on read. */
+const FD_VALUE_TYPES = new Set<string>(['prog_array', 'array_of_maps', 'hash_of_maps', 'perf_event_array', 'cgroup_array']);
+
+function defaultKey(type: string, keySize: number): Layout<any> | undefined {
+  return keySize === 4 && NUMERIC_KEY_TYPES.has(type) ? t.u32 : undefined;
+}
+
+function defaultValue(type: string, valueSize: number): Layout<any> | undefined {
+  return valueSize === 4 && FD_VALUE_TYPES.has(type) ? t.u32 : undefined;
+}
+
+function construct(m: { fd: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string }, key: Layout<any> | undefined, value: Layout<any> | undefined): BpfMap {
+  const core: MapCore = { owned: new OwnedFd(m.fd, `map "${m.name || '(unnamed)'}" (${m.type})`), mmaps: [] };
+  const Ctor = classOf(m.type);
+  try {
+    return new Ctor({
+      core, type: m.type as MapTypeName, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.name,
+      key: key ?? defaultKey(m.type, m.keySize), value: value ?? defaultValue(m.type, m.valueSize),
+    });
+  } catch (e) {
+    core.owned.close();
+    throw e;
+  }
+}
+
+function typedView(map: BpfMap, ctor: MapCtor, codecs: MapCodecs<any, any> | undefined): BpfMap {
+  const cls = ctor.name;
+  if (!(map instanceof BpfMap)) throw argError(`${cls}.from needs a BpfMap, got ${map === null ? 'null' : typeof map}`);
+  const want = TYPE_OF_CLASS.get(ctor);
+  const ok = want === undefined ? !(map.type in CLASS_OF) : map.type === want;
+  if (!ok) throw new MapTypeError(`tsbpf: ${cls}.from: map "${map.name || '(unnamed)'}" is a ${map.type} map${want ? `, not ${want}` : `; use ${classOf(map.type).name}`}`);
+  if (codecs?.key === undefined && codecs?.value === undefined && map.constructor === ctor) return map;
+  return makeView(map, ctor, codecs);
+}
+
+function checkCodecs(codecs: MapCodecs<any, any> | undefined, keySize: number, valueSize: number, type: string): void {
+  if (!codecs) return;
+  if (codecs.key !== undefined) {
+    if (!isLayout(codecs.key)) throw argError('key must be a layout (t.u32, t.struct(...))');
+    if (codecs.key.size !== keySize) throw argError(`key layout is ${codecs.key.size} bytes but the ${type} map's key is ${keySize}`);
+  }
+  if (codecs.value !== undefined) {
+    if (!isLayout(codecs.value)) throw argError('value must be a layout (t.u64, t.struct(...))');
+    if (codecs.value.size !== valueSize) throw argError(`value layout is ${codecs.value.size} bytes but the ${type} map's value is ${valueSize}`);
+  }
+}
+
+function refFd(x: unknown, what: 'map' | 'program' | 'perf event'): number {
+  const fd = typeof x === 'number' ? x : x !== null && typeof x === 'object' && 'fd' in x ? (x as { fd: unknown }).fd : undefined;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw argError(`expected a ${what === 'map' ? 'BpfMap' : 'Program'} or a ${what} fd, got ${x === null ? 'null' : typeof x}`);
+  return fd;
+}
+
+/**
+ * Writes raw key/value bytes into `map` whatever its layouts (the object loader's initial contents).
+ * Internal: not exported from the package.
+ */
+export function updateMapBytes(map: BpfMap, key: number | Uint8Array, value: Uint8Array): void {
+  rawUpdate(map, key, value);
+}
+
+// Storage maps need BTF for their key and value; the kernel only checks the key is a 4-byte int and the value's size.
+const STORAGE_BTF_KEY_ID = 1;
+const STORAGE_BTF_VALUE_ID = 3;
+
+function storageBtf(valueSize: number): OwnedFd {
+  const b = new BtfBuilder();
+  const int = b.addInt('int', 4, { signed: true }); // id 1
+  const byte = b.addInt('unsigned char', 1); // id 2
+  const value = b.addArray(byte, int, valueSize); // id 3
+  if (int !== STORAGE_BTF_KEY_ID || value !== STORAGE_BTF_VALUE_ID) throw new Error('tsbpf: internal: storage BTF ids');
+  return loadRawBtf(b.encode(), 'storage map BTF');
 }
 
 /**
@@ -747,24 +1308,6 @@ export class BpfMap<K = any, V = any> {
  */
 function sizedArray<T>(n: number): T[] {
   return n <= 32768 ? new Array<T>(n) : [];
-}
-
-function sizeOf(c: Codec<any> | undefined, explicit: number | undefined, what: string, dflt: number | undefined): number {
-  if (c !== undefined) {
-    if (typeof c === 'number') {
-      if (!Number.isInteger(c) || c < 0) throw argError(`${what} size must be a non-negative integer, got ${c}`);
-      return c;
-    }
-    if (!isLayout(c)) throw argError(`${what} must be a layout (t.u32, t.struct(...)) or a byte size`);
-    if (explicit !== undefined && explicit !== c.size) throw argError(`${what}Size ${explicit} disagrees with the ${what} layout's size ${c.size}`);
-    return c.size;
-  }
-  if (explicit !== undefined) {
-    if (!Number.isInteger(explicit) || explicit < 0) throw argError(`${what}Size must be a non-negative integer, got ${explicit}`);
-    return explicit;
-  }
-  if (dflt !== undefined) return dflt;
-  throw argError(`give ${what} (a layout) or ${what}Size`);
 }
 
 function readMapInfo(fd: number, what: string): MapInfo {
@@ -777,7 +1320,7 @@ function readMapInfo(fd: number, what: string): MapInfo {
   const typeId = v.getUint32(0, true);
   return {
     typeId,
-    type: nameOf(MAP_TYPE, typeId),
+    type: nameOf(MAP_TYPE, typeId) as MapTypeName,
     id: v.getUint32(4, true),
     keySize: v.getUint32(8, true),
     valueSize: v.getUint32(12, true),

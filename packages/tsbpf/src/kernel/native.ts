@@ -4,7 +4,8 @@
  */
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { NotSupportedError } from '../pure/errors.js';
 
 /** A uv_poll watcher handle; opaque. */
 export type PollHandle = { readonly __pollHandle: unique symbol };
@@ -39,6 +40,17 @@ export interface NativeBinding {
   sleepUntil(ns: number): number;
   /** Blocking ppoll(POLLIN) on `fds` (1..64) → fds readable, 0 on timeout, or -errno; timeoutNs < 0: no timeout. */
   pollWait(fds: Int32Array, timeoutNs: number): number;
+  /** epoll_create1(EPOLL_CLOEXEC) → fd or -errno. */
+  epollCreate(): number;
+  /** epoll_ctl: op 1 adds `fd` (EPOLLIN, level-triggered), 2 removes it → 0 or -errno. */
+  epollCtl(epfd: number, op: 1 | 2, fd: number): number;
+  /** Periodic timerfd_settime: expire every `ns` (integer ns, first in `ns`); 0 disarms → 0 or -errno. */
+  timerfdSetInterval(fd: number, ns: number): number;
+  /**
+   * Blocking epoll_wait (no timeout) → bit 1: an fd other than `timerFd` is readable; bit 2: `timerFd`
+   * expired (its count is read, clearing it); or -errno.
+   */
+  epollWaitTimer(epfd: number, timerFd: number): number;
   /** sched_setaffinity for the calling thread: `mask` bit n = CPU n. → 0 or -errno. */
   schedSetaffinity(mask: Uint8Array): number;
   /** sched_getaffinity for the calling thread into `mask` → bytes written, or -errno. */
@@ -47,24 +59,93 @@ export interface NativeBinding {
   schedGetcpu(): number;
   /** setsockopt(fd, level, optname, optval) → 0 or -errno (socket filters: SO_ATTACH_BPF / SO_DETACH_BPF). */
   setsockopt(fd: number, level: number, optname: number, optval: ArrayBufferView): number;
+  /** pidfd_open(pid, 0) → a pidfd, or -errno. */
+  pidfdOpen(pid: number): number;
   readonly pageSize: number;
 }
 
-const here = dirname(fileURLToPath(import.meta.url));
+/** The package root: the same relative path from src/kernel (tsx) and dist/kernel (compiled). */
+const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const require = createRequire(import.meta.url);
 
-function load(): NativeBinding {
-  // Same relative path from src/kernel (tsx) and dist/kernel (compiled).
-  const path = join(here, '..', '..', 'build', 'Release', 'tsbpf_native.node');
-  try {
-    return require(path) as NativeBinding;
-  } catch (e) {
-    throw new Error(`tsbpf: the native addon is not built (${path}): run \`npm install\` (needs make and a C compiler). ${(e as Error).message}`);
-  }
+/** Environment variable naming an addon file to load instead of searching (tests, custom builds). */
+export const NATIVE_PATH_ENV = 'TSBPF_NATIVE_PATH';
+
+/** Every function of the binding: each gets a loading stub until the first call. */
+const FUNCTIONS = [
+  'bpf', 'addressOf', 'perfEventOpen', 'ioctl', 'close', 'mmap', 'unmap', 'pollStart', 'pollStop', 'pollResume',
+  'pollClose', 'timerfdCreate', 'timerfdSet', 'monotonicNs', 'sleepUntil', 'pollWait', 'epollCreate', 'epollCtl',
+  'timerfdSetInterval', 'epollWaitTimer', 'schedSetaffinity',
+  'schedGetaffinity', 'schedGetcpu', 'setsockopt', 'pidfdOpen',
+] as const satisfies readonly Exclude<keyof NativeBinding, 'pageSize'>[];
+/** Compile-time check that FUNCTIONS lists every function of NativeBinding (a missing one is named here). */
+type Unlisted = Exclude<Exclude<keyof NativeBinding, 'pageSize'>, (typeof FUNCTIONS)[number]>;
+const everyFunctionListed: [Unlisted] extends [never] ? true : Unlisted = true;
+void everyFunctionListed;
+
+let loaded: NativeBinding | undefined;
+
+/**
+ * Where the addon is looked for: `TSBPF_NATIVE_PATH` alone when set, else (through node-gyp-build)
+ * build/Release and build/Debug (a source build) then prebuilds/<platform>-<arch> (the shipped binaries).
+ */
+function candidates(): string[] {
+  const override = process.env[NATIVE_PATH_ENV];
+  if (override) return [override];
+  return ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) => join(packageRoot, d));
 }
 
-/** The loaded addon. */
-export const native: NativeBinding = load();
+/**
+ * Loads the addon (once; later calls return the cached binding). Throws `NotSupportedError` naming the
+ * platform, the places searched and what to do when no addon loads here.
+ */
+export function loadNative(): NativeBinding {
+  if (loaded) return loaded;
+  let binding: NativeBinding;
+  try {
+    const override = process.env[NATIVE_PATH_ENV];
+    const nodeGypBuild = require('node-gyp-build') as { resolve(dir: string): string };
+    binding = require(override ? resolve(override) : nodeGypBuild.resolve(packageRoot)) as NativeBinding;
+  } catch (e) {
+    const where = `${process.platform}-${process.arch}`;
+    const todo = process.platform === 'linux'
+      ? 'prebuilt addons ship for linux-x64 and linux-arm64 (glibc): if this is one, reinstall tsbpf; elsewhere build it from source with a C compiler, make and python3: `npm rebuild tsbpf`'
+      : 'the kernel layer needs Linux (x64 or arm64)';
+    throw new NotSupportedError(`the kernel layer on ${where}`,
+      `no native addon loaded (looked in ${candidates().join(', ')}): ${todo}. ` +
+      'The pure modules (tsbpf/asm, tsbpf/elf, tsbpf/btf, tsbpf/layout, ...) work without it. ' +
+      `Cause: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+  }
+  loaded = binding;
+  // Replace the stubs with the real functions: after the first call every `native.x(...)` is a direct call.
+  for (const name of FUNCTIONS) (native as unknown as Record<string, unknown>)[name] = binding[name];
+  return binding;
+}
+
+/** Whether the addon has been loaded in this process (nothing loads it until the first kernel call). */
+export function nativeLoaded(): boolean {
+  return loaded !== undefined;
+}
+
+/** A stub that loads the addon, then calls the real function (already swapped into `native`). */
+function stub<K extends (typeof FUNCTIONS)[number]>(name: K): NativeBinding[K] {
+  return ((...args: unknown[]): unknown => (loadNative()[name] as (...a: unknown[]) => unknown)(...args)) as NativeBinding[K];
+}
+
+// Every member exists from the start and is replaced in place on load (the pageSize getter stays), so
+// the object keeps fast properties and call sites stay monomorphic property loads.
+function stubs(): NativeBinding {
+  const obj = Object.fromEntries(FUNCTIONS.map((name) => [name, stub(name)]));
+  Object.defineProperty(obj, 'pageSize', { get: (): number => (loaded ?? loadNative()).pageSize, enumerable: true });
+  return obj as unknown as NativeBinding;
+}
+
+/**
+ * The addon, loaded on first use: importing tsbpf loads nothing, so the pure half works where the addon
+ * cannot load. Until then each member is a stub that loads the addon and swaps itself for the real
+ * function, so hot paths (ring drains) call the C function directly.
+ */
+export const native: NativeBinding = stubs();
 
 /** mmap protection and flags (x86_64 Linux). */
 export const PROT = { read: 1, write: 2 } as const;

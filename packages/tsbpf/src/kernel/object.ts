@@ -38,7 +38,7 @@ import {
   ObjectSpec, coreInstructions, dataBytes, resolveProgramCore, type CoreRecord, type ExternSpec, type LineInfoRecord, type ProgramSpec,
 } from '../pure/object-spec.js';
 import { BpfError, VerifierError } from './errors.js';
-import { BpfMap } from './map.js';
+import { ArrayMap, BpfMap, updateMapBytes } from './map.js';
 import { Program } from './program.js';
 import { AttachError, type Link } from './link.js';
 import { loadObjectBtf } from './btf-load.js';
@@ -172,7 +172,7 @@ export class ObjectProgram {
       case 'raw_tracepoint': return p.attachRawTracepoint(tgt.name, { cookie: opts.cookie });
       case 'tracing':
         if (tgt.tracing === 'iter') return p.attachIter(opts.iter);
-        if (tgt.tracing === 'freplace') throw new AttachError('ENOTSUP', where, `${tgt.tracing} programs are not supported by the object loader`);
+        if (tgt.tracing === 'freplace') throw new BpfObjectError(`${where}: freplace programs are not attached automatically; load the replacement with its target program and attach it yourself`);
         return p.attachTracing({ cookie: opts.cookie });
       case 'kprobe': return p.attachKprobe(tgt.function, { offset: tgt.offset || undefined, retprobe: tgt.retprobe, cookie: opts.cookie });
       case 'ksyscall': return p.attachKprobe(`__x64_sys_${tgt.syscall}`, { retprobe: tgt.retprobe, cookie: opts.cookie });
@@ -385,13 +385,13 @@ export class BpfObject {
       const map = maps[name]!;
       if (m.origin === 'data') {
         const gd = this.#data.get(name)!;
-        map.update(0, dataBytes(m));
+        updateMapBytes(map, 0, dataBytes(m));
         const ro = gd.readOnly;
         if (ro) map.freeze();
-        gd.bind(map.mmap({ writable: !ro }), ro);
+        gd.bind(ArrayMap.from(map).mmap({ writable: !ro }), ro);
         continue;
       }
-      for (const e of m.contents ?? []) if (!isSlotRef(e.value)) map.update(e.key, e.value);
+      for (const e of m.contents ?? []) if (!isSlotRef(e.value)) updateMapBytes(map, e.key, e.value);
     }
 
     // Programs.
@@ -429,7 +429,7 @@ export class BpfObject {
           if (!prog.loaded) continue;
           fd = prog.fd;
         }
-        maps[name]!.update(e.key, fd);
+        updateMapBytes(maps[name]!, e.key, new Uint8Array(new Uint32Array([fd]).buffer));
       }
     }
   }
@@ -437,6 +437,11 @@ export class BpfObject {
   #createMap(spec: MapSpec, name: string, btfFd: number | undefined): BpfMap {
     if ((MAP_TYPE as Record<string, number>)[spec.type] === undefined) throw new BpfObjectError(`map '${name}': unknown map type ${spec.type}`);
     const pinPath = spec.pinning === MAP_PIN.byName ? join(this.#options.pinRoot ?? DEFAULT_PIN_ROOT, name) : undefined;
+    for (const what of ['key', 'value'] as const) {
+      const l = spec[what];
+      const size = spec[`${what}Size`];
+      if (l && size && l.size !== size) throw new BpfObjectError(`map '${name}': the ${what} layout is ${l.size} bytes but the object's ${what} is ${size}`);
+    }
     const codecs = this.#codecs(spec);
     const shape = resolveMapShape(spec, { possibleCpus: possibleCpus() });
     const flags = spec.flags ?? 0;
@@ -449,35 +454,31 @@ export class BpfObject {
       }
       return m;
     }
-    let inner: BpfMap | undefined;
-    if (spec.innerMap) inner = this.#createMap({ ...spec.innerMap, pinning: MAP_PIN.none }, name.slice(0, INNER_NAME_PREFIX) + '.inner', btfFd);
-    try {
-      // Key/value: a BTF-derived layout when it matches the size, else the raw size (0: none).
-      const base = {
-        type: spec.type, maxEntries: shape.maxEntries, flags, name: kernelMapName(this.name, name, spec), innerMap: inner,
-        mapExtra: spec.mapExtra || undefined, numaNode: spec.numaNode || undefined,
-        ...(codecs?.key ? { key: codecs.key } : { keySize: shape.keySize || undefined }),
-        ...(codecs?.value ? { value: codecs.value } : { valueSize: shape.valueSize || undefined }),
-      };
+    // Key/value: a BTF-derived layout when it matches the size, else the raw size (0: none).
+    const innerSpec = spec.innerMap && { ...spec.innerMap, pinning: MAP_PIN.none, name: kernelMapName(this.name, name.slice(0, INNER_NAME_PREFIX) + '.inner', spec.innerMap) };
+    if (innerSpec && NO_BTF_MAP_TYPES.has(innerSpec.type)) { delete innerSpec.keyTypeId; delete innerSpec.valueTypeId; }
+    const create: MapSpec<any, any> = {
+      ...spec, maxEntries: shape.maxEntries, flags, name: kernelMapName(this.name, name, spec), innerMap: innerSpec,
+      key: codecs?.key, value: codecs?.value, keySize: shape.keySize, valueSize: shape.valueSize,
+    };
+    {
       const withBtf = btfFd !== undefined && !NO_BTF_MAP_TYPES.has(spec.type) && spec.valueTypeId !== undefined && (spec.keyTypeId !== undefined || spec.origin === 'data');
       let m: BpfMap;
       if (withBtf) {
         try {
-          m = BpfMap.create({ ...base, btf: { fd: btfFd!, keyTypeId: spec.keyTypeId ?? 0, valueTypeId: spec.valueTypeId! } });
+          m = BpfMap.create(create, { btfFd });
         } catch (e) {
           // libbpf retries without BTF when the kernel refuses the map's BTF description.
           if (!(e instanceof BpfError) || e.errno !== ERRNO_EINVAL) throw e;
-          m = BpfMap.create(base);
+          m = BpfMap.create(create);
         }
       } else {
-        m = BpfMap.create(base);
+        m = BpfMap.create(create);
       }
       if (pinPath) {
         try { m.pin(pinPath); } catch (e) { m.close(); throw e; }
       }
       return m;
-    } finally {
-      inner?.close();
     }
   }
 

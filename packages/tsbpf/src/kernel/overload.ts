@@ -14,7 +14,7 @@
 import { asm, type AsmItem, type MapRef, R0, R1, R2, R3, R4, R10, type Reg } from '../pure/asm.js';
 import { t } from '../pure/layout.js';
 import { RINGBUF_QUERY } from '../pure/uapi.js';
-import { BpfMap } from './map.js';
+import { BpfMap, PerCpuArray } from './map.js';
 import { argError } from './syscall.js';
 
 /** The per-CPU state struct, as `struct tsbpf_overload_state` in `tsbpf/overload.bpf.h`. */
@@ -42,15 +42,15 @@ export interface OverloadThresholds {
 /** The per-CPU state of the overload policy and the numbers a reader reports. */
 export class OverloadGuard {
   /** The per-CPU array (1 entry of {@link OVERLOAD_STATE}). */
-  readonly map: BpfMap;
+  readonly map: PerCpuArray<Record<string, number | bigint>>;
 
   private constructor(map: BpfMap) {
-    this.map = map;
+    this.map = PerCpuArray.from(map);
   }
 
   /** Creates the state map. */
   static create(name = 'tsbpf_overload'): OverloadGuard {
-    return new OverloadGuard(BpfMap.create({ type: 'percpu_array', key: t.u32, value: OVERLOAD_STATE, maxEntries: 1, name }) as BpfMap);
+    return new OverloadGuard(BpfMap.create({ type: 'percpu_array', key: t.u32, value: OVERLOAD_STATE, maxEntries: 1, name }));
   }
 
   /** Wraps a C object's `tsbpf_overload` map (a per-CPU array of one `struct tsbpf_overload_state`). */
@@ -70,7 +70,7 @@ export class OverloadGuard {
   // A C object's map decodes through its BTF: C field names (sampled_out) and bigint for __u64; tsbpf's own
   // map uses OVERLOAD_STATE (sampledOut, numbers). Accept both.
   #sum(field: 'lost' | 'sampledOut'): number {
-    const v = this.map.sum(0) as Record<string, number | bigint> | undefined;
+    const v = this.map.sumFields(0);
     return Number(v?.[field] ?? v?.[field === 'sampledOut' ? 'sampled_out' : field] ?? 0);
   }
 
@@ -87,16 +87,16 @@ export class OverloadGuard {
   /** The current sampling of low-priority events: kept 1 in `keepOneIn` (1 = everything), the thinnest over CPUs. */
   get keepOneIn(): number {
     let shift = 0;
-    const perCpu = this.map.lookup(0) as { shift: number | bigint }[] | undefined;
+    const perCpu = this.map.lookup(0);
     for (const v of perCpu ?? []) if (Number(v.shift) > shift) shift = Number(v.shift);
     return 2 ** shift;
   }
 
   /** Sets every CPU's counters back to zero. */
   reset(): void {
-    const current = (this.map.lookup(0) as Record<string, unknown>[] | undefined)?.[0] ?? {};
+    const current = this.map.lookup(0)?.[0] ?? {};
     const zero = Object.fromEntries(Object.entries(current).map(([k, v]) => [k, typeof v === 'bigint' ? 0n : 0]));
-    this.map.update(0, new Array(this.map.cpus).fill(zero) as never);
+    this.map.update(0, new Array(this.map.cpus).fill(zero));
   }
 
   close(): void {

@@ -13,7 +13,7 @@
 import { asm, type AsmItem, type MapRef, R0, R1, R2, R3, R10, type Reg } from '../pure/asm.js';
 import { asmCountDrop, DropCounter } from './drop-counter.js';
 import { possibleCpus } from './cpus.js';
-import { BpfMap } from './map.js';
+import { ArrayOfMaps, BpfMap, RingBufMap } from './map.js';
 import { RingBuffer, type RecordCallback, type RingBufferOptions } from './ring-buffer.js';
 import { argError } from './syscall.js';
 
@@ -28,14 +28,14 @@ export interface PerCpuRingsOptions extends RingBufferOptions {
 /** Ring buffers, one per possible CPU, an array_of_maps over them, and a reader of them all. */
 export class PerCpuRings {
   /** `array_of_maps`: CPU number → that CPU's ring. What the BPF program looks up. */
-  readonly outer: BpfMap;
+  readonly outer: ArrayOfMaps;
   /** The rings, by CPU number. */
-  readonly rings: readonly BpfMap[];
+  readonly rings: readonly RingBufMap[];
   /** Reads every ring (each added with the same callback and options). */
   readonly reader: RingBuffer;
   #closed = false;
 
-  private constructor(outer: BpfMap, rings: BpfMap[], reader: RingBuffer) {
+  private constructor(outer: ArrayOfMaps, rings: RingBufMap[], reader: RingBuffer) {
     this.outer = outer;
     this.rings = rings;
     this.reader = reader;
@@ -47,13 +47,13 @@ export class PerCpuRings {
     const { size, name = 'pcpu_ring', ...readerOptions } = options;
     if (!Number.isInteger(size) || size <= 0) throw argError(`PerCpuRings size must be a positive integer (bytes per CPU ring), got ${String(size)}`);
     const cpus = possibleCpus();
-    const rings: BpfMap[] = [];
-    let outer: BpfMap | undefined;
+    const rings: RingBufMap[] = [];
+    let outer: ArrayOfMaps | undefined;
     let reader: RingBuffer | undefined;
     try {
       for (let cpu = 0; cpu < cpus; cpu++) rings.push(BpfMap.create({ type: 'ringbuf', maxEntries: size, name: `${name}${cpu}`.slice(0, 15) }));
-      outer = BpfMap.create({ type: 'array_of_maps', keySize: 4, valueSize: 4, maxEntries: cpus, innerMap: rings[0]!, name: `${name}s`.slice(0, 15) });
-      for (let cpu = 0; cpu < cpus; cpu++) outer.update(cpu, rings[cpu]!.fd as never);
+      outer = BpfMap.create({ type: 'array_of_maps', maxEntries: cpus, innerMap: { type: 'ringbuf', maxEntries: size }, name: `${name}s`.slice(0, 15) });
+      for (let cpu = 0; cpu < cpus; cpu++) outer.set(cpu, rings[cpu]!);
       reader = new RingBuffer(undefined, undefined, { ...readerOptions, dropCounter: undefined });
       // One drop counter serves every ring (it is per-CPU itself): attach it once, or `lost` would count it per ring.
       rings.forEach((r, cpu) => reader!.add(r, callback, { dropCounter: cpu === 0 ? readerOptions.dropCounter : undefined, priority: readerOptions.priority }));

@@ -7,7 +7,7 @@
 import { BpfError, ClosedError } from './errors.js';
 import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.js';
 import { onlineCpus } from './cpus.js';
-import { BpfMap } from './map.js';
+import { BpfMap, PerfEventArray } from './map.js';
 import { MAP_SHARED, native, PROT } from './native.js';
 import { drainInBatches } from './reader-batches.js';
 import { RecordView } from './record-view.js';
@@ -103,7 +103,7 @@ export class PerfBuffer {
   readonly #cb: PerfSampleCallback | undefined;
   readonly #onLost: PerfLostCallback | undefined;
   readonly #state = { closed: false };
-  readonly #map: BpfMap;
+  readonly #map: PerfEventArray;
   #scratch = new Uint8Array(256);
   #scratchView = new RecordView(this.#scratch.buffer);
   #lost = 0;
@@ -130,7 +130,7 @@ export class PerfBuffer {
     this.#waiter = new FdWaiter(this.#what, () => this.availableBytes() > 0, checkWaitOptions(options, 'PerfBuffer'));
     this.#cb = callback;
     this.#onLost = options.onLost;
-    this.#map = map;
+    this.#map = PerfEventArray.from(map);
 
     const pg = native.pageSize;
     const attr = new Uint8Array(ATTR_SIZE);
@@ -160,7 +160,7 @@ export class PerfBuffer {
         this.#rings.push(ring);
         const r = native.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
         if (r < 0) throw new BpfError(-r, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_ENABLE', object: `CPU ${cpu}` });
-        map.update(cpu, fd);
+        this.#map.set(cpu, fd);
         this.#waiter.add(fd);
       }
     } catch (e) {

@@ -383,7 +383,7 @@ export class Program {
     return attachSocket(this, socket);
   }
 
-  /** Attaches a `kprobe` program to a kernel function; on kernels without kprobes this throws AttachError (ENOTSUP). */
+  /** Attaches a `kprobe` program to a kernel function; on kernels without kprobes this throws NotSupportedError. */
   attachKprobe(fn: string, opts?: KprobeOptions): Link {
     return attachKprobe(this, fn, opts);
   }

@@ -14,7 +14,7 @@ import type { OverloadGuard } from './overload.js';
 import { BpfError, ClosedError } from './errors.js';
 import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.js';
 import { drainInBatches } from './reader-batches.js';
-import { BpfMap } from './map.js';
+import { BpfMap, PerCpuArray } from './map.js';
 import { MAP_SHARED, native, PROT } from './native.js';
 import { argError } from './syscall.js';
 import { RecordView } from './record-view.js';
@@ -786,7 +786,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     for (const r of this.#rings) {
       const dc = r.dropCounter;
       if (dc === undefined) continue;
-      n += dc instanceof BpfMap ? Number(dc.sum(0) ?? 0) : dc.read();
+      n += dc instanceof BpfMap ? PerCpuArray.from<number>(dc).sum(0) ?? 0 : dc.read();
     }
     return n;
   }

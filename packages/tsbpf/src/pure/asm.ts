@@ -77,7 +77,7 @@ export interface InsnItem extends RawInsn {
 export interface LdImm64Item {
   readonly kind: 'ld_imm64';
   readonly dst: number;
-  /** `src_reg`: 0 for a plain constant, else one of {@link PSEUDO}. */
+  /** `src_reg`: 0 for a plain constant, else one of `PSEUDO` (from `tsbpf/insn`). */
   readonly src: number;
   /** The 64-bit constant; for map-value forms the high half is the value offset. */
   readonly imm: bigint;
@@ -160,7 +160,7 @@ export function helperName(id: number): string | undefined {
 // ---------------------------------------------------------------------------------------------
 // Builders
 
-type AluBuilder = (dst: Reg, src: Operand) => InsnItem;
+export type AluBuilder = (dst: Reg, src: Operand) => InsnItem;
 function alu(cls: number, op: AluOpName, name: string, off = 0): AluBuilder {
   return (dst, src) => {
     const d = checkReg(dst, name);
@@ -168,7 +168,7 @@ function alu(cls: number, op: AluOpName, name: string, off = 0): AluBuilder {
     return insn(cls | ALU_OP[op] | SRC.k, d, 0, off, checkImm(src, name));
   };
 }
-type JmpBuilder = (dst: Reg, src: Operand, target: Target) => InsnItem;
+export type JmpBuilder = (dst: Reg, src: Operand, target: Target) => InsnItem;
 function cond(cls: number, op: CondJumpName, name: string): JmpBuilder {
   return (dst, src, target) => {
     const d = checkReg(dst, name);
@@ -369,31 +369,31 @@ const core = {
 
 const JUMP_NAMES = ['jeq', 'jne', 'jgt', 'jge', 'jlt', 'jle', 'jset', 'jsgt', 'jsge', 'jslt', 'jsle'] as const;
 
-/** Readable aliases in the style of the seeds' Clojure DSL (`bpf/mov`, `bpf/store-mem`, `bpf/jmp-imm`, ...). */
-const seedStyle = {
-  /** `mov`, `add`, ... without a width mean 64-bit, as in the seeds. */
+/** Readable aliases: widthless ALU names (64-bit) and size-named memory, jump and byte-swap builders. */
+const aliases = {
+  /** `mov`, `add`, ... without a width are the 64-bit forms (`mov64`, `add64`, ...). */
   mov: core.mov64, add: core.add64, sub: core.sub64, mul: core.mul64, div: core.div64, mod: core.mod64,
   or: core.or64, and: core.and64, xor: core.xor64, lsh: core.lsh64, rsh: core.rsh64, arsh: core.arsh64, neg: core.neg64,
-  /** `(bpf/mov-reg :r6 :r1)`. */
+  /** `dst = src` between registers (64-bit), e.g. `movReg(R6, R1)`. */
   movReg: (dst: Reg, src: Reg): InsnItem => core.mov64(dst, checkRegObj(src, 'movReg')),
-  /** `(bpf/store-mem :w :r9 0 :r0)`: `*(size *)(dst + off) = src`. */
+  /** `*(size *)(dst + off) = src` (a register or an immediate), e.g. `storeMem('w', R9, 0, R0)`. */
   storeMem: (size: SizeName, dst: Reg, off: number, src: Operand): InsnItem => {
     const s = checkSize(size, 'storeMem');
     return isReg(src) ? stx(s, 'storeMem')(dst, off, src) : st(s, 'storeMem')(dst, off, src);
   },
-  /** `(bpf/load-mem :w :r1 :r9 0)`: `dst = *(size *)(src + off)`. */
+  /** `dst = *(size *)(src + off)`, e.g. `loadMem('w', R1, R9, 0)`. */
   loadMem: (size: SizeName, dst: Reg, src: Reg, off = 0): InsnItem => ldx(checkSize(size, 'loadMem'), MODE.mem, 'loadMem')(dst, src, off),
-  /** `(bpf/load-ctx :w :r2 0)`: load a context field through R1. */
+  /** Loads a context field through R1: `dst = *(size *)(R1 + off)`, e.g. `loadCtx('w', R2, 0)`. */
   loadCtx: (size: SizeName, dst: Reg, off: number): InsnItem => ldx(checkSize(size, 'loadCtx'), MODE.mem, 'loadCtx')(dst, R1, off),
-  /** `(bpf/jmp-imm :jeq :r0 0 :exit)`. */
+  /** Conditional jump against an immediate, e.g. `jmpImm('jeq', R0, 0, 'exit')`. */
   jmpImm: (op: CondJumpName, dst: Reg, imm: number, target: Target): InsnItem => condByName(op, 'jmpImm')(dst, checkImm(imm, 'jmpImm'), target),
-  /** `(bpf/jmp-reg :jgt :r4 :r3 :drop)`. */
+  /** Conditional jump against a register, e.g. `jmpReg('jgt', R4, R3, 'drop')`. */
   jmpReg: (op: CondJumpName, dst: Reg, src: Reg, target: Target): InsnItem => condByName(op, 'jmpReg')(dst, checkRegObj(src, 'jmpReg'), target),
-  /** `(bpf/jmp :pass)`: unconditional jump. */
+  /** Unconditional jump to a label, e.g. `jmp('pass')`. */
   jmp: (target: Target): InsnItem => core.ja(target),
-  /** `(bpf/endian-be :h :r6)`: convert to big-endian (network order) in place. */
+  /** Converts `dst` to big-endian (network order) in place, e.g. `endianBe('h', R6)`. */
   endianBe: (size: 'h' | 'w' | 'dw', dst: Reg): InsnItem => endian(A32, END.to_be, endianBits(size, 'endianBe'), 'endianBe')(dst),
-  /** `(bpf/endian-le :h :r6)`. */
+  /** Converts `dst` to little-endian in place, e.g. `endianLe('h', R6)`. */
   endianLe: (size: 'h' | 'w' | 'dw', dst: Reg): InsnItem => endian(A32, END.to_le, endianBits(size, 'endianLe'), 'endianLe')(dst),
 };
 function checkRegObj(r: Reg, what: string): Reg {
@@ -417,7 +417,7 @@ function endianBits(size: string, what: string): 16 | 32 | 64 {
  * @example
  * assemble([asm.mov64(R0, 0), asm.jeq(R1, 0, 'out'), asm.mov64(R0, 1), asm.label('out'), asm.exit()])
  */
-export const asm = Object.freeze({ ...core, ...seedStyle });
+export const asm = Object.freeze({ ...core, ...aliases });
 export type Asm = typeof asm;
 
 // ---------------------------------------------------------------------------------------------

@@ -87,7 +87,7 @@ export class BtfExt {
 
   /** Parse a `.BTF.ext` section against its `.BTF`. BtfError on anything malformed. */
   static parse(bytes: Uint8Array, btf: Btf): BtfExt {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('BtfExt.parse: expected a Uint8Array');
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: BtfExt.parse: expected a Uint8Array');
     if (bytes.length < 8) throw new BtfError(`.BTF.ext truncated: ${bytes.length} bytes`);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const magic = v.getUint16(0, true);

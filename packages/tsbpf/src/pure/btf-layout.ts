@@ -7,7 +7,7 @@
  * `t.bytes(N)`, 64-bit integers and pointers bigint (or numbers with `{ u64: 'number' }`).
  */
 import { Btf, BtfError, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
-import { t, type Layout, type StructLayout } from './layout.js';
+import { BitfieldLayout, t, type Layout, type StructLayout } from './layout.js';
 
 export interface BtfLayoutOptions {
   /** How 64-bit integers and pointers decode: 'bigint' (exact, default) or 'number' (no BigInt, exact below 2^53). */
@@ -91,50 +91,8 @@ function intLayout(size: number, signed: boolean, big: boolean): Layout<any> {
   }
 }
 
-/** A bitfield member: decodes to a number (bigint for 64-bit storage in bigint mode). Not usable on its own. */
-export class BitfieldLayout implements Layout<number | bigint> {
-  readonly kind = 'bitfield';
-  readonly align = 1;
-  readonly size: number;
-  constructor(
-    /** Bit offset relative to the byte offset the struct stores for this field. */
-    readonly bitShift: number,
-    readonly bits: number,
-    readonly signed: boolean,
-    readonly bigint: boolean,
-  ) {
-    this.size = Math.ceil((bitShift + bits) / 8);
-  }
-  decode(view: DataView, offset = 0): number | bigint {
-    let x = 0n;
-    for (let i = this.size - 1; i >= 0; i--) x = (x << 8n) | BigInt(view.getUint8(offset + i));
-    x = (x >> BigInt(this.bitShift)) & ((1n << BigInt(this.bits)) - 1n);
-    if (this.signed) x = BigInt.asIntN(this.bits, x);
-    return this.bigint ? x : Number(x);
-  }
-  encode(value: number | bigint, view: DataView, offset = 0): void {
-    if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError(`tsbpf: bitfield expects a number, got ${typeof value}`);
-    if (typeof value === 'number' && !Number.isInteger(value)) throw new RangeError(`tsbpf: bitfield expects an integer, got ${value}`);
-    const v = BigInt(value);
-    const lo = this.signed ? -(1n << BigInt(this.bits - 1)) : 0n;
-    const hi = this.signed ? (1n << BigInt(this.bits - 1)) - 1n : (1n << BigInt(this.bits)) - 1n;
-    if (v < lo || v > hi) throw new RangeError(`tsbpf: ${value} does not fit in a ${this.bits}-bit ${this.signed ? 'signed' : 'unsigned'} bitfield`);
-    let word = 0n;
-    for (let i = this.size - 1; i >= 0; i--) word = (word << 8n) | BigInt(view.getUint8(offset + i));
-    const mask = ((1n << BigInt(this.bits)) - 1n) << BigInt(this.bitShift);
-    word = (word & ~mask) | ((BigInt.asUintN(this.bits, v) << BigInt(this.bitShift)) & mask);
-    for (let i = 0; i < this.size; i++) { view.setUint8(offset + i, Number(word & 0xffn)); word >>= 8n; }
-  }
-  fromBytes(bytes: Uint8Array): number | bigint {
-    return this.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-  }
-  toBytes(value: number | bigint): Uint8Array {
-    const out = new Uint8Array(this.size);
-    this.encode(value, new DataView(out.buffer));
-    return out;
-  }
-  toString(): string { return `${this.signed ? 'int' : 'unsigned'} :${this.bits}`; }
-}
+/** Bitfield members (the layout library's; re-exported here where it used to live). */
+export { BitfieldLayout };
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
@@ -194,6 +152,8 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
       if (mt.kind === 3 && mt.nelems === 0) continue; // flexible array: no storage in the value
       if (m.bitfieldSize > 0 || bitOffset % 8 !== 0) {
         const bits = m.bitfieldSize || btf.sizeOf(m.type) * 8;
+        // Malformed BTF can claim any width; a C bitfield fits its 1..64-bit base type.
+        if (bits < 1 || bits > 64) throw new BtfError(`${this.#cname}.${m.name}: a bitfield of ${bits} bits (valid: 1..64)`);
         const signed = (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) || ((mt.kind === 6 || mt.kind === 19) && mt.signed);
         const wide = btf.sizeOf(m.type) === 8;
         const bf = new BitfieldLayout(bitOffset % 8, bits, signed, wide && (layoutOf(m.type) === t.u64 || layoutOf(m.type) === t.i64));

@@ -44,7 +44,7 @@ export const BTF_VAR_GLOBAL_EXTERN = 2;
 const MAX_RESOLVE_DEPTH = 32;
 const MAX_VLEN = 0xffff;
 
-interface Base {
+export interface BtfTypeBase {
   /** Type id (global across base + split BTF). */
   id: number;
   /** Name ('' for anonymous). */
@@ -54,8 +54,8 @@ interface Base {
   /** Raw kind_flag when it carries meaning beyond the kind-specific fields (e.g. TYPE_TAG/DECL_TAG attributes). */
   kindFlag?: boolean;
 }
-export interface BtfVoid extends Base { kind: 0 }
-export interface BtfInt extends Base {
+export interface BtfVoid extends BtfTypeBase { kind: 0 }
+export interface BtfInt extends BtfTypeBase {
   kind: 1;
   size: number;
   /** BTF_INT_SIGNED | BTF_INT_CHAR | BTF_INT_BOOL */
@@ -65,8 +65,8 @@ export interface BtfInt extends Base {
   bits: number;
 }
 /** PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG: a reference to another type. */
-export interface BtfRef extends Base { kind: 2 | 8 | 9 | 10 | 11 | 18; type: number }
-export interface BtfArray extends Base { kind: 3; type: number; indexType: number; nelems: number }
+export interface BtfRef extends BtfTypeBase { kind: 2 | 8 | 9 | 10 | 11 | 18; type: number }
+export interface BtfArray extends BtfTypeBase { kind: 3; type: number; indexType: number; nelems: number }
 export interface BtfMember {
   name: string;
   nameOff: number;
@@ -76,7 +76,7 @@ export interface BtfMember {
   /** Bitfield width in bits, 0 when not a bitfield. */
   bitfieldSize: number;
 }
-export interface BtfComposite extends Base {
+export interface BtfComposite extends BtfTypeBase {
   kind: 4 | 5;
   size: number;
   /** kind_flag: member offsets carry bitfield sizes. */
@@ -84,18 +84,18 @@ export interface BtfComposite extends Base {
   members: BtfMember[];
 }
 export interface BtfEnumValue { name: string; nameOff: number; value: number }
-export interface BtfEnum extends Base { kind: 6; size: number; signed: boolean; values: BtfEnumValue[] }
+export interface BtfEnum extends BtfTypeBase { kind: 6; size: number; signed: boolean; values: BtfEnumValue[] }
 export interface BtfEnum64Value { name: string; nameOff: number; value: bigint }
-export interface BtfEnum64 extends Base { kind: 19; size: number; signed: boolean; values: BtfEnum64Value[] }
-export interface BtfFwd extends Base { kind: 7; union: boolean }
-export interface BtfFunc extends Base { kind: 12; type: number; linkage: number }
+export interface BtfEnum64 extends BtfTypeBase { kind: 19; size: number; signed: boolean; values: BtfEnum64Value[] }
+export interface BtfFwd extends BtfTypeBase { kind: 7; union: boolean }
+export interface BtfFunc extends BtfTypeBase { kind: 12; type: number; linkage: number }
 export interface BtfParam { name: string; nameOff: number; type: number }
-export interface BtfFuncProto extends Base { kind: 13; returnType: number; params: BtfParam[] }
-export interface BtfVar extends Base { kind: 14; type: number; linkage: number }
+export interface BtfFuncProto extends BtfTypeBase { kind: 13; returnType: number; params: BtfParam[] }
+export interface BtfVar extends BtfTypeBase { kind: 14; type: number; linkage: number }
 export interface BtfVarSecinfo { type: number; offset: number; size: number }
-export interface BtfDatasec extends Base { kind: 15; size: number; vars: BtfVarSecinfo[] }
-export interface BtfFloat extends Base { kind: 16; size: number }
-export interface BtfDeclTag extends Base { kind: 17; type: number; componentIdx: number }
+export interface BtfDatasec extends BtfTypeBase { kind: 15; size: number; vars: BtfVarSecinfo[] }
+export interface BtfFloat extends BtfTypeBase { kind: 16; size: number }
+export interface BtfDeclTag extends BtfTypeBase { kind: 17; type: number; componentIdx: number }
 
 export type BtfType =
   | BtfVoid | BtfInt | BtfRef | BtfArray | BtfComposite | BtfEnum | BtfEnum64 | BtfFwd | BtfFunc | BtfFuncProto
@@ -163,7 +163,7 @@ export class Btf {
 
   /** Parse a raw BTF blob. Throws BtfError on corrupt input (bad header, out-of-range sections, types or ids). */
   static parse(bytes: Uint8Array, options: BtfParseOptions = {}): Btf {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('Btf.parse: expected a Uint8Array');
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: Btf.parse: expected a Uint8Array');
     bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength); // Buffer#slice would not copy
     if (bytes.length < 24) throw new BtfError(`BTF truncated: ${bytes.length} bytes, header needs 24`);
     const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -233,7 +233,7 @@ export class Btf {
     const prev = this.#added.get(s);
     if (prev !== undefined) return prev;
     const enc = new TextEncoder().encode(s);
-    if (enc.includes(0)) throw new TypeError('BTF strings cannot contain NUL');
+    if (enc.includes(0)) throw new TypeError('tsbpf: BTF strings cannot contain NUL');
     const need = this.#strLen + enc.length + 1;
     if (need > this.#strings.length) {
       const grown = new Uint8Array(Math.max(need, this.#strings.length * 2));
@@ -426,7 +426,7 @@ export class Btf {
   /** All type ids named `name` (optionally of one kind), base BTF first, ascending. */
   findAllByName(name: string, kind?: number | BtfKindName): number[] {
     const k = typeof kind === 'string' ? BTF_KIND[kind] : kind;
-    if (typeof kind === 'string' && k === undefined) throw new TypeError(`unknown BTF kind '${kind}'`);
+    if (typeof kind === 'string' && k === undefined) throw new TypeError(`tsbpf: unknown BTF kind '${kind}'`);
     const out = this.base ? this.base.findAllByName(name, k) : [];
     this.#nameIndex ??= this.#buildIndex();
     const ids = this.#nameIndex.get(name);
@@ -466,7 +466,7 @@ export class Btf {
     throw new BtfError(`BTF typedef/modifier chain from type ${id} is too deep (loop?)`);
   }
 
-  /** The resolved type object (see {@link resolve}). */
+  /** The resolved type object (see `resolve`). */
   resolved(id: number): BtfType {
     return this.type(this.resolve(id));
   }

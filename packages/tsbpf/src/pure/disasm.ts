@@ -59,7 +59,7 @@ const SIZE_NAME: Record<number, string> = { [SIZE.b]: 'u8', [SIZE.h]: 'u16', [SI
 
 /** Decodes an instruction stream into instructions (never throws for any byte content). */
 export function decodeProgram(bytes: Uint8Array): DecodedInsn[] {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('decodeProgram: expected a Uint8Array');
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: decodeProgram: expected a Uint8Array');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = Math.floor(bytes.length / INSN_SIZE);
   const out: DecodedInsn[] = [];
@@ -304,7 +304,7 @@ function targetLabels(insns: DecodedInsn[]): Map<number, string> {
  * @example disassemble(bytes) // ['r1 = 0x20', 'if r0 == 0x0 goto +0x5 <LBB0_0>', ...]
  */
 export function disassemble(bytes: Uint8Array, options: DisasmOptions = {}): string[] {
-  if (!(bytes instanceof Uint8Array)) throw new TypeError('disassemble: expected a Uint8Array');
+  if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: disassemble: expected a Uint8Array');
   const insns = decodeProgram(bytes);
   const useLabels = options.labels ?? true;
   const labels = useLabels ? targetLabels(insns) : new Map<number, string>();

@@ -183,7 +183,7 @@ export class Elf {
 
   /** Parse ELF64 little-endian bytes. Throws ElfError on anything malformed. */
   static parse(bytes: Uint8Array, options: ElfParseOptions = {}): Elf {
-    if (!(bytes instanceof Uint8Array)) throw new TypeError('Elf.parse: expected a Uint8Array');
+    if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: Elf.parse: expected a Uint8Array');
     // A plain Uint8Array view (not a Buffer), so section.data.slice() copies as callers expect.
     bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     if (bytes.length < 16) throw new ElfError(`ELF truncated: ${bytes.length} bytes, need at least 64 for the header`, 'truncated');
@@ -432,7 +432,7 @@ export interface ElfFunctionSymbol {
  * it (`vaddr - p_vaddr + p_offset`). For ET_REL files the section-relative value plus the section offset is used.
  */
 export function findFunctionSymbol(elf: Elf, name: string): ElfFunctionSymbol {
-  if (typeof name !== 'string' || name === '') throw new TypeError('symbol name must be a non-empty string');
+  if (typeof name !== 'string' || name === '') throw new TypeError('tsbpf: symbol name must be a non-empty string');
   const wantVersioned = name.includes('@');
   const tables = [elf.symtab, elf.dynsym].filter((s): s is ElfSection => s !== undefined);
   let found: { symbol: ElfSymbol; table: string } | undefined;

@@ -9,6 +9,9 @@ import { t, type Layout } from './layout.js';
 
 export { BpfObjectError };
 
+/** A layout whose value type is what it decodes to (`t.u64` is bigint though it also encodes numbers). */
+export type LayoutOf<T> = Omit<Layout<unknown>, 'decode'> & { decode(view: DataView, offset?: number): T };
+
 /** A variable of a global data section. */
 export interface GlobalVariable {
   name: string;
@@ -80,17 +83,31 @@ export class GlobalData {
     return v;
   }
 
-  /** Reads a variable (from the map's memory after load). */
-  get(name: string): any {
+  /**
+   * Reads a variable (from the map's memory after load) with its BTF layout, or with `layout` (typed; it must
+   * have the variable's size: generated bindings pass theirs).
+   */
+  get(name: string): any;
+  get<T>(name: string, layout: LayoutOf<T>): T;
+  get(name: string, layout?: Layout<unknown>): unknown {
     const v = this.#var(name);
-    return v.layout.decode(this.#view, v.offset);
+    return this.#layoutOf(v, layout).decode(this.#view, v.offset);
   }
 
-  /** Writes a variable. `.rodata` only before load(). */
-  set(name: string, value: any): void {
+  /** Writes a variable (with its BTF layout, or `layout`). `.rodata` only before load(). */
+  set(name: string, value: any): void;
+  set<T>(name: string, layout: LayoutOf<T>, value: T): void;
+  set(name: string, ...args: unknown[]): void {
     const v = this.#var(name);
+    const layout = args.length > 1 ? this.#layoutOf(v, args[0] as Layout<unknown>) : v.layout;
     if (this.#frozen) throw new TypeError(`tsbpf: ${this.section} is read-only after load() (set "${name}" before loading)`);
-    v.layout.encode(value, this.#view, v.offset);
+    layout.encode(args.length > 1 ? args[1] : args[0], this.#view, v.offset);
+  }
+
+  #layoutOf(v: GlobalVariable, layout: Layout<unknown> | undefined): Layout<unknown> {
+    if (layout === undefined) return v.layout;
+    if (layout.size !== v.size) throw new RangeError(`tsbpf: ${this.section} variable "${v.name}" is ${v.size} bytes, the layout given is ${layout.size} (${layout})`);
+    return layout;
   }
 
   /** Property-style access: `data.vars.counter`, `rodata.vars.target = 5`. */

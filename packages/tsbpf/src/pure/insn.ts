@@ -93,7 +93,7 @@ export function encodeInsns(insns: readonly RawInsn[]): Uint8Array {
 /** Decodes bytes into slots (both halves of an `ld_imm64` are separate slots). Length must be a multiple of 8. */
 export function decodeInsns(bytes: Uint8Array): RawInsn[] {
   if (bytes.length % INSN_SIZE !== 0) {
-    throw new RangeError(`instruction bytes: length ${bytes.length} is not a multiple of ${INSN_SIZE}`);
+    throw new RangeError(`tsbpf: instruction bytes: length ${bytes.length} is not a multiple of ${INSN_SIZE}`);
   }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const out: RawInsn[] = [];

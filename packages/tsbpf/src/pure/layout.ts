@@ -24,15 +24,16 @@ export interface Layout<T> {
   toString(): string;
 }
 
-/** The JS type a layout decodes to. */
-export type Infer<L> = L extends Layout<infer T> ? T : never;
+/** The JS type a layout decodes to (from `decode` alone: `t.u64` encodes numbers too but decodes to bigint). */
+export type Infer<L> = L extends { decode(view: DataView, offset?: number): infer T } ? T : never;
 
-type Fields = Record<string, Layout<any>>;
+/** The fields of a struct layout: name → layout. */
+export type StructFields = Record<string, Layout<any>>;
 /** The decoded object of a struct of these fields. */
-export type StructValue<F extends Fields> = { [K in keyof F]: Infer<F[K]> };
+export type StructValue<F extends StructFields> = { [K in keyof F]: Infer<F[K]> };
 
 /** A struct layout: fields, offsets and a generated decoder. */
-export interface StructLayout<F extends Fields> extends Layout<StructValue<F>> {
+export interface StructLayout<F extends StructFields> extends Layout<StructValue<F>> {
   readonly kind: 'struct';
   readonly fields: F;
   /** Byte offset of a field: `Event.offsetOf('comm')`. */
@@ -45,7 +46,8 @@ function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
-abstract class BaseLayout<T> implements Layout<T> {
+/** The shared base of the built-in layouts. */
+export abstract class BaseLayout<T> implements Layout<T> {
   abstract readonly kind: string;
   abstract readonly size: number;
   abstract readonly align: number;
@@ -62,8 +64,9 @@ abstract class BaseLayout<T> implements Layout<T> {
   }
 }
 
-type NumKind = 'u8' | 'u16' | 'u32' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
-const NUM: Record<NumKind, { size: number; get: string; set: string; min: number; max: number; int: boolean }> = {
+/** The kinds of `NumberLayout`. */
+export type NumberKind = 'u8' | 'u16' | 'u32' | 'i8' | 'i16' | 'i32' | 'f32' | 'f64';
+const NUM: Record<NumberKind, { size: number; get: string; set: string; min: number; max: number; int: boolean }> = {
   u8: { size: 1, get: 'getUint8', set: 'setUint8', min: 0, max: 0xff, int: true },
   u16: { size: 2, get: 'getUint16', set: 'setUint16', min: 0, max: 0xffff, int: true },
   u32: { size: 4, get: 'getUint32', set: 'setUint32', min: 0, max: 0xffffffff, int: true },
@@ -81,7 +84,7 @@ export class NumberLayout extends BaseLayout<number> {
   /** The DataView accessor names, used by generated struct codecs. */
   readonly getter: string;
   readonly setter: string;
-  constructor(readonly kind: NumKind) {
+  constructor(readonly kind: NumberKind) {
     super();
     const d = NUM[kind];
     this.size = d.size;
@@ -99,7 +102,7 @@ export class NumberLayout extends BaseLayout<number> {
   override toString(): string { return this.kind; }
 }
 
-function checkNumber(kind: NumKind, value: unknown): void {
+function checkNumber(kind: NumberKind, value: unknown): void {
   const d = NUM[kind];
   if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`tsbpf: ${kind} expects a number, got ${typeof value === 'bigint' ? `bigint ${value}n` : String(value)}`);
   if (d.int && (!Number.isInteger(value) || value < d.min || value > d.max)) throw new RangeError(`tsbpf: ${value} does not fit in ${kind} (${d.min}..${d.max})`);
@@ -236,9 +239,90 @@ export class PadLayout extends BaseLayout<undefined> {
   override toString(): string { return `pad[${this.size}]`; }
 }
 
+/** `bool` (`_Bool`): one byte, decoded as `value !== 0`, encoded as 0/1. */
+export class BoolLayout extends BaseLayout<boolean> {
+  readonly kind = 'bool';
+  readonly size: number = 1;
+  readonly align: number = 1;
+  decode(view: DataView, offset = 0): boolean {
+    return view.getUint8(offset) !== 0;
+  }
+  encode(value: boolean, view: DataView, offset = 0): void {
+    if (typeof value !== 'boolean') throw new TypeError(`tsbpf: bool expects a boolean, got ${typeof value}`);
+    view.setUint8(offset, value ? 1 : 0);
+  }
+  override toString(): string { return 'bool'; }
+}
+
+/**
+ * A C bitfield member (`unsigned flags : 3`): `bits` bits starting `bitShift` bits into the bytes at the member's
+ * byte offset (little-endian), spanning `size = ceil((bitShift + bits) / 8)` bytes. Decodes to a number, or a
+ * bigint when built with `bigint` (64-bit storage). Encoding read-modify-writes, so bitfields sharing bytes
+ * coexist. Only meaningful inside a struct with explicit `offsets` (the byte offset C gives the member).
+ */
+export class BitfieldLayout<T extends number | bigint = number | bigint> implements Layout<T> {
+  readonly kind = 'bitfield';
+  readonly align = 1;
+  readonly size: number;
+  constructor(
+    /** Bit offset relative to the byte offset the struct stores for this field. */
+    readonly bitShift: number,
+    readonly bits: number,
+    readonly signed: boolean,
+    readonly bigint: boolean,
+  ) {
+    if (!Number.isInteger(bits) || bits < 1 || bits > 64) throw new RangeError(`tsbpf: a bitfield has 1..64 bits, got ${bits}`);
+    if (!Number.isInteger(bitShift) || bitShift < 0 || bitShift > 7) throw new RangeError(`tsbpf: bitfield shift must be 0..7 (the byte offset holds the rest), got ${bitShift}`);
+    this.size = Math.ceil((bitShift + bits) / 8);
+  }
+  decode(view: DataView, offset = 0): T {
+    let x = 0n;
+    for (let i = this.size - 1; i >= 0; i--) x = (x << 8n) | BigInt(view.getUint8(offset + i));
+    x = (x >> BigInt(this.bitShift)) & ((1n << BigInt(this.bits)) - 1n);
+    if (this.signed) x = BigInt.asIntN(this.bits, x);
+    return (this.bigint ? x : Number(x)) as T;
+  }
+  encode(value: T, view: DataView, offset = 0): void {
+    if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError(`tsbpf: bitfield expects a number, got ${typeof value}`);
+    if (typeof value === 'number' && !Number.isInteger(value)) throw new RangeError(`tsbpf: bitfield expects an integer, got ${value}`);
+    const v = BigInt(value);
+    const lo = this.signed ? -(1n << BigInt(this.bits - 1)) : 0n;
+    const hi = this.signed ? (1n << BigInt(this.bits - 1)) - 1n : (1n << BigInt(this.bits)) - 1n;
+    if (v < lo || v > hi) throw new RangeError(`tsbpf: ${value} does not fit in a ${this.bits}-bit ${this.signed ? 'signed' : 'unsigned'} bitfield`);
+    let word = 0n;
+    for (let i = this.size - 1; i >= 0; i--) word = (word << 8n) | BigInt(view.getUint8(offset + i));
+    const mask = ((1n << BigInt(this.bits)) - 1n) << BigInt(this.bitShift);
+    word = (word & ~mask) | ((BigInt.asUintN(this.bits, v) << BigInt(this.bitShift)) & mask);
+    for (let i = 0; i < this.size; i++) { view.setUint8(offset + i, Number(word & 0xffn)); word >>= 8n; }
+  }
+  fromBytes(bytes: Uint8Array): T {
+    return this.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  }
+  toBytes(value: T): Uint8Array {
+    const out = new Uint8Array(this.size);
+    this.encode(value, new DataView(out.buffer));
+    return out;
+  }
+  toString(): string { return `${this.signed ? 'int' : 'unsigned'} :${this.bits}`; }
+}
+
+/**
+ * Explicit placement for `t.struct` / `t.union` (as C compilers and BTF report it): byte offset of every field,
+ * total size and alignment. Needed for bitfields, `__attribute__((packed, aligned(n)))` and flattened anonymous
+ * members; without it fields are laid out with natural alignment.
+ */
+export interface StructPlacement<F extends StructFields> {
+  /** Byte offset of each field (all of them). */
+  offsets?: { readonly [K in keyof F]: number };
+  /** Total size in bytes (default: the end of the last field, rounded up to the alignment). */
+  size?: number;
+  /** Alignment (default: the largest field alignment, 1 when packed). */
+  align?: number;
+}
+
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-class StructLayoutImpl<F extends Fields> extends BaseLayout<StructValue<F>> implements StructLayout<F> {
+class StructLayoutImpl<F extends StructFields> extends BaseLayout<StructValue<F>> implements StructLayout<F> {
   readonly kind = 'struct';
   readonly size: number;
   readonly align: number;
@@ -246,23 +330,34 @@ class StructLayoutImpl<F extends Fields> extends BaseLayout<StructValue<F>> impl
   readonly decode: (view: DataView, offset?: number) => StructValue<F>;
   readonly #names: string[];
 
-  constructor(readonly fields: F, packed: boolean) {
+  constructor(readonly fields: F, packed: boolean, placement?: StructPlacement<F>, readonly union = false) {
     super();
     const names = Object.keys(fields);
-    if (names.length === 0) throw new TypeError('tsbpf: a struct needs at least one field');
+    const what = union ? 'union' : 'struct';
+    if (names.length === 0 && placement?.size === undefined) throw new TypeError(`tsbpf: a ${what} needs at least one field`);
+    const given = placement?.offsets as Record<string, number> | undefined;
     let off = 0;
+    let end = 0;
     let align = 1;
     const offsets: Record<string, number> = {};
     for (const n of names) {
       const f = fields[n];
       if (!f || typeof f.decode !== 'function') throw new TypeError(`tsbpf: field "${n}" is not a layout`);
       const a = packed ? 1 : f.align;
-      off = alignUp(off, a);
+      if (given) {
+        const o = given[n];
+        if (!Number.isInteger(o) || o! < 0) throw new TypeError(`tsbpf: ${what} placement has no valid offset for field "${n}"`);
+        off = o!;
+      } else if (!union) off = alignUp(off, a);
       offsets[n] = off;
-      off += f.size;
+      end = Math.max(end, off + f.size);
+      if (!union) off += f.size;
       align = Math.max(align, a);
     }
-    this.size = alignUp(off, align);
+    if (placement?.align !== undefined) align = positiveInt(placement.align, `${what} alignment`);
+    const size = placement?.size ?? alignUp(end, align);
+    if (!Number.isInteger(size) || size < end) throw new RangeError(`tsbpf: ${what} size ${size} is smaller than its fields (${end} bytes)`);
+    this.size = size;
     this.align = align;
     this.offsets = Object.freeze(offsets) as Record<keyof F & string, number>;
     this.#names = names;
@@ -292,12 +387,12 @@ class StructLayoutImpl<F extends Fields> extends BaseLayout<StructValue<F>> impl
   }
 
   override toString(): string {
-    return `struct { ${this.#names.map((n) => `${this.fields[n]} ${n};`).join(' ')} }`;
+    return `${this.union ? 'union' : 'struct'} { ${this.#names.map((n) => `${this.fields[n]} ${n};`).join(' ')} }`;
   }
 }
 
 /** Generates `(v, o) => ({ pid: v.getUint32(o + 0, true), ... })` once per struct. */
-function compileDecoder<F extends Fields>(names: string[], fields: F, offsets: Record<string, number>): (view: DataView, offset?: number) => StructValue<F> {
+function compileDecoder<F extends StructFields>(names: string[], fields: F, offsets: Record<string, number>): (view: DataView, offset?: number) => StructValue<F> {
   const codecs: Layout<any>[] = [];
   const parts: string[] = [];
   for (const n of names) {
@@ -308,7 +403,13 @@ function compileDecoder<F extends Fields>(names: string[], fields: F, offsets: R
     if (f instanceof NumberLayout) parts.push(`${key}: v.${f.getter}(${at}, true)`);
     else if (f instanceof U64NumberLayout) parts.push(`${key}: v.getUint32(${at}, true) + v.getUint32(${at} + 4, true) * 4294967296`);
     else if (f instanceof BigIntLayout) parts.push(`${key}: v.${f.kind === 'u64' ? 'getBigUint64' : 'getBigInt64'}(${at}, true)`);
-    else { codecs.push(f); parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`); }
+    else if (f instanceof BoolLayout) parts.push(`${key}: v.getUint8(${at}) !== 0`);
+    else if (f instanceof BitfieldLayout && !f.bigint && f.size <= 4 && f.bits < 32) {
+      // Bitfield in at most 4 bytes: assemble the little-endian bytes, shift and mask without BigInt.
+      const bytes = Array.from({ length: f.size }, (_, i) => `v.getUint8(${at} + ${i}) * ${2 ** (8 * i)}`).join(' + ');
+      const raw = `(Math.floor((${bytes}) / ${2 ** f.bitShift}) % ${2 ** f.bits})`;
+      parts.push(f.signed ? `${key}: ((${raw}) << ${32 - f.bits}) >> ${32 - f.bits}` : `${key}: ${raw}`);
+    } else { codecs.push(f); parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`); }
   }
   // eslint-disable-next-line no-new-func
   const make = new Function('c', `return function decode(v, o) { if (o === undefined) o = 0; return { ${parts.join(', ')} }; }`);
@@ -344,14 +445,35 @@ export const t = {
   cstring: (n: number) => new CStringLayout(positiveInt(n, 'cstring length')),
   /** `u8[n]` as a Uint8Array. */
   bytes: (n: number) => new BytesLayout(positiveInt(n, 'bytes length')),
-  /** `T[n]`. */
-  array: <T>(element: Layout<T>, n: number) => new ArrayLayout(element, positiveInt(n, 'array length')),
+  /** `T[n]` (elements typed by what they decode to: `t.array(t.u64, 4)` is bigint[]). */
+  array: <L extends Layout<any>>(element: L, n: number): ArrayLayout<Infer<L>> => new ArrayLayout(element as Layout<Infer<L>>, positiveInt(n, 'array length')),
   /** Explicit padding. */
   pad: (n: number) => new PadLayout(positiveInt(n, 'pad length')),
-  /** A C struct with natural alignment and tail padding. */
-  struct: <F extends Fields>(fields: F): StructLayout<F> => new StructLayoutImpl(fields, false),
+  /**
+   * A C struct with natural alignment and tail padding, or placed exactly with `{ offsets, size, align }` (what
+   * `tsbpf gen types` emits from BTF: bitfields, packed/aligned attributes, flattened anonymous members).
+   */
+  struct: <F extends StructFields>(fields: F, placement?: StructPlacement<F>): StructLayout<F> => new StructLayoutImpl(fields, false, placement),
   /** A `__attribute__((packed))` struct. */
-  packed: <F extends Fields>(fields: F): StructLayout<F> => new StructLayoutImpl(fields, true),
+  packed: <F extends StructFields>(fields: F): StructLayout<F> => new StructLayoutImpl(fields, true),
+  /**
+   * A C union: every member at offset 0, size of the largest rounded up to the alignment (or `{ size, align }`).
+   * Decoding reads every member; encoding writes the members given (give one).
+   */
+  union: <F extends StructFields>(fields: F, placement?: Omit<StructPlacement<F>, 'offsets'>): StructLayout<F> => new StructLayoutImpl(fields, false, placement, true),
+  /** `bool` / `_Bool` as a boolean. */
+  bool: new BoolLayout(),
+  /**
+   * A bitfield member of `bits` bits (1..52), `shift` bits into its byte offset; place it with `t.struct(fields,
+   * { offsets })`. `signed` sign-extends. For bitfields over 52 bits use `t.bitfield64`.
+   */
+  bitfield: (bits: number, options: { shift?: number; signed?: boolean } = {}): BitfieldLayout<number> => {
+    if (bits > 52) throw new RangeError(`tsbpf: a ${bits}-bit bitfield does not fit a JS number exactly; use t.bitfield64`);
+    return new BitfieldLayout<number>(options.shift ?? 0, bits, options.signed ?? false, false);
+  },
+  /** A bitfield member decoded as a bigint (64-bit storage). */
+  bitfield64: (bits: number, options: { shift?: number; signed?: boolean } = {}): BitfieldLayout<bigint> =>
+    new BitfieldLayout<bigint>(options.shift ?? 0, bits, options.signed ?? false, true),
 };
 
 /** True when `x` is a layout (as opposed to a byte size). */

@@ -6,9 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  asm, assemble, assembleProgram, Btf, BpfMap, Program, programFuncBtf, subprogramStarts, t,
+  asm, assemble, assembleProgram, Btf, BpfMap, Program, t,
   R0, R1, R2, R3, R4, R6, R7, R10, type AsmItem,
 } from '../../src/index.js';
+import { programFuncBtf, subprogramStarts } from '../../src/pure/asm-func-btf.js';
 
 /** Looks up `map[0]`; exits with 1 when missing, else leaves the value pointer in R6. */
 function lookupZero(map: { fd: number }): AsmItem[] {

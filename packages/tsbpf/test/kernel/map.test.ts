@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { BpfMap, BpfError, t, possibleCpus } from '../../src/index.js';
+import { BpfMap, BpfError, t, possibleCpus, MAP_FLAG } from '../../src/index.js';
 
 const Event = t.struct({ pid: t.u32, uid: t.u32, timestamp: t.u64, comm: t.cstring(16) });
 
@@ -57,7 +57,10 @@ test('bad arguments are rejected before any syscall', () => {
   assert.throws(() => BpfMap.create({ type: 'nope' as any, keySize: 4, valueSize: 4, maxEntries: 1 }), /unknown map type "nope"/);
   assert.throws(() => BpfMap.create({ type: 'hash', keySize: 0, valueSize: 4, maxEntries: 1 }), /need a key/);
   assert.throws(() => BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 0 }), /maxEntries/);
-  assert.throws(() => BpfMap.create({ type: 'ringbuf', maxEntries: 1000 }), /power of two/);
+  assert.throws(() => BpfMap.create({ type: 'ringbuf', maxEntries: 0 }), /ring size in bytes/);
+  // libbpf's rule: a ring size is rounded up to a page-aligned power of two.
+  using ring = BpfMap.create({ type: 'ringbuf', maxEntries: 1000 });
+  assert.equal(ring.info().maxEntries, 4096);
   using m = BpfMap.create({ type: 'hash', key: t.u32, value: t.u8, maxEntries: 4 });
   assert.throws(() => m.update(1, 300), /does not fit in u8/);
   assert.throws(() => m.update(-1, 3), /does not fit in u32/);
@@ -166,7 +169,7 @@ test('pin, reopen from pin and by id, freeze', () => {
 });
 
 test('mmapable arrays are exposed as a view; closed views throw', () => {
-  const m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 4, flags: ['mmapable'] });
+  const m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 4, flags: MAP_FLAG.mmapable });
   const view = m.mmap();
   m.update(2, 77n);
   assert.equal(view.getBigUint64(16, true), 77n);
@@ -193,7 +196,7 @@ test('10,000 create/close cycles leave fds and mapped memory where they started'
   const fds0 = fdCount();
   const mem0 = mappedMapBytes();
   for (let i = 0; i < 10000; i++) {
-    const m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 1, flags: ['mmapable'] });
+    const m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 1, flags: MAP_FLAG.mmapable });
     m.mmap();
     m.close();
   }

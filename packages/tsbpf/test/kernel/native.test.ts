@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { native, MAP_SHARED, PROT } from '../../src/kernel/native.js';
-import { BpfMap, Program, asm, R0, R1, R2, R3, R4, R10, t } from '../../src/index.js';
+import { BpfMap, Program, asm, R0, R1, R2, R3, R4, R10, t, MAP_FLAG } from '../../src/index.js';
 
 test('bpf() returns -errno instead of throwing; bad arguments throw TypeErrors', () => {
   assert.equal(native.bpf(9999, new Uint8Array(16)), -22); // EINVAL
@@ -12,7 +12,7 @@ test('bpf() returns -errno instead of throwing; bad arguments throw TypeErrors',
 });
 
 test('mmap gives an external ArrayBuffer; unmap detaches it so reads cannot reach unmapped memory', () => {
-  using m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: ['mmapable'] });
+  using m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
   const ab = native.mmap(m.fd, 4096, PROT.read | PROT.write, MAP_SHARED, 0);
   assert.ok(ab instanceof ArrayBuffer);
   const view = new BigUint64Array(ab);

@@ -7,7 +7,7 @@
  */
 import type { TestContext } from 'node:test';
 import { existsSync } from 'node:fs';
-import { asm, AttachError, kprobeSupport, NotSupportedError, probeKernel, Program, R0 } from '../../src/index.js';
+import { asm, kprobeSupport, NotSupportedError, probeKernel, Program, R0 } from '../../src/index.js';
 
 /** Features a test may need that some kernels lack. */
 export type Feature = 'kprobes' | 'trampolines' | 'uprobes' | 'map-iterators' | 'xdp-live-frames';
@@ -53,10 +53,7 @@ export function requireFeature(t: TestContext, feature: Feature): boolean {
   return false;
 }
 
-/**
- * The refusal a kernel without a feature must give: a NotSupportedError. AttachError('ENOTSUP') is
- * accepted while #12 converts those throw sites; tighten here when it lands.
- */
+/** The refusal a kernel without a feature must give: a NotSupportedError, nothing else. */
 export function isNotSupported(e: unknown): boolean {
-  return e instanceof NotSupportedError || (e instanceof AttachError && e.code === 'ENOTSUP');
+  return e instanceof NotSupportedError;
 }

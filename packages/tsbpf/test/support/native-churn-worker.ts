@@ -3,7 +3,7 @@
  * through the event loop) and mmapable arrays `iterations` times, then reports what it saw.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { asm, BpfMap, Program, R0, R1, R2, R3, R4, R10, RingBuffer, t } from '../../src/index.js';
+import { asm, BpfMap, MAP_FLAG, Program, R0, R1, R2, R3, R4, R10, RingBuffer, t } from '../../src/index.js';
 
 const { iterations, events } = workerData as { iterations: number; events: number };
 
@@ -28,7 +28,7 @@ async function main(): Promise<void> {
     while (got < events) if ((await rb.poll(1000)) === 0 && got < events) throw new Error(`iteration ${i}: ${got}/${events} after 1 s`);
     received += got;
 
-    using arr = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: ['mmapable'] });
+    using arr = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
     const view = arr.mmap({ writable: true });
     view.setBigUint64(8 * (i % 512), BigInt(i), true);
     if (arr.lookup(i % 512) !== BigInt(i)) throw new Error(`iteration ${i}: mmap write not seen by lookup`);
