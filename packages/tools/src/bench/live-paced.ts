@@ -33,7 +33,9 @@ const stat = (xs: number[]) => ({ value: median(xs), spread: spread(xs) });
 
 /** Runs the paced section and the full-rate C comparison; returns rows, charts, notes and raw results. */
 export async function pacedLive(ctx: BenchContext, o: { ringBytes: number; budgetMs: number; syscall: GeneratorSyscall; attach: TracerAttach; fullRateEvents: number; step: (label: string) => (f: number) => void }): Promise<{ rows: Row[]; charts: Chart[]; notes: string[]; extra: Record<string, unknown>; exact: boolean }> {
-  const events = ctx.quick ? 200_000 : 1_000_000;
+  // 3 s per run: a one-off V8 (re)compile of the new reader's drain (tens of ms on a busy host) would
+  // otherwise weigh several % of CPU in a 0.8 s steady window.
+  const events = ctx.quick ? 200_000 : 3_000_000;
   const curveEvents = ctx.quick ? 100_000 : 500_000;
   const repeats = ctx.quick ? 2 : PACED_REPEATS;
   const budgets = ctx.quick ? [0.25, o.budgetMs] : [0.1, 0.25, 0.5, 0.75, 1, 2];

@@ -113,6 +113,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       const warm = producer({ mode: 'reserve', seq, ring });
       warmUp(rb, warm, 300, 2000);
       warmUp(rb, warm, 2, 100_000);
+      // One full-size round, untimed: a long-running reader has touched every page of its mapping
+      // (on this kind of VM each first touch of a 4 KiB page costs ~3 µs; the C consumer pre-touches too).
+      warmUp(rb, warm, 1, N);
       warm.close();
     }
     const modes: [ProducerMode, string][] = [['output', 'ringbuf_output (copy)'], ['reserve', 'reserve+submit (zero-copy)'], ['discard-odd', 'reserve+discard half']];

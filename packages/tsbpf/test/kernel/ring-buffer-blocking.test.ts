@@ -67,3 +67,23 @@ test('runBlocking(): an error thrown by a record callback propagates and the rea
   assert.throws(() => rb.runBlocking(), /boom/);
   assert.equal(rb.consume(), 5, 'the records after the throwing one are still there');
 });
+
+test('runBlocking(): its epoll set and timerfd are closed when it returns, also when a callback throws', async () => {
+  const { readdirSync } = await import('node:fs');
+  const fds = () => readdirSync('/proc/self/fd').length;
+  using ring = BpfMap.create({ type: 'ringbuf', maxEntries: 1 << 16, name: 'blk_fds' });
+  using seq = seqCounter();
+  using prog = producer({ mode: 'reserve', seq, ring });
+  let throwNext = false;
+  using rb = new RingBuffer(ring, () => { if (throwNext) throw new Error('boom'); }, { maxLatencyMs: 1, flushMs: 2 });
+  const before = fds();
+  for (let i = 0; i < 20; i++) {
+    produce(prog, 10);
+    let drains = 0;
+    rb.runBlocking({ afterDrain: () => ++drains >= 3 });
+  }
+  produce(prog, 1);
+  throwNext = true;
+  assert.throws(() => rb.runBlocking(), /boom/);
+  assert.equal(fds(), before, 'no fd left behind by 21 runBlocking() calls');
+});
