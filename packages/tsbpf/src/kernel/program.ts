@@ -2,13 +2,14 @@
  * Program: load BPF programs (with the verifier log on rejection), run them with BPF_PROG_TEST_RUN,
  * read their kernel info and stats, pin them. Attach methods return Links (see link.ts, attach-*.ts).
  */
-import { assembleProgram, AsmInput } from '../pure/asm.js';
+import { constants } from 'node:os';
+import { asm, assembleProgram, AsmInput, R0 } from '../pure/asm.js';
 import { annotateInstruction } from '../pure/disasm.js';
-import { ATTACH_TYPE, AttachTypeName, BPF_CMD, nameOf, PROG_TYPE, ProgTypeName, STATS_TYPE } from '../pure/uapi.js';
-import { BpfError, VerifierError } from './errors.js';
+import { ATTACH_TYPE, AttachTypeName, BPF_CMD, nameOf, PROG_TYPE, ProgTypeName, STATS_TYPE, TEST_RUN_FLAG, XDP } from '../pure/uapi.js';
+import { BpfError, NotSupportedError, VerifierError } from './errors.js';
 import { preparePinPath } from './fs-mounts.js';
 import type { BpfMap } from './map.js';
-import { Attr, argError, bpf, bpfRaw, commandName, cString, OwnedFd } from './syscall.js';
+import { Attr, argError, bpf, bpfFail, bpfRaw, commandName, cString, OwnedFd } from './syscall.js';
 import type { Link } from './link.js';
 import { attachTracepoint } from './attach-tracepoint.js';
 import { attachRawTracepoint } from './attach-raw-tracepoint.js';
@@ -311,8 +312,17 @@ export class Program {
     a.reset().u32(0, this.fd).u32(8, data?.byteLength ?? 0).u32(12, dataOut?.byteLength ?? 0).ptr(16, data).ptr(24, dataOut)
       .u32(32, repeat).u32(40, ctx?.byteLength ?? 0).u32(44, ctxOut?.byteLength ?? 0).ptr(48, ctx).ptr(56, ctxOut)
       .u32(64, flags).u32(68, opts.cpu ?? 0).u32(72, opts.batchSize ?? 0);
-    bpf(BPF_CMD.prog_test_run, a.bytes, `program "${this.name}" (${this.type})`,
-      this.type === 'tracepoint' || this.type === 'kprobe' || this.type === 'perf_event' ? `${this.type} programs cannot be test-run; attach them instead` : undefined);
+    const r = bpfRaw(BPF_CMD.prog_test_run, a.bytes);
+    if (r < 0) {
+      // Kernels before 5.18 refuse the live-frames flag with the EINVAL of any bad argument: tell
+      // the two apart with a minimal live run, so a missing feature is a NotSupportedError.
+      if (r === -EINVAL && (flags & TEST_RUN_FLAG.xdp_live_frames) !== 0 && this.type === 'xdp' && !xdpLiveFramesWork()) {
+        throw new NotSupportedError('XDP live frames (BPF_F_TEST_XDP_LIVE_FRAMES)',
+          `program "${this.name}": this kernel test-runs XDP programs without live frames (Linux 5.18+); drop flags: xdp_live_frames to run on a copied frame instead`);
+      }
+      bpfFail(BPF_CMD.prog_test_run, r, `program "${this.name}" (${this.type})`,
+        this.type === 'tracepoint' || this.type === 'kprobe' || this.type === 'perf_event' ? `${this.type} programs cannot be test-run; attach them instead` : undefined);
+    }
     const res: TestRunResult = { retval: a.getU32(4), durationNs: a.getU32(36) };
     if (dataOut) res.dataOut = dataOut.subarray(0, a.getU32(12));
     if (ctxOut) res.ctxOut = ctxOut.subarray(0, a.getU32(44));
@@ -464,4 +474,26 @@ function readProgramInfo(fd: number, what: string): ProgramInfo {
     recursionMisses: u64(208),
     verifiedInstructions: v.getUint32(216, true),
   };
+}
+
+const EINVAL = constants.errno.EINVAL;
+let liveFramesWork: boolean | undefined;
+
+/**
+ * Whether this kernel test-runs XDP programs with live frames (Linux 5.18+): a one-frame live run
+ * of `return XDP_DROP` (nothing reaches the stack). Cached; only asked after a live run failed with
+ * EINVAL, to tell a missing feature from a bad argument.
+ */
+function xdpLiveFramesWork(): boolean {
+  if (liveFramesWork !== undefined) return liveFramesWork;
+  try {
+    using p = Program.load({ type: 'xdp', name: 'probe_live', instructions: [asm.mov64(R0, XDP.drop), asm.exit()] });
+    const frame = new Uint8Array(64);
+    frame[12] = 0x08; // an IPv4 ethertype: a well-formed Ethernet frame
+    const a = new Attr(80).u32(0, p.fd).u32(8, frame.byteLength).ptr(16, frame).u32(32, 1).u32(64, TEST_RUN_FLAG.xdp_live_frames);
+    liveFramesWork = bpfRaw(BPF_CMD.prog_test_run, a.bytes) >= 0;
+  } catch {
+    liveFramesWork = false;
+  }
+  return liveFramesWork;
 }

@@ -729,10 +729,12 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   /**
    * Blocking reading, for a thread whose only job is this reader (a `worker_threads` Worker or a
    * dedicated process): drains every ring with its callback like start(), but waits in the kernel
-   * instead of Node's event loop — ppoll on the ring fds while idle (flushMs as its timeout), and
-   * while records keep coming one drain per maxLatencyMs on a fixed cadence (clock_nanosleep). A
-   * wake-up then costs one syscall, about half of what an event-loop wake-up costs, which matters
-   * at high rates with sub-millisecond budgets. Blocks the calling thread until `afterDrain`
+   * instead of Node's event loop, the way libbpf's C consumers with a timerfd budget do: one epoll
+   * set holds the ring fds and a periodic timerfd; while idle the fds are watched (and the timer
+   * flushes every flushMs), while records keep coming the fds leave the set and the timer drains
+   * once per maxLatencyMs. A wake-up is one native call (epoll_wait, and a read of the timerfd when
+   * it fired) with no event-loop iteration, about half of an event-loop wake-up's cost, which
+   * matters at high rates with sub-millisecond budgets. Blocks the calling thread until `afterDrain`
    * returns true (it runs after every drain with the records delivered, 0 on an empty flush tick)
    * or a callback closes the reader; timers, promises and messages of that thread wait meanwhile.
    * Errors thrown by callbacks propagate.

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { BpfMap, Program, VerifierError, BpfError, t } from '../../src/index.js';
+import { BpfMap, Program, VerifierError, BpfError, NotSupportedError, t, TEST_RUN_FLAG, XDP } from '../../src/index.js';
+import { hasFeature } from '../support/features.js';
 import { insn, program, returnImm, storeToArrayMap } from '../support/raw-insn.js';
 
 test('a hand-encoded XDP program loads and test-runs', () => {
@@ -80,5 +81,22 @@ test('pin and reopen a program; stats count runs while enabled', () => {
     assert.equal(r.name, 'pinme');
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('XDP live-frames test runs: run on kernels that have them, NotSupportedError on kernels that do not', () => {
+  using p = Program.load({ type: 'xdp', instructions: returnImm(XDP.drop), name: 'live_drop' });
+  const frame = new Uint8Array(64);
+  frame[12] = 0x08; // IPv4 ethertype
+  if (hasFeature('xdp-live-frames')) {
+    const r = p.testRun({ data: frame, repeat: 100, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 });
+    assert.equal(r.retval, 0, 'live mode reports no single verdict');
+    // A bad argument on a kernel that has the feature stays a BpfError naming EINVAL: a frame
+    // shorter than an Ethernet header.
+    assert.throws(() => p.testRun({ data: new Uint8Array(4), repeat: 1, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 }),
+      (e: unknown) => e instanceof BpfError && !(e instanceof NotSupportedError) && e.errno === 22);
+  } else {
+    assert.throws(() => p.testRun({ data: frame, repeat: 1, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 }),
+      (e: unknown) => e instanceof NotSupportedError && /live frames/.test((e as Error).message));
   }
 });
