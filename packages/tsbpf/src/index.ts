@@ -40,7 +40,7 @@ export {
   PerfEventArray, ProgArray, ArrayOfMaps, HashOfMaps, TaskStorage, SkStorage, InodeStorage, CgrpStorage, GenericMap, MapTypeError,
 } from './kernel/map.js';
 export type {
-  MapCreateOptions, MapCreateExtra, MapInfo, BatchResult, Codec, RawValue, MapCodecs, ValueCodec, DecodesTo, MapClasses, MapOf, ProgramRef,
+  MapCreateOptions, MapCreateExtra, MapInfo, BatchResult, TypedBatchResult, TypedBatchOptions, TypedArrayFor, NumberArray, Codec, RawValue, MapCodecs, ValueCodec, DecodesTo, MapClasses, MapOf, ProgramRef,
 } from './kernel/map.js';
 export { Program } from './kernel/program.js';
 export type { ProgramLoadOptions, TestRunOptions, TestRunResult, ProgramInfo } from './kernel/program.js';

@@ -1,14 +1,15 @@
 /*
  * Reference consumer for the perf-vs-ring benchmark (src/bench/perf-vs-ring.ts): drains a
  * BPF_MAP_TYPE_PERF_EVENT_ARRAY's per-CPU buffers, found by map id, with libbpf's
- * perf_buffer__consume and the same per-sample checksum as the TypeScript consumer
- * (h += w0 + 3*w1 + ... + 15*w7 over the sample's first eight u32 words, mod 2^32).
+ * perf_buffer__consume and the same per-sample work as the TypeScript consumer: the checksum
+ * (h += w0 + 3*w1 + ... + 15*w7 over the sample's first eight u32 words, mod 2^32) and the order
+ * check (seq = w0 as a signed int; count samples older than the one before).
  *
  * usage: perfbuf_consume <map-id> <pages-per-cpu>
  * Sets up the buffers (perf_buffer__new puts its perf events into the map), touches every page of
  * them, prints "ready",
  * waits for a line on stdin (the producer has run), then times one perf_buffer__consume.
- * prints: {"count":N,"lost":L,"checksum":H,"ns":T,"cpu_ns":C}
+ * prints: {"count":N,"lost":L,"checksum":H,"inversions":I,"ns":T,"cpu_ns":C}
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -20,13 +21,17 @@
 #include <time.h>
 
 static uint32_t checksum;
-static long long count, lost;
+static int32_t last_seq = -1;
+static long long count, lost, inversions;
 
 static void on_sample(void *ctx, int cpu, void *data, uint32_t size) {
   (void)ctx; (void)cpu;
   if (size < 32) return;
   const uint32_t *w = data;
   checksum += w[0] + 3u * w[1] + 5u * w[2] + 7u * w[3] + 9u * w[4] + 11u * w[5] + 13u * w[6] + 15u * w[7];
+  int32_t seq = (int32_t)w[0];
+  if (seq < last_seq) inversions++;
+  last_seq = seq;
   count++;
 }
 
@@ -63,7 +68,7 @@ int main(int argc, char **argv) {
   int r = perf_buffer__consume(pb);
   uint64_t t1 = now_ns(CLOCK_MONOTONIC), c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
   if (r < 0) { fprintf(stderr, "perf_buffer__consume: %d\n", r); return 1; }
-  printf("{\"count\":%lld,\"lost\":%lld,\"checksum\":%u,\"ns\":%llu,\"cpu_ns\":%llu}\n", count, lost, checksum, (unsigned long long)(t1 - t0), (unsigned long long)(c1 - c0));
+  printf("{\"count\":%lld,\"lost\":%lld,\"checksum\":%u,\"inversions\":%lld,\"ns\":%llu,\"cpu_ns\":%llu}\n", count, lost, checksum, inversions, (unsigned long long)(t1 - t0), (unsigned long long)(c1 - c0));
   perf_buffer__free(pb);
   return 0;
 }

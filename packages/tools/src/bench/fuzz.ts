@@ -14,9 +14,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import { assemble, Btf, BtfExt, btfLayout, disassemble, decodeProgram, Elf, parseAsm, parseBtfMaps, TsbpfError } from 'tsbpf';
+import { assemble, Btf, BtfExt, btfLayout, disassemble, decodeProgram, Elf, generateTypes, ObjectSpec, parseAsm, parseBtfMaps, TsbpfError } from 'tsbpf';
 
-export const PARSERS = ['elf', 'btf', 'btf-ext', 'disasm', 'asm'] as const;
+export const PARSERS = ['elf', 'btf', 'btf-ext', 'disasm', 'asm', 'codegen'] as const;
 export type Parser = (typeof PARSERS)[number];
 
 /** A case slower than this is a hang. */
@@ -108,17 +108,18 @@ const ENGINE_ERROR = /Cannot read prop|Cannot set prop|is not a function|is not 
 
 /** A typed rejection: what the library promises for bad input. */
 export function typedError(e: unknown): string | undefined {
-  if (e instanceof TsbpfError) return e.constructor.name;
-  if ((e instanceof TypeError || e instanceof RangeError) && e.message.startsWith('tsbpf:')) return e.constructor.name;
-  return undefined;
+  return e instanceof TsbpfError ? e.constructor.name : undefined;
 }
 
-interface Corpus { elfs: Uint8Array[]; btfs: Uint8Array[]; exts: { ext: Uint8Array; btf: Btf }[]; progs: Uint8Array[]; texts: string[][] }
+/** An object for the codegen target: its bytes, where its sections are, and the type names its BTF has. */
+interface GenBase { bytes: Uint8Array; regions: { offset: number; size: number; hot: number }[]; typeNames: string[] }
+
+interface Corpus { elfs: Uint8Array[]; btfs: Uint8Array[]; exts: { ext: Uint8Array; btf: Btf }[]; progs: Uint8Array[]; texts: string[][]; gens: GenBase[] }
 
 function loadCorpus(dir: string): Corpus {
   const files = readdirSync(dir).filter((f) => f.endsWith('.o')).sort();
   if (files.length === 0) throw new Error(`fuzz: no .o files in ${dir}`);
-  const c: Corpus = { elfs: [], btfs: [], exts: [], progs: [], texts: [] };
+  const c: Corpus = { elfs: [], btfs: [], exts: [], progs: [], texts: [], gens: [] };
   for (const f of files) {
     const bytes = new Uint8Array(readFileSync(join(dir, f)));
     const elf = Elf.parse(bytes);
@@ -130,6 +131,16 @@ function loadCorpus(dir: string): Corpus {
       c.btfs.push(raw);
       const ext = elf.section('.BTF.ext');
       if (ext) c.exts.push({ ext: ext.data.slice(), btf: Btf.parse(raw) });
+      // Codegen: the sections `gen types` reads (.BTF above all, then .maps, the global data and .BTF.ext),
+      // mutated in place inside the whole object, and the struct/union/enum/typedef names for `--type`.
+      const btf = Btf.parse(raw);
+      const typeNames = btf.types.filter((ty) => ty.name !== '' && [4, 5, 6, 8, 19].includes(ty.kind)).map((ty) => ty.name);
+      const regions = elf.sections
+        .filter((sec) => sec.type !== 8 && sec.size > 0 && (sec.name === '.BTF' || sec.name === '.BTF.ext' || sec.name === '.maps' || sec.name === 'maps' || /^\.(rodata|data|bss|kconfig)/.test(sec.name)))
+        .map((sec) => ({ offset: sec.offset, size: sec.size, hot: sec.name === '.BTF' ? 24 : 64 }));
+      const btfRegion = regions.find((x) => x.offset === btfSec.offset)!;
+      // .BTF gets half the cases by itself: it is what the generator reads.
+      c.gens.push({ bytes, regions: [...regions, ...regions.map(() => btfRegion)], typeNames });
     }
     for (const s of elf.sections) {
       if ((s.flags & 0x4) === 0 || s.size === 0 || s.size % 8 !== 0) continue; // SHF_EXECINSTR
@@ -191,6 +202,29 @@ function runCase(parser: Parser, c: Corpus, i: number): boolean {
     case 'asm': {
       const items = parseAsm(mutateText(pick(c.texts), r));
       assemble(items, { maps: { m: { fd: 3 } } });
+      return true;
+    }
+    case 'codegen': {
+      // `tsbpf gen types`: ObjectSpec.parse then generateTypes, on the object with one of its sections (most
+      // often .BTF) mutated in place, or (15%) the whole file mutated; --type names from the object's BTF,
+      // sometimes a wrong one; each of the three wrapper modes.
+      const g = pick(c.gens);
+      let bytes: Uint8Array;
+      if (r() < 0.15) bytes = mutate(g.bytes, r, r() < 0.4 ? 64 : g.bytes.length);
+      else {
+        const reg = pick(g.regions);
+        const sec = g.bytes.subarray(reg.offset, reg.offset + reg.size);
+        const m = mutate(sec, r, r() < 0.4 ? reg.hot : sec.length);
+        bytes = Uint8Array.from(g.bytes);
+        bytes.fill(0, reg.offset, reg.offset + reg.size); // a truncated section reads as zeros to its end
+        bytes.set(m.subarray(0, reg.size), reg.offset);
+      }
+      const types: string[] = [];
+      for (let k = Math.floor(r() * 3); k > 0 && g.typeNames.length; k--) types.push(r() < 0.1 ? 'no_such_type' : pick(g.typeNames));
+      const spec = ObjectSpec.parse(bytes, { name: 'fuzz' });
+      const mode = r();
+      const out = generateTypes(spec, { name: 'fuzz', types, object: mode < 0.4 ? false : mode < 0.8 ? { path: './fuzz.bpf.o' } : { embed: bytes } });
+      if (typeof out.source !== 'string' || out.source.length === 0) throw new Error('codegen: empty module');
       return true;
     }
   }

@@ -19,6 +19,7 @@ import { loadRawBtf } from './btf-load.js';
 import { Attr, argError, bpf, bpfFail, bpfRaw, cString, OwnedFd } from './syscall.js';
 
 const ENOENT = 2;
+const ENOSPC = 28;
 const EINVAL = 22;
 const ENOTSUPP = 524;
 const EOPNOTSUPP = 95;
@@ -64,6 +65,58 @@ export interface BatchResult<K, V> {
   keys: K[];
   values: V[];
 }
+
+/** The typed arrays that hold number-valued layouts in a `TypedBatchResult`. */
+export type NumberArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+
+/**
+ * The typed array a `TypedBatchResult` uses for decoded type `T`: the layout picks it. t.u8/u16/u32,
+ * t.i8/i16/i32, t.f32/f64 → the typed array of that element type; t.u64num → Float64Array (exact below
+ * 2^53, like the layout); t.u64/t.i64 → BigUint64Array/BigInt64Array (no BigInt is made until you read
+ * an element).
+ */
+export type TypedArrayFor<T> = [T] extends [number] ? NumberArray : [T] extends [bigint] ? BigUint64Array | BigInt64Array : never;
+
+/**
+ * A batch result for numeric maps: every key and value in one typed array each, in the kernel's
+ * order, with no per-element JS objects (`lookupBatchTyped`). Key i goes with value i; per-CPU maps
+ * hold `cpus` values per key: CPU c's value for key i is `values[i * cpus + c]`. The arrays are the
+ * caller's (fresh copies, not views of a reused buffer).
+ */
+export interface TypedBatchResult<K, V> {
+  /** Number of entries (keys.length). */
+  readonly count: number;
+  /** The keys, in the kernel's order (the key layout's typed array; Uint32Array for array indexes). */
+  readonly keys: TypedArrayFor<K>;
+  /** The values: `count` of them, or `count × cpus` for per-CPU maps (key i's CPU c at i × cpus + c). */
+  readonly values: TypedArrayFor<V>;
+}
+
+/** Options of `lookupBatchTyped` / `lookupAndDeleteBatchTyped`. */
+export interface TypedBatchOptions<K, V> {
+  /** Elements per BPF_MAP_LOOKUP_BATCH call (default min(maxEntries, 4096)); the walk makes as many calls as it needs. */
+  batchSize?: number;
+  /**
+   * Arrays to fill instead of allocating new ones (the zero-allocation way to read a map again and
+   * again, like libbpf's caller-owned buffers): their element type must be the one the layout picks
+   * (see `TypedArrayFor`), with room for every entry — `maxEntries` keys and `maxEntries × cpus`
+   * values — else RangeError. The result's `keys`/`values` are then `subarray(0, …)` views of them.
+   */
+  into?: { keys: TypedArrayFor<K>; values: TypedArrayFor<V> };
+}
+
+/** How a numeric layout lands in a typed array: element constructor, and whether bytes copy as they are. */
+interface TypedTarget {
+  ctor: new (n: number) => NumberArray | BigUint64Array | BigInt64Array;
+  /** 0: copy the bytes when slots are packed (else decode one by one); 1: u64num → Float64Array. */
+  how: 0 | 1;
+  size: number;
+}
+
+const TYPED_CTORS: Record<string, TypedTarget['ctor']> = {
+  u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, i8: Int8Array, i16: Int16Array, i32: Int32Array,
+  f32: Float32Array, f64: Float64Array, u64: BigUint64Array, i64: BigInt64Array, u64num: Float64Array,
+};
 
 /**
  * A layout that decodes to `T`. Map signatures take layouts through this type so that `T` is inferred from
@@ -697,40 +750,209 @@ export class BpfMap {
     return out;
   }
 
-  #lookupBatchImpl(cmd: number, batchSize: number): BatchResult<any, any> {
-    this.#requireKeyed('lookupBatch');
-    const size = Math.max(1, Math.min(batchSize, this.maxEntries));
-    const { keys, values, keyView, valueView } = this.#batchBuffers(size);
-    const tokenA = new Uint8Array(Math.max(this.keySize, 8));
-    const tokenB = new Uint8Array(Math.max(this.keySize, 8));
-    const a = new Attr(56);
-    // Decoded chunks, one per call; usually a single chunk is returned as is.
-    const keyChunks: unknown[][] = [];
-    const valueChunks: any[][] = [];
+  /**
+   * Runs BPF_MAP_LOOKUP(_AND_DELETE)_BATCH over the whole map in calls of up to `size` elements;
+   * `onChunk(count)` reads each call's `count` staged elements before the next call reuses the
+   * buffers. False when the kernel refuses batch lookups for this map (nothing was read then).
+   */
+  #batchWalk(cmd: number, size: number, keys: Uint8Array, values: Uint8Array, onChunk: (count: number) => void): boolean {
+    const w = this.#batchWalkState();
+    const a = w.attr;
     let first = true;
-    let inTok = tokenA;
-    let outTok = tokenB;
+    let inTok = w.tokA;
+    let outTok = w.tokB;
     for (;;) {
       this.#batchAttr(a, first ? undefined : inTok, outTok, keys, values, size);
       const r = bpfRaw(cmd, a.bytes);
       const count = a.getU32(32);
       if (r < 0 && r !== -ENOENT) {
-        if (first && (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP)) return this.#lookupEach(cmd === BPF_CMD.map_lookup_and_delete_batch);
+        if (first && (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP)) return false;
         bpfFail(cmd, r, this.#what());
       }
-      if (count > 0) {
-        const ck = sizedArray<unknown>(count);
-        const cv = sizedArray<any>(count);
-        this.#decodeBatch(keyView, valueView, count, ck, cv);
-        keyChunks.push(ck);
-        valueChunks.push(cv);
-      }
-      if (r === -ENOENT) break;
+      if (count > 0) onChunk(count);
+      if (r === -ENOENT) return true;
       first = false;
       const t = inTok; inTok = outTok; outTok = t;
     }
+  }
+
+  /**
+   * The zero-copy walk behind `lookupBatchTyped({ into })` when the caller's typed arrays have the
+   * kernel's element layout (numeric keys; values of the typed array's element size, or t.u64num):
+   * every call's keys and values land straight in `ik`/`iv` from the next free element on, so there
+   * is no staging buffer and no copy, as with libbpf's caller-owned buffers. t.u64num values arrive
+   * as u64s in the Float64Array's own bytes and become numbers in place (same 8 bytes per element).
+   * Returns the number of entries read, or -1 when the kernel refuses batch lookups (nothing read).
+   */
+  #batchWalkDirect(cmd: number, op: string, size: number, ik: NumberArray | BigUint64Array | BigInt64Array, iv: any, u64num: boolean): number {
+    const per = this.cpus;
+    const vslot = this.#stride * per; // bytes of one entry's value(s)
+    const cap = Math.min(ik.length, Math.floor(iv.length / per));
+    const tooSmall = () => new RangeError(`tsbpf: ${op}: into arrays hold ${cap} entries, the map returned more (size them for maxEntries${per > 1 ? ' (values: maxEntries × cpus)' : ''})`);
+    const w = this.#batchWalkState();
+    const a = w.attr;
+    let first = true;
+    let inTok = w.tokA;
+    let outTok = w.tokB;
+    let at = 0;
+    for (;;) {
+      const want = Math.min(size, cap - at);
+      let kb: Uint8Array;
+      let vb: Uint8Array;
+      if (want === 0) {
+        // The arrays are full: one more call into the staging buffers tells whether the map holds more.
+        const st = this.#batchBuffers(size);
+        kb = st.keys; vb = st.values;
+      } else {
+        kb = new Uint8Array(ik.buffer, ik.byteOffset + at * this.keySize, want * this.keySize);
+        vb = new Uint8Array(iv.buffer, iv.byteOffset + at * vslot, want * vslot);
+      }
+      this.#batchAttr(a, first ? undefined : inTok, outTok, kb, vb, want === 0 ? size : want);
+      const r = bpfRaw(cmd, a.bytes);
+      const count = a.getU32(32);
+      if (r < 0 && r !== -ENOENT) {
+        if (first && (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP)) return -1;
+        if (r === -ENOSPC && want < size) throw tooSmall(); // a hash bucket did not fit in what was left
+        bpfFail(cmd, r, this.#what());
+      }
+      if (count > 0) {
+        if (want === 0) throw tooSmall();
+        if (u64num) {
+          const base = at * per;
+          const n = count * per;
+          const u = new Uint32Array(iv.buffer, iv.byteOffset + base * 8, n * 2);
+          for (let i = 0, j = 0; i < n; i++, j += 2) iv[base + i] = u[j]! + u[j + 1]! * 4294967296;
+        }
+        at += count;
+      }
+      if (r === -ENOENT) return at;
+      first = false;
+      const t = inTok; inTok = outTok; outTok = t;
+    }
+  }
+
+  #walkState: { attr: Attr; tokA: Uint8Array; tokB: Uint8Array } | undefined;
+
+  /** The bpf_attr and the two batch tokens of a walk, reused across calls (nothing allocated per walk). */
+  #batchWalkState(): { attr: Attr; tokA: Uint8Array; tokB: Uint8Array } {
+    return this.#walkState ??= { attr: new Attr(56), tokA: new Uint8Array(Math.max(this.keySize, 8)), tokB: new Uint8Array(Math.max(this.keySize, 8)) };
+  }
+
+  #batchSize(batchSize: number): number {
+    return Math.max(1, Math.min(batchSize, this.maxEntries));
+  }
+
+  #lookupBatchImpl(cmd: number, batchSize: number): BatchResult<any, any> {
+    this.#requireKeyed('lookupBatch');
+    const size = this.#batchSize(batchSize);
+    const { keys, values, keyView, valueView } = this.#batchBuffers(size);
+    // Decoded chunks, one per call; usually a single chunk is returned as is.
+    const keyChunks: unknown[][] = [];
+    const valueChunks: any[][] = [];
+    const ok = this.#batchWalk(cmd, size, keys, values, (count) => {
+      const ck = sizedArray<unknown>(count);
+      const cv = sizedArray<any>(count);
+      this.#decodeBatch(keyView, valueView, count, ck, cv);
+      keyChunks.push(ck);
+      valueChunks.push(cv);
+    });
+    if (!ok) return this.#lookupEach(cmd === BPF_CMD.map_lookup_and_delete_batch);
     if (keyChunks.length === 1) return { keys: keyChunks[0]!, values: valueChunks[0]! };
     return { keys: ([] as unknown[]).concat(...keyChunks), values: ([] as any[]).concat(...valueChunks) };
+  }
+
+  /** Where a numeric layout's elements go in a typed batch result; throws for other layouts. */
+  #typedTarget(layout: Layout<any> | undefined, what: 'key' | 'value', op: string): TypedTarget {
+    const kind = layout?.kind;
+    const ctor = kind === undefined ? undefined : TYPED_CTORS[kind];
+    if (layout === undefined || ctor === undefined) {
+      throw argError(`${op} needs numeric ${what}s (t.u8…t.u32, t.i8…t.i32, t.f32, t.f64, t.u64, t.i64, t.u64num); ${this.#what()} has ${what} ${layout ? String(layout) : `${what === 'key' ? this.keySize : this.valueSize} raw bytes`}: use ${op.replace('Typed', '')}`);
+    }
+    return { ctor, how: kind === 'u64num' ? 1 : 0, size: layout.size };
+  }
+
+  /**
+   * Copies `count` staged elements of `size`-byte slots `stride` bytes apart into `out` from
+   * element `at` on: a memcpy when the slots are packed, else one element at a time.
+   */
+  #typedCopy(target: TypedTarget, layout: Layout<any>, staged: Uint8Array, view: DataView, count: number, stride: number, out: any, at: number): void {
+    const size = target.size;
+    if (target.how === 1) {
+      // u64num: two u32 halves per element, read through a Uint32Array (stride is 8 here).
+      const w = new Uint32Array(staged.buffer, staged.byteOffset, count * 2);
+      for (let i = 0, j = 0; i < count; i++, j += 2) out[at + i] = w[j]! + w[j + 1]! * 4294967296;
+      return;
+    }
+    if (stride === size) {
+      new Uint8Array(out.buffer, out.byteOffset + at * size, count * size).set(staged.subarray(0, count * size));
+      return;
+    }
+    for (let i = 0; i < count; i++) out[at + i] = layout.decode(view, i * stride);
+  }
+
+  #lookupBatchTypedImpl(cmd: number, batchSize: number, into?: { keys: unknown; values: unknown }): TypedBatchResult<any, any> {
+    const op = cmd === BPF_CMD.map_lookup_and_delete_batch ? 'lookupAndDeleteBatchTyped' : 'lookupBatchTyped';
+    this.#requireKeyed(op);
+    const kt = this.#typedTarget(this.#keyLayout, 'key', op);
+    const vt = this.#typedTarget(this.#valueLayout, 'value', op);
+    const per = this.cpus;
+    const stride = this.#stride; // one CPU's slot (valueSize for non-per-CPU maps)
+    if (vt.how === 1 && stride !== 8) throw argError(`${op}: unexpected value stride ${stride}`);
+    const size = this.#batchSize(batchSize);
+    const { keys, values, keyView, valueView } = this.#batchBuffers(size);
+    if (into) {
+      // Caller-owned arrays: no allocation per call (reuse them across calls).
+      const ik = into.keys as any;
+      const iv = into.values as any;
+      if (!(ik instanceof kt.ctor) || !(iv instanceof vt.ctor)) {
+        throw argError(`${op}: into.keys must be a ${kt.ctor.name} and into.values a ${vt.ctor.name} for ${this.#what()}`);
+      }
+      if (kt.how === 0 && (vt.how === 1 || stride === vt.size)) {
+        const n = this.#batchWalkDirect(cmd, op, size, ik, iv, vt.how === 1);
+        if (n >= 0) return { count: n, keys: ik.subarray(0, n) as any, values: iv.subarray(0, n * per) as any };
+      }
+      let at = 0;
+      const ok = this.#batchWalk(cmd, size, keys, values, (count) => {
+        if (at + count > ik.length || (at + count) * per > iv.length) {
+          throw new RangeError(`tsbpf: ${op}: into arrays hold ${Math.min(ik.length, Math.floor(iv.length / per))} entries, the map returned more (size them for maxEntries${per > 1 ? ' (values: maxEntries × cpus)' : ''})`);
+        }
+        this.#typedCopy(kt, this.#keyLayout!, keys, keyView, count, this.keySize, ik, at);
+        this.#typedCopy(vt, this.#valueLayout!, values, valueView, count * per, stride, iv, at * per);
+        at += count;
+      });
+      if (ok) return { count: at, keys: ik.subarray(0, at) as any, values: iv.subarray(0, at * per) as any };
+      const r: { count: number; keys: any; values: any } = this.#lookupBatchTypedImpl(cmd, batchSize);
+      if (r.count > ik.length || r.count * per > iv.length) throw new RangeError(`tsbpf: ${op}: into arrays are too small for ${r.count} entries`);
+      ik.set(r.keys); iv.set(r.values);
+      return { count: r.count, keys: ik.subarray(0, r.count) as any, values: iv.subarray(0, r.count * per) as any };
+    }
+    const chunks: { k: any; v: any; n: number }[] = [];
+    const ok = this.#batchWalk(cmd, size, keys, values, (count) => {
+      const k = new kt.ctor(count);
+      const v = new vt.ctor(count * per);
+      this.#typedCopy(kt, this.#keyLayout!, keys, keyView, count, this.keySize, k, 0);
+      this.#typedCopy(vt, this.#valueLayout!, values, valueView, count * per, stride, v, 0);
+      chunks.push({ k, v, n: count });
+    });
+    if (!ok) {
+      const each = this.#lookupEach(cmd === BPF_CMD.map_lookup_and_delete_batch);
+      const k = new kt.ctor(each.keys.length) as any;
+      const v = new vt.ctor(each.keys.length * per) as any;
+      for (let i = 0; i < each.keys.length; i++) {
+        k[i] = each.keys[i];
+        if (this.perCpu) for (let c = 0; c < per; c++) v[i * per + c] = each.values[i][c];
+        else v[i] = each.values[i];
+      }
+      return { count: each.keys.length, keys: k, values: v };
+    }
+    if (chunks.length === 1) return { count: chunks[0]!.n, keys: chunks[0]!.k, values: chunks[0]!.v };
+    let total = 0;
+    for (const c of chunks) total += c.n;
+    const k = new kt.ctor(total) as any;
+    const v = new vt.ctor(total * per) as any;
+    let at = 0;
+    for (const c of chunks) { k.set(c.k, at); v.set(c.v, at * per); at += c.n; }
+    return { count: total, keys: k, values: v };
   }
 
   /**
@@ -777,6 +999,16 @@ export class BpfMap {
   /** Reads and deletes every entry with BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
   protected lookupAndDeleteBatch(options: { batchSize?: number } = {}): BatchResult<any, any> {
     return this.#lookupBatchImpl(BPF_CMD.map_lookup_and_delete_batch, options.batchSize ?? Math.min(this.maxEntries, 4096));
+  }
+
+  /** `lookupBatch` into typed arrays (numeric keys and values only); see `TypedBatchResult`. */
+  protected lookupBatchTyped(options: TypedBatchOptions<any, any> = {}): TypedBatchResult<any, any> {
+    return this.#lookupBatchTypedImpl(BPF_CMD.map_lookup_batch, options.batchSize ?? Math.min(this.maxEntries, 4096), options.into);
+  }
+
+  /** `lookupAndDeleteBatch` into typed arrays (numeric keys and values only); see `TypedBatchResult`. */
+  protected lookupAndDeleteBatchTyped(options: TypedBatchOptions<any, any> = {}): TypedBatchResult<any, any> {
+    return this.#lookupBatchTypedImpl(BPF_CMD.map_lookup_and_delete_batch, options.batchSize ?? Math.min(this.maxEntries, 4096), options.into);
   }
 
   /** Writes many entries with BPF_MAP_UPDATE_BATCH; returns how many were written. */
@@ -946,6 +1178,25 @@ export class HashMap<K = unknown, V = unknown> extends BpfMap {
   override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V> { return super.lookupBatch(options); }
   /** Reads and deletes every entry with BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
   override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V> { return super.lookupAndDeleteBatch(options); }
+  /**
+   * Reads every entry with BPF_MAP_LOOKUP_BATCH into two typed arrays, for numeric key and value
+   * layouts (t.u32 → Uint32Array, t.u64num → Float64Array, t.u64 → BigUint64Array, ...): no
+   * per-element objects or BigInts, the cheapest way to read a whole numeric map. Throws TypeError
+   * for other layouts (use `lookupBatch`).
+   *
+   * ```ts
+   * using m = BpfMap.create({ type: 'hash', key: t.u32, value: t.u64num, maxEntries: 10_000 });
+   * const { count, keys, values } = m.lookupBatchTyped(); // Uint32Array, Float64Array
+   * let total = 0;
+   * for (let i = 0; i < count; i++) total += values[i]!;
+   * // Polling: fill the same arrays every time (no allocation per call).
+   * const into = { keys: new Uint32Array(m.maxEntries), values: new Float64Array(m.maxEntries) };
+   * const again = m.lookupBatchTyped({ into }); // again.keys is into.keys.subarray(0, again.count)
+   * ```
+   */
+  override lookupBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupBatchTyped(options); }
+  /** `lookupAndDeleteBatch` into typed arrays (numeric layouts only; see `lookupBatchTyped`). */
+  override lookupAndDeleteBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupAndDeleteBatchTyped(options); }
   /** Writes many entries with BPF_MAP_UPDATE_BATCH; returns how many were written. */
   override updateBatch(keys: readonly K[], values: readonly V[], flag: UpdateFlag = 'any'): number { return super.updateBatch(keys, values, flag); }
   /** Deletes many keys with BPF_MAP_DELETE_BATCH; returns how many were deleted. */
@@ -978,6 +1229,8 @@ export class ArrayMap<V = unknown> extends BpfMap {
   override entries(): IterableIterator<[number, V]> { return super.entries(); }
   override [Symbol.iterator](): IterableIterator<[number, V]> { return super.entries(); }
   override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V> { return super.lookupBatch(options); }
+  /** Every index and value in typed arrays, for numeric value layouts (see `HashMap.lookupBatchTyped`); keys are a Uint32Array. */
+  override lookupBatchTyped(options?: TypedBatchOptions<number, V>): TypedBatchResult<number, V> { return super.lookupBatchTyped(options); }
   override updateBatch(indexes: readonly number[], values: readonly V[], flag: UpdateFlag = 'any'): number { return super.updateBatch(indexes, values, flag); }
   override mmap(options?: { writable?: boolean }): DataView { return super.mmap(options); }
 }
@@ -1004,6 +1257,11 @@ export class PerCpuArray<V = unknown> extends BpfMap {
   override entries(): IterableIterator<[number, V[]]> { return super.entries(); }
   override [Symbol.iterator](): IterableIterator<[number, V[]]> { return super.entries(); }
   override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V[]> { return super.lookupBatch(options); }
+  /**
+   * Every index and its per-CPU values in typed arrays, for numeric value layouts: CPU c's value at
+   * index keys[i] is `values[i * cpus + c]` (see `HashMap.lookupBatchTyped`).
+   */
+  override lookupBatchTyped(options?: TypedBatchOptions<number, V>): TypedBatchResult<number, V> { return super.lookupBatchTyped(options); }
   override updateBatch(indexes: readonly number[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number { return super.updateBatch(indexes, values, flag); }
 }
 
@@ -1027,6 +1285,13 @@ export class PerCpuHash<K = unknown, V = unknown> extends BpfMap {
   override [Symbol.iterator](): IterableIterator<[K, V[]]> { return super.entries(); }
   override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V[]> { return super.lookupBatch(options); }
   override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V[]> { return super.lookupAndDeleteBatch(options); }
+  /**
+   * Every key and its per-CPU values in typed arrays, for numeric layouts: CPU c's value for keys[i]
+   * is `values[i * cpus + c]` (see `HashMap.lookupBatchTyped`).
+   */
+  override lookupBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupBatchTyped(options); }
+  /** `lookupAndDeleteBatch` into typed arrays (see `lookupBatchTyped`). */
+  override lookupAndDeleteBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupAndDeleteBatchTyped(options); }
   override updateBatch(keys: readonly K[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number { return super.updateBatch(keys, values, flag); }
   override deleteBatch(keys: readonly K[]): number { return super.deleteBatch(keys); }
 }

@@ -61,6 +61,8 @@ class CpuRing {
   readonly base: number;
   readonly size: number;
   readonly mask: number;
+  /** The generated drain (undefined: PerfBuffer's closure drain). */
+  drain: RingDrain | undefined;
 
   constructor(cpu: number, fd: OwnedFd, mapping: ArrayBuffer, pageSize: number, dataSize: number) {
     this.cpu = cpu;
@@ -73,6 +75,7 @@ class CpuRing {
     this.base = pageSize;
     this.size = dataSize;
     this.mask = dataSize - 1;
+    this.drain = undefined;
   }
 
   available(): number {
@@ -86,6 +89,133 @@ class CpuRing {
     this.tailF64[0] = scratchF64[0]!;
   }
 }
+
+/** A CPU ring's generated drain: returns n ≥ 0 samples delivered, or -n - 1 when a callback stopped it. */
+type RingDrain = (cb: PerfSampleCallback) => number;
+/**
+ * One rare record (wrapping, lost, unknown type) at tail `t`: st[4] = the new tail (set before the
+ * callback runs), st[5] = 1 when the callback stopped the drain, st[6] = samples delivered.
+ */
+type SlowRecord = (r: CpuRing, t: number, cb: PerfSampleCallback, st: Int32Array) => void;
+
+let nextPerfRingId = 0;
+/** data_tail is stored at least this often (bytes) in a generated drain. */
+const PERF_BATCH_BYTES = 16384;
+
+/*
+ * Each CPU ring gets its own drain, generated with new Function and a unique name in the source (as
+ * ring-buffer.ts does), so V8 gives it its own feedback: the callback call site in the loop sees
+ * only this reader's callback, stays monomorphic, and V8 inlines the callback into the loop.
+ * The ring's base, mask and size are constants in the source. Per record: two header loads, one
+ * length load and the call; no allocation, no BigInt. data_tail is stored once per 16 KiB batch
+ * (libbpf's perf_buffer__consume stores it once per drain), and when a callback throws (that
+ * sample counts as read).
+ * Records that wrap the ring end, PERF_RECORD_LOST and unknown types go through `slow`.
+ */
+function perfDrainSource(id: number, cpu: number, base: number, size: number): string {
+  return `'use strict';
+// tsbpf perf ring ${id} (CPU ${cpu})
+function publishWide(lo, hi) {
+  scratchU32[0] = lo;
+  scratchU32[1] = hi;
+  tailF64[0] = scratchF64[0];
+}
+// One batch, up to the first record boundary at or past stop. Called once per batch, so V8
+// optimises it by calls (a whole function) rather than on-stack in the middle of a long drain:
+// on-stack code is slower, and once cached, later calls re-enter it and never tier up.
+// Returns the new tail; st[3] = samples delivered, st[1] = 1 when a callback stopped the drain;
+// st[0] = the tail also when a callback throws.
+function batch_perf_${id}(cb, t, stop) {
+  let n = 0;
+  let slowing = false;
+  try {
+    do {
+      const off = t & ${size - 1};
+      const at = ${base} + off;
+      // A sample that does not wrap: type, size and the raw length are aligned 4-byte loads.
+      if (off <= ${size - 16}) {
+        const type = view.getInt32(at, true);
+        const rs = view.getInt32(at + 4, true) >>> 16;
+        if (type === ${PERF_RECORD_SAMPLE} && off + rs <= ${size} && rs >= 16) {
+          t = (t + rs) | 0;
+          n = (n + 1) | 0;
+          if (cb(view, at + 12, view.getInt32(at + 8, true), ${cpu}) === false || state.closed) { st[1] = 1; break; }
+          continue;
+        }
+      }
+      st[4] = t;
+      st[5] = 0;
+      st[6] = 0;
+      slowing = true;
+      slow(ring, t, cb, st);
+      slowing = false;
+      t = st[4] | 0;
+      n = (n + st[6]) | 0;
+      if (st[5] !== 0) { st[1] = 1; break; }
+    } while (((t - stop) | 0) < 0);
+  } finally {
+    if (slowing) { t = st[4] | 0; n = (n + st[6]) | 0; } // a callback threw: its sample counts as read
+    st[0] = t;
+    st[3] = n;
+  }
+  return t;
+}
+function drain_perf_${id}(cb) {
+  const head = Atomics.load(u32, ${HEAD >> 2}) | 0; // acquire: pairs with the kernel's release of data_head
+  let t = u32[${TAIL >> 2}] | 0;
+  let published = t;
+  let n = 0;
+  let stopped = false;
+  let inBatch = false;
+  try {
+    while (t !== head) {
+      // Batches of ${PERF_BATCH_BYTES} bytes, data_tail stored after each (producers get space back
+      // during a long drain).
+      const batchStart = t;
+      const left = (head - t) >>> 0;
+      st[1] = 0;
+      inBatch = true;
+      t = batch_perf_${id}(cb, t, (t + (left > ${PERF_BATCH_BYTES} ? ${PERF_BATCH_BYTES} : left)) | 0);
+      inBatch = false;
+      n = (n + st[3]) | 0;
+      const hi = (u32[${(TAIL >> 2) + 1}] + ((t >>> 0) < (batchStart >>> 0) ? 1 : 0)) >>> 0;
+      if (hi === u32[${(TAIL >> 2) + 1}]) u32[${TAIL >> 2}] = t; else publishWide(t, hi);
+      published = t;
+      if (st[1] !== 0) { stopped = true; break; }
+    }
+  } finally {
+    if (inBatch) { t = st[0] | 0; n = (n + st[3]) | 0; }
+    if (t !== published) {
+      const hi = (u32[${(TAIL >> 2) + 1}] + ((t >>> 0) < (published >>> 0) ? 1 : 0)) >>> 0;
+      if (hi === u32[${(TAIL >> 2) + 1}]) u32[${TAIL >> 2}] = t; else publishWide(t, hi);
+    }
+  }
+  return stopped ? -n - 1 : n;
+}
+return drain_perf_${id};
+`;
+}
+
+const DRAIN_PARAMS = ['ring', 'u32', 'tailF64', 'view', 'state', 'slow', 'st', 'scratchU32', 'scratchF64'] as const;
+
+/** The ring's generated drain, or undefined when code generation from strings is disabled. */
+function makePerfDrain(r: CpuRing, state: { closed: boolean }, slow: SlowRecord): RingDrain | undefined {
+  let factory: (...args: unknown[]) => RingDrain;
+  try {
+    factory = new Function(...DRAIN_PARAMS, perfDrainSource(nextPerfRingId++, r.cpu, r.base, r.size)) as typeof factory;
+  } catch {
+    return undefined; // --disallow-code-generation-from-strings: PerfBuffer's own (shared) drain loop
+  }
+  const drain = factory(r, r.u32, r.tailF64, r.view, state, slow, new Int32Array(8), scratchU32, scratchF64);
+  // Run it on the still empty ring (its event is not enabled yet) enough times for V8 to give it
+  // a feedback vector (allocated lazily, after several calls) and type feedback for the code
+  // around the loop. Otherwise a long first drain runs without feedback, V8 compiles the loop
+  // on-stack, and that code deoptimises at the first post-loop operation on every later drain.
+  // The callback is never reached (nothing to read), so its call site stays free for the user's.
+  for (let i = 0; i < 200; i++) drain(noCallback);
+  return drain;
+}
+const noCallback: PerfSampleCallback = () => undefined;
 
 /**
  * Reads a perf_event_array map fed by `bpf_perf_event_output`.
@@ -157,6 +287,7 @@ export class PerfBuffer {
           throw new BpfError(-m, { syscall: 'mmap', object: `perf buffer of CPU ${cpu} (${pages} pages)`, hint: -m === 1 ? 'perf buffers count against perf_event_mlock_kb; use fewer pages or run as root' : undefined });
         }
         const ring = new CpuRing(cpu, owned, m, pg, pages * pg);
+        ring.drain = makePerfDrain(ring, this.#state, this.#slowRecord);
         this.#rings.push(ring);
         const r = native.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
         if (r < 0) throw new BpfError(-r, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_ENABLE', object: `CPU ${cpu}` });
@@ -213,7 +344,8 @@ export class PerfBuffer {
       const first = this.#next;
       this.#next = (first + 1) % k;
       for (let j = 0; j < k; j++) {
-        const n = this.#drain(rings[(first + j) % k]!, cb);
+        const r = rings[(first + j) % k]!;
+        const n = r.drain !== undefined ? r.drain(cb) : this.#drain(r, cb);
         if (n < 0) { total += -n - 1; break; }
         total += n;
         if (this.#state.closed) break;
@@ -288,6 +420,38 @@ export class PerfBuffer {
     void u8;
     return stopped ? -n - 1 : n;
   }
+
+  /** The generated drains' rare records (see SlowRecord). */
+  readonly #slowRecord: SlowRecord = (r, t, cb, st) => {
+    const off = t & r.mask;
+    let at = r.base + off;
+    let v = r.view;
+    let type: number;
+    let recSize: number;
+    if (off + 8 <= r.size) {
+      type = r.u32[at >> 2]!;
+      recSize = r.u32[(at >> 2) + 1]! >>> 16;
+    } else {
+      const s = this.#gather(r, off, 8);
+      type = s.getUint32(0, true);
+      recSize = s.getUint16(6, true);
+    }
+    if (recSize < 8) throw new Error(`tsbpf: corrupt perf record (size ${recSize}) on CPU ${r.cpu}`);
+    if (off + recSize > r.size) {
+      v = this.#gather(r, off, recSize);
+      at = 0;
+    }
+    st[4] = (t + recSize) | 0;
+    if (type === PERF_RECORD_SAMPLE) {
+      st[6] = 1;
+      if (cb(v, at + 12, v.getUint32(at + 8, true), r.cpu) === false || this.#state.closed) st[5] = 1;
+    } else if (type === PERF_RECORD_LOST) {
+      // { u64 id; u64 lost }
+      const lost = v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * 0x100000000;
+      this.#lost += lost;
+      this.#onLost?.(r.cpu, lost);
+    }
+  };
 
   /** Copies a record that wraps the end of the data area into the scratch buffer. */
   #gather(r: CpuRing, off: number, len: number): RecordView {

@@ -125,7 +125,7 @@ function unknownBytes(comment: string, lineNo: number): AsmItem[] {
 
 /**
  * Parses assembly text (a string or lines) into assembler items.
- * @throws SyntaxError naming the line for text it cannot parse.
+ * @throws AsmSyntaxError naming the line for text it cannot parse (or that names an unknown helper).
  */
 export function parseAsm(text: string | readonly string[]): AsmItem[] {
   const lines = typeof text === 'string' ? text.split('\n') : text;
@@ -144,7 +144,18 @@ export function parseAsm(text: string | readonly string[]): AsmItem[] {
     for (const [re, build] of RULES) {
       const m = re.exec(line);
       if (m) {
-        items.push(build(m));
+        let item: AsmItem;
+        try {
+          item = build(m);
+        } catch (e) {
+          // A builder's argument check (helperId's "unknown helper" RangeError): the text is at fault, so
+          // report it as the text's error, naming the line.
+          if ((e instanceof RangeError || e instanceof TypeError) && e.message.startsWith('tsbpf: ')) {
+            throw new AsmSyntaxError(`tsbpf: line ${k + 1}: ${e.message.slice('tsbpf: '.length)}`, { cause: e });
+          }
+          throw e;
+        }
+        items.push(item);
         return;
       }
     }

@@ -32,3 +32,28 @@ test('perf drain fast path: close() inside the callback stops the drain cleanly'
   assert.equal(pb.consume(), 10);
   assert.equal(pb.closed, true);
 });
+
+test('perf drain: long drains span several data_tail batches; a throwing callback consumes its sample', () => {
+  using map = perfMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'perf', seq, ring: map });
+  const got: number[] = [];
+  let throwAt = 1500;
+  using pb = new PerfBuffer(map, (v, o) => {
+    const s = checkEvent(v, o, 32);
+    got.push(s);
+    if (got.length === throwAt) throw new Error('boom');
+  }, { pageCount: 64 });
+  // 4,000 samples × 48 bytes: 192 KB, wrapping the 256 KiB ring on the second round.
+  for (let round = 0; round < 2; round++) {
+    produce(prog, 4000);
+    assert.throws(() => pb.consume(), /boom/);
+    throwAt = -1;
+    assert.equal(pb.consume(), 4000 - 1500, 'the sample whose callback threw was consumed');
+    assert.equal(pb.consume(), 0);
+    assert.equal(pb.lost, 0);
+    throwAt = got.length + 1500;
+  }
+  assert.equal(got.length, 8000);
+  assert.deepEqual([...got].sort((a, b) => a - b), [...Array.from({ length: 4000 }, (_, i) => i), ...Array.from({ length: 4000 }, (_, i) => i + 4000)].sort((a, b) => a - b));
+});
