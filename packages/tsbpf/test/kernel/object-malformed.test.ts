@@ -135,7 +135,9 @@ test('fuzz: 100k mutated objects through open() never crash and fail only with l
   const ms = Date.now() - start;
   const used = process.cpuUsage(cpu0);
   const cpuMs = Math.round((used.user + used.system) / 1000);
-  assert.ok(ms < 30_000, `fuzz took ${ms} ms (${cpuMs} ms CPU including GC threads)`);
+  // CPU, not wall time: on an oversubscribed host (a stress run beside other jobs) the same work took
+  // 46.6 s of wall time for 20.6 s of CPU.
+  assert.ok(cpuMs < 30_000, `fuzz used ${cpuMs} ms of CPU including GC threads (${ms} ms wall)`);
   assert.ok(opened > 1000, 'many mutations are harmless (instruction bytes, data)');
   assert.ok((kinds.get('ElfError') ?? 0) > 1000 && (kinds.get('BtfError') ?? 0) > 1000, `errors seen: ${JSON.stringify([...kinds])}`);
   console.log(`# fuzz: ${N} cases in ${ms} ms wall / ${cpuMs} ms CPU, ${opened} opened, errors ${JSON.stringify(Object.fromEntries(kinds))}`);
