@@ -1,11 +1,14 @@
 /**
- * `node packages/tools/dist/bench/fuzz.js [--cases N] [--parsers elf,btf,btf-ext,disasm,asm] [--workers W]`:
+ * `node packages/tools/dist/bench/fuzz.js [--cases N] [--parsers elf,btf,btf-ext,disasm,asm,codegen] [--workers W]`:
  * the large fuzz run (not part of `npm test`; the unit tests run 100k-case versions). Each parser gets N
  * inputs (default 1,000,000), mutations of real objects — the checked-in fixture objects' ELF files,
  * .BTF and .BTF.ext sections, program bytes, and their disassembly text for the assembler — plus some
- * random bytes. A case passes when it parses or throws a typed error: a TsbpfError subclass, or a
- * TypeError/RangeError whose message starts `tsbpf:`. Anything else is untyped, and a crash unless it is a
- * deliberate parse error (parseAsm's `SyntaxError: line N: ...`); a case over 1 s is a hang
+ * random bytes. `codegen` is `tsbpf gen types` (`ObjectSpec.parse` + `generateTypes`) on whole objects with
+ * one section (.BTF, .BTF.ext, .maps, global data) mutated in place, or the whole file mutated. A case passes
+ * when it parses or throws a typed error: an instance of the library's error base class, `TsbpfError`.
+ * Anything else is untyped (even a `TypeError`/`RangeError` whose message starts `tsbpf:`: those are for
+ * bad arguments, not bad input), and a crash unless it is at least a deliberate error (a Syntax/Range/
+ * TypeError whose message is not the engine's); a case over 1 s is a hang
  * (a worker silent for 10 s is terminated and counted as hung). Deterministic: case i of a parser always
  * sees the same input, so a failure names a reproducible case.
  */
@@ -237,6 +240,7 @@ function workerMain(): void {
   const c = loadCorpus(corpus);
   Error.stackTraceLimit = 4; // most cases end in an expected error: keep them cheap
   const m: Msg = { kind: 'progress', done: 0, accepted: 0, rejected: {}, untyped: {}, crashes: 0, hangs: 0, slowestMs: 0, examples: [] };
+  let lastPost = performance.now();
   for (let i = from; i < to; i++) {
     const t0 = performance.now();
     try {
@@ -248,18 +252,19 @@ function workerMain(): void {
       else {
         const name = (e as Error)?.constructor?.name ?? typeof e;
         m.untyped[name] = (m.untyped[name] ?? 0) + 1;
-        // Deliberate but untyped (parseAsm's "SyntaxError: line N: ...", a RangeError without the tsbpf:
-        // prefix) versus a crash: an engine error from a bug (null access, bad length, stack overflow).
+        // Deliberate but untyped (an argument check's "RangeError: tsbpf: ..." reached from input) versus a
+        // crash: an engine error from a bug (null access, bad length, stack overflow).
         const deliberate = (e instanceof SyntaxError || e instanceof RangeError || e instanceof TypeError) && !ENGINE_ERROR.test(e.message);
         if (!deliberate) m.crashes++;
-        if (!deliberate && m.examples.length < 5) m.examples.push(`case ${i}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(e)}`);
+        if (m.examples.length < 5) m.examples.push(`case ${i}: ${(e as Error)?.stack?.split('\n').slice(0, 3).join(' | ') ?? String(e)}`);
       }
     }
     const ms = performance.now() - t0;
     if (ms > m.slowestMs) m.slowestMs = ms;
     if (ms > HANG_MS) { m.hangs++; if (m.examples.length < 5) m.examples.push(`case ${i}: ${ms.toFixed(0)} ms`); }
     m.done++;
-    if (m.done % PROGRESS_EVERY === 0) parentPort!.postMessage(m);
+    // Every PROGRESS_EVERY cases, and at least every second (the codegen cases are slow): the watchdog's heartbeat.
+    if (m.done % PROGRESS_EVERY === 0 || t0 + ms - lastPost > 1000) { parentPort!.postMessage(m); lastPost = t0 + ms; }
   }
   m.kind = 'done';
   parentPort!.postMessage(m);
@@ -287,7 +292,7 @@ export async function fuzzParser(parser: Parser, cases: number, workers: number,
     worker.on('message', (m: Msg) => {
       last = m;
       lastAt = performance.now();
-      if (w === 0 && m.done % (PROGRESS_EVERY * 25) === 0) log(`  ${parser}: ${(m.done * workers).toLocaleString('en-US')} of ${cases.toLocaleString('en-US')}`);
+      if (w === 0 && m.done > 0 && m.done % (PROGRESS_EVERY * 25) === 0) log(`  ${parser}: ${(m.done * workers).toLocaleString('en-US')} of ${cases.toLocaleString('en-US')}`);
       if (m.kind === 'done' && !finished) { finished = true; clearInterval(watchdog); resolveRun({ ...m, stuck: false }); }
     });
     worker.on('error', (e) => {

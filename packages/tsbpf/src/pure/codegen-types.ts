@@ -263,7 +263,10 @@ class Generator {
       }
       case 4: case 5: {
         const name = this.#composite(ty, typedefName(btf, id) ?? hint, depth);
-        return { ts: name, expr: name, layout: this.#layouts.get(rid)! };
+        // No layout: the type contains itself (by value), or building it failed earlier.
+        const layout = this.#layouts.get(rid);
+        if (!layout) throw new BtfError(`${btf.describe(rid)}: has no layout (it contains itself, or could not be laid out)`);
+        return { ts: name, expr: name, layout };
       }
       default:
         throw new BtfError(`${btf.describe(rid)} has no value layout (${ty.kind === 7 ? 'a forward declaration' : 'not a value type'})`);
@@ -309,17 +312,30 @@ class Generator {
 
     // Natural placement when it reproduces BTF exactly (readable output), else explicit.
     let explicit = false;
-    let layout: Layout<unknown>;
+    let layout!: Layout<unknown>;
     const union = members.length > 0 && members.every((m) => m.byteOffset === 0) && isUnion;
+    // BTF that places a member past the type's end cannot be laid out: say so as malformed BTF, not as the
+    // layout library's argument error.
+    for (const m of members) {
+      if (m.byteOffset + m.ref.layout.size > ty.size) {
+        throw new BtfError(`${this.#btf.describe(ty.id)}: member '${m.name}' (${m.ref.layout.size} bytes at offset ${m.byteOffset}) overruns the ${ty.size}-byte type`);
+      }
+    }
     try {
       const natural = union ? t.union(fields) : t.struct(fields);
       explicit = natural.size !== ty.size || natural.align !== align || members.some((m) => natural.offsets[m.name] !== m.byteOffset);
       layout = natural;
     } catch {
       explicit = true;
-      layout = t.struct(fields, { offsets, size: ty.size, align });
     }
-    if (explicit) layout = union ? t.union(fields, { size: ty.size, align }) : t.struct(fields, { offsets, size: ty.size, align });
+    if (explicit) {
+      try {
+        layout = union ? t.union(fields, { size: ty.size, align }) : t.struct(fields, { offsets, size: ty.size, align });
+      } catch (e) {
+        if (!((e instanceof RangeError || e instanceof TypeError) && e.message.startsWith('tsbpf: '))) throw e;
+        throw new BtfError(`${this.#btf.describe(ty.id)}: cannot be laid out as BTF describes it: ${e.message.slice('tsbpf: '.length)}`, { cause: e });
+      }
+    }
     this.#verify(ty, name, layout, members);
     this.#layouts.set(ty.id, layout);
 
@@ -357,6 +373,9 @@ class Generator {
       if (m.bitfieldSize > 0 || bitOffset % CHAR_BITS !== 0) {
         const storage = btf.sizeOf(m.type);
         const bits = m.bitfieldSize || storage * CHAR_BITS;
+        if (![1, 2, 4, 8].includes(storage) || bits > storage * CHAR_BITS || (mt.kind === 16 && bits > 52)) {
+          throw new BtfError(`${btf.describe(ty.id)}: bitfield '${m.name}' of ${bits} bits in ${storage}-byte storage`);
+        }
         const signed = (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) || ((mt.kind === 6 || mt.kind === 19) && mt.signed);
         const shift = bitOffset % CHAR_BITS;
         const opts = `${shift ? `shift: ${shift}` : ''}${shift && signed ? ', ' : ''}${signed ? 'signed: true' : ''}`;
@@ -646,6 +665,7 @@ function intRef(size: number, signed: boolean): Ref {
 }
 
 function bytesRef(size: number): Ref {
+  if (!Number.isSafeInteger(size) || size <= 0) throw new BtfError(`a ${size}-byte value has no layout`);
   return { ts: 'Uint8Array', expr: `t.bytes(${size})`, layout: t.bytes(size) };
 }
 

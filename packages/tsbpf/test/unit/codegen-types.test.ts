@@ -11,7 +11,7 @@ import ts from 'typescript';
 import { ObjectSpec } from '../../src/pure/object-spec.js';
 import { generateTypes, objectBaseName, wrapperClassName } from '../../src/pure/codegen-types.js';
 import { btfLayout } from '../../src/pure/btf-layout.js';
-import { BtfError } from '../../src/pure/btf.js';
+import { Btf, BtfError } from '../../src/pure/btf.js';
 import { t, type Layout } from '../../src/pure/layout.js';
 import { FIXTURE_OBJ, fixtureObject } from '../fixtures/objects.js';
 import { scratchDir } from '../support/scratch.js';
@@ -302,4 +302,53 @@ test('every fixture object: the module generates, its layouts match the run-time
   const diags = files.flatMap((f) => ts.getPreEmitDiagnostics(program, program.getSourceFile(f))).map((d) =>
     `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
   assert.deepEqual(diags, []);
+});
+
+// ---- malformed BTF: typed rejections (found by the codegen fuzz target, bench/fuzz.ts) ---------------------
+
+/** Raw BTF from type records (u32 words) and a string table; names are offsets into `strings`. */
+function rawBtf(types: number[], strings: string): Btf {
+  const str = new TextEncoder().encode(strings);
+  const out = new Uint8Array(24 + types.length * 4 + str.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, 0xeb9f, true); v.setUint8(2, 1); v.setUint32(4, 24, true);
+  v.setUint32(8, 0, true); v.setUint32(12, types.length * 4, true);
+  v.setUint32(16, types.length * 4, true); v.setUint32(20, str.length, true);
+  types.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
+  out.set(str, 24 + types.length * 4);
+  return Btf.parse(out);
+}
+const info = (kind: number, vlen: number, kindFlag = false) => ((kindFlag ? 1 << 31 : 0) | (kind << 24) | vlen) >>> 0;
+/** Strings: 1 'int', 5 's', 7 'big', 11 'a', 13 'b', 15 'f'. */
+const STRS = '\0int\0s\0big\0a\0b\0f\0';
+const INT = [1, info(1, 0), 4, 32]; // id 1: int, 4 bytes
+/** generateTypes over just this BTF, asking for struct 's' by name. */
+function genS(btf: Btf) {
+  const bare = { btf, maps: {}, programs: {}, data: () => undefined } as unknown as ObjectSpec;
+  return generateTypes(bare, { name: 'x', types: ['s'], object: false });
+}
+const btfErrorAbout = (what: RegExp) => (e: unknown) => e instanceof BtfError && what.test(e.message);
+
+test('malformed BTF: a member past the end of its struct is a BtfError, not the layout library\'s RangeError', () => {
+  // struct s (4 bytes) { int a @0; int b @4; }
+  const btf = rawBtf([...INT, 5, info(4, 2), 4, 11, 1, 0, 13, 1, 32], STRS);
+  assert.throws(() => genS(btf), btfErrorAbout(/member 'b' \(4 bytes at offset 4\) overruns the 4-byte type/));
+});
+
+test('malformed BTF: a struct containing itself is a BtfError, not a crash on its missing layout', () => {
+  // struct s (8 bytes) { struct s a @0; }: the member's layout would be the one being built
+  const btf = rawBtf([...INT, 5, info(4, 1), 8, 11, 2, 0], STRS);
+  assert.throws(() => genS(btf), btfErrorAbout(/has no layout \(it contains itself/));
+});
+
+test('malformed BTF: a zero-sized float member is a BtfError, not t.bytes(0)\'s RangeError', () => {
+  // float f (0 bytes); struct s (4 bytes) { f a @0; int b @0; }
+  const btf = rawBtf([...INT, 15, info(16, 0), 0, 5, info(4, 2), 4, 11, 2, 0, 13, 1, 0], STRS);
+  assert.throws(() => genS(btf), btfErrorAbout(/a 0-byte value has no layout/));
+});
+
+test('malformed BTF: a bitfield wider than any integer storage is a BtfError, not t.bitfield\'s RangeError', () => {
+  // struct big (100 bytes) {}; struct s (128 bytes, kind_flag) { struct big a : bit offset 4; }
+  const btf = rawBtf([...INT, 7, info(4, 0), 100, 5, info(4, 1, true), 128, 11, 2, 4], STRS);
+  assert.throws(() => genS(btf), btfErrorAbout(/bitfield 'a' of 800 bits in 100-byte storage/));
 });

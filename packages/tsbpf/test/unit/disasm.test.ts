@@ -2,6 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { asm, assemble, disassemble, annotateInstruction, decodeProgram, parseAsm, R0, R1, R2, R3, R9, R10 } from '../support/pure.js';
 import { V4_FORMS } from '../fixtures/asm-forms.js';
+import { AsmSyntaxError } from '../../src/pure/asm-text.js';
+import { TsbpfError } from '../../src/pure/errors.js';
 
 test('llvm syntax with labels for jump targets, hex (default) or decimal immediates', () => {
   const b = assemble([
@@ -88,4 +90,14 @@ test('parseAsm accepts llvm-objdump output with address and byte columns and rep
     'b701000020000000' + '18010000ffffffff00000000ffffffff' + 'c601fffffdffffff' + '8500000005000000' + '9500000000000000');
   assert.throws(() => parseAsm(['r1 = ?']), /line 1: cannot parse 'r1 = \?'/);
   assert.throws(() => parseAsm(['call nope']), /unknown helper 'nope'/);
+});
+
+test('parseAsm: every rejection is an AsmSyntaxError (a TsbpfError) naming the line, unknown helpers included', () => {
+  const typed = (line: number, what: RegExp) => (e: unknown) =>
+    e instanceof AsmSyntaxError && e instanceof TsbpfError && e.code === 'ERR_ASM_SYNTAX' && e.message.startsWith(`tsbpf: line ${line}: `) && what.test(e.message);
+  assert.throws(() => parseAsm(['r1 = ?']), typed(1, /cannot parse 'r1 = \?'/));
+  // Found by the fuzzer: the call rule's helper lookup threw a RangeError, not the parser's error.
+  assert.throws(() => parseAsm(['r0 = 0', 'call nope']), typed(2, /unknown helper 'nope'/));
+  assert.throws(() => parseAsm(['call bpf_no_such_helper']), typed(1, /unknown helper 'bpf_no_such_helper'/));
+  assert.throws(() => parseAsm(['<unknown> ; 01 02']), typed(1, /truncated instruction/));
 });
