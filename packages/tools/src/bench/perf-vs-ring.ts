@@ -50,6 +50,8 @@ function resetAcc(): void { acc[RING_SUM] = 0; acc[PERF_SUM] = 0; acc[LAST_SEQ] 
  * Per-sample work, the same in both callbacks and in bench/c/perfbuf_consume.c's on_sample: the
  * checksum of the first eight u32 words (eventChecksum written out, as a user would for a hot path
  * and as C inlines it) and the order check (seq = word 0, count the samples older than the last).
+ * Two literal copies on purpose: each is inlined into its reader's generated drain, and one shared
+ * function (or one made by a factory) would share its V8 feedback between the two readers.
  */
 const onRing = (v: DataView, o: number): void => {
   const s = v.getInt32(o, true);

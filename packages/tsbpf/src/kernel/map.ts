@@ -113,6 +113,16 @@ interface TypedTarget {
   size: number;
 }
 
+/** u64 values given as little-endian u32 halves, as numbers into out[at…at+n) (exact below 2^53; no BigInt). */
+function u64HalvesToNumbers(halves: Uint32Array, out: Float64Array, at: number, n: number): void {
+  for (let i = 0, j = 0; i < n; i++, j += 2) out[at + i] = halves[j]! + halves[j + 1]! * 4294967296;
+}
+
+/** The RangeError of a typed batch lookup whose `into` arrays cannot hold what the map returned. */
+function intoTooSmall(op: string, entries: number, cpus: number): RangeError {
+  return new RangeError(`tsbpf: ${op}: into arrays hold ${entries} entries, the map returned more (size them for maxEntries${cpus > 1 ? ' (values: maxEntries × cpus)' : ''})`);
+}
+
 const TYPED_CTORS: Record<string, TypedTarget['ctor']> = {
   u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, i8: Int8Array, i16: Int16Array, i32: Int32Array,
   f32: Float32Array, f64: Float64Array, u64: BigUint64Array, i64: BigInt64Array, u64num: Float64Array,
@@ -788,7 +798,7 @@ export class BpfMap {
     const per = this.cpus;
     const vslot = this.#stride * per; // bytes of one entry's value(s)
     const cap = Math.min(ik.length, Math.floor(iv.length / per));
-    const tooSmall = () => new RangeError(`tsbpf: ${op}: into arrays hold ${cap} entries, the map returned more (size them for maxEntries${per > 1 ? ' (values: maxEntries × cpus)' : ''})`);
+    const tooSmall = () => intoTooSmall(op, cap, per);
     const w = this.#batchWalkState();
     const a = w.attr;
     let first = true;
@@ -820,8 +830,8 @@ export class BpfMap {
         if (u64num) {
           const base = at * per;
           const n = count * per;
-          const u = new Uint32Array(iv.buffer, iv.byteOffset + base * 8, n * 2);
-          for (let i = 0, j = 0; i < n; i++, j += 2) iv[base + i] = u[j]! + u[j + 1]! * 4294967296;
+          // In place: element i's two halves are read before its 8 bytes are overwritten.
+          u64HalvesToNumbers(new Uint32Array(iv.buffer, iv.byteOffset + base * 8, n * 2), iv, base, n);
         }
         at += count;
       }
@@ -879,8 +889,7 @@ export class BpfMap {
     const size = target.size;
     if (target.how === 1) {
       // u64num: two u32 halves per element, read through a Uint32Array (stride is 8 here).
-      const w = new Uint32Array(staged.buffer, staged.byteOffset, count * 2);
-      for (let i = 0, j = 0; i < count; i++, j += 2) out[at + i] = w[j]! + w[j + 1]! * 4294967296;
+      u64HalvesToNumbers(new Uint32Array(staged.buffer, staged.byteOffset, count * 2), out, at, count);
       return;
     }
     if (stride === size) {
@@ -913,9 +922,7 @@ export class BpfMap {
       }
       let at = 0;
       const ok = this.#batchWalk(cmd, size, keys, values, (count) => {
-        if (at + count > ik.length || (at + count) * per > iv.length) {
-          throw new RangeError(`tsbpf: ${op}: into arrays hold ${Math.min(ik.length, Math.floor(iv.length / per))} entries, the map returned more (size them for maxEntries${per > 1 ? ' (values: maxEntries × cpus)' : ''})`);
-        }
+        if (at + count > ik.length || (at + count) * per > iv.length) throw intoTooSmall(op, Math.min(ik.length, Math.floor(iv.length / per)), per);
         this.#typedCopy(kt, this.#keyLayout!, keys, keyView, count, this.keySize, ik, at);
         this.#typedCopy(vt, this.#valueLayout!, values, valueView, count * per, stride, iv, at * per);
         at += count;
