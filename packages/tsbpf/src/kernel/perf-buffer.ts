@@ -63,6 +63,8 @@ class CpuRing {
   readonly mask: number;
   /** The generated drain (undefined: PerfBuffer's closure drain). */
   drain: RingDrain | undefined;
+  /** Set by unmap(): a generated drain that finds its ring detached under it ends quietly. */
+  unmapped = false;
 
   constructor(cpu: number, fd: OwnedFd, mapping: ArrayBuffer, pageSize: number, dataSize: number) {
     this.cpu = cpu;
@@ -80,6 +82,16 @@ class CpuRing {
 
   available(): number {
     return (Atomics.load(this.u32, HEAD >> 2) - this.u32[TAIL >> 2]!) >>> 0;
+  }
+
+  /**
+   * Unmaps the ring. native.unmap detaches the ArrayBuffer first, so from then on typed arrays
+   * over it read `undefined` and DataViews (the generated drain's header loads, a kept
+   * RecordView) throw: no JavaScript reaches the unmapped memory.
+   */
+  unmap(): void {
+    this.unmapped = true;
+    native.unmap(this.mapping);
   }
 
   /** One 64-bit store of data_tail. */
@@ -110,6 +122,10 @@ const PERF_BATCH_BYTES = 16384;
  * length load and the call; no allocation, no BigInt. data_tail is stored once per 16 KiB batch
  * (libbpf's perf_buffer__consume stores it once per drain), and when a callback throws (that
  * sample counts as read).
+ * No per-record closed check: close() unmaps at once, also from inside a callback, and unmapping
+ * detaches the ring's ArrayBuffer first, so the next header load throws; the batch catches that
+ * (only when it is not the callback's own error and the ring is unmapped) and the drain ends.
+ * Data_tail stores into the detached buffer are no-ops.
  * Records that wrap the ring end, PERF_RECORD_LOST and unknown types go through `slow`.
  */
 function perfDrainSource(id: number, cpu: number, base: number, size: number): string {
@@ -128,6 +144,7 @@ function publishWide(lo, hi) {
 function batch_perf_${id}(cb, t, stop) {
   let n = 0;
   let slowing = false;
+  let inCb = false;
   try {
     do {
       const off = t & ${size - 1};
@@ -139,7 +156,9 @@ function batch_perf_${id}(cb, t, stop) {
         if (type === ${PERF_RECORD_SAMPLE} && off + rs <= ${size} && rs >= 16) {
           t = (t + rs) | 0;
           n = (n + 1) | 0;
-          if (cb(view, at + 12, view.getInt32(at + 8, true), ${cpu}) === false || state.closed) { st[1] = 1; break; }
+          inCb = true;
+          if (cb(view, at + 12, view.getInt32(at + 8, true), ${cpu}) === false) { st[1] = 1; break; }
+          inCb = false;
           continue;
         }
       }
@@ -153,6 +172,11 @@ function batch_perf_${id}(cb, t, stop) {
       n = (n + st[6]) | 0;
       if (st[5] !== 0) { st[1] = 1; break; }
     } while (((t - stop) | 0) < 0);
+  } catch (e) {
+    // A callback closed the reader: the ring is detached and the next header load threw. End
+    // here. Errors from callbacks (also slow-path ones) propagate.
+    if (inCb || slowing || !ring.unmapped) throw e;
+    st[1] = 1;
   } finally {
     if (slowing) { t = st[4] | 0; n = (n + st[6]) | 0; } // a callback threw: its sample counts as read
     st[0] = t;
@@ -196,17 +220,17 @@ return drain_perf_${id};
 `;
 }
 
-const DRAIN_PARAMS = ['ring', 'u32', 'tailF64', 'view', 'state', 'slow', 'st', 'scratchU32', 'scratchF64'] as const;
+const DRAIN_PARAMS = ['ring', 'u32', 'tailF64', 'view', 'slow', 'st', 'scratchU32', 'scratchF64'] as const;
 
 /** The ring's generated drain, or undefined when code generation from strings is disabled. */
-function makePerfDrain(r: CpuRing, state: { closed: boolean }, slow: SlowRecord): RingDrain | undefined {
+function makePerfDrain(r: CpuRing, slow: SlowRecord): RingDrain | undefined {
   let factory: (...args: unknown[]) => RingDrain;
   try {
     factory = new Function(...DRAIN_PARAMS, perfDrainSource(nextPerfRingId++, r.cpu, r.base, r.size)) as typeof factory;
   } catch {
     return undefined; // --disallow-code-generation-from-strings: PerfBuffer's own (shared) drain loop
   }
-  const drain = factory(r, r.u32, r.tailF64, r.view, state, slow, new Int32Array(8), scratchU32, scratchF64);
+  const drain = factory(r, r.u32, r.tailF64, r.view, slow, new Int32Array(8), scratchU32, scratchF64);
   // Run it on the still empty ring (its event is not enabled yet) enough times for V8 to give it
   // a feedback vector (allocated lazily, after several calls) and type feedback for the code
   // around the loop. Otherwise a long first drain runs without feedback, V8 compiles the loop
@@ -237,7 +261,6 @@ export class PerfBuffer {
   #scratch = new Uint8Array(256);
   #scratchView = new RecordView(this.#scratch.buffer);
   #lost = 0;
-  #draining = 0;
   #next = 0;
   readonly #what = 'perf buffer reader';
 
@@ -287,7 +310,7 @@ export class PerfBuffer {
           throw new BpfError(-m, { syscall: 'mmap', object: `perf buffer of CPU ${cpu} (${pages} pages)`, hint: -m === 1 ? 'perf buffers count against perf_event_mlock_kb; use fewer pages or run as root' : undefined });
         }
         const ring = new CpuRing(cpu, owned, m, pg, pages * pg);
-        ring.drain = makePerfDrain(ring, this.#state, this.#slowRecord);
+        ring.drain = makePerfDrain(ring, this.#slowRecord);
         this.#rings.push(ring);
         const r = native.ioctl(fd, PERF_EVENT_IOC_ENABLE, 0);
         if (r < 0) throw new BpfError(-r, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_ENABLE', object: `CPU ${cpu}` });
@@ -339,7 +362,6 @@ export class PerfBuffer {
     const rings = this.#rings;
     const k = rings.length;
     let total = 0;
-    this.#draining++;
     try {
       const first = this.#next;
       this.#next = (first + 1) % k;
@@ -351,9 +373,7 @@ export class PerfBuffer {
         if (this.#state.closed) break;
       }
     } finally {
-      this.#draining--;
       this.#waiter.drained(total);
-      if (this.#draining === 0 && this.#state.closed) this.#release(true);
     }
     return total;
   }
@@ -423,6 +443,7 @@ export class PerfBuffer {
 
   /** The generated drains' rare records (see SlowRecord). */
   readonly #slowRecord: SlowRecord = (r, t, cb, st) => {
+    if (r.unmapped) { st[5] = 1; return; } // closed by an earlier callback of this drain
     const off = t & r.mask;
     let at = r.base + off;
     let v = r.view;
@@ -444,7 +465,7 @@ export class PerfBuffer {
     st[4] = (t + recSize) | 0;
     if (type === PERF_RECORD_SAMPLE) {
       st[6] = 1;
-      if (cb(v, at + 12, v.getUint32(at + 8, true), r.cpu) === false || this.#state.closed) st[5] = 1;
+      if (cb(v, at + 12, v.getUint32(at + 8, true), r.cpu) === false) st[5] = 1;
     } else if (type === PERF_RECORD_LOST) {
       // { u64 id; u64 lost }
       const lost = v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * 0x100000000;
@@ -485,7 +506,9 @@ export class PerfBuffer {
     if (this.#state.closed) return;
     this.#state.closed = true;
     this.#waiter.close();
-    if (this.#draining === 0) this.#release(true);
+    // At once, also from inside a callback: unmapping detaches each ring's buffer first, so a
+    // running drain's next header load throws (the drain catches that and ends).
+    this.#release(true);
   }
 
   [Symbol.dispose](): void {
@@ -497,7 +520,7 @@ export class PerfBuffer {
       if (r.fd.closed) continue;
       native.ioctl(r.fd.fd, PERF_EVENT_IOC_DISABLE, 0);
       if (clearMap && !this.#map.closed) { try { this.#map.delete(r.cpu); } catch { /* already gone */ } }
-      native.unmap(r.mapping);
+      r.unmap();
       r.fd.close();
     }
   }

@@ -33,10 +33,36 @@ function big(s: string): bigint {
   const v = BigInt(body);
   return neg ? -v : v;
 }
+/*
+ * Operand ranges. The encoding has 4-bit register fields, a signed 16-bit offset and a 32-bit
+ * immediate; a number outside its field would be silently truncated by the encoder and assemble
+ * to a different instruction than the text says, so the parser rejects it (RangeError here,
+ * reported by parseAsm as an AsmSyntaxError naming the line). Registers r11..r15 do not exist,
+ * but they are what the disassembler prints for such raw encodings, so they parse back to them.
+ */
+function fits(v: number, lo: number, hi: number, what: string): number {
+  if (!(v >= lo && v <= hi)) throw new RangeError(`tsbpf: ${what} ${v} does not fit its field (${lo}..${hi})`);
+  return v;
+}
+const regNo = (v: number): number => fits(v, 0, 15, 'register number');
+const off16 = (v: number): number => fits(v, -0x8000, 0x7fff, 'offset');
+/** Signed or unsigned 32-bit spellings (0xffffffff is -1), as llvm-mc accepts them. */
+const imm32 = (v: number): number => fits(v, -0x80000000, 0xffffffff, 'immediate');
+const u32 = (v: number): number => fits(v, 0, 0xffffffff, 'value');
+const u16 = (v: number): number => fits(v, 0, 0xffff, 'address space');
+const IMM64_MIN = -(1n << 63n);
+const IMM64_MAX = (1n << 64n) - 1n;
+
 const sizeOf = (s: string): number => ({ u8: SIZE.b, u16: SIZE.h, u32: SIZE.w, u64: SIZE.dw, s8: SIZE.b, s16: SIZE.h, s32: SIZE.w })[s]!;
 const memOff = (sign: string, v: string): number => (sign === '-' ? -int(v) : int(v));
-const i = (code: number, dst: number, src: number, off: number, imm: number): InsnItem => ({ kind: 'insn', code, dst, src, off, imm: imm | 0 });
-const ld64 = (dst: number, src: number, imm: bigint): LdImm64Item => ({ kind: 'ld_imm64', dst, src, imm: BigInt.asUintN(64, imm) });
+const i = (code: number, dst: number, src: number, off: number, imm: number): InsnItem =>
+  ({ kind: 'insn', code, dst: regNo(dst), src: regNo(src), off: off16(off), imm: imm32(imm) | 0 });
+const ld64 = (dst: number, src: number, imm: bigint): LdImm64Item => {
+  if (imm < IMM64_MIN || imm > IMM64_MAX) throw new RangeError(`tsbpf: 64-bit immediate ${imm} does not fit (${IMM64_MIN}..${IMM64_MAX})`);
+  return { kind: 'ld_imm64', dst: regNo(dst), src: regNo(src), imm: BigInt.asUintN(64, imm) };
+};
+/** The low (u32) and high (i32 or u32) halves of a pseudo ld_imm64 operand. */
+const halves = (lo: string, hi: number): bigint => (BigInt(imm32(hi) >>> 0) << 32n) | BigInt(u32(Number(lo)));
 
 const ALU_BY_SYM: Record<string, number> = {
   '+=': ALU_OP.add, '-=': ALU_OP.sub, '*=': ALU_OP.mul, '/=': ALU_OP.div, '|=': ALU_OP.or, '&=': ALU_OP.and,
@@ -89,19 +115,19 @@ const RULES: Rule[] = [
     i(CLASS.ld | MODE.ind | sizeOf(m[1]), 0, +m[2], 0, m[3] ? memOff(m[3], m[4]) : 0)],
   // ld_imm64 and its pseudo forms.
   [rx(`r(\\d+) = ${N} ll`), (m) => ld64(+m[1], 0, big(m[2]))],
-  [rx(`ld_pseudo\\s+r(\\d+), ${N}, ${N}`), (m) => ld64(+m[1], int(m[2]), BigInt(int(m[3]) >>> 0))],
-  [rx(`r(\\d+) = map_fd\\((\\d+)\\) ll`), (m) => ld64(+m[1], PSEUDO.map_fd, BigInt(m[2]))],
-  [rx(`r(\\d+) = map_idx\\((\\d+)\\) ll`), (m) => ld64(+m[1], PSEUDO.map_idx, BigInt(m[2]))],
-  [rx(`r(\\d+) = map_value\\((\\d+), ${N}\\) ll`), (m) => ld64(+m[1], PSEUDO.map_value, (BigInt(int(m[3]) >>> 0) << 32n) | BigInt(m[2]))],
-  [rx(`r(\\d+) = map_idx_value\\((\\d+), ${N}\\) ll`), (m) => ld64(+m[1], PSEUDO.map_idx_value, (BigInt(int(m[3]) >>> 0) << 32n) | BigInt(m[2]))],
-  [rx(`r(\\d+) = btf_id\\((\\d+)(?:, (\\d+))?\\) ll`), (m) => ld64(+m[1], PSEUDO.btf_id, (BigInt(m[3] ?? 0) << 32n) | BigInt(m[2]))],
-  [rx(`r(\\d+) = func\\(pc${REL}\\) ll`), (m) => ld64(+m[1], PSEUDO.func, BigInt(int(m[2]) >>> 0))],
+  [rx(`ld_pseudo\\s+r(\\d+), ${N}, ${N}`), (m) => ld64(+m[1], int(m[2]), BigInt(imm32(int(m[3])) >>> 0))],
+  [rx(`r(\\d+) = map_fd\\((\\d+)\\) ll`), (m) => ld64(+m[1], PSEUDO.map_fd, halves(m[2], 0))],
+  [rx(`r(\\d+) = map_idx\\((\\d+)\\) ll`), (m) => ld64(+m[1], PSEUDO.map_idx, halves(m[2], 0))],
+  [rx(`r(\\d+) = map_value\\((\\d+), ${N}\\) ll`), (m) => ld64(+m[1], PSEUDO.map_value, halves(m[2], int(m[3])))],
+  [rx(`r(\\d+) = map_idx_value\\((\\d+), ${N}\\) ll`), (m) => ld64(+m[1], PSEUDO.map_idx_value, halves(m[2], int(m[3])))],
+  [rx(`r(\\d+) = btf_id\\((\\d+)(?:, (\\d+))?\\) ll`), (m) => ld64(+m[1], PSEUDO.btf_id, halves(m[2], u32(Number(m[3] ?? 0))))],
+  [rx(`r(\\d+) = func\\(pc${REL}\\) ll`), (m) => ld64(+m[1], PSEUDO.func, BigInt(imm32(int(m[2])) >>> 0))],
   // ALU.
   [rx('r(\\d+) = (be|le|bswap)(16|32|64) r\\d+'), (m) =>
     i((m[2] === 'bswap' ? CLASS.alu64 : CLASS.alu) | ALU_OP.end | (m[2] === 'be' ? 0x08 : 0), +m[1], 0, 0, +m[3])],
   [rx(`${R} = -[rw]\\d+`), (m) => i(alu(m[1]) | ALU_OP.neg, +m[2], 0, 0, 0)],
   [rx(`${R} = \\(s(8|16|32)\\)[rw](\\d+)`), (m) => i(alu(m[1]) | ALU_OP.mov | SRC.x, +m[2], +m[4], +m[3], 0)],
-  [rx('r(\\d+) = addr_space_cast\\(r(\\d+), (\\d+), (\\d+)\\)'), (m) => i(CLASS.alu64 | ALU_OP.mov | SRC.x, +m[1], +m[2], 1, (+m[3] << 16) | +m[4])],
+  [rx('r(\\d+) = addr_space_cast\\(r(\\d+), (\\d+), (\\d+)\\)'), (m) => i(CLASS.alu64 | ALU_OP.mov | SRC.x, +m[1], +m[2], 1, (u16(+m[3]) << 16) | u16(+m[4]))],
   [rx(`${R} = [rw](\\d+)`), (m) => i(alu(m[1]) | ALU_OP.mov | SRC.x, +m[2], +m[3], 0, 0)],
   [rx(`${R} = ${N}`), (m) => i(alu(m[1]) | ALU_OP.mov | SRC.k, +m[2], 0, 0, int(m[3]))],
   [rx(`${R} (s>>=|s/=|s%=|\\+=|-=|\\*=|/=|\\|=|&=|<<=|>>=|%=|\\^=) (?:[rw](\\d+)|${N})`), (m) => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { BpfMap, PerfBuffer, onlineCpus } from '../../src/index.js';
+import { BpfMap, PerfBuffer, onlineCpus, type RecordView } from '../../src/index.js';
 import { checkEvent, produce, producer, seqCounter } from '../support/event-progs.js';
 
 function perfMap(): BpfMap {
@@ -31,6 +31,27 @@ test('perf drain fast path: close() inside the callback stops the drain cleanly'
   produce(prog, 50);
   assert.equal(pb.consume(), 10);
   assert.equal(pb.closed, true);
+});
+
+test('perf drain: close() inside the callback unmaps at once; a kept view throws, the callback\'s own error propagates', () => {
+  using map = perfMap();
+  using seq = seqCounter();
+  using prog = producer({ mode: 'perf', seq, ring: map });
+  let kept: { view: RecordView; off: number } | undefined;
+  let calls = 0;
+  const pb = new PerfBuffer(map, (view, off) => {
+    if (++calls === 5) { pb.close(); kept = { view, off }; }
+  });
+  produce(prog, 50);
+  assert.equal(pb.consume(), 5, 'the drain ends at the sample whose callback closed the reader');
+  assert.throws(() => kept!.view.getUint32(kept!.off, true), TypeError, 'the mapping is detached, not readable after unmap');
+  assert.throws(() => pb.consume(), { code: 'ERR_CLOSED' });
+
+  let n = 0;
+  const pb2 = new PerfBuffer(map, () => { if (++n === 3) { pb2.close(); throw new Error('after close'); } });
+  produce(prog, 50);
+  assert.throws(() => pb2.consume(), /after close/, 'an error the callback throws after closing is not swallowed');
+  assert.equal(pb2.closed, true);
 });
 
 test('perf drain: long drains span several data_tail batches; a throwing callback consumes its sample', () => {

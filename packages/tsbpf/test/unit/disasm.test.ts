@@ -101,3 +101,44 @@ test('parseAsm: every rejection is an AsmSyntaxError (a TsbpfError) naming the l
   assert.throws(() => parseAsm(['call bpf_no_such_helper']), typed(1, /unknown helper 'bpf_no_such_helper'/));
   assert.throws(() => parseAsm(['<unknown> ; 01 02']), typed(1, /truncated instruction/));
 });
+
+test('parseAsm: an operand that does not fit its field is an AsmSyntaxError, never a silently different instruction', () => {
+  const rejected = [
+    'r16 = 1', // 4-bit register field: would encode as r0
+    'r1 = 4294967296', // 32-bit immediate: would encode as 0
+    'r1 = -2147483649',
+    'w1 += 0x100000000',
+    'if r1 == 4294967296 goto +1',
+    'r1 = *(u32 *)(r2 + 32768)', // signed 16-bit offset
+    '*(u64 *)(r10 - 32769) = r1',
+    'goto +32768',
+    'if r1 > r2 goto -32769',
+    'gotol +4294967296',
+    'call 4294967296',
+    'call kfunc#4294967296',
+    'call kfunc#1@32768',
+    'r1 = 18446744073709551616 ll', // 64-bit immediate
+    'r1 = -9223372036854775809 ll',
+    'r1 = map_fd(4294967296) ll', // would spill into the value offset half
+    'r1 = map_value(1, 4294967296) ll',
+    'r1 = btf_id(1, 4294967296) ll',
+    'r1 = func(pc+4294967296) ll',
+    'ld_pseudo r1, 16, 0',
+    'r1 = addr_space_cast(r2, 65536, 0)',
+    'r0 = *(u8 *)skb[4294967296]',
+  ];
+  for (const line of rejected) {
+    assert.throws(() => parseAsm(['exit', line]), (e: unknown) =>
+      e instanceof AsmSyntaxError && e.code === 'ERR_ASM_SYNTAX' && /^tsbpf: line 2: .*does not fit/.test(e.message), line);
+  }
+  // The edges of each field still parse, to the bytes they name.
+  const hex = (line: string) => Buffer.from(assemble(parseAsm([line]))).toString('hex');
+  assert.equal(hex('r1 = 4294967295'), 'b7010000ffffffff', 'unsigned spelling of -1');
+  assert.equal(hex('r1 = -2147483648'), 'b701000000000080');
+  assert.equal(hex('r15 = 1'), 'b70f000001000000', 'r11..r15 parse back to their raw encodings');
+  assert.equal(hex('goto -32768'), '0500008000000000');
+  assert.equal(hex('r1 = *(u32 *)(r2 + 32767)'), '6121ff7f00000000');
+  assert.equal(hex('r1 = 18446744073709551615 ll'), '18010000ffffffff00000000ffffffff');
+  assert.equal(hex('r1 = -9223372036854775808 ll'), '1801000000000000' + '0000000000000080');
+  assert.equal(hex('r1 = map_value(4294967295, -1) ll'), '18210000ffffffff00000000ffffffff');
+});
