@@ -77,7 +77,11 @@ test('xdp: live veth rows (one core and threaded) for every variant, where the k
     assert.ok(threaded && threaded.value > 0, `${v} threaded live Mpps measured`);
     const cost = s.rows.find((r) => r.name === `live threaded, ${v}: cost per packet over the empty program`);
     assert.ok(cost && Number.isFinite(cost.value), `${v} threaded per-packet cost measured`);
+    const own = s.rows.find((r) => r.name === `live threaded, ${v}: cost per packet over the headers-read program`);
+    assert.ok(own && Number.isFinite(own.value), `${v} threaded cost over the headers-read baseline measured`);
   }
+  const hdr = s.rows.find((r) => r.name === 'live veth threaded, headers read, XDP_DROP');
+  assert.ok(hdr && hdr.value > 0, 'the headers-read baseline ran (a program that reads the frame: the verifier accepted it)');
 });
 
 test('live: every event delivered once or counted lost; latency and CPU measured', () => {

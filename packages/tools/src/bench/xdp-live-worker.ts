@@ -14,7 +14,7 @@ import { Program } from 'tsbpf';
 import { interfaceIndex } from 'tsbpf';
 import { counterProgram, type CounterVariant } from '../labs/packet-counter-programs.js';
 import {
-  createCounterMap, expectedClassCounts, expectedTotals, GENERATOR_SEQ_MAP, generatorProgram, readCounters, returnOnlyProgram,
+  createCounterMap, expectedClassCounts, expectedTotals, GENERATOR_SEQ_MAP, generatorProgram, headerReadProgram, readCounters, returnOnlyProgram,
   templateFrame, TRAFFIC_MIX, withAction, type CounterTotals,
 } from './xdp-traffic.js';
 
@@ -23,6 +23,8 @@ export interface LiveRun {
   label: string;
   variant: CounterVariant | null;
   action: number;
+  /** Without a counter: read the packet headers before returning (`headerReadProgram`). */
+  readHeaders?: boolean;
 }
 
 export interface LiveWorkerRequest {
@@ -91,8 +93,9 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
   using gen = Program.load({ type: 'xdp', name: 'xdp_gen', instructions: generatorProgram(seq) });
   using counters = run.variant ? createCounterMap(run.variant, `c_${run.variant}`) : null;
   using counter = Program.load({
-    type: 'xdp', name: run.variant ? `cnt_${run.variant}` : 'cnt_none',
-    instructions: run.variant && counters ? withAction(counterProgram(run.variant, counters), run.action) : returnOnlyProgram(run.action),
+    type: 'xdp', name: run.variant ? `cnt_${run.variant}` : run.readHeaders ? 'cnt_hdr' : 'cnt_none',
+    instructions: run.variant && counters ? withAction(counterProgram(run.variant, counters), run.action)
+      : run.readHeaders ? headerReadProgram(run.action) : returnOnlyProgram(run.action),
   });
   using link = counter.attachXdp(req.rxIface, { mode: 'native' });
   void link;

@@ -4,7 +4,7 @@
  * live frames (test-run with BPF_F_TEST_XDP_LIVE_FRAMES, returning XDP_TX), and readers that total
  * the Lab 12.1 counters' maps the same way for every variant.
  */
-import { asm, R0, R1, R2, R3, R6, R7, R10, type AsmInput, type AsmItem, type MapRef } from 'tsbpf';
+import { asm, R0, R1, R2, R3, R4, R5, R6, R7, R10, type AsmInput, type AsmItem, type MapRef } from 'tsbpf';
 import { t } from 'tsbpf';
 import { XDP } from 'tsbpf';
 import { BpfMap, HashMap, PerCpuArray, type MapSpec } from 'tsbpf';
@@ -126,6 +126,28 @@ export function generatorProgram(seqMap: MapRef): AsmItem[] {
 /** A trivial counter-less XDP program returning `action`: the setup's ceiling. */
 export function returnOnlyProgram(action: number): AsmItem[] {
   return [asm.mov(R0, action), asm.exit()];
+}
+
+/**
+ * A counter-less XDP program that reads what every counter reads first (EtherType and the IPv4
+ * protocol byte, after the same bounds check) and returns `action`. When frames are made on one
+ * CPU and handled on another, this first touch of the packet costs a cross-CPU cache miss that
+ * the empty program never pays; over this baseline a counter's remaining cost is its own.
+ */
+export function headerReadProgram(action: number): AsmItem[] {
+  return [
+    asm.loadCtx('w', R2, XDP_MD.data),
+    asm.loadCtx('w', R3, XDP_MD.dataEnd),
+    asm.mov(R0, action),
+    asm.movReg(R1, R2),
+    asm.add(R1, 34), // Ethernet + IPv4 header, as the counters check
+    asm.jmpReg('jgt', R1, R3, 'out'),
+    asm.ldxh(R4, R2, 12), // EtherType
+    asm.ldxb(R5, R2, 23), // IPv4 protocol
+    asm.add(R4, R5), // used, so the loads are not dead code to any later optimiser
+    asm.label('out'),
+    asm.exit(),
+  ];
 }
 
 /**
