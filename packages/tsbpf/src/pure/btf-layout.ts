@@ -7,7 +7,7 @@
  * `t.bytes(N)`, 64-bit integers and pointers bigint (or numbers with `{ u64: 'number' }`).
  */
 import { Btf, BtfError, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
-import { BitfieldLayout, t, type Layout, type StructLayout } from './layout.js';
+import { BitfieldLayout, compileStructDecoder, t, type Layout, type StructLayout } from './layout.js';
 
 export interface BtfLayoutOptions {
   /** How 64-bit integers and pointers decode: 'bigint' (exact, default) or 'number' (no BigInt, exact below 2^53). */
@@ -221,7 +221,5 @@ function compileDecoder(flat: FlatField[]): (view: DataView, offset?: number) =>
     else if (l === t.i64) parts.push(`${key}: v.getBigInt64(${at}, true)`);
     else { codecs.push(l); parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`); }
   }
-  // eslint-disable-next-line no-new-func
-  const make = new Function('c', `return function decode(v, o) { if (o === undefined) o = 0; return { ${parts.join(', ')} }; }`);
-  return make(codecs);
+  return compileStructDecoder<Record<string, any>>(parts, codecs, flat.map((f) => [f.name, f.layout, f.byteOffset] as const));
 }

@@ -391,6 +391,32 @@ class StructLayoutImpl<F extends StructFields> extends BaseLayout<StructValue<F>
   }
 }
 
+/** A struct decoder: the object a struct's bytes at `offset` decode to. */
+type ObjectDecoder<T> = (view: DataView, offset?: number) => T;
+
+/**
+ * Compiles a generated struct decoder, `function decode(v, o) { return { <parts> }; }` with the
+ * non-inline codecs as `c`. Where code generation from strings is disabled (node
+ * --disallow-code-generation-from-strings, a CSP) new Function throws an EvalError, and the
+ * decoder is `fieldwise` instead: the same fields, each through its own layout (slower, same values).
+ * @internal
+ */
+export function compileStructDecoder<T>(parts: readonly string[], codecs: readonly Layout<any>[], fieldwise: readonly (readonly [name: string, layout: Layout<any>, offset: number])[]): ObjectDecoder<T> {
+  let make: (c: readonly Layout<any>[]) => ObjectDecoder<T>;
+  try {
+    // eslint-disable-next-line no-new-func
+    make = new Function('c', `return function decode(v, o) { if (o === undefined) o = 0; return { ${parts.join(', ')} }; }`) as typeof make;
+  } catch (e) {
+    if (!(e instanceof EvalError)) throw e;
+    return (view, offset = 0) => {
+      const out: Record<string, unknown> = {};
+      for (const [name, layout, at] of fieldwise) out[name] = layout.decode(view, offset + at);
+      return out as T;
+    };
+  }
+  return make(codecs);
+}
+
 /** Generates `(v, o) => ({ pid: v.getUint32(o + 0, true), ... })` once per struct. */
 function compileDecoder<F extends StructFields>(names: string[], fields: F, offsets: Record<string, number>): (view: DataView, offset?: number) => StructValue<F> {
   const codecs: Layout<any>[] = [];
@@ -411,9 +437,8 @@ function compileDecoder<F extends StructFields>(names: string[], fields: F, offs
       parts.push(f.signed ? `${key}: ((${raw}) << ${32 - f.bits}) >> ${32 - f.bits}` : `${key}: ${raw}`);
     } else { codecs.push(f); parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`); }
   }
-  // eslint-disable-next-line no-new-func
-  const make = new Function('c', `return function decode(v, o) { if (o === undefined) o = 0; return { ${parts.join(', ')} }; }`);
-  return make(codecs);
+  const fieldwise = names.filter((n) => !(fields[n] instanceof PadLayout)).map((n) => [n, fields[n]!, offsets[n]!] as const);
+  return compileStructDecoder<StructValue<F>>(parts, codecs, fieldwise);
 }
 
 function alignUp(n: number, a: number): number {
