@@ -37,7 +37,7 @@ export { TsbpfError, NotSupportedError, BpfError, VerifierError, ClosedError, er
 export type { BpfErrorContext } from './kernel/errors.js';
 export {
   BpfMap, HashMap, LruHash, ArrayMap, PerCpuArray, PerCpuHash, LruPerCpuHash, LpmTrie, Queue, Stack, BloomFilter, RingBufMap,
-  PerfEventArray, ProgArray, ArrayOfMaps, HashOfMaps, TaskStorage, SkStorage, InodeStorage, CgrpStorage, GenericMap, MapTypeError,
+  PerfEventArray, ProgArray, ArrayOfMaps, HashOfMaps, TaskStorage, SkStorage, InodeStorage, CgrpStorage, LocalStorage, GenericMap, MapTypeError,
 } from './kernel/map.js';
 export type {
   MapCreateOptions, MapCreateExtra, MapInfo, BatchResult, TypedBatchResult, TypedBatchOptions, TypedArrayFor, NumberArray, Codec, RawValue, MapCodecs, ValueCodec, DecodesTo, MapClasses, MapOf, ProgramRef,
@@ -93,6 +93,7 @@ export type { BtfMapDefinition } from './pure/btf-maps.js';
 export { btfLayout, btfStructLayout, BtfStructLayout } from './pure/btf-layout.js';
 export type { BtfLayoutOptions } from './pure/btf-layout.js';
 export { BpfObject, BpfObjectError, GlobalData, ObjectProgram } from './kernel/object.js';
+export type { LayoutOf } from './pure/global-data.js';
 export type { BpfObjectOptions, ProgramAttachOptions, MapSpec, GlobalVariable } from './kernel/object.js';
 export { resolveExterns } from './kernel/object.js';
 export type { ResolvedExtern } from './kernel/object.js';

@@ -1430,7 +1430,7 @@ export class HashOfMaps<K = unknown> extends BpfMap {
  * The shared shape of the local-storage maps: one value per kernel object, addressed from user space by an fd
  * of that object (the kernel creates values from BPF with bpf_*_storage_get(..., F_CREATE)).
  */
-abstract class LocalStorage<V> extends BpfMap {
+export abstract class LocalStorage<V> extends BpfMap {
   /** The value stored for the object behind `fd`, or undefined. */
   override lookup(fd: number): V | undefined { return super.lookup(fd); }
   /** Stores `value` for the object behind `fd`. */
