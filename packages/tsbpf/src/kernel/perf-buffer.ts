@@ -431,6 +431,7 @@ export class PerfBuffer {
           const lost = v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * 0x100000000;
           this.#lost += lost;
           this.#onLost?.(cpu, lost);
+          if (state.closed) { stopped = true; break; } // onLost closed the reader: the ring is unmapped
         }
       }
     } finally {
