@@ -3,7 +3,7 @@
  *
  * It crosses into the kernel and does nothing else: the bpf() and
  * perf_event_open() syscalls, ioctl, close, mmap exposed as external
- * ArrayBuffers (explicit detach+unmap, and unmap on GC), and fd readiness
+ * ArrayBuffers (explicit release of the kernel mapping, unmap on GC), and fd readiness
  * through libuv's uv_poll. Every decision lives in TypeScript.
  *
  * Syscall wrappers return the result, or -errno on failure: throwing from C
@@ -407,7 +407,9 @@ static napi_value js_setsockopt(napi_env env, napi_callback_info info) {
 typedef struct mapping {
   void *addr;
   size_t len;
+  int prot;
   int mapped;
+  int retired; /* the kernel mapping was replaced by zero pages (see js_unmap) */
   struct addon_state *owner; /* NULL once the environment is torn down */
   struct mapping *next;
 } mapping;
@@ -475,6 +477,7 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
   m->addr = addr;
   m->len = (size_t)len;
+  m->prot = (int)prot;
   m->mapped = 1;
   m->owner = st;
   m->next = st->mappings;
@@ -490,8 +493,19 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   return ab;
 }
 
-/* unmap(ab): detach the ArrayBuffer first (every view of it now reads as
- * length 0 and throws on access), then munmap. Safe to call twice. */
+/* unmap(ab): releases the kernel object's pages at once, without detaching
+ * the ArrayBuffer. Detaching any ArrayBuffer invalidates V8's process-wide
+ * "array buffer detaching" protector, and from then on every typed array and
+ * DataView access in the process (tsbpf's readers and the application's own
+ * code) pays a detached-buffer check: one unrelated detach made a perf buffer
+ * drain 20% slower, for the life of the process. So the range is replaced in
+ * place, atomically (MAP_FIXED), by private anonymous zero pages with the same
+ * protection (MAP_NORESERVE: nothing is charged until written, and only the
+ * header page is ever written, by a drain a callback closed). Every view of
+ * the buffer now reads zeros, never the kernel's memory; the address range
+ * goes back when the ArrayBuffer is collected (mapping_finalize). Should that
+ * mmap fail, detach and munmap as before. Returns 0 when the buffer is still
+ * attached (over zero pages), 1 when it was detached. Safe to call twice. */
 static napi_value js_unmap(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (get_args(env, info, 1, argv)) return NULL;
@@ -501,16 +515,22 @@ static napi_value js_unmap(napi_env env, napi_callback_info info) {
   void *data;
   size_t len;
   CHECK(env, napi_get_arraybuffer_info(env, argv[0], &data, &len));
-  if (data == NULL) return make_int(env, 0); /* already detached */
+  if (data == NULL) return make_int(env, 1); /* already detached */
   addon_state *st = get_state(env);
   if (!st) return NULL;
   mapping *m = st->mappings;
   while (m && !(m->mapped && m->addr == data)) m = m->next;
   if (!m) return throw_type(env, "tsbpf native: ArrayBuffer was not created by mmap");
+  if (m->retired) return make_int(env, 0);
+  void *zero = mmap(m->addr, m->len, m->prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+  if (zero == m->addr) {
+    m->retired = 1;
+    return make_int(env, 0);
+  }
   CHECK(env, napi_detach_arraybuffer(env, argv[0]));
   int r = munmap(m->addr, m->len);
   m->mapped = 0;
-  return make_int(env, r < 0 ? -errno : 0);
+  return make_int(env, r < 0 ? -errno : 1);
 }
 
 /* ---- fd readiness through uv_poll ------------------------------------- */

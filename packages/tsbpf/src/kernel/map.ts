@@ -1117,7 +1117,9 @@ export class BpfMap {
 
   /**
    * Maps a BPF_F_MMAPABLE array into memory: returns a DataView over all values (value i at
-   * i × round8(valueSize)), valid until close(), after which it is detached (reads throw).
+   * i × round8(valueSize)), valid until close(). close() releases the kernel's pages at once:
+   * the view then reads zeros and writes reach nothing the kernel sees (it stays attached, since
+   * detaching an ArrayBuffer slows every typed array access in the process).
    */
   protected mmap(options: { writable?: boolean } = {}): DataView {
     if (this.type !== 'array' || !(this.flags & MAP_FLAG.mmapable)) throw argError(`mmap needs an array created with flags MAP_FLAG.mmapable, not ${this.type}`);

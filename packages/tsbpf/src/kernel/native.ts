@@ -23,7 +23,13 @@ export interface NativeBinding {
   close(fd: number): number;
   /** mmap → an external ArrayBuffer over the mapping, or -errno. */
   mmap(fd: number, length: number, prot: number, flags: number, offset: number): ArrayBuffer | number;
-  /** Detach the ArrayBuffer, then munmap. Safe twice. */
+  /**
+   * Releases the kernel mapping now: zero pages replace it in place and the ArrayBuffer stays
+   * attached (detaching would invalidate V8's process-wide detaching protector and slow every
+   * typed array access); the range itself is unmapped when the ArrayBuffer is collected. Returns 0
+   * (attached, reads zeros), 1 (detached: the fallback when the replacement mmap failed, or an
+   * addon built before this change), or -errno. Safe twice.
+   */
   unmap(buffer: ArrayBuffer): number;
   /** Watch fd readiness (events: 1 readable, 2 writable, 4 disconnect, 8 prioritized). */
   pollStart(fd: number, events: number, cb: (status: number, events: number) => void): PollHandle | number;

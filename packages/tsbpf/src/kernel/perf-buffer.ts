@@ -85,9 +85,10 @@ class CpuRing {
   }
 
   /**
-   * Unmaps the ring. native.unmap detaches the ArrayBuffer first, so from then on typed arrays
-   * over it read `undefined` and DataViews (the generated drain's header loads, a kept
-   * RecordView) throw: no JavaScript reaches the unmapped memory.
+   * Releases the ring (native.unmap): zero pages replace the mapping in place, so no JavaScript
+   * reaches the kernel's memory from then on, and the ArrayBuffer stays attached (a detach would
+   * slow every typed array access in the process). A running drain reads a zero header next,
+   * which is not a sample: its slow path sees `unmapped` and ends the drain.
    */
   unmap(): void {
     this.unmapped = true;
@@ -122,10 +123,11 @@ const PERF_BATCH_BYTES = 16384;
  * length load and the call; no allocation, no BigInt. data_tail is stored once per 16 KiB batch
  * (libbpf's perf_buffer__consume stores it once per drain), and when a callback throws (that
  * sample counts as read).
- * No per-record closed check: close() unmaps at once, also from inside a callback, and unmapping
- * detaches the ring's ArrayBuffer first, so the next header load throws; the batch catches that
- * (only when it is not the callback's own error and the ring is unmapped) and the drain ends.
- * Data_tail stores into the detached buffer are no-ops.
+ * No per-record closed check: close() releases the ring at once, also from inside a callback, by
+ * mapping zero pages over it, so the next header reads type 0, not a sample: the slow path sees
+ * `ring.unmapped` and stops the drain. Data_tail stores land in the replacement page. (Should the
+ * addon have detached the buffer instead, the next header load throws; the batch catches that,
+ * only when it is not the callback's own error and the ring is unmapped, and the drain ends.)
  * Records that wrap the ring end, PERF_RECORD_LOST and unknown types go through `slow`.
  */
 function perfDrainSource(id: number, cpu: number, base: number, size: number): string {
@@ -507,8 +509,8 @@ export class PerfBuffer {
     if (this.#state.closed) return;
     this.#state.closed = true;
     this.#waiter.close();
-    // At once, also from inside a callback: unmapping detaches each ring's buffer first, so a
-    // running drain's next header load throws (the drain catches that and ends).
+    // At once, also from inside a callback: each ring reads zeros from then on, so a running
+    // drain's next header is not a sample, and its slow path ends the drain (see CpuRing.unmap).
     this.#release(true);
   }
 

@@ -190,10 +190,10 @@ class Ring {
   }
 
   /**
-   * Unmaps both mappings. The ArrayBuffers are detached first (native.unmap), so nothing over
-   * them reaches the memory from then on: typed arrays read `undefined`, DataViews (the drain's
-   * header loads, a kept RecordView) throw; a drain running when a callback closes the reader
-   * catches that and ends.
+   * Releases both mappings (native.unmap): zero pages replace them in place, so nothing over the
+   * ArrayBuffers reaches the kernel's memory from then on, and the buffers stay attached (a
+   * detach would slow every typed array access in the process; see native.unmap). A drain
+   * running when a callback closes the reader reads an all-zero header next and ends there.
    */
   unmap(): void {
     this.unmapped = true;
@@ -209,10 +209,12 @@ class Ring {
  * callback into the loop, even when many readers with different callbacks live in one process.
  * Constants (mask, data offset, header bits) are baked into the source.
  *
- * Safety without a per-record flag check: close() detaches the ring's ArrayBuffers before
- * unmapping them, so a header load after a callback closed the reader throws (the drain catches
- * that and ends), and in readInto yields `undefined`, which fails its `len >= 0` test. Consumer
- * position stores into a detached buffer are no-ops.
+ * Safety without a per-record flag check: close() replaces the ring's mappings by zero pages
+ * (native.unmap), so a header load after a callback closed the reader reads 0, which the fast
+ * path's one compare already sends aside; the slow branch then sees `ring.unmapped` and ends the
+ * drain. Consumer position stores land in the replacement page. readInto never runs on a closed
+ * reader (close() swaps it for a function that throws). Should the addon have detached the
+ * buffers instead, a header load throws and the drain catches that and ends.
  */
 function ringCodeSource(id: number, mask: number, base: number, size: number): string {
   const load = (arr: string, i: string): string => (ACQUIRE_LOADS ? `Atomics.load(${arr}, ${i})` : `${arr}[${i}]`);
@@ -251,8 +253,9 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
       do {
         const off = ${base} + (c & ${mask});
         const len = ${hdrLoad('off')};
-        // One unsigned compare passes committed records and sends BUSY and DISCARD aside.
-        if ((len >>> 0) < ${DISCARD}) {
+        // One unsigned compare passes committed non-empty records and sends BUSY, DISCARD and
+        // empty ones aside (an all-zero header is also what a closed ring reads: see unmap()).
+        if (((len - 1) >>> 0) < ${DISCARD - 1}) {
           c = (c + ((len + ${HDR + 7}) & -8)) | 0;
           n = (n + 1) | 0;
           inCb = true;
@@ -260,11 +263,21 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
           inCb = false;${limited ? `
           if (n >= limit) { done = true; break; }` : ''}
         } else {
-          // The first BUSY or discarded record of a stream deoptimises the drain once (these
-          // operations have no type feedback until then): a recompile per reader, traded for
-          // keeping a second compare off every record (6-8% of drain throughput, measured).
+          // The first BUSY, discarded or empty record of a stream deoptimises the drain once
+          // (these operations have no type feedback until then): a recompile per reader, traded
+          // for keeping a second compare off every record (6-8% of drain throughput, measured).
           if (len < 0) { done = true; break; } // BUSY: not committed yet, stop here
-          c = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0; // discarded: skip
+          if (len === 0) {
+            // A callback closed the reader: the ring now reads zeros. End here.
+            if (ring.unmapped) { done = true; break; }
+            // A committed empty record (bpf_ringbuf_output of 0 bytes).
+            c = (c + ${(HDR + 7) & -8}) | 0;
+            n = (n + 1) | 0;
+            inCb = true;
+            if (cb(view, off + ${HDR}, 0) === false) { stopped = true; done = true; break; }
+            inCb = false;${limited ? `
+            if (n >= limit) { done = true; break; }` : ''}
+          } else c = (c + (((len & ${0x3fffffff}) + ${HDR + 7}) & -8)) | 0; // discarded: skip
         }
       } while (((c - stop) | 0) < 0);
       hi = (hi + ((c >>> 0) < (batchStart >>> 0) ? 1 : 0)) >>> 0;
@@ -273,8 +286,9 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
       if (done) break;
     }
   } catch (e) {
-    // A callback that closed the reader detached the ring: the next header load throws, and the
-    // drain ends there. Errors from callbacks propagate.
+    // A callback closed the reader and the ring was detached (an addon that could not map zero
+    // pages over it): the next header load throws, and the drain ends there. Errors from
+    // callbacks propagate.
     if (inCb || !ring.unmapped) throw e;
   } finally {
     // Also when cb throws: the record it threw on counts as consumed.
@@ -423,6 +437,7 @@ function closureRingCode(r: Ring): RingCode {
             const off = base + (c & mask);
             const len = ACQUIRE_LOADS ? Atomics.load(hdr, off >> 2) : hdr[off >> 2];
             if (!(len! >= 0)) { done = true; break; }
+            if (len === 0 && r.unmapped) { done = true; break; } // a callback closed the reader: zeros from here
             const size = len! & LEN_MASK;
             const step = (size + HDR + 7) & -8;
             c = (c + step) | 0;

@@ -1,6 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { native, MAP_SHARED, PROT } from '../../src/kernel/native.js';
+import { mappingAt } from '../support/mappings.js';
 import { BpfMap, Program, asm, R0, R1, R2, R3, R4, R10, t, MAP_FLAG } from '../../src/index.js';
 
 test('bpf() returns -errno instead of throwing; bad arguments throw TypeErrors', () => {
@@ -11,20 +14,43 @@ test('bpf() returns -errno instead of throwing; bad arguments throw TypeErrors',
   assert.equal(native.close(-1), -9); // EBADF
 });
 
-test('mmap gives an external ArrayBuffer; unmap detaches it so reads cannot reach unmapped memory', () => {
+test('mmap gives an external ArrayBuffer; unmap puts zero pages in place of the kernel\'s and does not detach it', () => {
   using m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
   const ab = native.mmap(m.fd, 4096, PROT.read | PROT.write, MAP_SHARED, 0);
   assert.ok(ab instanceof ArrayBuffer);
   const view = new BigUint64Array(ab);
   view[3] = 12345n;
   assert.equal(m.lookup(3), 12345n);
-  assert.equal(native.unmap(ab), 0);
-  assert.equal(ab.byteLength, 0);
-  assert.equal(view.length, 0);
-  assert.equal(view[3], undefined); // detached: no access to the old mapping
+  const address = native.addressOf(ab);
+  assert.match(mappingAt(address) ?? '', /^anon_inode:bpf-map/);
+  assert.equal(native.unmap(ab), 0, '0: still attached');
+  // Not detached: a detach would invalidate V8's process-wide detaching protector.
+  assert.equal(ab.byteLength, 4096);
+  assert.equal(view[3], 0n, 'the view reads the zero pages now, not the map');
+  assert.equal(mappingAt(address), '', 'the map\'s pages are released: an anonymous mapping holds the range');
+  view[3] = 7n; // writable as before (the map was mapped writable), but the map does not see it
+  assert.equal(m.lookup(3), 12345n);
   assert.equal(native.unmap(ab), 0); // twice is safe
   assert.equal(native.mmap(-1, 4096, PROT.read, MAP_SHARED, 0), -9);
   assert.throws(() => native.unmap(new ArrayBuffer(8)), /not created by mmap/);
+});
+
+test('a released mapping\'s address range is unmapped once its ArrayBuffer is collected', async () => {
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  using m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
+  const address = ((): number => {
+    const ab = native.mmap(m.fd, 4096, PROT.read, MAP_SHARED, 0) as ArrayBuffer;
+    native.unmap(ab);
+    return native.addressOf(ab);
+  })();
+  assert.equal(mappingAt(address), '');
+  // The finalizer runs on the JS thread after the collection: poll for it.
+  for (let i = 0; i < 50 && mappingAt(address) !== undefined; i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(mappingAt(address), undefined);
 });
 
 test('uv_poll reports readiness on the event loop and can be stopped, resumed and closed twice', async () => {

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { asm, asmRingbufReserve, BpfMap, ClosedError, DropCounter, Program, R0, R1, R2, R3, R4, R6, R7, RingBuffer, RINGBUF_FLAG } from '../../src/index.js';
+import { asm, asmRingbufReserve, BpfMap, ClosedError, DropCounter, Program, R0, R1, R2, R3, R4, R6, R7, R10, RingBuffer, RINGBUF_FLAG } from '../../src/index.js';
 import { MAP_SHARED, native, PROT } from '../../src/kernel/native.js';
+import { kernelMappings } from '../support/mappings.js';
 import { checkEvent, eventWords, produce, produceInWorker, producer, seqCounter } from '../support/event-progs.js';
 
 function ringMap(size = 1 << 16): BpfMap {
@@ -111,6 +112,38 @@ test('variable-length records (4..64 bytes) keep their lengths, contents and 8-b
   assert.deepEqual(got, range(2000));
 });
 
+test('empty records (ringbuf_output of 0 bytes) are delivered with length 0 by every read path', () => {
+  using ring = ringMap(8192);
+  // Per run: a 0-byte record, then an 8-byte one holding 0x11223344 0x55667788.
+  using prog = Program.load({
+    type: 'xdp', name: 'empty_records',
+    instructions: [
+      asm.stw(R10, -8, 0x11223344), asm.stw(R10, -4, 0x55667788),
+      asm.ldMapFd(R1, ring), asm.mov64(R2, R10), asm.add64(R2, -8), asm.mov64(R3, 0), asm.mov64(R4, 0), asm.call('ringbuf_output'),
+      asm.ldMapFd(R1, ring), asm.mov64(R2, R10), asm.add64(R2, -8), asm.mov64(R3, 8), asm.mov64(R4, 0), asm.call('ringbuf_output'),
+      asm.mov64(R0, 2), asm.exit(),
+    ],
+  });
+  const run = (n: number): void => { prog.testRun({ data: new Uint8Array(64), repeat: n, dataOutSize: 0 }); };
+  using rb = new RingBuffer(ring);
+  const lens: number[] = [];
+  const onRecord = (v: DataView, o: number, l: number): void => {
+    lens.push(l);
+    if (l === 8) assert.equal(v.getUint32(o + 4, true), 0x55667788);
+  };
+  for (let round = 0; round < 3; round++) {
+    run(50);
+    assert.equal(rb.consume(onRecord), 100);
+    run(5);
+    assert.equal(rb.consume(onRecord, 3), 3, 'with a record limit');
+    assert.equal(rb.consume(onRecord), 7);
+  }
+  assert.deepEqual(lens, Array.from({ length: 3 * 110 }, (_, i) => (i % 2 ? 8 : 0)));
+  run(2);
+  const buf = new Uint8Array(16);
+  assert.deepEqual([rb.readInto(buf), rb.readInto(buf), rb.readInto(buf), rb.readInto(buf), rb.readInto(buf)], [0, 8, 0, 8, -1]);
+});
+
 test('overload: drops equal the BPF-side counter exactly and no record is corrupt', () => {
   using ring = ringMap(4096);
   using seq = seqCounter();
@@ -203,16 +236,20 @@ test('records are read-only views: writes and .buffer throw instead of faulting'
   using prog = producer({ mode: 'reserve', seq, ring });
   using rb = new RingBuffer(ring);
   produce(prog, 1);
-  let kept: DataView | undefined;
+  let kept: { v: DataView; o: number } | undefined;
   rb.consume((v, o) => {
     assert.ok(v instanceof DataView);
     assert.throws(() => v.setUint32(o, 1, true), TypeError);
     assert.throws(() => v.buffer, TypeError);
     assert.deepEqual([...v.slice(o, 8)], [0, 0, 0, 0, 0, 0, 0, 0]);
-    kept = v;
+    assert.equal(v.getUint32(o + 8, true), 64);
+    kept = { v, o };
   });
+  const mapped = kernelMappings();
   rb.close();
-  assert.throws(() => kept!.getUint32(0, true), TypeError, 'unmapped on close: access throws, never faults');
+  assert.equal(kernelMappings(), mapped - 2, 'close() releases the consumer page and the data mapping at once');
+  // Zero pages took the ring's place (the buffer is not detached: see native.unmap): never a fault.
+  assert.equal(kept!.v.getUint32(kept!.o + 8, true), 0);
 });
 
 test('a reader on a closed map throws; a closed reader throws ClosedError; close twice is fine', () => {
