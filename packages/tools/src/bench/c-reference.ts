@@ -15,7 +15,7 @@ export function repoPath(...parts: string[]): string {
 }
 
 /**
- * Compiles bench/c/<name>.c with gcc -O2 (-lbpf -lelf -lz) into bench/out/bin/<name> when the
+ * Compiles bench/c/<name>.c with gcc -O2 -pthread (-lbpf -lelf -lz) into bench/out/bin/<name> when the
  * source is newer than the binary; returns the binary's path.
  */
 export function buildCReference(name: string): string {
@@ -25,7 +25,8 @@ export function buildCReference(name: string): string {
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
   if (!existsSync('/usr/include/bpf/libbpf.h')) throw new Error('tsbpf bench: the C references need libbpf-dev (apt-get install libbpf-dev)');
   mkdirSync(dirname(out), { recursive: true });
-  execFileSync('gcc', ['-O2', '-Wall', '-o', out, src, '-lbpf', '-lelf', '-lz'], { stdio: 'pipe' });
+  // -pthread: syscall_loop runs several generator threads.
+  execFileSync('gcc', ['-O2', '-Wall', '-pthread', '-o', out, src, '-lbpf', '-lelf', '-lz'], { stdio: 'pipe' });
   return out;
 }
 
