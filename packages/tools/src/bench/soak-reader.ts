@@ -3,14 +3,16 @@
  * outside): attaches the live suite's syscall tracer to the generator's pid, drains with
  * RingBuffer.start(), checks every record, and prints one JSON line per report interval.
  *
- * argv[2]: JSON {tgid, ringBytes, maxLatencyMs, reportMs, minuteMs}. Prints {"ready":true} once
- * attached, then {t, delivered, lost, corrupt, p99Us, maxUs[, minuteP99Us]} lines; exits on SIGTERM
- * after a final line with "final": true.
+ * argv[2]: JSON {tgid, threads, ringBytes, maxLatencyMs, reportMs, minuteMs} (threads: the
+ * generator's thread count, which its sequence numbers encode; see soak-check.ts). Prints
+ * {"ready":true} once attached, then {t, delivered, lost, corrupt, nextSeq, p99Us, maxUs[, minuteP99Us]}
+ * lines; exits on SIGTERM after a final line with "final": true.
  */
 import { BpfMap, DropCounter, Program, RingBuffer, type RecordView } from 'tsbpf';
+import { SeqChecker } from './soak-check.js';
 import { EVENT_SIZE, GENERATOR_SYSCALLS, LatencyHistogram, syscallTracer } from './syscall-events.js';
 
-interface ReaderConfig { tgid: number; ringBytes: number; maxLatencyMs: number; reportMs: number; minuteMs: number }
+interface ReaderConfig { tgid: number; threads?: number; ringBytes: number; maxLatencyMs: number; reportMs: number; minuteMs: number }
 const cfg = JSON.parse(process.argv[2]!) as ReaderConfig;
 
 /** performance.now() (ms) to CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns. */
@@ -24,14 +26,13 @@ const monoOffsetNs = (() => {
 class State {
   delivered = 0;
   corrupt = 0;
-  /** The next sequence number must be at least this (drops leave gaps; never a repeat or a step back). */
-  minSeq = 0;
   nowNs = 0;
 }
 
 const st = new State();
 // The live suite's cheapest traced path: syscall 1023 (ENOSYS at once) seen by a raw tracepoint.
 const SYSCALL_NR = GENERATOR_SYSCALLS.nosys.nr;
+const seqs = new SeqChecker({ threads: cfg.threads ?? 1, len: EVENT_SIZE, id: SYSCALL_NR, tgid: cfg.tgid });
 let window = new LatencyHistogram();
 let minute = new LatencyHistogram();
 
@@ -44,8 +45,7 @@ const onRecord = (v: RecordView, off: number, len: number): void => {
   const seq = v.getUint32(off + 8, true) + v.getUint32(off + 12, true) * 4294967296;
   const id = v.getUint32(off + 16, true);
   const tgid = v.getUint32(off + 28, true);
-  if (len !== EVENT_SIZE || seq < st.minSeq || id !== SYSCALL_NR || tgid !== cfg.tgid) st.corrupt++;
-  else st.minSeq = seq + 1;
+  if (!seqs.check(len, seq, id, tgid)) st.corrupt++;
   const d = st.nowNs - ts;
   const ns = d <= 0 ? 0 : d < 2e9 ? d | 0 : 2_000_000_000;
   window.add(ns);
@@ -60,7 +60,7 @@ let nextMinute = t0 + cfg.minuteMs;
 function report(final: boolean): void {
   const now = performance.now();
   const line: Record<string, unknown> = {
-    t: Math.round(now - t0), delivered: st.delivered, lost: rb.lost, corrupt: st.corrupt, nextSeq: st.minSeq,
+    t: Math.round(now - t0), delivered: st.delivered, lost: rb.lost, corrupt: st.corrupt, nextSeq: seqs.nextSeq, threadSeqs: seqs.minSeq,
     p99Us: window.count ? window.percentile(99) / 1000 : null, maxUs: window.maxNs / 1000,
   };
   window = new LatencyHistogram();
