@@ -2,20 +2,25 @@
  * Reference consumer for the live bench (src/bench/live.ts): the same events as the tsbpf reader
  * (32 bytes: ktime, seq, id, pid_tgid from the sys_enter tracer) drained with libbpf's
  * ring_buffer__consume, doing the same per-event work (latency histogram from one CLOCK_MONOTONIC
- * reading per drain, sequence check and sum), with the same wake-up strategy as the tsbpf reader:
+ * reading per drain, a check that each generator thread's sequence rises), with the same wake-up
+ * strategy as the tsbpf reader:
  *
  *   budget <us>   idle: wait for ring readiness (epoll); after a drain that found events, stop
  *                 watching the ring and drain again every <us> on a periodic timerfd; the first
  *                 timer drain that finds nothing goes back to watching the ring.
  *   default       libbpf's default: ring_buffer__poll(), one wake-up per readiness.
  *
- * usage: live_consume <ring-map-id> <events> budget <us> | default
+ * usage: live_consume <ring-map-id> <events> budget <us> | default  [threads=N]
+ * threads=N: the generator's threads (bench/c/syscall_loop.c; default 1): thread k numbers its calls
+ * k·2^40 + i, each thread's sequence must rise on its own (a gap is a loss; a repeat, a step back or
+ * a thread index >= N counts as out of order), as SeqChecker.advance in src/bench/soak-check.ts.
  * Prints "ready" once set up, then runs until <events> were delivered or stdin closes (the
  * caller closes it once the generator is done and the drop counter accounts for the rest).
- * prints: {"delivered":N,"outOfOrder":N,"seqSum":S,"cpuPct":C,"cpuPctWhole":W,"userPct":U,
+ * prints: {"delivered":N,"outOfOrder":N,"nextSeq":S,"cpuPct":C,"cpuPctWhole":W,"userPct":U,
  *          "sysPct":K,"steadyEventsPerSec":R,"p50Us":..,"p99Us":..,"maxUs":..,"wakeups":N,"drains":N}
  * CPU and rate are over the steady state (between the drains crossing 10 % and 90 % of <events>),
  * latency percentiles over the events after the first 10 %, max over all: as the tsbpf consumer.
+ * nextSeq: per thread, its last call number seen + 1, summed (= events produced when none is missing).
  */
 #define _GNU_SOURCE
 #include <bpf/bpf.h>
@@ -33,10 +38,15 @@
 
 #define FINE 1000
 #define COARSE 10000
+/** syscall_loop.c's SEQ_THREAD_SHIFT and MAX_THREADS. */
+#define SEQ_THREAD_SHIFT 40
+#define MAX_THREADS 64
 static double counts[FINE + COARSE + 1], ramp_counts[FINE + COARSE + 1];
 static double hist_n, ramp_n, max_ns;
-static uint64_t now_ns_drain, delivered, expect_seq, out_of_order, ramp_events;
-static double seq_sum;
+static uint64_t now_ns_drain, delivered, out_of_order, ramp_events;
+/** Per generator thread: its next call number must be at least this. */
+static uint64_t min_seq[MAX_THREADS];
+static uint64_t threads = 1;
 
 static void hist_add(double *c, double v) {
   if (v < 0) v = 0;
@@ -59,10 +69,9 @@ static int on_event(void *ctx, void *data, size_t len) {
   const uint64_t *e = data;
   double d = (double)(int64_t)(now_ns_drain - e[0]);
   if (delivered < ramp_events) { hist_add(ramp_counts, d); ramp_n++; } else { hist_add(counts, d); hist_n++; }
-  uint64_t seq = e[1];
-  if (seq != expect_seq) out_of_order++;
-  expect_seq = seq + 1;
-  seq_sum += (double)seq;
+  uint64_t seq = e[1], k = seq >> SEQ_THREAD_SHIFT, i = seq & ((1ull << SEQ_THREAD_SHIFT) - 1);
+  if (k >= threads || i < min_seq[k]) out_of_order++;
+  else min_seq[k] = i + 1;
   delivered++;
   return 0;
 }
@@ -81,12 +90,17 @@ static void cpu_us(double *user, double *sys) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) { fprintf(stderr, "usage: %s <ring-map-id> <events> budget <us> | default\n", argv[0]); return 2; }
+  if (argc < 4) { fprintf(stderr, "usage: %s <ring-map-id> <events> budget <us> | default  [threads=N]\n", argv[0]); return 2; }
   int fd = bpf_map_get_fd_by_id((uint32_t)strtoul(argv[1], NULL, 10));
   if (fd < 0) { fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno)); return 1; }
   uint64_t events = strtoull(argv[2], NULL, 10);
   int budget_mode = strcmp(argv[3], "budget") == 0;
   double budget_us = budget_mode && argc > 4 ? strtod(argv[4], NULL) : 0;
+  for (int a = budget_mode ? 5 : 4; a < argc; a++) {
+    if (strncmp(argv[a], "threads=", 8) == 0) threads = strtoull(argv[a] + 8, NULL, 10);
+    else { fprintf(stderr, "unknown option %s\n", argv[a]); return 2; }
+  }
+  if (threads < 1 || threads > MAX_THREADS) { fprintf(stderr, "threads=%llu out of 1..%d\n", (unsigned long long)threads, MAX_THREADS); return 2; }
   ramp_events = events / 10;
   uint64_t lo = events / 10, hi = events * 9 / 10;
   struct ring_buffer *rb = ring_buffer__new(fd, on_event, NULL, NULL);
@@ -145,9 +159,11 @@ int main(int argc, char **argv) {
   double wms = (t1 - t0) / 1e6;
   const double *c = hist_n > 0 ? counts : ramp_counts;
   double cn = hist_n > 0 ? hist_n : ramp_n;
-  printf("{\"delivered\":%llu,\"outOfOrder\":%llu,\"seqSum\":%.0f,\"cpuPct\":%.3f,\"cpuPctWhole\":%.3f,\"userPct\":%.3f,\"sysPct\":%.3f,"
+  uint64_t next_seq = 0;
+  for (uint64_t k = 0; k < threads; k++) next_seq += min_seq[k];
+  printf("{\"delivered\":%llu,\"outOfOrder\":%llu,\"nextSeq\":%llu,\"cpuPct\":%.3f,\"cpuPctWhole\":%.3f,\"userPct\":%.3f,\"sysPct\":%.3f,"
          "\"steadyEventsPerSec\":%.0f,\"p50Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,\"wakeups\":%llu,\"drains\":%llu}\n",
-         (unsigned long long)delivered, (unsigned long long)out_of_order, seq_sum,
+         (unsigned long long)delivered, (unsigned long long)out_of_order, (unsigned long long)next_seq,
          win ? (u1 + s1 - u0 - s0) / 1e3 / wms * 100 : whole, whole,
          win ? (u1 - u0) / 1e3 / wms * 100 : -1, win ? (s1 - s0) / 1e3 / wms * 100 : -1,
          win ? (d1 - d0) / (wms / 1e3) : delivered / ((tB - tA) / 1e9),

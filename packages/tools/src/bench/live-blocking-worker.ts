@@ -1,19 +1,20 @@
 /**
  * Worker thread of the live bench's blocking reader (live-blocking.ts): the same consumer as
- * syscall-events.ts's runLive (latency histogram from one clock reading per drain, sequence check
- * and sum), reading with RingBuffer.runBlocking() in this thread, which does nothing else.
+ * syscall-events.ts's runLive (latency histogram from one clock reading per drain, a check that
+ * each generator thread's sequence rises), reading with RingBuffer.runBlocking() in this thread,
+ * which does nothing else.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { BpfMap, RingBuffer, type RecordView } from 'tsbpf';
-import { LatencyHistogram } from './syscall-events.js';
+import { SeqChecker } from './soak-check.js';
+import { EVENT_SIZE, LatencyHistogram } from './syscall-events.js';
 
-export interface BlockingWorkerData { mapId: number; events: number; maxLatencyMs: number; stop: SharedArrayBuffer; monoOffsetNs: number }
+/** threads: the generator's (thread k's calls are numbered k·2^40 + i). */
+export interface BlockingWorkerData { mapId: number; events: number; maxLatencyMs: number; stop: SharedArrayBuffer; monoOffsetNs: number; threads: number; id: number; tgid: number }
 
 class ConsumerState {
   delivered = 0;
-  expectSeq = 0;
   outOfOrder = 0;
-  seqSum = 0;
   nowNs = 0;
 }
 
@@ -24,14 +25,13 @@ const hist = new LatencyHistogram();
 const rampHist = new LatencyHistogram();
 const rampEvents = Math.floor(d.events * 0.1);
 const st = new ConsumerState();
+const seqs = new SeqChecker({ threads: d.threads, len: EVENT_SIZE, id: d.id, tgid: d.tgid });
 const onRecord = (v: RecordView, off: number): void => {
   const ts = v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296;
   const seq = v.getUint32(off + 8, true) + v.getUint32(off + 12, true) * 4294967296;
   const dns = st.nowNs - ts;
   (st.delivered < rampEvents ? rampHist : hist).add(dns <= 0 ? 0 : dns < 2e9 ? dns | 0 : 2_000_000_000);
-  if (seq !== st.expectSeq) st.outOfOrder++;
-  st.expectSeq = seq + 1;
-  st.seqSum += seq;
+  if (!seqs.advance(seq)) st.outOfOrder++;
   st.delivered++;
 };
 const rb = new RingBuffer(ring, onRecord, { maxLatencyMs: d.maxLatencyMs });
@@ -63,7 +63,7 @@ const win = w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50 ? { user
 const elapsedMs = t1 - t0;
 parentPort!.postMessage({
   type: 'result',
-  delivered: st.delivered, outOfOrder: st.outOfOrder, seqSum: st.seqSum, elapsedMs,
+  delivered: st.delivered, outOfOrder: st.outOfOrder, nextSeq: seqs.nextSeq, elapsedMs,
   eventsPerSec: st.delivered / (elapsedMs / 1000),
   consumerCpuPct: win ? (win.user + win.system) / win.ms * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
   consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,

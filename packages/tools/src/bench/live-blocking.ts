@@ -9,7 +9,7 @@ import { buildCReference } from './c-reference.js';
 import { runProcess } from './live-c.js';
 import { benchWorker } from './worker-thread.js';
 import { pinProcess } from './runner.js';
-import { liveCpus, syscallTracer, type GeneratorSyscall, type LiveRunResult, type TracerAttach } from './syscall-events.js';
+import { GENERATOR_SYSCALLS, generatorCommand, generatorFields, liveCpus, syscallTracer, type GeneratorOutput, type GeneratorSyscall, type LiveRunResult, type TracerAttach } from './syscall-events.js';
 import type { BlockingWorkerData } from './live-blocking-worker.js';
 
 /** Grace after the generator exits before the reader is told to finish (longer than any budget). */
@@ -23,9 +23,10 @@ const monoOffsetNs = (() => {
 })();
 
 /** One run with the blocking reader in a worker thread; the process is pinned to the consumer CPU. */
-export async function runLiveBlocking(o: { events: number; rate?: number; ringBytes: number; maxLatencyMs: number; syscall?: GeneratorSyscall; attach?: TracerAttach }): Promise<LiveRunResult> {
+export async function runLiveBlocking(o: { events: number; rate?: number; split?: boolean; ringBytes: number; maxLatencyMs: number; syscall?: GeneratorSyscall; attach?: TracerAttach }): Promise<LiveRunResult> {
   const cpus = liveCpus();
-  const gen = runProcess('taskset', ['-c', String(cpus.generator), buildCReference('syscall_loop'), String(o.events), String(o.rate ?? 0), o.syscall ?? 'getppid']);
+  const plan = generatorCommand({ cpus, bin: buildCReference('syscall_loop'), count: o.events, rate: o.rate ?? 0, syscall: o.syscall ?? 'getppid', split: o.split });
+  const gen = runProcess('taskset', plan.args);
   const pinned = pinProcess(process.pid, [cpus.consumer]);
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: o.ringBytes, name: 'live_b_events' });
   const drops = DropCounter.create('live_b_drops');
@@ -38,7 +39,7 @@ export async function runLiveBlocking(o: { events: number; rate?: number; ringBy
     resources.push(raw ? prog.attachRawTracepoint('sys_enter') : prog.attachTracepoint('raw_syscalls', 'sys_enter'));
     const stop = new SharedArrayBuffer(8);
     const flags = new Int32Array(stop);
-    const data: BlockingWorkerData = { mapId: ring.info().id, events: o.events, maxLatencyMs: o.maxLatencyMs, stop, monoOffsetNs };
+    const data: BlockingWorkerData = { mapId: ring.info().id, events: o.events, maxLatencyMs: o.maxLatencyMs, stop, monoOffsetNs, threads: plan.threads, id: GENERATOR_SYSCALLS[o.syscall ?? 'getppid'].nr, tgid: gen.proc.pid! };
     worker = benchWorker(import.meta.url, 'live-blocking-worker', data);
     const w = worker;
     const result = new Promise<Record<string, unknown>>((resolve, reject) => {
@@ -50,11 +51,11 @@ export async function runLiveBlocking(o: { events: number; rate?: number; ringBy
     Atomics.store(flags, 1, 1);
     Atomics.notify(flags, 1);
     gen.proc.stdin!.write('go\n');
-    const g = JSON.parse((await gen.done).trim().split('\n').at(-1)!) as { calls: number; nsPerCall: number };
+    const g = JSON.parse((await gen.done).trim().split('\n').at(-1)!) as GeneratorOutput;
     await new Promise((r) => setTimeout(r, TAIL_MS));
     Atomics.store(flags, 0, 1);
     const r = await result;
-    return { ...(r as unknown as LiveRunResult), produced: g.calls, lost: drops.read(), histogram: null, nsPerCall: g.nsPerCall };
+    return { ...(r as unknown as LiveRunResult), produced: g.calls, lost: drops.read(), histogram: null, nsPerCall: g.nsPerCall, ...generatorFields(g, plan.threads) };
   } finally {
     if (gen.proc.exitCode === null) gen.proc.kill('SIGKILL');
     if (worker) await worker.terminate();

@@ -7,15 +7,19 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BpfMap, DropCounter, Program } from 'tsbpf';
 import { buildCReference } from './c-reference.js';
-import { liveCpus, syscallTracer, type GeneratorSyscall, type TracerAttach } from './syscall-events.js';
+import { generatorCommand, generatorFields, liveCpus, syscallTracer, type GeneratorOutput, type GeneratorSyscall, type TracerAttach } from './syscall-events.js';
 
 /** What the C consumer measured in one run. */
 export interface LiveCResult {
   produced: number;
   delivered: number;
   lost: number;
+  /** As LiveRunResult's: per generator thread. */
   outOfOrder: number;
-  seqSum: number;
+  nextSeq: number;
+  generatorThreads: number;
+  generatorRate: number;
+  generatorSplit?: number[];
   consumerCpuPct: number;
   consumerCpuPctWhole: number;
   consumerCpuUserPct: number;
@@ -27,7 +31,7 @@ export interface LiveCResult {
   drains: number;
 }
 
-interface COut { delivered: number; outOfOrder: number; seqSum: number; cpuPct: number; cpuPctWhole: number; userPct: number; sysPct: number; steadyEventsPerSec: number; p50Us: number; p99Us: number; maxUs: number; wakeups: number; drains: number }
+interface COut { delivered: number; outOfOrder: number; nextSeq: number; cpuPct: number; cpuPctWhole: number; userPct: number; sysPct: number; steadyEventsPerSec: number; p50Us: number; p99Us: number; maxUs: number; wakeups: number; drains: number }
 
 /** Grace after the generator exits before the consumer is told to finish (longer than any budget). */
 const TAIL_MS = 30;
@@ -50,9 +54,10 @@ export function runProcess(cmd: string, args: string[], onStdoutLine?: (l: strin
  * One run with the C consumer. `budgetMs` > 0: the periodic-timerfd budget strategy (the tsbpf
  * reader's maxLatencyMs); 'default': a wake-up on every readiness (libbpf's default).
  */
-export async function runLiveC(o: { events: number; rate?: number; ringBytes: number; budgetMs: number | 'default'; syscall?: GeneratorSyscall; attach?: TracerAttach }): Promise<LiveCResult> {
+export async function runLiveC(o: { events: number; rate?: number; split?: boolean; ringBytes: number; budgetMs: number | 'default'; syscall?: GeneratorSyscall; attach?: TracerAttach }): Promise<LiveCResult> {
   const cpus = liveCpus();
-  const gen = runProcess('taskset', ['-c', String(cpus.generator), buildCReference('syscall_loop'), String(o.events), String(o.rate ?? 0), o.syscall ?? 'getppid']);
+  const plan = generatorCommand({ cpus, bin: buildCReference('syscall_loop'), count: o.events, rate: o.rate ?? 0, syscall: o.syscall ?? 'getppid', split: o.split });
+  const gen = runProcess('taskset', plan.args);
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: o.ringBytes, name: 'live_c_events' });
   const drops = DropCounter.create('live_c_drops');
   const resources: { close(): void }[] = [ring, drops];
@@ -65,15 +70,15 @@ export async function runLiveC(o: { events: number; rate?: number; ringBytes: nu
     const mode = o.budgetMs === 'default' ? ['default'] : ['budget', String(o.budgetMs * 1000)];
     let ready!: () => void;
     const isReady = new Promise<void>((r) => { ready = r; });
-    cons = runProcess('taskset', ['-c', String(cpus.consumer), buildCReference('live_consume'), String(ring.info().id), String(o.events), ...mode], (l) => { if (l === 'ready') ready(); });
+    cons = runProcess('taskset', ['-c', String(cpus.consumer), buildCReference('live_consume'), String(ring.info().id), String(o.events), ...mode, `threads=${plan.threads}`], (l) => { if (l === 'ready') ready(); });
     await Promise.race([isReady, cons.done]);
     gen.proc.stdin!.write('go\n');
-    const g = JSON.parse((await gen.done).trim().split('\n').at(-1)!) as { calls: number; nsPerCall: number };
+    const g = JSON.parse((await gen.done).trim().split('\n').at(-1)!) as GeneratorOutput;
     await new Promise((r) => setTimeout(r, TAIL_MS));
     cons.proc.stdin!.end();
     const c = JSON.parse((await cons.done).trim().split('\n').at(-1)!) as COut;
     return {
-      produced: g.calls, delivered: c.delivered, lost: drops.read(), outOfOrder: c.outOfOrder, seqSum: c.seqSum,
+      produced: g.calls, delivered: c.delivered, lost: drops.read(), outOfOrder: c.outOfOrder, nextSeq: c.nextSeq, ...generatorFields(g, plan.threads),
       consumerCpuPct: c.cpuPct, consumerCpuPctWhole: c.cpuPctWhole, consumerCpuUserPct: c.userPct, consumerCpuSysPct: c.sysPct,
       steadyEventsPerSec: c.steadyEventsPerSec, latency: { p50Us: c.p50Us, p99Us: c.p99Us, maxUs: c.maxUs }, nsPerCall: g.nsPerCall, wakeups: c.wakeups, drains: c.drains,
     };

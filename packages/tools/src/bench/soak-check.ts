@@ -1,6 +1,6 @@
 /**
  * The soak reader's per-record check, kept apart from the reader (which attaches a tracer at import)
- * so it can be unit-tested without a kernel.
+ * so it can be unit-tested without a kernel. The live bench's consumers use its sequence part (advance).
  *
  * The generator (bench/c/syscall_loop.c) may run several threads; thread k numbers its calls
  * seq = k·2^40 + i, i = 0, 1, ..., so each thread's sequence is strictly increasing on its own
@@ -25,11 +25,21 @@ export class SeqChecker {
   check(len: number, seq: number, id: number, tgid: number): boolean {
     const e = this.expect;
     if (len !== e.len || id !== e.id || tgid !== e.tgid) return false;
+    return this.advance(seq);
+  }
+
+  /**
+   * The sequence part of check(), alone (the live bench's consumers, whose tracer keeps only the
+   * generator's calls): advances seq's thread past it; false (nothing advanced) for a thread index
+   * the generator does not have, a repeat or a step back. A gap (drops) is fine.
+   */
+  advance(seq: number): boolean {
+    const m = this.minSeq;
     const k = Math.floor(seq / SEQ_THREAD_UNIT);
-    if (k >= e.threads) return false;
+    if (k >= m.length) return false;
     const i = seq - k * SEQ_THREAD_UNIT;
-    if (i < this.minSeq[k]!) return false;
-    this.minSeq[k] = i + 1;
+    if (i < m[k]!) return false;
+    m[k] = i + 1;
     return true;
   }
 

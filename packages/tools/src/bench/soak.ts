@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onlineCpus } from 'tsbpf';
 import { buildCReference } from './c-reference.js';
-import { liveCpus } from './syscall-events.js';
+import { generatorCommand, liveCpus } from './syscall-events.js';
 import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 
 /** The seed's operating point. */
@@ -45,21 +45,6 @@ const RELEASE_WAIT_MS = 5000;
  * other run, reported as "fell behind".
  */
 const DEADLINE_GRACE_MS = 2000;
-/**
- * Generator threads with two or more CPUs: one on the generator's CPU, one on the reader's. One
- * thread cannot reach 1M calls/s where a traced syscall costs over 1 µs (a PVM guest with
- * page-table isolation: ~930 ns untraced, ~1.3 µs traced: 774k/s at 100% of a CPU); two can.
- */
-const GEN_THREADS = 2;
-/** Calls per batch of the threads' shared schedule: one pacing wait (a sleep on the reader's CPU) per batch, ~32 µs apart. */
-const GEN_BATCH = 32;
-/**
- * Nice value of the generator thread on the reader's CPU. The reader then preempts it as soon as it
- * wakes (at nice 0 the two share that CPU fairly: on an idle 2-CPU PVM guest the reader's p99 latency
- * was 1.1–3.5 ms instead of 0.3–0.6 ms over 1-minute runs); what that thread cannot do, the other one takes from the shared
- * schedule.
- */
-const GEN_SHARED_CPU_NICE = 10;
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** The reader script next to this module (.ts under tsx, .js when built), run with this process's loader flags. */
@@ -69,17 +54,13 @@ const CLI = join(here, '..', 'cli', `main${import.meta.url.endsWith('.ts') ? '.t
 /** What syscall_loop prints at the end (threads: with threads=N). */
 interface GeneratorOutput { calls: number; ns: number; nsPerCall: number; threads?: { cpu: number; calls: number; ns: number; spin: boolean }[] }
 
-/** How the soak runs its generator: the command line and a sentence for the report. */
+/**
+ * How the soak runs its generator: the command line and a sentence for the report. With two CPUs
+ * or more, two threads sharing one 1M/s schedule, one on the generator's CPU and one on the
+ * reader's (syscall-events.ts's generatorCommand, which the live bench's paced runs use too).
+ */
 export function generatorPlan(cpus: { generator: number; consumer: number }, seconds: number, bin: string): { args: string[]; threads: number; description: string } {
-  const base = ['-c', String(cpus.generator), bin, String(RATE * seconds), String(RATE), 'nosys'];
-  if (cpus.generator === cpus.consumer) return { args: base, threads: 1, description: `generator: 1 thread at ${RATE / 1e6}M/s sharing CPU ${cpus.generator} with the reader` };
-  // Both threads take batches from one 1M/s schedule. Thread 0 spins on the vDSO clock on its own CPU;
-  // thread 1 must not spin on the reader's CPU: it sleeps until its batch is due, at a lower priority.
-  return {
-    args: [...base, `threads=${GEN_THREADS}`, `cpus=${cpus.generator},${cpus.consumer}`, `spin=${cpus.generator}`, `batch=${GEN_BATCH}`, `nice=${GEN_SHARED_CPU_NICE}`],
-    threads: GEN_THREADS,
-    description: `generator: ${GEN_THREADS} threads sharing one ${RATE / 1e6}M/s schedule in batches of ${GEN_BATCH} calls, one on CPU ${cpus.generator} (spin-paced), one on CPU ${cpus.consumer}, the reader's (sleeps until its batch is due, nice ${GEN_SHARED_CPU_NICE})`,
-  };
+  return generatorCommand({ cpus, bin, count: RATE * seconds, rate: RATE, syscall: 'nosys', split: true });
 }
 
 interface ReaderLine { t: number; nextSeq: number; threadSeqs?: number[]; delivered: number; lost: number; corrupt: number; p99Us: number | null; maxUs: number; minuteP99Us?: number | null; minuteEvents?: number; final?: boolean; ready?: boolean }
