@@ -86,7 +86,7 @@ export const suite: BenchSuite = {
       step++;
     }
     const paced = await pacedLive(ctx, { ringBytes: RING_BYTES, budgetMs: HEADLINE_BUDGET_MS, syscall: SYSCALL, attach: ATTACH, fullRateEvents: events, step: (l) => { step++; return progress(l); } });
-    const pacedTs = (paced.extra.pairs as { ts: LiveRunResult; blk: LiveRunResult }[]).flatMap((p) => [p.ts, p.blk]);
+    const pacedTs = [...(paced.extra.pairs as { ts: LiveRunResult; blk: LiveRunResult }[]), ...(paced.extra.curve as { ts: LiveRunResult; blk: LiveRunResult }[])].flatMap((p) => [p.ts, p.blk]);
     const all = [...curve.map((c) => c.r), ...head.slice(1), oldSetup, awaitRun, ...pacedTs];
     checks['C consumer: every event delivered exactly once or counted lost'] = paced.exact;
     checks['every event delivered exactly once or counted lost (delivered + lost = produced; in order when nothing lost)'] = all.every(exactlyOnce);
