@@ -63,7 +63,7 @@ class CpuRing {
   readonly mask: number;
   /** The generated drain (undefined: PerfBuffer's closure drain). */
   drain: RingDrain | undefined;
-  /** Set by unmap(): a generated drain that finds its ring detached under it ends quietly. */
+  /** Set by unmap(): a drain that finds the ring released under it (zero pages, or detached) ends quietly. */
   unmapped = false;
 
   constructor(cpu: number, fd: OwnedFd, mapping: ArrayBuffer, pageSize: number, dataSize: number) {

@@ -112,7 +112,7 @@ class Ring {
   cb: RecordCallback | undefined;
   /** Whether the last drain was stopped by its callback (returned false). */
   stopped = false;
-  /** Set by unmap(): a drain that finds its ring detached under it ends quietly. */
+  /** Set by unmap(): a drain that finds the ring released under it (zero pages, or detached) ends quietly. */
   unmapped = false;
   readonly code: RingCode;
 
