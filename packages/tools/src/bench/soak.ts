@@ -20,7 +20,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onlineCpus } from 'tsbpf';
 import { buildCReference } from './c-reference.js';
-import { generatorCommand, liveCpus } from './syscall-events.js';
+import { generatorCommand, liveCpus, type GeneratorOutput } from './syscall-events.js';
 import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 
 /** The seed's operating point. */
@@ -50,9 +50,6 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** The reader script next to this module (.ts under tsx, .js when built), run with this process's loader flags. */
 const READER = join(here, `soak-reader${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`);
 const CLI = join(here, '..', 'cli', `main${import.meta.url.endsWith('.ts') ? '.ts' : '.js'}`);
-
-/** What syscall_loop prints at the end (threads: with threads=N). */
-interface GeneratorOutput { calls: number; ns: number; nsPerCall: number; threads?: { cpu: number; calls: number; ns: number; spin: boolean }[] }
 
 /**
  * How the soak runs its generator: the command line and a sentence for the report. With two CPUs
