@@ -169,7 +169,6 @@ export async function steady(minutes: number, log: (s: string) => void): Promise
 
 /** 1M events/s, the reader SIGSTOPped for 2 s. */
 export async function overload(log: (s: string) => void): Promise<{ rows: Row[]; checks: Record<string, boolean>; extra: Record<string, unknown> }> {
-  let contAt = NaN;
   const r = await collect(OVERLOAD_SECONDS, {
     ringBytes: STEADY_RING, maxLatencyMs: STEADY_BUDGET_MS, reportMs: 100, minuteMs: MINUTE_MS,
     during: async (reader) => {
@@ -177,7 +176,6 @@ export async function overload(log: (s: string) => void): Promise<{ rows: Row[];
       reader.kill('SIGSTOP');
       await new Promise((res) => setTimeout(res, STOP_MS));
       reader.kill('SIGCONT');
-      contAt = performance.now();
     },
   });
   // Reader lines carry its own clock (t); the first line after SIGCONT marks the resume on that clock.
@@ -188,7 +186,6 @@ export async function overload(log: (s: string) => void): Promise<{ rows: Row[];
   const f = r.final;
   const recoveredMs = t0Reader === undefined ? NaN : Math.max(0, lastLossT - t0Reader);
   log(`  overload: produced ${r.produced}, delivered ${f.delivered}, lost ${f.lost}, corrupt ${f.corrupt}, loss ended ${recoveredMs.toFixed(0)} ms after resume`);
-  void contAt;
   return {
     rows: [
       { name: 'overload: produced (1M/s, reader stopped 2 s)', value: r.produced, unit: 'events', verdict: 'info' },

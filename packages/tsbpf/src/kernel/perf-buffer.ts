@@ -63,6 +63,8 @@ class CpuRing {
   readonly mask: number;
   /** The generated drain (undefined: PerfBuffer's closure drain). */
   drain: RingDrain | undefined;
+  /** The generated drain's state array (st[0]: the tail to publish should a callback throw). */
+  drainState: Int32Array | undefined;
   /** Set by unmap(): a drain that finds the ring released under it (zero pages, or detached) ends quietly. */
   unmapped = false;
 
@@ -95,6 +97,20 @@ class CpuRing {
     native.unmap(this.mapping);
   }
 
+  /**
+   * After the generated drain threw: publishes the tail it reached (past the sample whose callback
+   * threw: that sample counts as read). Returns true when the error only means that a callback
+   * closed the reader and the addon detached the ring (a header load threw): the drain then ends
+   * quietly. (A callback's own error thrown after closing is indistinguishable in that one case.)
+   */
+  settleThrow(): boolean {
+    if (this.unmapped) return this.u32.length === 0;
+    const t = this.drainState![0]! | 0;
+    const lo = this.u32[TAIL >> 2]! | 0;
+    if (t !== lo) this.publish(t, (this.u32[(TAIL >> 2) + 1]! + ((t >>> 0) < (lo >>> 0) ? 1 : 0)) >>> 0);
+    return false;
+  }
+
   /** One 64-bit store of data_tail. */
   publish(lo: number, hi: number): void {
     scratchU32[0] = lo;
@@ -106,28 +122,38 @@ class CpuRing {
 /** A CPU ring's generated drain: returns n ≥ 0 samples delivered, or -n - 1 when a callback stopped it. */
 type RingDrain = (cb: PerfSampleCallback) => number;
 /**
- * One rare record (wrapping, lost, unknown type) at tail `t`: st[4] = the new tail (set before the
- * callback runs), st[5] = 1 when the callback stopped the drain, st[6] = samples delivered.
+ * One rare record (wrapping, lost, unknown type) at tail `t`: st[0] = st[4] = the new tail (set
+ * before the callback runs), st[5] = 1 when the callback stopped the drain, st[6] = samples delivered.
  */
 type SlowRecord = (r: CpuRing, t: number, cb: PerfSampleCallback, st: Int32Array) => void;
 
 let nextPerfRingId = 0;
 /** data_tail is stored at least this often (bytes) in a generated drain. */
 const PERF_BATCH_BYTES = 16384;
+/**
+ * Elements of a generated drain's state array: over 64 bytes, so V8 keeps its memory off the heap
+ * and optimised code addresses it as a constant (a small on-heap one costs a length and pointer
+ * reload per access after every loop back-edge).
+ */
+const DRAIN_STATE_LENGTH = 32;
 
 /*
  * Each CPU ring gets its own drain, generated with new Function and a unique name in the source (as
  * ring-buffer.ts does), so V8 gives it its own feedback: the callback call site in the loop sees
  * only this reader's callback, stays monomorphic, and V8 inlines the callback into the loop.
  * The ring's base, mask and size are constants in the source. Per record: two header loads, one
- * length load and the call; no allocation, no BigInt. data_tail is stored once per 16 KiB batch
- * (libbpf's perf_buffer__consume stores it once per drain), and when a callback throws (that
- * sample counts as read).
+ * length load, one store of the tail to the state array, and the call; no allocation, no BigInt.
+ * data_tail is stored once per 16 KiB batch (libbpf's perf_buffer__consume stores it once per
+ * drain), and when a callback throws (that sample counts as read).
+ * The generated code has no try: a try around the loop (also one V8 inlines the batch into) keeps
+ * the tail tagged (a Smi) in memory across the callback: ~10% of drain throughput (bench/RESULTS.md).
+ * Instead the state array's st[0] holds the tail past the sample being delivered before its
+ * callback runs, and when a callback throws, consume() publishes that (CpuRing.settleThrow).
  * No per-record closed check: close() releases the ring at once, also from inside a callback, by
  * mapping zero pages over it, so the next header reads type 0, not a sample: the slow path sees
  * `ring.unmapped` and stops the drain. Data_tail stores land in the replacement page. (Should the
- * addon have detached the buffer instead, the next header load throws; the batch catches that,
- * only when it is not the callback's own error and the ring is unmapped, and the drain ends.)
+ * addon have detached the buffer instead, the next header load throws a TypeError, which
+ * settleThrow recognises: the drain then ends quietly.)
  * Records that wrap the ring end, PERF_RECORD_LOST and unknown types go through `slow`.
  */
 function perfDrainSource(id: number, cpu: number, base: number, size: number): string {
@@ -139,84 +165,61 @@ function publishWide(lo, hi) {
   tailF64[0] = scratchF64[0];
 }
 // One batch, up to the first record boundary at or past stop. Called once per batch, so V8
-// optimises it by calls (a whole function) rather than on-stack in the middle of a long drain:
-// on-stack code is slower, and once cached, later calls re-enter it and never tier up.
-// Returns the new tail; st[3] = samples delivered, st[1] = 1 when a callback stopped the drain;
-// st[0] = the tail also when a callback throws.
-function batch_perf_${id}(cb, t, stop) {
+// optimises it by calls (a whole function, which it may then inline into the drain) rather than
+// only on-stack in the middle of a long drain: on-stack code is slower, and once cached, later
+// calls re-enter it and never tier up.
+// Returns the new tail; st[0] = the tail to publish should a callback throw, st[3] = samples
+// delivered, st[1] = 1 when a callback stopped the drain. The tail and the stop are int32 locals
+// (| 0), so V8 keeps them untagged in registers.
+function batch_perf_${id}(cb, from, stop) {
+  let t = from | 0;
+  const end = stop | 0;
   let n = 0;
-  let slowing = false;
-  let inCb = false;
-  try {
-    do {
-      const off = t & ${size - 1};
-      const at = ${base} + off;
-      // A sample that does not wrap: type, size and the raw length are aligned 4-byte loads.
-      if (off <= ${size - 16}) {
-        const type = view.getInt32(at, true);
-        const rs = view.getInt32(at + 4, true) >>> 16;
-        if (type === ${PERF_RECORD_SAMPLE} && off + rs <= ${size} && rs >= 16) {
-          t = (t + rs) | 0;
-          n = (n + 1) | 0;
-          inCb = true;
-          if (cb(view, at + 12, view.getInt32(at + 8, true), ${cpu}) === false) { st[1] = 1; break; }
-          inCb = false;
-          continue;
-        }
+  do {
+    const off = t & ${size - 1};
+    const at = ${base} + off;
+    // A sample that does not wrap: type, size and the raw length are aligned 4-byte loads.
+    if (off <= ${size - 16}) {
+      const type = view.getInt32(at, true);
+      const rs = view.getInt32(at + 4, true) >>> 16;
+      if (type === ${PERF_RECORD_SAMPLE} && off + rs <= ${size} && rs >= 16) {
+        t = (t + rs) | 0;
+        n = (n + 1) | 0;
+        st[0] = t; // should this callback throw, its sample counts as read
+        if (cb(view, at + 12, view.getInt32(at + 8, true), ${cpu}) === false) { st[1] = 1; break; }
+        continue;
       }
-      st[4] = t;
-      st[5] = 0;
-      st[6] = 0;
-      slowing = true;
-      slow(ring, t, cb, st);
-      slowing = false;
-      t = st[4] | 0;
-      n = (n + st[6]) | 0;
-      if (st[5] !== 0) { st[1] = 1; break; }
-    } while (((t - stop) | 0) < 0);
-  } catch (e) {
-    // A callback closed the reader: the ring is detached and the next header load threw. End
-    // here. Errors from callbacks (also slow-path ones) propagate.
-    if (inCb || slowing || !ring.unmapped) throw e;
-    st[1] = 1;
-  } finally {
-    if (slowing) { t = st[4] | 0; n = (n + st[6]) | 0; } // a callback threw: its sample counts as read
+    }
     st[0] = t;
-    st[3] = n;
-  }
+    st[4] = t;
+    st[5] = 0;
+    st[6] = 0;
+    slow(ring, t, cb, st);
+    t = st[4] | 0;
+    n = (n + st[6]) | 0;
+    if (st[5] !== 0) { st[1] = 1; break; }
+  } while (((t - end) | 0) < 0);
+  st[3] = n;
   return t;
 }
 function drain_perf_${id}(cb) {
   const head = Atomics.load(u32, ${HEAD >> 2}) | 0; // acquire: pairs with the kernel's release of data_head
   let t = u32[${TAIL >> 2}] | 0;
-  let published = t;
   let n = 0;
-  let stopped = false;
-  let inBatch = false;
-  try {
-    while (t !== head) {
-      // Batches of ${PERF_BATCH_BYTES} bytes, data_tail stored after each (producers get space back
-      // during a long drain).
-      const batchStart = t;
-      const left = (head - t) >>> 0;
-      st[1] = 0;
-      inBatch = true;
-      t = batch_perf_${id}(cb, t, (t + (left > ${PERF_BATCH_BYTES} ? ${PERF_BATCH_BYTES} : left)) | 0);
-      inBatch = false;
-      n = (n + st[3]) | 0;
-      const hi = (u32[${(TAIL >> 2) + 1}] + ((t >>> 0) < (batchStart >>> 0) ? 1 : 0)) >>> 0;
-      if (hi === u32[${(TAIL >> 2) + 1}]) u32[${TAIL >> 2}] = t; else publishWide(t, hi);
-      published = t;
-      if (st[1] !== 0) { stopped = true; break; }
-    }
-  } finally {
-    if (inBatch) { t = st[0] | 0; n = (n + st[3]) | 0; }
-    if (t !== published) {
-      const hi = (u32[${(TAIL >> 2) + 1}] + ((t >>> 0) < (published >>> 0) ? 1 : 0)) >>> 0;
-      if (hi === u32[${(TAIL >> 2) + 1}]) u32[${TAIL >> 2}] = t; else publishWide(t, hi);
-    }
+  st[0] = t;
+  while (t !== head) {
+    // Batches of ${PERF_BATCH_BYTES} bytes, data_tail stored after each (producers get space back
+    // during a long drain).
+    const batchStart = t;
+    const left = (head - t) >>> 0;
+    st[1] = 0;
+    t = batch_perf_${id}(cb, t, (t + (left > ${PERF_BATCH_BYTES} ? ${PERF_BATCH_BYTES} : left)) | 0);
+    n = (n + st[3]) | 0;
+    const hi = (u32[${(TAIL >> 2) + 1}] + ((t >>> 0) < (batchStart >>> 0) ? 1 : 0)) >>> 0;
+    if (hi === u32[${(TAIL >> 2) + 1}]) u32[${TAIL >> 2}] = t; else publishWide(t, hi);
+    if (st[1] !== 0) return -n - 1;
   }
-  return stopped ? -n - 1 : n;
+  return n;
 }
 return drain_perf_${id};
 `;
@@ -232,7 +235,9 @@ function makePerfDrain(r: CpuRing, slow: SlowRecord): RingDrain | undefined {
   } catch {
     return undefined; // --disallow-code-generation-from-strings: PerfBuffer's own (shared) drain loop
   }
-  const drain = factory(r, r.u32, r.tailF64, r.view, slow, new Int32Array(8), scratchU32, scratchF64);
+  const st = new Int32Array(DRAIN_STATE_LENGTH);
+  const drain = factory(r, r.u32, r.tailF64, r.view, slow, st, scratchU32, scratchF64);
+  r.drainState = st;
   // Run it on the still empty ring (its event is not enabled yet) enough times for V8 to give it
   // a feedback vector (allocated lazily, after several calls) and type feedback for the code
   // around the loop. Otherwise a long first drain runs without feedback, V8 compiles the loop
@@ -364,16 +369,20 @@ export class PerfBuffer {
     const rings = this.#rings;
     const k = rings.length;
     let total = 0;
+    let r: CpuRing | undefined;
     try {
       const first = this.#next;
       this.#next = (first + 1) % k;
       for (let j = 0; j < k; j++) {
-        const r = rings[(first + j) % k]!;
+        r = rings[(first + j) % k]!;
         const n = r.drain !== undefined ? r.drain(cb) : this.#drain(r, cb);
         if (n < 0) { total += -n - 1; break; }
         total += n;
         if (this.#state.closed) break;
       }
+    } catch (e) {
+      // The generated drains have no try of their own (see perfDrainSource): settle here.
+      if (r?.drain === undefined || !r.settleThrow()) throw e;
     } finally {
       this.#waiter.drained(total);
     }
@@ -465,7 +474,7 @@ export class PerfBuffer {
       v = this.#gather(r, off, recSize);
       at = 0;
     }
-    st[4] = (t + recSize) | 0;
+    st[0] = st[4] = (t + recSize) | 0;
     if (type === PERF_RECORD_SAMPLE) {
       st[6] = 1;
       if (cb(v, at + 12, v.getUint32(at + 8, true), r.cpu) === false) st[5] = 1;
