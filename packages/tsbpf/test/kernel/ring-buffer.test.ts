@@ -210,27 +210,7 @@ test('a callback returning false stops the drain and keeps the rest', () => {
   assert.deepEqual(seen, range(50));
 });
 
-test('a throwing callback consumes its record also in the bounded drain (maxRecords), and only that one', () => {
-  using ring = ringMap();
-  using seq = seqCounter();
-  using prog = producer({ mode: 'reserve', seq, ring });
-  const rb = new RingBuffer(ring);
-  produce(prog, 5);
-  assert.throws(() => rb.consume((v, o) => { if (v.getUint32(o, true) === 2) throw new Error('boom'); }, 100), /boom/);
-  assert.equal(rb.availableBytes(), 2 * 40);
-  // A readInto between drains moves the position; a later throwing drain publishes from there.
-  const buf = new Uint8Array(64);
-  assert.equal(rb.readInto(buf), 32);
-  assert.equal(new DataView(buf.buffer).getUint32(0, true), 3);
-  produce(prog, 3);
-  assert.throws(() => rb.consume(() => { throw new Error('first'); }), /first/);
-  const seen: number[] = [];
-  assert.equal(rb.consume((v, o) => { seen.push(v.getUint32(o, true)); }, 100), 3);
-  assert.deepEqual(seen, [5, 6, 7]);
-  rb.close();
-});
-
-test('a throwing callback consumes its record; close() inside a callback stops cleanly', () => {
+test('a throwing callback consumes its record (also in the bounded drain, and after readInto); close() inside a callback stops cleanly', () => {
   using ring = ringMap();
   using seq = seqCounter();
   using prog = producer({ mode: 'reserve', seq, ring });
@@ -238,6 +218,19 @@ test('a throwing callback consumes its record; close() inside a callback stops c
   produce(prog, 5);
   assert.throws(() => rb.consume((v, o) => { if (v.getUint32(o, true) === 2) throw new Error('boom'); }), /boom/);
   assert.equal(rb.availableBytes(), 2 * 40);
+  // The bounded drain (maxRecords) too, and only the record it threw on.
+  assert.throws(() => rb.consume(() => { throw new Error('bounded'); }, 100), /bounded/);
+  assert.equal(rb.availableBytes(), 40);
+  // A readInto between drains moves the position; a later throwing drain settles from there.
+  const buf = new Uint8Array(64);
+  assert.equal(rb.readInto(buf), 32);
+  assert.equal(new DataView(buf.buffer).getUint32(0, true), 4);
+  produce(prog, 3);
+  assert.throws(() => rb.consume(() => { throw new Error('first'); }), /first/);
+  const seen: number[] = [];
+  assert.equal(rb.consume((v, o) => { seen.push(v.getUint32(o, true)); }, 100), 2);
+  assert.deepEqual(seen, [6, 7]);
+  produce(prog, 2);
   let calls = 0;
   rb.consume(() => { calls++; rb.close(); });
   assert.equal(calls, 1);
