@@ -13,7 +13,7 @@ import { spawn } from 'node:child_process';
 import {
   asm, asmOverloadGate, asmRingbufReserve, BpfMap, DropCounter, onlineCpus, OverloadGuard, Program, R0, R1, R2, R6, R7, R8, R9, RingBuffer, type AsmItem, type RecordView,
 } from 'tsbpf';
-import { buildCReference } from './c-reference.js';
+import { buildCReference, lastJsonLine } from './c-reference.js';
 import { pinProcess } from './runner.js';
 import { liveCpus } from './syscall-events.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
@@ -116,7 +116,7 @@ async function runOnce(policy: Policy, events: number, rate: number, workMs: num
     gen.on('close', (code) => {
       finished = true;
       if (code !== 0) reject(new Error(`syscall_loop exited ${code}: ${err}`));
-      else resolve(JSON.parse(out.trim().split('\n').at(-1)!));
+      else resolve(lastJsonLine<{ calls: number; ns: number }>(out));
     });
   });
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: RING_BYTES, name: 'bp_events' });

@@ -30,11 +30,16 @@ export function buildCReference(name: string): string {
   return out;
 }
 
+/** The JSON object a C reference (or the generator) prints as its last line of output. */
+export function lastJsonLine<T>(out: string): T {
+  return lastJsonLine<T>(out);
+}
+
 /** Runs a C reference and parses the JSON it prints on stdout. */
 export function runCReference<T = Record<string, unknown>>(name: string, args: string[], opts: { cpu?: number } = {}): T {
   const bin = buildCReference(name);
   const cmd = opts.cpu !== undefined ? 'taskset' : bin;
   const argv = opts.cpu !== undefined ? ['-c', String(opts.cpu), bin, ...args] : args;
   const out = execFileSync(cmd, argv, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
+  return lastJsonLine<T>(out);
 }

@@ -5,7 +5,7 @@
  */
 import { Worker } from 'node:worker_threads';
 import { BpfMap, DropCounter, onlineCpus, Program } from 'tsbpf';
-import { buildCReference } from './c-reference.js';
+import { buildCReference, lastJsonLine } from './c-reference.js';
 import { runProcess } from './live-c.js';
 import { benchWorker } from './worker-thread.js';
 import { pinProcess } from './runner.js';
@@ -51,7 +51,7 @@ export async function runLiveBlocking(o: { events: number; rate?: number; split?
     Atomics.store(flags, 1, 1);
     Atomics.notify(flags, 1);
     gen.proc.stdin!.write('go\n');
-    const g = JSON.parse((await gen.done).trim().split('\n').at(-1)!) as GeneratorOutput;
+    const g = lastJsonLine<GeneratorOutput>(await gen.done);
     await new Promise((r) => setTimeout(r, TAIL_MS));
     Atomics.store(flags, 0, 1);
     const r = await result;

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { BpfMap, DropCounter, Program } from 'tsbpf';
-import { buildCReference } from './c-reference.js';
+import { buildCReference, lastJsonLine } from './c-reference.js';
 import { generatorCommand, generatorFields, liveCpus, syscallTracer, type GeneratorOutput, type GeneratorSyscall, type TracerAttach } from './syscall-events.js';
 
 /** What the C consumer measured in one run. */
@@ -73,10 +73,10 @@ export async function runLiveC(o: { events: number; rate?: number; split?: boole
     cons = runProcess('taskset', ['-c', String(cpus.consumer), buildCReference('live_consume'), String(ring.info().id), String(o.events), ...mode, `threads=${plan.threads}`], (l) => { if (l === 'ready') ready(); });
     await Promise.race([isReady, cons.done]);
     gen.proc.stdin!.write('go\n');
-    const g = JSON.parse((await gen.done).trim().split('\n').at(-1)!) as GeneratorOutput;
+    const g = lastJsonLine<GeneratorOutput>(await gen.done);
     await new Promise((r) => setTimeout(r, TAIL_MS));
     cons.proc.stdin!.end();
-    const c = JSON.parse((await cons.done).trim().split('\n').at(-1)!) as COut;
+    const c = lastJsonLine<COut>(await cons.done);
     return {
       produced: g.calls, delivered: c.delivered, lost: drops.read(), outOfOrder: c.outOfOrder, nextSeq: c.nextSeq, ...generatorFields(g, plan.threads),
       consumerCpuPct: c.cpuPct, consumerCpuPctWhole: c.cpuPctWhole, consumerCpuUserPct: c.userPct, consumerCpuSysPct: c.sysPct,

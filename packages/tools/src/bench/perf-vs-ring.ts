@@ -11,7 +11,7 @@ import { RingBuffer } from 'tsbpf';
 import type { Program } from 'tsbpf';
 import { eventChecksum, expectedChecksum, producer, seqCounter } from './event-producers.js';
 import { BenchContext, BenchSuite, median, Row, spread, SuiteResult } from './suite.js';
-import { buildCReference } from './c-reference.js';
+import { buildCReference, lastJsonLine } from './c-reference.js';
 import { runProcess } from './live-c.js';
 import { pinProcess } from './runner.js';
 
@@ -32,7 +32,7 @@ async function cPerfRound(map: BpfMap, pages: number, cpu: number, produce: () =
     await Promise.race([isReady, c.done]);
     produce();
     c.proc.stdin!.write('go\n');
-    return JSON.parse((await c.done).trim().split('\n').at(-1)!) as CPerfOut;
+    return lastJsonLine<CPerfOut>(await c.done);
   } finally {
     if (c.proc.exitCode === null) c.proc.kill('SIGKILL');
   }

@@ -19,8 +19,8 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { onlineCpus } from 'tsbpf';
-import { buildCReference } from './c-reference.js';
-import { generatorCommand, liveCpus, type GeneratorOutput } from './syscall-events.js';
+import { buildCReference, lastJsonLine } from './c-reference.js';
+import { generatorCommand, liveCpus, type GeneratorCommand, type GeneratorOutput } from './syscall-events.js';
 import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 
 /** The seed's operating point. */
@@ -56,7 +56,7 @@ const CLI = join(here, '..', 'cli', `main${import.meta.url.endsWith('.ts') ? '.t
  * or more, two threads sharing one 1M/s schedule, one on the generator's CPU and one on the
  * reader's (syscall-events.ts's generatorCommand, which the live bench's paced runs use too).
  */
-export function generatorPlan(cpus: { generator: number; consumer: number }, seconds: number, bin: string): { args: string[]; threads: number; description: string } {
+export function generatorPlan(cpus: { generator: number; consumer: number }, seconds: number, bin: string): GeneratorCommand {
   return generatorCommand({ cpus, bin, count: RATE * seconds, rate: RATE, syscall: 'nosys', split: true });
 }
 
@@ -77,7 +77,7 @@ async function collect(seconds: number, opts: { deadlineMs?: number; ringBytes: 
   let genErr = '';
   gen.stdout.setEncoding('utf8').on('data', (d: string) => { genOut += d; });
   gen.stderr.setEncoding('utf8').on('data', (d: string) => { genErr += d; });
-  const genDone = new Promise<GeneratorOutput>((resolve, reject) => gen.on('close', (code) => (code === 0 ? resolve(JSON.parse(genOut.trim().split('\n').at(-1)!) as GeneratorOutput) : reject(new Error(`syscall_loop exited ${code}: ${genErr}`)))));
+  const genDone = new Promise<GeneratorOutput>((resolve, reject) => gen.on('close', (code) => (code === 0 ? resolve(lastJsonLine<GeneratorOutput>(genOut)) : reject(new Error(`syscall_loop exited ${code}: ${genErr}`)))));
   const cfg = { tgid: gen.pid!, threads: plan.threads, ringBytes: opts.ringBytes, maxLatencyMs: opts.maxLatencyMs, reportMs: opts.reportMs, minuteMs: opts.minuteMs };
   const reader = spawn('taskset', ['-c', String(cpus.consumer), process.execPath, ...process.execArgv, READER, JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines: ReaderLine[] = [];

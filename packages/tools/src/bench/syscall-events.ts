@@ -14,7 +14,7 @@ import { Program } from 'tsbpf';
 import { RingBuffer, type RecordView } from 'tsbpf';
 import { asm, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, type AsmItem, type MapRef } from 'tsbpf';
 import { RINGBUF_FLAG, RINGBUF_QUERY } from 'tsbpf';
-import { buildCReference } from './c-reference.js';
+import { buildCReference, lastJsonLine } from './c-reference.js';
 import { pinProcess } from './runner.js';
 import { SeqChecker } from './soak-check.js';
 
@@ -362,7 +362,7 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     gen.on('error', reject);
     gen.on('close', (code) => {
       if (code !== 0) reject(new Error(`syscall_loop exited ${code}: ${genErr}`));
-      else { try { resolve(JSON.parse(genOut.trim().split('\n').at(-1)!) as GeneratorOutput); } catch (e) { reject(e); } }
+      else { try { resolve(lastJsonLine<GeneratorOutput>(genOut)); } catch (e) { reject(e); } }
     });
   });
   let finished = false;
