@@ -32,7 +32,7 @@ export function buildCReference(name: string): string {
 
 /** The JSON object a C reference (or the generator) prints as its last line of output. */
 export function lastJsonLine<T>(out: string): T {
-  return lastJsonLine<T>(out);
+  return JSON.parse(out.trim().split('\n').at(-1)!) as T;
 }
 
 /** Runs a C reference and parses the JSON it prints on stdout. */
