@@ -24,12 +24,17 @@ for (const line of readFileSync(tapFile, 'utf8').split('\n')) {
   if (!m) continue;
   const [, name, reason = ''] = m;
   const f = FEATURE.exec(reason);
-  if (!f) bad.push(`"${name}": skipped without a feature reason (${reason || 'none'}); skip through test/support/features.ts`);
-  else if (!(f[1] in expected)) bad.push(`"${name}": skipped for feature ${f[1]}, which this machine kind is expected to have (${reason})`);
+  if (!f)
+    bad.push(
+      `"${name}": skipped without a feature reason (${reason || 'none'}); skip through test/support/features.ts`,
+    );
+  else if (!(f[1] in expected))
+    bad.push(`"${name}": skipped for feature ${f[1]}, which this machine kind is expected to have (${reason})`);
   else seen.set(f[1], (seen.get(f[1]) ?? 0) + 1);
 }
 for (const [f, n] of seen) console.log(`expected skip: ${f} (${n} test${n === 1 ? '' : 's'}): ${expected[f]}`);
-for (const f of Object.keys(expected)) if (!seen.has(f)) console.log(`note: feature ${f} is listed as expected to be missing, but no test skipped for it`);
+for (const f of Object.keys(expected))
+  if (!seen.has(f)) console.log(`note: feature ${f} is listed as expected to be missing, but no test skipped for it`);
 if (bad.length) {
   console.error(`check-skips: ${bad.length} unexpected skip(s):\n  ${bad.join('\n  ')}`);
   process.exit(1);

@@ -19,19 +19,34 @@ if (!dirs) {
   console.error(`usage: run-tests.mjs [unit|kernel|all] (got ${which})`);
   process.exit(2);
 }
-const files = dirs.flatMap((d) => readdirSync(join(root, d)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join(d, f)));
+const files = dirs.flatMap((d) =>
+  readdirSync(join(root, d))
+    .filter((f) => f.endsWith('.test.ts'))
+    .sort()
+    .map((f) => join(d, f)),
+);
 const reporters = [];
 const tap = process.env.TSBPF_TEST_TAP;
 if (tap) {
   mkdirSync(dirname(resolve(root, tap)), { recursive: true });
-  reporters.push('--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=tap', `--test-reporter-destination=${tap}`);
+  reporters.push(
+    '--test-reporter=spec',
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tap}`,
+  );
 }
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...files], { cwd: root, stdio: 'inherit' });
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...reporters, ...files], {
+  cwd: root,
+  stdio: 'inherit',
+});
 // A CI timeout or Ctrl-C stops this runner: pass the signal on, so the test process (and through its
 // own handlers, the programs, links and network namespaces it made) shuts down instead of running on
 // orphaned. A second signal of the same kind while waiting is passed on too.
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-  process.on(signal, () => { child.kill(signal); });
+  process.on(signal, () => {
+    child.kill(signal);
+  });
 }
 child.on('exit', (code, signal) => {
   if (signal) {

@@ -20,18 +20,31 @@ for (let i = 1; i <= rounds; i++) {
   const tap = join(outDir, `run-${i}.tap`);
   const t0 = Date.now();
   const r = spawnSync(process.execPath, [join(root, 'scripts/run-tests.mjs'), 'all'], {
-    cwd: root, env: { ...process.env, TSBPF_TEST_TAP: tap }, stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8',
+    cwd: root,
+    env: { ...process.env, TSBPF_TEST_TAP: tap },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    encoding: 'utf8',
   });
-  const skips = spawnSync(process.execPath, [join(root, 'scripts/check-skips.mjs'), tap], { cwd: root, encoding: 'utf8' });
+  const skips = spawnSync(process.execPath, [join(root, 'scripts/check-skips.mjs'), tap], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   let text = '';
-  try { text = readFileSync(tap, 'utf8'); } catch { /* runner died before writing */ }
+  try {
+    text = readFileSync(tap, 'utf8');
+  } catch {
+    /* runner died before writing */
+  }
   const failed = [...text.matchAll(/^\s*not ok \d+ - (.*)$/gm)].map((m) => m[1]);
   const pass = Number(/^# pass (\d+)$/m.exec(text)?.[1] ?? 0);
   const ok = r.status === 0 && skips.status === 0;
   const secs = ((Date.now() - t0) / 1000).toFixed(0);
   results.push({ round: i, ok, status: r.status, pass, failed, skipCheck: skips.status === 0, seconds: Number(secs) });
-  console.log(`run ${i}/${rounds}: ${ok ? 'PASS' : 'FAIL'} (${pass} passed, ${failed.length} failed, ${secs} s)` +
-    (failed.length ? `\n  failed: ${failed.join('\n  failed: ')}` : '') + (skips.status === 0 ? '' : `\n  ${skips.stderr.trim()}`));
+  console.log(
+    `run ${i}/${rounds}: ${ok ? 'PASS' : 'FAIL'} (${pass} passed, ${failed.length} failed, ${secs} s)` +
+      (failed.length ? `\n  failed: ${failed.join('\n  failed: ')}` : '') +
+      (skips.status === 0 ? '' : `\n  ${skips.stderr.trim()}`),
+  );
   writeFileSync(join(outDir, 'summary.json'), JSON.stringify(results, null, 2));
 }
 const green = results.filter((r) => r.ok).length;

@@ -34,14 +34,22 @@ function run(cmd: string, args: string[], opts: ExecFileSyncOptions = {}): strin
   }
 }
 
-interface LockEntry { version: string; resolved?: string; integrity?: string; dependencies?: Record<string, string>; [k: string]: unknown }
+interface LockEntry {
+  version: string;
+  resolved?: string;
+  integrity?: string;
+  dependencies?: Record<string, string>;
+  [k: string]: unknown;
+}
 
 /**
  * package.json and package-lock.json for a fresh project depending on the packed tarballs, with every
  * third-party dependency pinned to the repository lockfile's version, tarball URL and integrity.
  */
 function writeProject(dir: string, name: string): void {
-  const rootLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+  const rootLock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, LockEntry>;
+  };
   const workspaces: Record<string, string> = { tsbpf: 'packages/tsbpf', 'tsbpf-tools': 'packages/tools' };
   const dependencies: Record<string, string> = {};
   const packages: Record<string, unknown> = {};
@@ -59,13 +67,20 @@ function writeProject(dir: string, name: string): void {
     if (dep in workspaces || packages[`node_modules/${dep}`]) continue;
     const entry = rootLock.packages[`node_modules/${dep}`];
     assert.ok(entry, `package-lock.json has node_modules/${dep}`);
-    const resolved = entry.resolved ?? `https://registry.npmjs.org/${dep}/-/${dep.split('/').pop()}-${entry.version}.tgz`;
+    const resolved =
+      entry.resolved ?? `https://registry.npmjs.org/${dep}/-/${dep.split('/').pop()}-${entry.version}.tgz`;
     packages[`node_modules/${dep}`] = { ...entry, resolved };
     pending.push(...Object.keys(entry.dependencies ?? {}));
   }
   const manifest = { name, version: '1.0.0', private: true, type: 'module', dependencies };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(manifest, null, 2));
-  const lock = { name, version: '1.0.0', lockfileVersion: 3, requires: true, packages: { '': { name, version: '1.0.0', dependencies }, ...packages } };
+  const lock = {
+    name,
+    version: '1.0.0',
+    lockfileVersion: 3,
+    requires: true,
+    packages: { '': { name, version: '1.0.0', dependencies }, ...packages },
+  };
   writeFileSync(join(dir, 'package-lock.json'), JSON.stringify(lock, null, 2));
 }
 
@@ -113,20 +128,35 @@ before(() => {
   work = mkdtempSync(join(tmpdir(), 'tsbpf-pack-install-'));
   const packs = join(work, 'packs');
   mkdirSync(packs);
-  const out = run(NPM, ['pack', '-w', 'tsbpf', '-w', 'tsbpf-tools', '--pack-destination', packs, '--json', ...QUIET], { cwd: root, timeout: 240_000 });
+  const out = run(NPM, ['pack', '-w', 'tsbpf', '-w', 'tsbpf-tools', '--pack-destination', packs, '--json', ...QUIET], {
+    cwd: root,
+    timeout: 240_000,
+  });
   // prepack's build output precedes the JSON on stdout.
   const list = JSON.parse(out.slice(out.indexOf('\n[') + 1)) as { filename: string; files: { path: string }[] }[];
   tarballs = list.map((p) => join(packs, p.filename));
   const lib = list.find((p) => p.filename.startsWith('tsbpf-0') || /^tsbpf-\d/.test(p.filename));
   assert.ok(lib, `packed: ${list.map((p) => p.filename).join(', ')}`);
   const files = lib.files.map((f) => f.path);
-  for (const want of ['dist/index.js', 'dist/index.d.ts', 'dist/entry/asm.js', 'binding.gyp', 'native/tsbpf_native.c']) {
+  for (const want of [
+    'dist/index.js',
+    'dist/index.d.ts',
+    'dist/entry/asm.js',
+    'binding.gyp',
+    'native/tsbpf_native.c',
+  ]) {
     assert.ok(files.includes(want), `the tsbpf tarball has ${want}`);
   }
   for (const arch of ['x64', 'arm64']) {
-    assert.ok(files.some((f) => f.startsWith(`prebuilds/linux-${arch}/`) && f.endsWith('.node')), `the tsbpf tarball has a linux-${arch} prebuild`);
+    assert.ok(
+      files.some((f) => f.startsWith(`prebuilds/linux-${arch}/`) && f.endsWith('.node')),
+      `the tsbpf tarball has a linux-${arch} prebuild`,
+    );
   }
-  assert.ok(!files.some((f) => /^(src|test|build|scripts)\//.test(f)), 'no sources, tests, scripts or local builds shipped');
+  assert.ok(
+    !files.some((f) => /^(src|test|build|scripts)\//.test(f)),
+    'no sources, tests, scripts or local builds shipped',
+  );
 });
 
 after(() => {
@@ -134,7 +164,9 @@ after(() => {
 });
 
 for (const mode of ['defaults', 'ignore-scripts'] as const) {
-  test(`pack and install offline (${mode}): the library, the pure entry and the CLI work from plain JavaScript`, { timeout: 180_000 }, (t: TestContext) => {
+  test(`pack and install offline (${mode}): the library, the pure entry and the CLI work from plain JavaScript`, {
+    timeout: 180_000,
+  }, (t: TestContext) => {
     const project = join(work, mode);
     mkdirSync(project);
     writeProject(project, `tsbpf-install-${mode}`);
@@ -149,9 +181,12 @@ for (const mode of ['defaults', 'ignore-scripts'] as const) {
     // The pure half, where the addon cannot load: assembles, loads nothing native; the kernel call
     // fails with the platform named.
     writeFileSync(join(project, 'pure.mjs'), PURE_SCRIPT);
-    const pure = JSON.parse(run(process.execPath, ['pure.mjs'], {
-      cwd: project, env: { ...process.env, TSBPF_NATIVE_PATH: join(project, 'no-such-addon.node') },
-    }).trim());
+    const pure = JSON.parse(
+      run(process.execPath, ['pure.mjs'], {
+        cwd: project,
+        env: { ...process.env, TSBPF_NATIVE_PATH: join(project, 'no-such-addon.node') },
+      }).trim(),
+    );
     assert.equal(pure.length, 16);
     assert.equal(pure.first, 0xb7, 'mov r0, imm');
     assert.deepEqual(pure.opened, []);

@@ -10,7 +10,13 @@
  */
 import { pathToFileURL } from 'node:url';
 import { BpfMap, Program, RingBuffer } from 'tsbpf';
-import { batchedZeroCopyProgram, copyBasedProgram, EVENT_SIZE, ProcessEvent, zeroCopyProgram } from '../src/labs/exec-programs.js';
+import {
+  batchedZeroCopyProgram,
+  copyBasedProgram,
+  EVENT_SIZE,
+  ProcessEvent,
+  zeroCopyProgram,
+} from '../src/labs/exec-programs.js';
 
 export { batchedZeroCopyProgram, copyBasedProgram, EVENT_SIZE, ProcessEvent, zeroCopyProgram };
 
@@ -18,7 +24,11 @@ function main(): void {
   // `(def event-buffer-zerocopy {:type :ring_buffer :max-entries (* 256 1024)})`
   using eventBuffer = BpfMap.create({ type: 'ringbuf', maxEntries: 256 * 1024, name: 'event_buffer' });
   for (const build of [copyBasedProgram, zeroCopyProgram, batchedZeroCopyProgram]) {
-    using prog = Program.load({ type: 'raw_tracepoint', name: build.name.slice(0, 15), instructions: build(eventBuffer) });
+    using prog = Program.load({
+      type: 'raw_tracepoint',
+      name: build.name.slice(0, 15),
+      instructions: build(eventBuffer),
+    });
     const { retval } = prog.testRun({ ctx: new Uint8Array(8), repeat: 0, ctxOutSize: 0 });
     console.log(`${build.name}: loaded, test-run returned ${retval}`);
   }

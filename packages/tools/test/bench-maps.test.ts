@@ -16,7 +16,8 @@ const ctx: BenchContext = { quick: true, repeats: 2, progress() {}, log() {} };
 function assertChecks(res: SuiteResult): void {
   assert.ok(Object.keys(res.checks).length > 0, `${res.suite} reports checks`);
   for (const [name, ok] of Object.entries(res.checks)) assert.equal(ok, true, `${res.suite}: ${name}`);
-  for (const r of res.rows) if (r.verdict !== 'not comparable') assert.ok(Number.isFinite(r.value), `${res.suite}: ${r.name} is a number`);
+  for (const r of res.rows)
+    if (r.verdict !== 'not comparable') assert.ok(Number.isFinite(r.value), `${res.suite}: ${r.name} is a number`);
 }
 
 const row = (res: SuiteResult, name: string) => {

@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { runBench } from '../src/bench/runner.js';
 
 test('backpressure, compression and multi-ring suites: checks pass, high priority arrives 100%, compact events rebuild exactly, per-CPU rings avoid contention', async () => {
-  const doc = await runBench({ suites: ['backpressure', 'compression', 'multi-ring'], quick: true, out: null, progressStream: null });
+  const doc = await runBench({
+    suites: ['backpressure', 'compression', 'multi-ring'],
+    quick: true,
+    out: null,
+    progressStream: null,
+  });
   assert.deepEqual(doc.errors, {});
   for (const s of doc.suites) for (const [name, ok] of Object.entries(s.checks)) assert.ok(ok, `${s.suite}: ${name}`);
   const bp = doc.suites.find((s) => s.suite === 'backpressure')!;

@@ -42,8 +42,15 @@ test('runner: quick run of xdp, live, wakeup, sizing produces one consistent doc
   for (const s of doc.suites) {
     assert.ok(s.rows.length > 0, `${s.suite} has rows`);
     assert.ok(s.charts.length > 0, `${s.suite} has charts`);
-    for (const c of s.charts) for (const ser of c.series) assert.equal(ser.data.length, c.labels.length, `${s.suite} chart "${c.title}" series ${ser.name} matches its labels`);
-    for (const r of s.rows) assert.ok(Number.isFinite(r.value) || r.verdict === 'does not hold', `${s.suite} row ${r.name} has a value`);
+    for (const c of s.charts)
+      for (const ser of c.series)
+        assert.equal(
+          ser.data.length,
+          c.labels.length,
+          `${s.suite} chart "${c.title}" series ${ser.name} matches its labels`,
+        );
+    for (const r of s.rows)
+      assert.ok(Number.isFinite(r.value) || r.verdict === 'does not hold', `${s.suite} row ${r.name} has a value`);
     const text = formatSuite(s);
     assert.match(text, new RegExp(`== ${s.suite}:`));
   }
@@ -59,14 +66,21 @@ test('xdp: counters agree (kernel vs trace, tsbpf vs clang), every variant measu
     assert.ok(insns && insns.value > 10 && insns.value < 50, `${v} path length in range: ${insns?.value}`);
   }
   const exec = s.extra!.instructionsExecuted as Record<string, Record<string, number>>;
-  assert.equal(exec['tsbpf naive']!['ARP'], 10, 'naive drops ARP right after the EtherType check (2 ctx loads, bounds check, EtherType, r0, exit)');
+  assert.equal(
+    exec['tsbpf naive']!.ARP,
+    10,
+    'naive drops ARP right after the EtherType check (2 ctx loads, bounds check, EtherType, r0, exit)',
+  );
 });
 
 test('xdp: live veth rows (one core and threaded) for every variant, where the kernel has live frames', (t) => {
   const s = suite('xdp');
   assert.equal(s.extra!.liveFrames, hasFeature('xdp-live-frames'), 'the suite and the probe agree on live frames');
   if (!requireFeature(t, 'xdp-live-frames')) {
-    assert.ok(s.notes.some((n) => n.startsWith('live veth rows skipped')), 'the report says why the live rows are missing');
+    assert.ok(
+      s.notes.some((n) => n.startsWith('live veth rows skipped')),
+      'the report says why the live rows are missing',
+    );
     return;
   }
   for (const v of ['naive', 'optimized', 'ultra']) {
@@ -82,13 +96,21 @@ test('xdp: live veth rows (one core and threaded) for every variant, where the k
     assert.ok(own && Number.isFinite(own.value), `${v} threaded cost over the headers-read baseline measured`);
   }
   const hdr = s.rows.find((r) => r.name === 'live veth threaded, headers read, XDP_DROP');
-  assert.ok(hdr && hdr.value > 0, 'the headers-read baseline ran (a program that reads the frame: the verifier accepted it)');
+  assert.ok(
+    hdr && hdr.value > 0,
+    'the headers-read baseline ran (a program that reads the frame: the verifier accepted it)',
+  );
 });
 
 test('live: every event delivered once or counted lost; latency and CPU measured', () => {
   const s = suite('live');
   assertChecks(s);
-  const curve = s.extra!.curve as { delivered: number; lost: number; produced: number; latency: { p50Us: number; p99Us: number; maxUs: number } }[];
+  const curve = s.extra!.curve as {
+    delivered: number;
+    lost: number;
+    produced: number;
+    latency: { p50Us: number; p99Us: number; maxUs: number };
+  }[];
   for (const c of curve) {
     assert.equal(c.delivered + c.lost, c.produced);
     assert.ok(c.latency.p50Us <= c.latency.p99Us && c.latency.p99Us <= c.latency.maxUs + 1000);
@@ -96,7 +118,12 @@ test('live: every event delivered once or counted lost; latency and CPU measured
   // A percentage of one core, measured (not NaN, not a unit slip). Quick runs last tens of ms: with
   // the process pinned to one CPU, V8 compiling each new reader's drain code on that same core can
   // fill the window, and rusage rounding can then pass 100 a little.
-  for (const name of ['paced 1M/s: lost', 'paced 1M/s: p99', 'paced 1M/s: consumer CPU', 'paced 1M/s: consumer CPU vs C']) {
+  for (const name of [
+    'paced 1M/s: lost',
+    'paced 1M/s: p99',
+    'paced 1M/s: consumer CPU',
+    'paced 1M/s: consumer CPU vs C',
+  ]) {
     const r = s.rows.find((x) => x.name === name);
     assert.ok(r && Number.isFinite(r.value) && r.spread, `${name} measured with its spread`);
   }
@@ -104,10 +131,18 @@ test('live: every event delivered once or counted lost; latency and CPU measured
   // thread cannot on a host whose syscalls cost ~1 µs); the achieved rate is a row of its own.
   const gen = s.rows.find((x) => x.name === 'paced 1M/s: achieved generator rate');
   assert.ok(gen && gen.value > 0 && gen.spread, 'the achieved generator rate is reported');
-  const pairs = (s.extra!.paced as { pairs: { ts: { generatorThreads: number }; blk: { generatorThreads: number }; c: { generatorThreads: number } }[] }).pairs;
-  for (const p of pairs) for (const r of [p.ts, p.blk, p.c]) assert.equal(r.generatorThreads, onlineCpus().length >= 2 ? 2 : 1);
+  const pairs = (
+    s.extra!.paced as {
+      pairs: { ts: { generatorThreads: number }; blk: { generatorThreads: number }; c: { generatorThreads: number } }[];
+    }
+  ).pairs;
+  for (const p of pairs)
+    for (const r of [p.ts, p.blk, p.c]) assert.equal(r.generatorThreads, onlineCpus().length >= 2 ? 2 : 1);
   const cpu = s.rows.find((r) => r.name.startsWith('consumer CPU'))!;
-  assert.ok(cpu.value > 0 && cpu.value < 120, `consumer CPU ${cpu.value}% (${cpu.note ?? ''}; spread ${JSON.stringify(cpu.spread)})`);
+  assert.ok(
+    cpu.value > 0 && cpu.value < 120,
+    `consumer CPU ${cpu.value}% (${cpu.note ?? ''}; spread ${JSON.stringify(cpu.spread)})`,
+  );
 });
 
 test('wakeup: every mode delivers every event', () => {

@@ -18,7 +18,8 @@ const IP_A = `10.213.${octet}.1`;
 const IP_B = `10.213.${octet}.2`;
 
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: 'pipe' }).toString();
-const inNs = (ns: string, cmd: string[]) => execFileSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'pipe' }).toString();
+const inNs = (ns: string, cmd: string[]) =>
+  execFileSync('ip', ['netns', 'exec', ns, ...cmd], { stdio: 'pipe' }).toString();
 
 before(() => {
   ip('netns', 'add', NS_A);
@@ -42,7 +43,13 @@ before(() => {
 });
 
 after(() => {
-  for (const ns of [NS_A, NS_B]) { try { ip('netns', 'del', ns); } catch { /* already gone */ } }
+  for (const ns of [NS_A, NS_B]) {
+    try {
+      ip('netns', 'del', ns);
+    } catch {
+      /* already gone */
+    }
+  }
 });
 
 /** From NS_B: `udp` datagrams, `tcp` connection attempts to a closed port (one SYN each), `icmp` pings. */
@@ -60,7 +67,10 @@ function sendTraffic(udp: number, tcp: number, icmp: number): void {
 }
 
 async function countRun(variant: string, extra: string[] = []) {
-  const run = startCli(['count', 'packets', '--iface', VA, '--variant', variant, '--json', '--duration', '3', ...extra], { prefix: ['ip', 'netns', 'exec', NS_A] });
+  const run = startCli(
+    ['count', 'packets', '--iface', VA, '--variant', variant, '--json', '--duration', '3', ...extra],
+    { prefix: ['ip', 'netns', 'exec', NS_A] },
+  );
   await run.waitForStdout(/"type":"attached"/);
   return run;
 }
@@ -75,10 +85,22 @@ test('count packets --variant ultra: exact per-protocol counts in JSON and at th
   assert.match(attached.prometheus, /^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
   sendTraffic(4, 2, 3);
   // The endpoint lives in NS_A's loopback: fetch it from inside the namespace.
-  const metrics = inNs(NS_A, [process.execPath, '-e', `fetch(${JSON.stringify(attached.prometheus)}).then(async (r) => { process.stdout.write(r.headers.get('content-type') + '\\n' + await r.text()); })`]);
+  const metrics = inNs(NS_A, [
+    process.execPath,
+    '-e',
+    `fetch(${JSON.stringify(attached.prometheus)}).then(async (r) => { process.stdout.write(r.headers.get('content-type') + '\\n' + await r.text()); })`,
+  ]);
   assert.match(metrics, /^text\/plain; version=0\.0\.4/);
-  const sample = (p: string) => Number(new RegExp(`^tsbpf_packets_total\\{iface="${VA}",variant="ultra",protocol="${p}"\\} (\\d+)$`, 'm').exec(metrics)?.[1]);
-  assert.deepEqual({ tcp: sample('tcp'), udp: sample('udp'), icmp: sample('icmp'), other: sample('other') }, { tcp: 2, udp: 4, icmp: 3, other: 0 });
+  const sample = (p: string) =>
+    Number(
+      new RegExp(`^tsbpf_packets_total\\{iface="${VA}",variant="ultra",protocol="${p}"\\} (\\d+)$`, 'm').exec(
+        metrics,
+      )?.[1],
+    );
+  assert.deepEqual(
+    { tcp: sample('tcp'), udp: sample('udp'), icmp: sample('icmp'), other: sample('other') },
+    { tcp: 2, udp: 4, icmp: 3, other: 0 },
+  );
   assert.match(metrics, /# TYPE tsbpf_packets_total counter/);
   assert.equal(await run.exited, 0, run.stderr);
   const lines = run.json();
@@ -106,12 +128,25 @@ for (const variant of ['optimized', 'naive']) {
 }
 
 test('count packets --bytes --flows: exact bytes per protocol, flows with ports, tsbpf_bytes_total', async () => {
-  const run = await countRun('ultra', ['--bytes', '--flows', '--top', '2', '--interval', '0.5', '--prometheus', '127.0.0.1:0']);
+  const run = await countRun('ultra', [
+    '--bytes',
+    '--flows',
+    '--top',
+    '2',
+    '--interval',
+    '0.5',
+    '--prometheus',
+    '127.0.0.1:0',
+  ]);
   const attached = run.json()[0];
   assert.equal(attached.bytes, true);
   assert.deepEqual(attached.flows, { entries: 16384, top: 2 });
   sendTraffic(4, 0, 3);
-  const metrics = inNs(NS_A, [process.execPath, '-e', `fetch(${JSON.stringify(attached.prometheus)}).then(async (r) => process.stdout.write(await r.text()))`]);
+  const metrics = inNs(NS_A, [
+    process.execPath,
+    '-e',
+    `fetch(${JSON.stringify(attached.prometheus)}).then(async (r) => process.stdout.write(await r.text()))`,
+  ]);
   // A one-byte UDP datagram is 14 + 20 + 8 + 1 = 43 bytes on the wire; a default ping 14 + 20 + 8 + 56 = 98.
   assert.match(metrics, new RegExp(`^tsbpf_bytes_total\\{iface="${VA}",variant="ultra",protocol="udp"\\} 172$`, 'm'));
   assert.match(metrics, new RegExp(`^tsbpf_bytes_total\\{iface="${VA}",variant="ultra",protocol="icmp"\\} 294$`, 'm'));
@@ -126,10 +161,16 @@ test('count packets --bytes --flows: exact bytes per protocol, flows with ports,
   assert.equal(flows.entries, 2);
   assert.equal(flows.byPackets.length, 2);
   const udp = flows.byPackets.find((f: { protocol: string }) => f.protocol === 'udp');
-  assert.deepEqual({ src: udp.src, dst: udp.dst, dport: udp.dport, packets: udp.packets, bytes: udp.bytes }, { src: IP_B, dst: IP_A, dport: 9, packets: 4, bytes: 172 });
+  assert.deepEqual(
+    { src: udp.src, dst: udp.dst, dport: udp.dport, packets: udp.packets, bytes: udp.bytes },
+    { src: IP_B, dst: IP_A, dport: 9, packets: 4, bytes: 172 },
+  );
   assert.ok(udp.sport > 0);
   const icmp = flows.byBytes[0];
-  assert.deepEqual({ protocol: icmp.protocol, packets: icmp.packets, bytes: icmp.bytes, sport: icmp.sport }, { protocol: 'icmp', packets: 3, bytes: 294, sport: 0 });
+  assert.deepEqual(
+    { protocol: icmp.protocol, packets: icmp.packets, bytes: icmp.bytes, sport: icmp.sport },
+    { protocol: 'icmp', packets: 3, bytes: 294, sport: 0 },
+  );
 });
 
 test('count packets --sample: estimates with a confidence interval; feature flags need the ultra variant', async () => {
@@ -141,17 +182,24 @@ test('count packets --sample: estimates with a confidence interval; feature flag
   assert.equal(summary.totalPackets, summary.sampledPackets * 2);
   // Which packets are sampled is random: the statistics are checked on 200k packets in packet-counter-features.test.ts.
   assert.ok(summary.sampledPackets >= 0 && summary.sampledPackets <= 40, String(summary.sampledPackets));
-  const { estimate, ci95: [low, high] } = summary.estimates.udp;
+  const {
+    estimate,
+    ci95: [low, high],
+  } = summary.estimates.udp;
   assert.equal(estimate, summary.protocols.udp);
   const half = 1.96 * Math.sqrt(summary.sampledPackets * 2 * 1);
   assert.deepEqual([low, high], [Math.max(0, Math.floor(estimate - half)), Math.ceil(estimate + half)]);
-  const bad = startCli(['count', 'packets', '--iface', VA, '--variant', 'naive', '--bytes', '--duration', '1'], { prefix: ['ip', 'netns', 'exec', NS_A] });
+  const bad = startCli(['count', 'packets', '--iface', VA, '--variant', 'naive', '--bytes', '--duration', '1'], {
+    prefix: ['ip', 'netns', 'exec', NS_A],
+  });
   assert.equal(await bad.exited, 2);
   assert.match(bad.stderr, /--bytes build on the ultra counter/);
 });
 
 test('count packets on an interface that does not exist fails with one clear line', async () => {
-  const run = startCli(['count', 'packets', '--iface', 'tsbpfnope0', '--duration', '1'], { prefix: ['ip', 'netns', 'exec', NS_A] });
+  const run = startCli(['count', 'packets', '--iface', 'tsbpfnope0', '--duration', '1'], {
+    prefix: ['ip', 'netns', 'exec', NS_A],
+  });
   assert.equal(await run.exited, 1);
   assert.match(run.stderr, /tsbpfnope0/);
 });

@@ -56,7 +56,10 @@ test('gen types failures: missing object (1), unknown --type (1), bad --type val
   const notElf = await runCli(['gen', 'types', join(REPO, 'package.json')]);
   assert.equal(notElf.code, 1);
   assert.equal(notElf.stderr.trimEnd().split('\n').length, 1, notElf.stderr);
-  for (const args of [['gen', 'types', OBJ, '--type', 'a-b'], ['gen', 'types']]) {
+  for (const args of [
+    ['gen', 'types', OBJ, '--type', 'a-b'],
+    ['gen', 'types'],
+  ]) {
     const r = await runCli(args);
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trimEnd().split('\n').length, 1, r.stderr);

@@ -8,10 +8,23 @@ test('probe --json reports program, map, helper, link, BTF, JIT, ringbuf and tes
   const r = await runCli(['probe', '--json']);
   assert.equal(r.code, 0, r.stderr);
   const p = JSON.parse(r.stdout);
-  for (const t of ['socket_filter', 'xdp', 'tracepoint', 'raw_tracepoint', 'sched_cls', 'cgroup_skb', 'syscall']) assert.equal(p.programTypes[t].supported, true, t);
+  for (const t of ['socket_filter', 'xdp', 'tracepoint', 'raw_tracepoint', 'sched_cls', 'cgroup_skb', 'syscall'])
+    assert.equal(p.programTypes[t].supported, true, t);
   assert.equal(p.programTypes.xdp.testRun.supported, true);
   assert.equal(p.programTypes.tracepoint.testRun.supported, false); // tracepoints cannot be test-run
-  for (const m of ['hash', 'array', 'percpu_array', 'ringbuf', 'perf_event_array', 'lpm_trie', 'sk_storage', 'task_storage', 'array_of_maps', 'bloom_filter']) assert.equal(p.mapTypes[m].supported, true, m);
+  for (const m of [
+    'hash',
+    'array',
+    'percpu_array',
+    'ringbuf',
+    'perf_event_array',
+    'lpm_trie',
+    'sk_storage',
+    'task_storage',
+    'array_of_maps',
+    'bloom_filter',
+  ])
+    assert.equal(p.mapTypes[m].supported, true, m);
   // Helpers per type: XDP may call map_lookup_elem and xdp_adjust_head, not the skb helpers.
   assert.ok(p.helpers.xdp.includes('map_lookup_elem'));
   assert.ok(p.helpers.xdp.includes('xdp_adjust_head'));

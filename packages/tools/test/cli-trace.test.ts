@@ -25,7 +25,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 
 /** Spawns the workload (blocked on stdin); `go()` releases it; resolves its exit status. */
 function startWorkload(getppids: number, opens: number, sleeps: number, path: string) {
-  const child = spawn(workload, [String(getppids), String(opens), String(sleeps), path], { stdio: ['pipe', 'ignore', 'inherit'] });
+  const child = spawn(workload, [String(getppids), String(opens), String(sleeps), path], {
+    stdio: ['pipe', 'ignore', 'inherit'],
+  });
   const exited = new Promise<number | null>((res) => child.on('exit', (c) => res(c)));
   return { child, exited, go: () => child.stdin!.end('go\n') };
 }
@@ -40,7 +42,13 @@ async function execRun(args: string[], count: number) {
   for (let i = 0; i < count; i++) pids.push(spawnSync(bin, [], { stdio: 'ignore' }).pid!);
   assert.equal(await run.exited, 0, run.stderr);
   const lines = run.json();
-  return { name, pids, events: lines.filter((l) => l.type === 'exec' && l.comm === name), summary: lines.at(-1), lines };
+  return {
+    name,
+    pids,
+    events: lines.filter((l) => l.type === 'exec' && l.comm === name),
+    summary: lines.at(-1),
+    lines,
+  };
 }
 
 test('trace exec --mode zerocopy reports every exec with pid, uid, comm; summary with latency', async () => {
@@ -58,7 +66,11 @@ test('trace exec --mode zerocopy reports every exec with pid, uid, comm; summary
   assert.equal(summary.dropped, 0);
   assert.equal(summary.reason, 'duration');
   assert.ok(summary.durationS >= 2.9 && summary.durationS < 4, String(summary.durationS));
-  assert.ok(summary.latencyNs.p50 > 0 && summary.latencyNs.p99 >= summary.latencyNs.p50 && summary.latencyNs.max >= summary.latencyNs.p99);
+  assert.ok(
+    summary.latencyNs.p50 > 0 &&
+      summary.latencyNs.p99 >= summary.latencyNs.p50 &&
+      summary.latencyNs.max >= summary.latencyNs.p99,
+  );
 });
 
 test('trace exec --mode copy delivers the same events through ringbuf_output', async () => {
@@ -76,10 +88,19 @@ test('trace exec --mode filtered discards pids below --min-pid in the kernel', a
 });
 
 test('trace exec --filter prints only matching events and counts the rest as filtered out', async () => {
-  const keep = join(dir, `tsk${tag}`), drop = join(dir, `tsd${tag}`);
+  const keep = join(dir, `tsk${tag}`),
+    drop = join(dir, `tsd${tag}`);
   copyFileSync('/bin/true', keep);
   copyFileSync('/bin/true', drop);
-  const run = startCli(['trace', 'exec', '--json', '--duration', '3', '--filter', `comm == "tsk${tag}" || (comm ~ "^tsd" && pid < 0)`]);
+  const run = startCli([
+    'trace',
+    'exec',
+    '--json',
+    '--duration',
+    '3',
+    '--filter',
+    `comm == "tsk${tag}" || (comm ~ "^tsd" && pid < 0)`,
+  ]);
   await run.waitForStderr(/Tracing exec/);
   const kept: number[] = [];
   for (let i = 0; i < 3; i++) {
@@ -99,7 +120,7 @@ test('trace exec --filter prints only matching events and counts the rest as fil
 
 const missing = () => join(dir, `no-such-file-${tag}`);
 
-test('trace syscalls --comm reports exactly the workload\'s syscalls with names, durations, returns', async () => {
+test("trace syscalls --comm reports exactly the workload's syscalls with names, durations, returns", async () => {
   const w = startWorkload(3, 2, 1, missing());
   const run = startCli(['trace', 'syscalls', '--comm', `tsw${tag}`, '--json', '--duration', '3']);
   await run.waitForStderr(/Tracing syscalls/);
@@ -108,14 +129,26 @@ test('trace syscalls --comm reports exactly the workload\'s syscalls with names,
   assert.equal(await run.exited, 0, run.stderr);
   const lines = run.json();
   const events = lines.filter((l) => l.type === 'syscall');
-  assert.deepEqual(events.map((e) => e.syscall), ['getppid', 'getppid', 'getppid', 'openat', 'openat', 'nanosleep']);
+  assert.deepEqual(
+    events.map((e) => e.syscall),
+    ['getppid', 'getppid', 'getppid', 'openat', 'openat', 'nanosleep'],
+  );
   for (const e of events) {
     assert.equal(e.pid, w.child.pid);
     assert.equal(e.tid, w.child.pid);
     assert.equal(e.comm, `tsw${tag}`);
   }
-  assert.deepEqual(events.slice(0, 3).map((e) => e.ret), [process.pid, process.pid, process.pid]);
-  assert.deepEqual(events.slice(3, 5).map((e) => [e.nr, e.ret, e.error]), [[257, -2, 'ENOENT'], [257, -2, 'ENOENT']]);
+  assert.deepEqual(
+    events.slice(0, 3).map((e) => e.ret),
+    [process.pid, process.pid, process.pid],
+  );
+  assert.deepEqual(
+    events.slice(3, 5).map((e) => [e.nr, e.ret, e.error]),
+    [
+      [257, -2, 'ENOENT'],
+      [257, -2, 'ENOENT'],
+    ],
+  );
   assert.ok(events[5].durationNs >= 20e6, `nanosleep took ${events[5].durationNs} ns`);
   const summary = lines.at(-1);
   assert.equal(summary.type, 'summary');
@@ -126,15 +159,31 @@ test('trace syscalls --comm reports exactly the workload\'s syscalls with names,
 
 test('trace syscalls --overload sample: the gate is in the tracer and, below the threshold, sends everything', async () => {
   const w = startWorkload(3, 2, 1, missing());
-  const run = startCli(['trace', 'syscalls', '--comm', `tsw${tag}`, '--overload', 'sample', '--json', '--duration', '3']);
+  const run = startCli([
+    'trace',
+    'syscalls',
+    '--comm',
+    `tsw${tag}`,
+    '--overload',
+    'sample',
+    '--json',
+    '--duration',
+    '3',
+  ]);
   await run.waitForStderr(/Tracing syscalls/);
   w.go();
   assert.equal(await w.exited, 0);
   assert.equal(await run.exited, 0, run.stderr);
   const lines = run.json();
-  assert.deepEqual(lines.filter((l) => l.type === 'syscall').map((e) => e.syscall), ['getppid', 'getppid', 'getppid', 'openat', 'openat', 'nanosleep']);
+  assert.deepEqual(
+    lines.filter((l) => l.type === 'syscall').map((e) => e.syscall),
+    ['getppid', 'getppid', 'getppid', 'openat', 'openat', 'nanosleep'],
+  );
   const summary = lines.at(-1);
-  assert.deepEqual([summary.overload, summary.sampledOut, summary.keepOneIn, summary.dropped, summary.events], ['sample', 0, 1, 0, 6]);
+  assert.deepEqual(
+    [summary.overload, summary.sampledOut, summary.keepOneIn, summary.dropped, summary.events],
+    ['sample', 0, 1, 0, 6],
+  );
   const perf = startCli(['trace', 'syscalls', '--overload', 'sample', '--buffer', 'perf', '--duration', '1']);
   assert.equal(await perf.exited, 2);
   assert.match(perf.stderr, /--overload sample needs --buffer ring/);
@@ -142,13 +191,26 @@ test('trace syscalls --overload sample: the gate is in the tracer and, below the
 
 test('trace syscalls --pid --min-duration-us filters in the kernel', async () => {
   const w = startWorkload(5, 5, 2, missing());
-  const run = startCli(['trace', 'syscalls', '--pid', String(w.child.pid), '--min-duration-us', '10000', '--json', '--duration', '3']);
+  const run = startCli([
+    'trace',
+    'syscalls',
+    '--pid',
+    String(w.child.pid),
+    '--min-duration-us',
+    '10000',
+    '--json',
+    '--duration',
+    '3',
+  ]);
   await run.waitForStderr(/Tracing syscalls/);
   w.go();
   assert.equal(await w.exited, 0);
   assert.equal(await run.exited, 0, run.stderr);
   const events = run.json().filter((l) => l.type === 'syscall');
-  assert.deepEqual(events.map((e) => e.syscall), ['nanosleep', 'nanosleep']);
+  assert.deepEqual(
+    events.map((e) => e.syscall),
+    ['nanosleep', 'nanosleep'],
+  );
 });
 
 test('trace syscalls --summary counts per syscall in the kernel (strace -c)', async () => {
@@ -201,7 +263,15 @@ test('trace syscalls --buffer perf runs the same tracer over a perf buffer', asy
   assert.equal(await run.exited, 0, run.stderr);
   const lines = run.json();
   const events = lines.filter((l) => l.type === 'syscall');
-  assert.deepEqual(events.map((e) => [e.syscall, e.ret]), [['getppid', process.pid], ['getppid', process.pid], ['openat', -2], ['nanosleep', 0]]);
+  assert.deepEqual(
+    events.map((e) => [e.syscall, e.ret]),
+    [
+      ['getppid', process.pid],
+      ['getppid', process.pid],
+      ['openat', -2],
+      ['nanosleep', 0],
+    ],
+  );
   const summary = lines.at(-1);
   assert.equal(summary.buffer, 'perf');
   assert.equal(summary.events, 4);

@@ -12,10 +12,22 @@ test('tsbpf --help lists every command and the exit statuses', async () => {
 
 test('every subcommand has complete --help', async () => {
   const cases: [string[], RegExp[]][] = [
-    [['trace', 'exec'], [/--mode <mode>/, /zerocopy/, /--min-pid/, /--duration/, /--json/, /TIME PID UID COMM/]],
-    [['trace', 'syscalls'], [/--pid/, /--comm/, /--min-duration-us/, /--buffer <kind>/, /--summary/, /--json/, /--duration/]],
-    [['trace', 'open'], [/--pid/, /--comm/, /--json/, /recordBytes/]],
-    [['count', 'packets'], [/--iface/, /--variant/, /naive/, /optimized/, /ultra/, /--mode <mode>/, /--prometheus/, /--json/, /--interval/]],
+    [
+      ['trace', 'exec'],
+      [/--mode <mode>/, /zerocopy/, /--min-pid/, /--duration/, /--json/, /TIME PID UID COMM/],
+    ],
+    [
+      ['trace', 'syscalls'],
+      [/--pid/, /--comm/, /--min-duration-us/, /--buffer <kind>/, /--summary/, /--json/, /--duration/],
+    ],
+    [
+      ['trace', 'open'],
+      [/--pid/, /--comm/, /--json/, /recordBytes/],
+    ],
+    [
+      ['count', 'packets'],
+      [/--iface/, /--variant/, /naive/, /optimized/, /ultra/, /--mode <mode>/, /--prometheus/, /--json/, /--interval/],
+    ],
     [['probe'], [/--json/, /--no-helpers/, /--section/]],
   ];
   for (const [cmd, patterns] of cases) {

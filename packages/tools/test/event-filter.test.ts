@@ -5,9 +5,16 @@ import { compileFilter, FilterSyntaxError, type FieldKind } from '../src/labs/ev
 
 const FIELDS: Record<string, FieldKind> = { pid: 'number', comm: 'string', ret: 'number', filename: 'string' };
 const ev = (pid: number, comm: string, ret = 0, filename = '/etc/passwd') => ({ pid, comm, ret, filename });
-const pick = (expr: string, events: ReturnType<typeof ev>[]) => events.filter(compileFilter(expr, FIELDS)).map((e) => `${e.comm}:${e.pid}`);
+const pick = (expr: string, events: ReturnType<typeof ev>[]) =>
+  events.filter(compileFilter(expr, FIELDS)).map((e) => `${e.comm}:${e.pid}`);
 
-const EVENTS = [ev(1, 'init'), ev(100, 'bash', -2), ev(2000, 'bash'), ev(3000, 'nginx', -13, '/var/log/x'), ev(4000, 'node')];
+const EVENTS = [
+  ev(1, 'init'),
+  ev(100, 'bash', -2),
+  ev(2000, 'bash'),
+  ev(3000, 'nginx', -13, '/var/log/x'),
+  ev(4000, 'node'),
+];
 
 test('comparisons on numbers and strings', () => {
   assert.deepEqual(pick('pid == 100', EVENTS), ['bash:100']);
@@ -52,15 +59,18 @@ test('errors name the problem and point at the token with a caret', () => {
     ['pid == 1 || || pid == 2', /expected a field name but found "\|\|"/, 12],
   ];
   for (const [expr, re, pos] of cases) {
-    assert.throws(() => compileFilter(expr, FIELDS), (e: unknown) => {
-      assert.ok(e instanceof FilterSyntaxError, expr);
-      assert.match(e.message, re, expr);
-      assert.equal(e.position, pos, `${expr}: position`);
-      const lines = e.message.split('\n');
-      assert.equal(lines[1], `  ${expr}`);
-      assert.equal(lines[2], `  ${' '.repeat(pos)}^`);
-      return true;
-    });
+    assert.throws(
+      () => compileFilter(expr, FIELDS),
+      (e: unknown) => {
+        assert.ok(e instanceof FilterSyntaxError, expr);
+        assert.match(e.message, re, expr);
+        assert.equal(e.position, pos, `${expr}: position`);
+        const lines = e.message.split('\n');
+        assert.equal(lines[1], `  ${expr}`);
+        assert.equal(lines[2], `  ${' '.repeat(pos)}^`);
+        return true;
+      },
+    );
   }
 });
 

@@ -7,13 +7,24 @@ import { SEQ_THREAD_UNIT, SeqChecker } from '../src/bench/soak-check.js';
 import { generatorPlan } from '../src/bench/soak.js';
 import { exactlyOnce, generatorCommand } from '../src/bench/syscall-events.js';
 
-const LEN = 32, ID = 1023, TGID = 4242;
+const LEN = 32,
+  ID = 1023,
+  TGID = 4242;
 const seq = (k: number, i: number): number => k * SEQ_THREAD_UNIT + i;
 
 test('soak check: two threads interleaved in any way are all good; a step back within a thread is corrupt', () => {
   const c = new SeqChecker({ threads: 2, len: LEN, id: ID, tgid: TGID });
   // Thread 1's numbers are far above thread 0's: one shared "last seq" would call thread 0's next record a step back.
-  for (const [k, i] of [[0, 0], [1, 0], [0, 1], [0, 2], [1, 1], [1, 5], [0, 3]] as const) assert.ok(c.check(LEN, seq(k, i), ID, TGID), `thread ${k} call ${i}`);
+  for (const [k, i] of [
+    [0, 0],
+    [1, 0],
+    [0, 1],
+    [0, 2],
+    [1, 1],
+    [1, 5],
+    [0, 3],
+  ] as const)
+    assert.ok(c.check(LEN, seq(k, i), ID, TGID), `thread ${k} call ${i}`);
   assert.equal(c.check(LEN, seq(1, 5), ID, TGID), false, 'a repeat');
   assert.equal(c.check(LEN, seq(0, 2), ID, TGID), false, 'a step back');
   assert.ok(c.check(LEN, seq(0, 10), ID, TGID), 'a gap (drops) is fine');
@@ -45,7 +56,7 @@ test('soak generator plan: two threads on the two CPUs, spin only on the generat
   assert.equal(two.threads, 2);
   assert.deepEqual(two.args.slice(0, 6), ['-c', '1', '/bin/gen', '60000000', '1000000', 'nosys']);
   for (const a of ['threads=2', 'cpus=1,0', 'spin=1']) assert.ok(two.args.includes(a), `${a} in ${two.args.join(' ')}`);
-  assert.ok(!two.args.some((a) => a === 'spin=0' || /^spin=.*\b0\b/.test(a)), 'no spinning on the reader\'s CPU');
+  assert.ok(!two.args.some((a) => a === 'spin=0' || /^spin=.*\b0\b/.test(a)), "no spinning on the reader's CPU");
   const one = generatorPlan({ generator: 0, consumer: 0 }, 6, '/bin/gen');
   assert.equal(one.threads, 1);
   assert.deepEqual(one.args, ['-c', '0', '/bin/gen', '6000000', '1000000', 'nosys']);
@@ -53,7 +64,14 @@ test('soak generator plan: two threads on the two CPUs, spin only on the generat
 
 test('live check: advance is check without the record fields; exactlyOnce needs each thread complete and in order', () => {
   const c = new SeqChecker({ threads: 2, len: LEN, id: ID, tgid: TGID });
-  for (const [k, i] of [[1, 0], [0, 0], [0, 1], [1, 1], [0, 2]] as const) assert.ok(c.advance(seq(k, i)));
+  for (const [k, i] of [
+    [1, 0],
+    [0, 0],
+    [0, 1],
+    [1, 1],
+    [0, 2],
+  ] as const)
+    assert.ok(c.advance(seq(k, i)));
   assert.equal(c.advance(seq(0, 2)), false, 'a repeat');
   assert.equal(c.advance(seq(2, 0)), false, 'a thread the generator does not have');
   assert.equal(c.nextSeq, 5);
@@ -62,18 +80,42 @@ test('live check: advance is check without the record fields; exactlyOnce needs 
   // A gap in one thread next to a stray extra record: the count matches, nextSeq does not.
   assert.equal(exactlyOnce({ ...r, nextSeq: 6 }), false);
   assert.equal(exactlyOnce({ ...r, outOfOrder: 1 }), false);
-  assert.ok(exactlyOnce({ ...r, delivered: 3, lost: 2, nextSeq: 4 }), 'with loss, delivered + lost = produced suffices');
+  assert.ok(
+    exactlyOnce({ ...r, delivered: 3, lost: 2, nextSeq: 4 }),
+    'with loss, delivered + lost = produced suffices',
+  );
   assert.equal(exactlyOnce({ ...r, delivered: 3, lost: 1 }), false);
 });
 
-test('live generator: only a paced split run with two CPUs gets the soak\'s two threads; everything else keeps the one-thread command', () => {
+test("live generator: only a paced split run with two CPUs gets the soak's two threads; everything else keeps the one-thread command", () => {
   const cpus = { generator: 1, consumer: 0 };
   const one = ['-c', '1', '/bin/gen', '500000', '0', 'nosys'];
   assert.deepEqual(generatorCommand({ cpus, bin: '/bin/gen', count: 500_000, rate: 0, syscall: 'nosys' }).args, one);
-  assert.deepEqual(generatorCommand({ cpus, bin: '/bin/gen', count: 500_000, rate: 0, syscall: 'nosys', split: true }).args, one, 'unpaced: no split');
-  assert.deepEqual(generatorCommand({ cpus, bin: '/bin/gen', count: 500_000, rate: 1e6, syscall: 'nosys' }).args, ['-c', '1', '/bin/gen', '500000', '1000000', 'nosys']);
-  assert.equal(generatorCommand({ cpus: { generator: 0, consumer: 0 }, bin: '/bin/gen', count: 500_000, rate: 1e6, syscall: 'nosys', split: true }).threads, 1);
+  assert.deepEqual(
+    generatorCommand({ cpus, bin: '/bin/gen', count: 500_000, rate: 0, syscall: 'nosys', split: true }).args,
+    one,
+    'unpaced: no split',
+  );
+  assert.deepEqual(generatorCommand({ cpus, bin: '/bin/gen', count: 500_000, rate: 1e6, syscall: 'nosys' }).args, [
+    '-c',
+    '1',
+    '/bin/gen',
+    '500000',
+    '1000000',
+    'nosys',
+  ]);
+  assert.equal(
+    generatorCommand({
+      cpus: { generator: 0, consumer: 0 },
+      bin: '/bin/gen',
+      count: 500_000,
+      rate: 1e6,
+      syscall: 'nosys',
+      split: true,
+    }).threads,
+    1,
+  );
   const two = generatorCommand({ cpus, bin: '/bin/gen', count: 3_000_000, rate: 1e6, syscall: 'nosys', split: true });
   assert.equal(two.threads, 2);
-  assert.deepEqual(two.args, generatorPlan(cpus, 3, '/bin/gen').args, 'the soak\'s generator');
+  assert.deepEqual(two.args, generatorPlan(cpus, 3, '/bin/gen').args, "the soak's generator");
 });

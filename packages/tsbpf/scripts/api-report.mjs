@@ -62,8 +62,10 @@ for (const { subpath, dts, report } of entries) {
   });
   const result = Extractor.invoke(config, { localBuild: !check, showVerboseMessages: false });
   if (check && result.apiReportChanged) {
-    console.error(`api-report: the public API of ${pkg.name}${subpath === '.' ? '' : subpath.slice(1)} changed: ` +
-      `run \`npm run api -w tsbpf\` and commit etc/${report}.api.md`);
+    console.error(
+      `api-report: the public API of ${pkg.name}${subpath === '.' ? '' : subpath.slice(1)} changed: ` +
+        `run \`npm run api -w tsbpf\` and commit etc/${report}.api.md`,
+    );
     failed = true;
   } else if (result.errorCount > 0) {
     // Warnings (an unexported type a signature uses, ...) are written into the report itself, so they

@@ -17,14 +17,41 @@ mkdirSync(out, { recursive: true });
 mkdirSync(gen, { recursive: true });
 const vmlinux = join(gen, 'vmlinux.h');
 // Written aside and renamed: kernel tests may be compiling against it at the same time.
-writeFileSync(`${vmlinux}.${process.pid}`, execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 256 << 20 }));
+writeFileSync(
+  `${vmlinux}.${process.pid}`,
+  execFileSync('bpftool', ['btf', 'dump', 'file', '/sys/kernel/btf/vmlinux', 'format', 'c'], { maxBuffer: 256 << 20 }),
+);
 renameSync(`${vmlinux}.${process.pid}`, vmlinux);
-const names = readdirSync(src).filter((f) => f.endsWith('.bpf.c')).map((f) => f.slice(0, -'.bpf.c'.length)).sort();
+const names = readdirSync(src)
+  .filter((f) => f.endsWith('.bpf.c'))
+  .map((f) => f.slice(0, -'.bpf.c'.length))
+  .sort();
 for (const name of names) {
-  execFileSync('clang', [
-    '-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-I', gen, '-I', src, '-I', '/usr/include/x86_64-linux-gnu', '-I', join(pkg, 'include'),
-    `-fdebug-prefix-map=${src}=.`, `-fdebug-prefix-map=${gen}=.`, `-fdebug-prefix-map=${pkg}=.`,
-    '-c', `${name}.bpf.c`, '-o', join(out, `${name}.bpf.o`),
-  ], { cwd: src, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync(
+    'clang',
+    [
+      '-O2',
+      '-g',
+      '-target',
+      'bpf',
+      '-D__TARGET_ARCH_x86',
+      '-I',
+      gen,
+      '-I',
+      src,
+      '-I',
+      '/usr/include/x86_64-linux-gnu',
+      '-I',
+      join(pkg, 'include'),
+      `-fdebug-prefix-map=${src}=.`,
+      `-fdebug-prefix-map=${gen}=.`,
+      `-fdebug-prefix-map=${pkg}=.`,
+      '-c',
+      `${name}.bpf.c`,
+      '-o',
+      join(out, `${name}.bpf.o`),
+    ],
+    { cwd: src, stdio: ['ignore', 'inherit', 'inherit'] },
+  );
   console.log(`test/fixtures/obj/${name}.bpf.o`);
 }

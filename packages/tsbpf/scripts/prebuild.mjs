@@ -27,7 +27,17 @@ const only = process.argv.slice(2);
 function nodeGyp() {
   const fromNpm = process.env.npm_config_node_gyp;
   if (fromNpm && existsSync(fromNpm)) return fromNpm;
-  const bundled = join(dirname(process.execPath), '..', 'lib', 'node_modules', 'npm', 'node_modules', 'node-gyp', 'bin', 'node-gyp.js');
+  const bundled = join(
+    dirname(process.execPath),
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  );
   if (existsSync(bundled)) return bundled;
   return 'node-gyp';
 }
@@ -54,12 +64,27 @@ for (const { arch, triple } of TARGETS) {
   if (only.length && !only.includes(arch)) continue;
   const cross = arch !== process.arch;
   const env = { ...process.env, ...nodeDirEnv() };
-  const args = [prebuildify, '--napi', '--strip', '--tag-uv', '--tag-libc', '--name', 'tsbpf', '--target', process.versions.node,
-    '--arch', arch, '--node-gyp', nodeGyp()];
+  const args = [
+    prebuildify,
+    '--napi',
+    '--strip',
+    '--tag-uv',
+    '--tag-libc',
+    '--name',
+    'tsbpf',
+    '--target',
+    process.versions.node,
+    '--arch',
+    arch,
+    '--node-gyp',
+    nodeGyp(),
+  ];
   if (cross) {
     const cc = `${triple}-gcc`;
     if (!hasCommand(cc)) {
-      console.error(`tsbpf prebuild: ${cc} not found: install the cross compiler (Debian: apt-get install gcc-${triple}; scripts/install-deps.sh does)`);
+      console.error(
+        `tsbpf prebuild: ${cc} not found: install the cross compiler (Debian: apt-get install gcc-${triple}; scripts/install-deps.sh does)`,
+      );
       process.exit(1);
     }
     // gyp's make generator reads CC/CXX/LINK; the addon is C only, so gcc links it too.

@@ -13,20 +13,89 @@
  * @packageDocumentation
  * @module tsbpf
  */
-export { t, isLayout, BaseLayout, NumberLayout, BigIntLayout, U64NumberLayout, CStringLayout, BytesLayout, ArrayLayout, PadLayout, BoolLayout, BitfieldLayout } from './entry/layout.js';
-export type { Layout, Infer, StructValue, StructLayout, StructFields, NumberKind, StructPlacement } from './entry/layout.js';
 export {
-  BPF_CMD, MAP_TYPE, PROG_TYPE, ATTACH_TYPE, LINK_TYPE, MAP_FLAG, UPDATE_FLAG, PROG_FLAG, TEST_RUN_FLAG, XDP, XDP_FLAG, RINGBUF_FLAG,
-  RINGBUF_QUERY, RINGBUF_HDR, STATS_TYPE, F_CURRENT_CPU,
+  t,
+  isLayout,
+  BaseLayout,
+  NumberLayout,
+  BigIntLayout,
+  U64NumberLayout,
+  CStringLayout,
+  BytesLayout,
+  ArrayLayout,
+  PadLayout,
+  BoolLayout,
+  BitfieldLayout,
+} from './entry/layout.js';
+export type {
+  Layout,
+  Infer,
+  StructValue,
+  StructLayout,
+  StructFields,
+  NumberKind,
+  StructPlacement,
+} from './entry/layout.js';
+export {
+  BPF_CMD,
+  MAP_TYPE,
+  PROG_TYPE,
+  ATTACH_TYPE,
+  LINK_TYPE,
+  MAP_FLAG,
+  UPDATE_FLAG,
+  PROG_FLAG,
+  TEST_RUN_FLAG,
+  XDP,
+  XDP_FLAG,
+  RINGBUF_FLAG,
+  RINGBUF_QUERY,
+  RINGBUF_HDR,
+  STATS_TYPE,
+  F_CURRENT_CPU,
 } from './entry/asm.js';
 export type { MapTypeName, ProgTypeName, AttachTypeName, LinkTypeName, UpdateFlag } from './entry/asm.js';
 export {
-  asm, assemble, assembleProgram, AsmError, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, REGS, isReg, HELPERS, helperId, helperName, SIZE,
+  asm,
+  assemble,
+  assembleProgram,
+  AsmError,
+  R0,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9,
+  R10,
+  REGS,
+  isReg,
+  HELPERS,
+  helperId,
+  helperName,
+  SIZE,
   COND_JUMPS,
 } from './entry/asm.js';
 export type {
-  Asm, AsmInput, AsmItem, AssembleOptions, AssembledProgram, InsnItem, LabelItem, LdImm64Item, MapRef, Operand, Reg, Target, AluBuilder,
-  JmpBuilder, SizeName, CondJumpName,
+  Asm,
+  AsmInput,
+  AsmItem,
+  AssembleOptions,
+  AssembledProgram,
+  InsnItem,
+  LabelItem,
+  LdImm64Item,
+  MapRef,
+  Operand,
+  Reg,
+  Target,
+  AluBuilder,
+  JmpBuilder,
+  SizeName,
+  CondJumpName,
 } from './entry/asm.js';
 export { decodeProgram, formatInsn, disassemble, annotateInstruction } from './entry/disasm.js';
 export type { DisasmOptions, DecodedInsn } from './entry/disasm.js';
@@ -36,11 +105,47 @@ export type { RawInsn } from './entry/insn.js';
 export { TsbpfError, NotSupportedError, BpfError, VerifierError, ClosedError, errnoName } from './kernel/errors.js';
 export type { BpfErrorContext } from './kernel/errors.js';
 export {
-  BpfMap, HashMap, LruHash, ArrayMap, PerCpuArray, PerCpuHash, LruPerCpuHash, LpmTrie, Queue, Stack, BloomFilter, RingBufMap,
-  PerfEventArray, ProgArray, ArrayOfMaps, HashOfMaps, TaskStorage, SkStorage, InodeStorage, CgrpStorage, LocalStorage, GenericMap, MapTypeError,
+  BpfMap,
+  HashMap,
+  LruHash,
+  ArrayMap,
+  PerCpuArray,
+  PerCpuHash,
+  LruPerCpuHash,
+  LpmTrie,
+  Queue,
+  Stack,
+  BloomFilter,
+  RingBufMap,
+  PerfEventArray,
+  ProgArray,
+  ArrayOfMaps,
+  HashOfMaps,
+  TaskStorage,
+  SkStorage,
+  InodeStorage,
+  CgrpStorage,
+  LocalStorage,
+  GenericMap,
+  MapTypeError,
 } from './kernel/map.js';
 export type {
-  MapCreateOptions, MapCreateExtra, MapInfo, BatchResult, TypedBatchResult, TypedBatchOptions, TypedArrayFor, NumberArray, Codec, RawValue, MapCodecs, ValueCodec, DecodesTo, MapClasses, MapOf, ProgramRef,
+  MapCreateOptions,
+  MapCreateExtra,
+  MapInfo,
+  BatchResult,
+  TypedBatchResult,
+  TypedBatchOptions,
+  TypedArrayFor,
+  NumberArray,
+  Codec,
+  RawValue,
+  MapCodecs,
+  ValueCodec,
+  DecodesTo,
+  MapClasses,
+  MapOf,
+  ProgramRef,
 } from './kernel/map.js';
 export { Program } from './kernel/program.js';
 export type { ProgramLoadOptions, TestRunOptions, TestRunResult, ProgramInfo } from './kernel/program.js';
@@ -62,7 +167,17 @@ export { attachUsdt, UsdtLink } from './kernel/attach-usdt.js';
 export type { UsdtOptions } from './kernel/attach-usdt.js';
 export { attachSocket, SocketFilter, socketFd } from './kernel/attach-socket.js';
 export type { SocketTarget } from './kernel/attach-socket.js';
-export { parseUsdtNotes, usdtSites, parseUsdtArgs, encodeUsdtSpec, usdtSpecLayout, UsdtError, USDT_SPEC_LAYOUT_V1, USDT_SPEC_LAYOUT_V2, USDT_ARG_TYPE } from './entry/usdt.js';
+export {
+  parseUsdtNotes,
+  usdtSites,
+  parseUsdtArgs,
+  encodeUsdtSpec,
+  usdtSpecLayout,
+  UsdtError,
+  USDT_SPEC_LAYOUT_V1,
+  USDT_SPEC_LAYOUT_V2,
+  USDT_ARG_TYPE,
+} from './entry/usdt.js';
 export type { UsdtNote, UsdtSite, UsdtArg, UsdtArch, UsdtSpecLayout } from './entry/usdt.js';
 export { SOFTWARE_EVENT, HARDWARE_EVENT } from './kernel/attach-perf-event.js';
 export type { PerfEventOptions, HardwareEventName, SoftwareEventName } from './kernel/attach-perf-event.js';
@@ -78,13 +193,55 @@ export { PerfBuffer } from './kernel/perf-buffer.js';
 export type { PerfBufferOptions, PerfSampleCallback, PerfLostCallback } from './kernel/perf-buffer.js';
 export { DropCounter, asmCountDrop, asmRingbufReserve, asmRingbufOutput } from './kernel/drop-counter.js';
 export type { ReserveOptions, OutputOptions } from './kernel/drop-counter.js';
-export { Elf, ElfError, findFunctionSymbol, symbolFileOffset, vaddrToFileOffset, machineName, EM_BPF, EM_X86_64, EM_AARCH64 } from './entry/elf.js';
-export type { ElfErrorCode, ElfHeader, ElfSection, ElfSymbol, ElfRelocation, ElfRelocationSection, ElfProgramHeader, ElfFunctionSymbol, ElfParseOptions } from './entry/elf.js';
+export {
+  Elf,
+  ElfError,
+  findFunctionSymbol,
+  symbolFileOffset,
+  vaddrToFileOffset,
+  machineName,
+  EM_BPF,
+  EM_X86_64,
+  EM_AARCH64,
+} from './entry/elf.js';
+export type {
+  ElfErrorCode,
+  ElfHeader,
+  ElfSection,
+  ElfSymbol,
+  ElfRelocation,
+  ElfRelocationSection,
+  ElfProgramHeader,
+  ElfFunctionSymbol,
+  ElfParseOptions,
+} from './entry/elf.js';
 export { Btf, BtfError, BTF_KIND, btfKindName } from './entry/btf.js';
 export type {
-  BtfType, BtfKindName, BtfMember, BtfMemberLocation, BtfComposite, BtfParseOptions, BtfTypeBase, BtfVoid, BtfInt, BtfRef, BtfArray,
-  BtfEnumValue, BtfEnum, BtfEnum64Value, BtfEnum64, BtfFwd, BtfFunc, BtfParam, BtfFuncProto, BtfVar, BtfVarSecinfo, BtfDatasec, BtfFloat,
-  BtfDeclTag, BtfHeader,
+  BtfType,
+  BtfKindName,
+  BtfMember,
+  BtfMemberLocation,
+  BtfComposite,
+  BtfParseOptions,
+  BtfTypeBase,
+  BtfVoid,
+  BtfInt,
+  BtfRef,
+  BtfArray,
+  BtfEnumValue,
+  BtfEnum,
+  BtfEnum64Value,
+  BtfEnum64,
+  BtfFwd,
+  BtfFunc,
+  BtfParam,
+  BtfFuncProto,
+  BtfVar,
+  BtfVarSecinfo,
+  BtfDatasec,
+  BtfFloat,
+  BtfDeclTag,
+  BtfHeader,
 } from './entry/btf.js';
 export { BtfExt, CORE_RELO_KIND, coreReloKindName, encodeFuncInfo, encodeLineInfo } from './pure/btf-ext.js';
 export type { BtfCoreRelo, BtfFuncInfo, BtfLineInfo, BtfExtSection, BtfExtHeader } from './pure/btf-ext.js';
@@ -98,7 +255,16 @@ export type { BpfObjectOptions, ProgramAttachOptions, MapSpec, GlobalVariable } 
 export { resolveExterns } from './kernel/object.js';
 export type { ResolvedExtern } from './kernel/object.js';
 export { ObjectSpec, coreInstructions, resolveProgramCore } from './pure/object-spec.js';
-export type { ProgramSpec, ExternSpec, VariableSpec, ObjectSpecParseOptions, InsnRelocation, FuncInfoRecord, LineInfoRecord, CoreRecord } from './pure/object-spec.js';
+export type {
+  ProgramSpec,
+  ExternSpec,
+  VariableSpec,
+  ObjectSpecParseOptions,
+  InsnRelocation,
+  FuncInfoRecord,
+  LineInfoRecord,
+  CoreRecord,
+} from './pure/object-spec.js';
 export { MAP_PIN, STORAGE_MAP_TYPES, resolveMapShape, copyMapSpec } from './pure/map-spec.js';
 export type { MapShape, MapShapeEnv, MapEntrySpec, MapSlotRef, MapSpecOrigin } from './pure/map-spec.js';
 export { loadObjectBtf, loadRawBtf, probeBtfFeatures, BtfLoadError } from './kernel/btf-load.js';

@@ -11,7 +11,24 @@
  */
 import { spawn } from 'node:child_process';
 import {
-  asm, asmOverloadGate, asmRingbufReserve, BpfMap, DropCounter, onlineCpus, OverloadGuard, Program, R0, R1, R2, R6, R7, R8, R9, RingBuffer, type AsmItem, type RecordView,
+  asm,
+  asmOverloadGate,
+  asmRingbufReserve,
+  BpfMap,
+  DropCounter,
+  onlineCpus,
+  OverloadGuard,
+  Program,
+  R0,
+  R1,
+  R2,
+  R6,
+  R7,
+  R8,
+  R9,
+  RingBuffer,
+  type AsmItem,
+  type RecordView,
 } from 'tsbpf';
 import { buildCReference, lastJsonLine } from './c-reference.js';
 import { pinProcess } from './runner.js';
@@ -55,8 +72,25 @@ function tracer(ring: BpfMap, counter: DropCounter | OverloadGuard, tgid: number
     asm.ldxdw(R7, R6, TP.arg0), //                      seq
     asm.mov64(R8, R7),
     asm.mod64(R8, HIGH_EVERY), //                       0 = high priority
-    ...(gate ? asmOverloadGate({ guard: counter, ring, ringSize: RING_BYTES, priority: R8, onSkip: 'out', stackOffset: -16, ...GATE }) : []),
-    ...asmRingbufReserve({ ring, size: RECORD, dst: R9, dropCounter: gate ? counter.map : counter, onFail: 'out', stackOffset: -24 }),
+    ...(gate
+      ? asmOverloadGate({
+          guard: counter,
+          ring,
+          ringSize: RING_BYTES,
+          priority: R8,
+          onSkip: 'out',
+          stackOffset: -16,
+          ...GATE,
+        })
+      : []),
+    ...asmRingbufReserve({
+      ring,
+      size: RECORD,
+      dst: R9,
+      dropCounter: gate ? counter.map : counter,
+      onFail: 'out',
+      stackOffset: -24,
+    }),
     asm.stxdw(R9, 0, R7),
     asm.stxdw(R9, 8, R8),
     asm.mov64(R1, R9),
@@ -99,17 +133,26 @@ class SlowReader {
     if (prio === 0) this.high++;
     this.delivered++;
     const until = performance.now() + this.workMs;
-    while (performance.now() < until) { /* the per-event work */ }
+    while (performance.now() < until) {
+      /* the per-event work */
+    }
   };
 }
 
 async function runOnce(policy: Policy, events: number, rate: number, workMs: number): Promise<RunResult> {
   const cpus = liveCpus();
   const bin = buildCReference('syscall_loop');
-  const gen = spawn('taskset', ['-c', String(cpus.generator), bin, String(events), String(rate), 'getppid'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '', err = '';
-  gen.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  gen.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  const gen = spawn('taskset', ['-c', String(cpus.generator), bin, String(events), String(rate), 'getppid'], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let out = '',
+    err = '';
+  gen.stdout.setEncoding('utf8').on('data', (d: string) => {
+    out += d;
+  });
+  gen.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   let finished = false;
   const done = new Promise<{ calls: number; ns: number }>((resolve, reject) => {
     gen.on('error', reject);
@@ -123,7 +166,11 @@ async function runOnce(policy: Policy, events: number, rate: number, workMs: num
   const counter = policy === 'sample' ? OverloadGuard.create('bp_overload') : DropCounter.create('bp_drops');
   const resources: { close(): void }[] = [ring, counter];
   try {
-    const prog = Program.load({ type: 'tracepoint', name: `bp_${policy}`, instructions: tracer(ring, counter, gen.pid!) });
+    const prog = Program.load({
+      type: 'tracepoint',
+      name: `bp_${policy}`,
+      instructions: tracer(ring, counter, gen.pid!),
+    });
     resources.push(prog);
     const link = prog.attachTracepoint('raw_syscalls', 'sys_enter');
     resources.push(link);
@@ -135,14 +182,24 @@ async function runOnce(policy: Policy, events: number, rate: number, workMs: num
     while (!finished) await rb.poll(50);
     const g = await done;
     link.close();
-    while (rb.consume() > 0) { /* the rest */ }
+    while (rb.consume() > 0) {
+      /* the rest */
+    }
     const elapsedS = (performance.now() - t0) / 1000;
     const highProduced = Math.floor((g.calls - 1) / HIGH_EVERY) + 1; // seq 0..calls-1
     return {
-      policy, produced: g.calls, delivered: reader.delivered, highProduced, highDelivered: reader.high,
-      lowProduced: g.calls - highProduced, lowDelivered: reader.delivered - reader.high,
-      sampledOut: counter instanceof OverloadGuard ? counter.sampledOut : 0, lost: rb.lost, corrupt: reader.corrupt,
-      sourceRate: g.calls / (g.ns / 1e9), drainRate: reader.delivered / elapsedS,
+      policy,
+      produced: g.calls,
+      delivered: reader.delivered,
+      highProduced,
+      highDelivered: reader.high,
+      lowProduced: g.calls - highProduced,
+      lowDelivered: reader.delivered - reader.high,
+      sampledOut: counter instanceof OverloadGuard ? counter.sampledOut : 0,
+      lost: rb.lost,
+      corrupt: reader.corrupt,
+      sourceRate: g.calls / (g.ns / 1e9),
+      drainRate: reader.delivered / elapsedS,
       finalKeepOneIn: counter instanceof OverloadGuard ? counter.keepOneIn : 1,
     };
   } finally {
@@ -154,7 +211,7 @@ async function runOnce(policy: Policy, events: number, rate: number, workMs: num
 /** Suite `backpressure`. */
 export const suite: BenchSuite = {
   name: 'backpressure',
-  title: 'Overload: a source at ~3× the reader\'s drain rate, with the drop and sample policies',
+  title: "Overload: a source at ~3× the reader's drain rate, with the drop and sample policies",
   async run(ctx: BenchContext): Promise<SuiteResult> {
     const t0 = Date.now();
     const rows: Row[] = [];
@@ -183,33 +240,87 @@ export const suite: BenchSuite = {
     for (const policy of ['drop', 'sample'] as const) {
       const rs = results.filter((r) => r.policy === policy);
       const pct = (f: (r: RunResult) => number) => rs.map(f);
-      const high = pct((r) => 100 * r.highDelivered / r.highProduced);
-      const low = pct((r) => 100 * r.lowDelivered / r.lowProduced);
-      const lost = pct((r) => 100 * r.lost / r.produced);
-      const sampled = pct((r) => 100 * r.sampledOut / r.produced);
+      const high = pct((r) => (100 * r.highDelivered) / r.highProduced);
+      const low = pct((r) => (100 * r.lowDelivered) / r.lowProduced);
+      const lost = pct((r) => (100 * r.lost) / r.produced);
+      const sampled = pct((r) => (100 * r.sampledOut) / r.produced);
       const ratio = pct((r) => r.sourceRate / Math.max(1, r.drainRate));
       rows.push({
-        name: `${policy}: high-priority events delivered`, value: median(high), unit: '%', spread: spread(high),
+        name: `${policy}: high-priority events delivered`,
+        value: median(high),
+        unit: '%',
+        spread: spread(high),
         claim: policy === 'sample' ? 'high-priority events arrive 100% (issue 17)' : undefined,
         verdict: policy === 'sample' ? (Math.min(...high) === 100 ? 'holds' : 'does not hold') : 'info',
       });
-      rows.push({ name: `${policy}: low-priority events delivered`, value: median(low), unit: '%', spread: spread(low), verdict: 'info' });
-      rows.push({ name: `${policy}: events lost (ring full)`, value: median(lost), unit: '%', spread: spread(lost), verdict: 'info' });
-      rows.push({ name: `${policy}: events sampled out by the policy`, value: median(sampled), unit: '%', spread: spread(sampled), verdict: 'info' });
-      rows.push({ name: `${policy}: source rate / reader drain rate`, value: median(ratio), unit: '×', spread: spread(ratio), claim: '~3×', verdict: 'info', note: `source ${(median(rs.map((r) => r.sourceRate)) / 1e3).toFixed(0)}k events/s, reader ${(median(rs.map((r) => r.drainRate)) / 1e3).toFixed(0)}k records/s` });
-      checks[`${policy}: delivered + sampled out + lost = produced, exactly, every run`] = rs.every((r) => r.delivered + r.sampledOut + r.lost === r.produced);
+      rows.push({
+        name: `${policy}: low-priority events delivered`,
+        value: median(low),
+        unit: '%',
+        spread: spread(low),
+        verdict: 'info',
+      });
+      rows.push({
+        name: `${policy}: events lost (ring full)`,
+        value: median(lost),
+        unit: '%',
+        spread: spread(lost),
+        verdict: 'info',
+      });
+      rows.push({
+        name: `${policy}: events sampled out by the policy`,
+        value: median(sampled),
+        unit: '%',
+        spread: spread(sampled),
+        verdict: 'info',
+      });
+      rows.push({
+        name: `${policy}: source rate / reader drain rate`,
+        value: median(ratio),
+        unit: '×',
+        spread: spread(ratio),
+        claim: '~3×',
+        verdict: 'info',
+        note: `source ${(median(rs.map((r) => r.sourceRate)) / 1e3).toFixed(0)}k events/s, reader ${(median(rs.map((r) => r.drainRate)) / 1e3).toFixed(0)}k records/s`,
+      });
+      checks[`${policy}: delivered + sampled out + lost = produced, exactly, every run`] = rs.every(
+        (r) => r.delivered + r.sampledOut + r.lost === r.produced,
+      );
       checks[`${policy}: no corrupt or reordered record`] = rs.every((r) => r.corrupt === 0);
     }
-    checks['sample: every high-priority event arrived, every run'] = results.filter((r) => r.policy === 'sample').every((r) => r.highDelivered === r.highProduced);
+    checks['sample: every high-priority event arrived, every run'] = results
+      .filter((r) => r.policy === 'sample')
+      .every((r) => r.highDelivered === r.highProduced);
     charts.push({
-      kind: 'bar', title: 'Share of events delivered under a 3× overload', yLabel: '% of produced',
+      kind: 'bar',
+      title: 'Share of events delivered under a 3× overload',
+      yLabel: '% of produced',
       labels: ['high priority', 'low priority', 'lost', 'sampled out'],
       series: (['drop', 'sample'] as const).map((p) => {
         const rs = results.filter((r) => r.policy === p);
-        return { name: p, data: [median(rs.map((r) => 100 * r.highDelivered / r.highProduced)), median(rs.map((r) => 100 * r.lowDelivered / r.lowProduced)), median(rs.map((r) => 100 * r.lost / r.produced)), median(rs.map((r) => 100 * r.sampledOut / r.produced))] };
+        return {
+          name: p,
+          data: [
+            median(rs.map((r) => (100 * r.highDelivered) / r.highProduced)),
+            median(rs.map((r) => (100 * r.lowDelivered) / r.lowProduced)),
+            median(rs.map((r) => (100 * r.lost) / r.produced)),
+            median(rs.map((r) => (100 * r.sampledOut) / r.produced)),
+          ],
+        };
       }),
     });
-    notes.push(`Source: bench/c/syscall_loop.c paced at ${rate / 1000}k getppid()/s for ${events} calls on CPU ${cpus.generator}; every ${HIGH_EVERY}th call (by sequence number) is high priority. Reader: a RingBuffer on CPU ${cpus.consumer} spending ${workMs * 1000} µs per record; ring ${RING_BYTES / 1024} KiB of ${RECORD}-byte records. The sample policy starts thinning low-priority events at ${GATE.startPercent}% fill, halving the share kept every ${GATE.stepPercent}% (at most 1 in ${2 ** GATE.maxShift}).`);
-    return { suite: 'backpressure', title: this.title, rows, charts, notes, checks, extra: { runs: results }, durationMs: Date.now() - t0 };
+    notes.push(
+      `Source: bench/c/syscall_loop.c paced at ${rate / 1000}k getppid()/s for ${events} calls on CPU ${cpus.generator}; every ${HIGH_EVERY}th call (by sequence number) is high priority. Reader: a RingBuffer on CPU ${cpus.consumer} spending ${workMs * 1000} µs per record; ring ${RING_BYTES / 1024} KiB of ${RECORD}-byte records. The sample policy starts thinning low-priority events at ${GATE.startPercent}% fill, halving the share kept every ${GATE.stepPercent}% (at most 1 in ${2 ** GATE.maxShift}).`,
+    );
+    return {
+      suite: 'backpressure',
+      title: this.title,
+      rows,
+      charts,
+      notes,
+      checks,
+      extra: { runs: results },
+      durationMs: Date.now() - t0,
+    };
   },
 };

@@ -23,7 +23,8 @@ export function buildCReference(name: string): string {
   const out = repoPath('bench', 'out', 'bin', name);
   if (!existsSync(src)) throw new Error(`tsbpf bench: no C reference ${src}`);
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
-  if (!existsSync('/usr/include/bpf/libbpf.h')) throw new Error('tsbpf bench: the C references need libbpf-dev (apt-get install libbpf-dev)');
+  if (!existsSync('/usr/include/bpf/libbpf.h'))
+    throw new Error('tsbpf bench: the C references need libbpf-dev (apt-get install libbpf-dev)');
   mkdirSync(dirname(out), { recursive: true });
   // -pthread: syscall_loop runs several generator threads.
   execFileSync('gcc', ['-O2', '-Wall', '-pthread', '-o', out, src, '-lbpf', '-lelf', '-lz'], { stdio: 'pipe' });
@@ -36,7 +37,11 @@ export function lastJsonLine<T>(out: string): T {
 }
 
 /** Runs a C reference and parses the JSON it prints on stdout. */
-export function runCReference<T = Record<string, unknown>>(name: string, args: string[], opts: { cpu?: number } = {}): T {
+export function runCReference<T = Record<string, unknown>>(
+  name: string,
+  args: string[],
+  opts: { cpu?: number } = {},
+): T {
   const bin = buildCReference(name);
   const cmd = opts.cpu !== undefined ? 'taskset' : bin;
   const argv = opts.cpu !== undefined ? ['-c', String(opts.cpu), bin, ...args] : args;

@@ -44,30 +44,52 @@ export function decodePlain(v: RecordView, off: number, len: number): OpenRecord
   const nameLen = v.getUint32(off + 20, true);
   return {
     ts: v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296,
-    pid: v.getUint32(off + 8, true), tid: v.getUint32(off + 12, true), flags: v.getUint32(off + 16, true),
+    pid: v.getUint32(off + 8, true),
+    tid: v.getUint32(off + 12, true),
+    flags: v.getUint32(off + 16, true),
     comm: v.cString(off + 24, 16),
     filename: v.cString(off + PLAIN_HEADER, Math.min(nameLen, len - PLAIN_HEADER)),
   };
 }
 
 /** The reader's copy of what the BPF side last sent on one CPU. */
-interface CpuState { ts: number; pid: number; tid: number; comm: string; name: Uint8Array }
+interface CpuState {
+  ts: number;
+  pid: number;
+  tid: number;
+  comm: string;
+  name: Uint8Array;
+}
 
 /** Rebuilds compact records, keeping per-CPU state exactly as the BPF side does. */
 export class CompactDecoder {
   readonly #cpus = new Map<number, CpuState>();
 
   decode(v: RecordView, off: number, len: number): OpenRecord {
-    const what = v.getUint8(off), cpu = v.getUint8(off + 1), prefix = v.getUint8(off + 2);
+    const what = v.getUint8(off),
+      cpu = v.getUint8(off + 1),
+      prefix = v.getUint8(off + 2);
     const suffix = v.getUint16(off + 4, true);
     const flags = v.getUint32(off + 8, true);
     let st = this.#cpus.get(cpu);
-    if (!st) { st = { ts: 0, pid: 0, tid: 0, comm: '', name: new Uint8Array(0) }; this.#cpus.set(cpu, st); }
+    if (!st) {
+      st = { ts: 0, pid: 0, tid: 0, comm: '', name: new Uint8Array(0) };
+      this.#cpus.set(cpu, st);
+    }
     let at = off + COMPACT_HEADER;
-    if (what & COMPACT.fullTs) { st.ts = v.getUint32(off + 12, true) + v.getUint32(at, true) * 4294967296; at += 4; }
-    else st.ts += v.getUint32(off + 12, true);
-    if (what & COMPACT.pids) { st.pid = v.getUint32(at, true); st.tid = v.getUint32(at + 4, true); at += 8; }
-    if (what & COMPACT.comm) { st.comm = v.cString(at, 16); at += 16; }
+    if (what & COMPACT.fullTs) {
+      st.ts = v.getUint32(off + 12, true) + v.getUint32(at, true) * 4294967296;
+      at += 4;
+    } else st.ts += v.getUint32(off + 12, true);
+    if (what & COMPACT.pids) {
+      st.pid = v.getUint32(at, true);
+      st.tid = v.getUint32(at + 4, true);
+      at += 8;
+    }
+    if (what & COMPACT.comm) {
+      st.comm = v.cString(at, 16);
+      at += 16;
+    }
     if (at + suffix > off + len || prefix > st.name.length) throw new Error(`corrupt compact record on CPU ${cpu}`);
     const name = new Uint8Array(prefix + suffix);
     name.set(st.name.subarray(0, prefix));
@@ -82,7 +104,9 @@ function compileObject(): string {
   const out = repoPath('bench', 'out', 'compression', 'open_events.bpf.o');
   if (existsSync(out) && statSync(out).mtimeMs >= statSync(src).mtimeMs) return out;
   mkdirSync(dirname(out), { recursive: true });
-  const multiarch = ['/usr/include/x86_64-linux-gnu', '/usr/include/aarch64-linux-gnu'].filter((d) => existsSync(`${d}/asm/types.h`)).map((d) => `-I${d}`);
+  const multiarch = ['/usr/include/x86_64-linux-gnu', '/usr/include/aarch64-linux-gnu']
+    .filter((d) => existsSync(`${d}/asm/types.h`))
+    .map((d) => `-I${d}`);
   execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...multiarch, '-c', src, '-o', out], { stdio: 'pipe' });
   return out;
 }
@@ -112,38 +136,67 @@ async function runOnce(dir: string, compactFirst: boolean): Promise<RunResult> {
     obj.load();
     const plain: OpenRecord[] = [];
     const compact: OpenRecord[] = [];
-    let plainBytes = 0, compactBytes = 0;
+    let plainBytes = 0,
+      compactBytes = 0;
     const dec = new CompactDecoder();
-    using plainRb = new RingBuffer(obj.map('plain_events'), (v, off, len) => { plainBytes += len; plain.push(decodePlain(v, off, len)); });
-    using compactRb = new RingBuffer(obj.map('compact_events'), (v, off, len) => { compactBytes += len; compact.push(dec.decode(v, off, len)); });
+    using plainRb = new RingBuffer(obj.map('plain_events'), (v, off, len) => {
+      plainBytes += len;
+      plain.push(decodePlain(v, off, len));
+    });
+    using compactRb = new RingBuffer(obj.map('compact_events'), (v, off, len) => {
+      compactBytes += len;
+      compact.push(dec.decode(v, off, len));
+    });
     using _stats = Program.enableStats(); // run_time_ns / run_cnt per program
     // Alternate which tracer runs first at the tracepoint: the first one reads the filename cold.
     const order = compactFirst ? ['compact', 'plain'] : ['plain', 'compact'];
     const links = order.map((name) => obj.program(name).attach());
     child.stdin!.end('go\n');
     let done = false;
-    void exited.then(() => { done = true; });
-    while (!done) { plainRb.consume(); compactRb.consume(); await new Promise((r) => setTimeout(r, 5)); }
+    void exited.then(() => {
+      done = true;
+    });
+    while (!done) {
+      plainRb.consume();
+      compactRb.consume();
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (const l of links) l.close();
     plainRb.consume();
     compactRb.consume();
     const info = (name: string) => obj.program(name).program.info();
-    const p = info('plain'), c = info('compact');
+    const p = info('plain'),
+      c = info('compact');
     const lostOf = (i: number) => PerCpuArray.from<bigint>(obj.map('lost')).sum(i) ?? 0;
     let mismatch: string | undefined;
     // Both rings hold the same opens in the same order (one thread; each ring orders by reservation). Each
     // tracer reads the clock itself, so times agree to the gap between the two programs, not to the ns.
     for (let i = 0; i < plain.length && !mismatch; i++) {
-      const want = plain[i]!, got = compact[i];
-      if (!got || got.pid !== want.pid || got.tid !== want.tid || got.flags !== want.flags || got.comm !== want.comm || got.filename !== want.filename
-        || Math.abs(got.ts - want.ts) > MAX_CLOCK_GAP_NS || (i > 0 && got.ts < compact[i - 1]!.ts)) {
+      const want = plain[i]!,
+        got = compact[i];
+      if (
+        !got ||
+        got.pid !== want.pid ||
+        got.tid !== want.tid ||
+        got.flags !== want.flags ||
+        got.comm !== want.comm ||
+        got.filename !== want.filename ||
+        Math.abs(got.ts - want.ts) > MAX_CLOCK_GAP_NS ||
+        (i > 0 && got.ts < compact[i - 1]!.ts)
+      ) {
         mismatch = `event ${i}: plain ${JSON.stringify(want)} vs compact ${JSON.stringify(got)}`;
       }
     }
-    if (!mismatch && plain.length !== compact.length) mismatch = `${plain.length} plain vs ${compact.length} compact events`;
+    if (!mismatch && plain.length !== compact.length)
+      mismatch = `${plain.length} plain vs ${compact.length} compact events`;
     return {
-      events: plain.length, plainBytes, compactBytes, identical: mismatch === undefined, mismatch,
-      lostPlain: lostOf(0), lostCompact: lostOf(1),
+      events: plain.length,
+      plainBytes,
+      compactBytes,
+      identical: mismatch === undefined,
+      mismatch,
+      lostPlain: lostOf(0),
+      lostCompact: lostOf(1),
       plainNsPerEvent: Number(p.runTimeNs ?? 0) / Math.max(1, Number(p.runCount ?? 0)),
       compactNsPerEvent: Number(c.runTimeNs ?? 0) / Math.max(1, Number(c.runCount ?? 0)),
     };
@@ -172,24 +225,82 @@ export const suite: BenchSuite = {
       runs.push(await runOnce(dir, i % 2 === 1));
     }
     const perEvent = (f: (r: RunResult) => number) => runs.map((r) => f(r) / Math.max(1, r.events));
-    const plainB = perEvent((r) => r.plainBytes), compactB = perEvent((r) => r.compactBytes);
+    const plainB = perEvent((r) => r.plainBytes),
+      compactB = perEvent((r) => r.compactBytes);
     const ratio = runs.map((r) => r.plainBytes / Math.max(1, r.compactBytes));
-    rows.push({ name: 'open events per run (tar of a system directory)', value: median(runs.map((r) => r.events)), unit: 'events', spread: spread(runs.map((r) => r.events)), verdict: 'info', note: dir });
-    rows.push({ name: 'plain record (40-byte header + filename)', value: median(plainB), unit: 'bytes/event', spread: spread(plainB), verdict: 'info' });
-    rows.push({ name: 'compact record (16-byte header + what changed)', value: median(compactB), unit: 'bytes/event', spread: spread(compactB), verdict: 'info' });
     rows.push({
-      name: 'compression ratio (plain bytes / compact bytes)', value: median(ratio), unit: '×', spread: spread(ratio),
-      claim: 'compression pays off on real open events (issue 17)', verdict: median(ratio) > 1.2 ? 'holds' : 'does not hold',
+      name: 'open events per run (tar of a system directory)',
+      value: median(runs.map((r) => r.events)),
+      unit: 'events',
+      spread: spread(runs.map((r) => r.events)),
+      verdict: 'info',
+      note: dir,
+    });
+    rows.push({
+      name: 'plain record (40-byte header + filename)',
+      value: median(plainB),
+      unit: 'bytes/event',
+      spread: spread(plainB),
+      verdict: 'info',
+    });
+    rows.push({
+      name: 'compact record (16-byte header + what changed)',
+      value: median(compactB),
+      unit: 'bytes/event',
+      spread: spread(compactB),
+      verdict: 'info',
+    });
+    rows.push({
+      name: 'compression ratio (plain bytes / compact bytes)',
+      value: median(ratio),
+      unit: '×',
+      spread: spread(ratio),
+      claim: 'compression pays off on real open events (issue 17)',
+      verdict: median(ratio) > 1.2 ? 'holds' : 'does not hold',
       note: `the same ring holds ${median(ratio).toFixed(2)}× as many events, and the reader copies ${median(ratio).toFixed(2)}× fewer bytes per event`,
     });
-    const pNs = runs.map((r) => r.plainNsPerEvent), cNs = runs.map((r) => r.compactNsPerEvent);
-    rows.push({ name: 'BPF cost per event, plain', value: median(pNs), unit: 'ns/event', spread: spread(pNs), verdict: 'info', note: 'run_time_ns / run_cnt of the program, including reading the filename from user memory; which tracer runs first alternates between runs' });
-    rows.push({ name: 'BPF cost per event, compact', value: median(cNs), unit: 'ns/event', spread: spread(cNs), verdict: 'info', note: 'adds the prefix comparison and the per-CPU state update' });
-    checks['compact events rebuilt by the reader equal the plain events (pid, tid, flags, comm, filename; time within 1 ms, in order), every run'] = runs.every((r) => r.identical);
+    const pNs = runs.map((r) => r.plainNsPerEvent),
+      cNs = runs.map((r) => r.compactNsPerEvent);
+    rows.push({
+      name: 'BPF cost per event, plain',
+      value: median(pNs),
+      unit: 'ns/event',
+      spread: spread(pNs),
+      verdict: 'info',
+      note: 'run_time_ns / run_cnt of the program, including reading the filename from user memory; which tracer runs first alternates between runs',
+    });
+    rows.push({
+      name: 'BPF cost per event, compact',
+      value: median(cNs),
+      unit: 'ns/event',
+      spread: spread(cNs),
+      verdict: 'info',
+      note: 'adds the prefix comparison and the per-CPU state update',
+    });
+    checks[
+      'compact events rebuilt by the reader equal the plain events (pid, tid, flags, comm, filename; time within 1 ms, in order), every run'
+    ] = runs.every((r) => r.identical);
     checks['no event lost by either tracer'] = runs.every((r) => r.lostPlain === 0 && r.lostCompact === 0);
     for (const r of runs) if (r.mismatch) notes.push(`mismatch: ${r.mismatch}`);
-    charts.push({ kind: 'bar', title: 'Bytes per open event', yLabel: 'bytes/event', labels: ['plain', 'compact'], series: [{ name: 'median', data: [median(plainB), median(compactB)] }] });
-    notes.push('The compact tracer keeps, per CPU, the last record it put in the ring (time, pid/tid, comm, filename) and sends a 16-byte header with a 32-bit time delta, then pid/tid and comm only when they changed and the filename minus its shared prefix; the state moves only after a record is in the ring, so a lost event cannot desynchronise the reader. Both tracers run in the same kernel on the same opens; the reader rebuilds each compact event and compares it with the plain one.');
-    return { suite: 'compression', title: this.title, rows, charts, notes, checks, extra: { runs }, durationMs: Date.now() - t0 };
+    charts.push({
+      kind: 'bar',
+      title: 'Bytes per open event',
+      yLabel: 'bytes/event',
+      labels: ['plain', 'compact'],
+      series: [{ name: 'median', data: [median(plainB), median(compactB)] }],
+    });
+    notes.push(
+      'The compact tracer keeps, per CPU, the last record it put in the ring (time, pid/tid, comm, filename) and sends a 16-byte header with a 32-bit time delta, then pid/tid and comm only when they changed and the filename minus its shared prefix; the state moves only after a record is in the ring, so a lost event cannot desynchronise the reader. Both tracers run in the same kernel on the same opens; the reader rebuilds each compact event and compares it with the plain one.',
+    );
+    return {
+      suite: 'compression',
+      title: this.title,
+      rows,
+      charts,
+      notes,
+      checks,
+      extra: { runs },
+      durationMs: Date.now() - t0,
+    };
   },
 };

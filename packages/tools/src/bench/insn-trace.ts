@@ -40,7 +40,11 @@ function sx(v: bigint, bits: number): bigint {
  * Runs `program` (encoded instructions, map references may be unresolved) on `packet` as an XDP
  * program. `lookupHit` decides whether bpf_map_lookup_elem finds an entry (steady state: yes).
  */
-export function traceXdp(program: Uint8Array, packet: Uint8Array, opts: { lookupHit?: boolean; maxSteps?: number } = {}): TraceResult {
+export function traceXdp(
+  program: Uint8Array,
+  packet: Uint8Array,
+  opts: { lookupHit?: boolean; maxSteps?: number } = {},
+): TraceResult {
   const insns = decodeProgram(program);
   const bySlot = new Map(insns.map((d, i) => [d.index, i]));
   const pkt = new DataView(packet.buffer, packet.byteOffset, packet.byteLength);
@@ -59,7 +63,9 @@ export function traceXdp(program: Uint8Array, packet: Uint8Array, opts: { lookup
     if (inside(STACK, STACK_SIZE)) return { view: stack, off: Number(addr - STACK) };
     if (inside(VALUE, VALUE_SIZE)) return { view: value, off: Number(addr - VALUE) };
     if (inside(CTX, 24)) return 'ctx';
-    throw new RangeError(`trace: access of ${size} bytes at 0x${addr.toString(16)} is outside packet, stack and map value`);
+    throw new RangeError(
+      `trace: access of ${size} bytes at 0x${addr.toString(16)} is outside packet, stack and map value`,
+    );
   };
   const load = (addr: bigint, size: number): bigint => {
     const where = region(addr, size);
@@ -71,10 +77,14 @@ export function traceXdp(program: Uint8Array, packet: Uint8Array, opts: { lookup
     }
     const { view, off } = where;
     switch (size) {
-      case 1: return BigInt(view.getUint8(off));
-      case 2: return BigInt(view.getUint16(off, true));
-      case 4: return BigInt(view.getUint32(off, true));
-      default: return view.getBigUint64(off, true);
+      case 1:
+        return BigInt(view.getUint8(off));
+      case 2:
+        return BigInt(view.getUint16(off, true));
+      case 4:
+        return BigInt(view.getUint32(off, true));
+      default:
+        return view.getBigUint64(off, true);
     }
   };
   const store = (addr: bigint, size: number, v: bigint): void => {
@@ -82,10 +92,17 @@ export function traceXdp(program: Uint8Array, packet: Uint8Array, opts: { lookup
     if (where === 'ctx') throw new RangeError('trace: store into the context');
     const { view, off } = where;
     switch (size) {
-      case 1: view.setUint8(off, Number(v & 0xffn)); break;
-      case 2: view.setUint16(off, Number(v & 0xffffn), true); break;
-      case 4: view.setUint32(off, Number(v & 0xffffffffn), true); break;
-      default: view.setBigUint64(off, v & M64, true);
+      case 1:
+        view.setUint8(off, Number(v & 0xffn));
+        break;
+      case 2:
+        view.setUint16(off, Number(v & 0xffffn), true);
+        break;
+      case 4:
+        view.setUint32(off, Number(v & 0xffffffffn), true);
+        break;
+      default:
+        view.setBigUint64(off, v & M64, true);
     }
   };
 
@@ -110,33 +127,63 @@ export function traceXdp(program: Uint8Array, packet: Uint8Array, opts: { lookup
       const b = (useReg ? r[src]! : BigInt.asUintN(64, BigInt(imm))) & mask;
       let v: bigint;
       switch (op) {
-        case ALU_OP.add: v = a + b; break;
-        case ALU_OP.sub: v = a - b; break;
-        case ALU_OP.mul: v = a * b; break;
-        case ALU_OP.div: v = b === 0n ? 0n : a / b; break;
-        case ALU_OP.mod: v = b === 0n ? a : a % b; break;
-        case ALU_OP.or: v = a | b; break;
-        case ALU_OP.and: v = a & b; break;
-        case ALU_OP.xor: v = a ^ b; break;
-        case ALU_OP.lsh: v = a << (b & BigInt(bits - 1)); break;
-        case ALU_OP.rsh: v = a >> (b & BigInt(bits - 1)); break;
-        case ALU_OP.arsh: v = sx(a, bits) >> (b & BigInt(bits - 1)); break;
-        case ALU_OP.neg: v = -a; break;
-        case ALU_OP.mov: v = off === 0 ? b : sx(useReg ? r[src]! : b, off); break;
+        case ALU_OP.add:
+          v = a + b;
+          break;
+        case ALU_OP.sub:
+          v = a - b;
+          break;
+        case ALU_OP.mul:
+          v = a * b;
+          break;
+        case ALU_OP.div:
+          v = b === 0n ? 0n : a / b;
+          break;
+        case ALU_OP.mod:
+          v = b === 0n ? a : a % b;
+          break;
+        case ALU_OP.or:
+          v = a | b;
+          break;
+        case ALU_OP.and:
+          v = a & b;
+          break;
+        case ALU_OP.xor:
+          v = a ^ b;
+          break;
+        case ALU_OP.lsh:
+          v = a << (b & BigInt(bits - 1));
+          break;
+        case ALU_OP.rsh:
+          v = a >> (b & BigInt(bits - 1));
+          break;
+        case ALU_OP.arsh:
+          v = sx(a, bits) >> (b & BigInt(bits - 1));
+          break;
+        case ALU_OP.neg:
+          v = -a;
+          break;
+        case ALU_OP.mov:
+          v = off === 0 ? b : sx(useReg ? r[src]! : b, off);
+          break;
         case ALU_OP.end: {
           const n = imm / 8;
           const toBe = (code & 0x08) !== 0 || is64; // BPF_TO_BE, or bswap (ALU64) which always swaps
           let x = r[dst]! & ((1n << BigInt(imm)) - 1n);
           if (toBe) {
             let y = 0n;
-            for (let i = 0; i < n; i++) { y = (y << 8n) | (x & 0xffn); x >>= 8n; }
+            for (let i = 0; i < n; i++) {
+              y = (y << 8n) | (x & 0xffn);
+              x >>= 8n;
+            }
             x = y;
           }
           r[dst] = x;
           pc = next;
           continue;
         }
-        default: throw new RangeError(`trace: unsupported ALU op 0x${code.toString(16)} at ${pc}`);
+        default:
+          throw new RangeError(`trace: unsupported ALU op 0x${code.toString(16)} at ${pc}`);
       }
       r[dst] = BigInt.asUintN(bits, v);
     } else if (cls === CLASS.ldx) {
@@ -164,21 +211,45 @@ export function traceXdp(program: Uint8Array, packet: Uint8Array, opts: { lookup
         const bits = cls === CLASS.jmp ? 64 : 32;
         const a = BigInt.asUintN(bits, r[dst]!);
         const b = BigInt.asUintN(bits, useReg ? r[src]! : BigInt(imm));
-        const as = sx(a, bits), bs = sx(b, bits);
+        const as = sx(a, bits),
+          bs = sx(b, bits);
         let taken: boolean;
         switch (op) {
-          case JMP_OP.jeq: taken = a === b; break;
-          case JMP_OP.jne: taken = a !== b; break;
-          case JMP_OP.jgt: taken = a > b; break;
-          case JMP_OP.jge: taken = a >= b; break;
-          case JMP_OP.jlt: taken = a < b; break;
-          case JMP_OP.jle: taken = a <= b; break;
-          case JMP_OP.jset: taken = (a & b) !== 0n; break;
-          case JMP_OP.jsgt: taken = as > bs; break;
-          case JMP_OP.jsge: taken = as >= bs; break;
-          case JMP_OP.jslt: taken = as < bs; break;
-          case JMP_OP.jsle: taken = as <= bs; break;
-          default: throw new RangeError(`trace: unsupported jump 0x${code.toString(16)} at ${pc}`);
+          case JMP_OP.jeq:
+            taken = a === b;
+            break;
+          case JMP_OP.jne:
+            taken = a !== b;
+            break;
+          case JMP_OP.jgt:
+            taken = a > b;
+            break;
+          case JMP_OP.jge:
+            taken = a >= b;
+            break;
+          case JMP_OP.jlt:
+            taken = a < b;
+            break;
+          case JMP_OP.jle:
+            taken = a <= b;
+            break;
+          case JMP_OP.jset:
+            taken = (a & b) !== 0n;
+            break;
+          case JMP_OP.jsgt:
+            taken = as > bs;
+            break;
+          case JMP_OP.jsge:
+            taken = as >= bs;
+            break;
+          case JMP_OP.jslt:
+            taken = as < bs;
+            break;
+          case JMP_OP.jsle:
+            taken = as <= bs;
+            break;
+          default:
+            throw new RangeError(`trace: unsupported jump 0x${code.toString(16)} at ${pc}`);
         }
         if (taken) next = pc + 1 + off;
       }

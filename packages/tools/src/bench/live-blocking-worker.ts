@@ -10,7 +10,16 @@ import { SeqChecker } from './soak-check.js';
 import { EVENT_SIZE, LatencyHistogram } from './syscall-events.js';
 
 /** threads: the generator's (thread k's calls are numbered k·2^40 + i). */
-export interface BlockingWorkerData { mapId: number; events: number; maxLatencyMs: number; stop: SharedArrayBuffer; monoOffsetNs: number; threads: number; id: number; tgid: number }
+export interface BlockingWorkerData {
+  mapId: number;
+  events: number;
+  maxLatencyMs: number;
+  stop: SharedArrayBuffer;
+  monoOffsetNs: number;
+  threads: number;
+  id: number;
+  tgid: number;
+}
 
 class ConsumerState {
   delivered = 0;
@@ -35,8 +44,13 @@ const onRecord = (v: RecordView, off: number): void => {
   st.delivered++;
 };
 const rb = new RingBuffer(ring, onRecord, { maxLatencyMs: d.maxLatencyMs });
-const lo = Math.floor(d.events * 0.1), hi = Math.floor(d.events * 0.9);
-let winT0 = 0, winT1 = 0, winD0 = 0, winD1 = 0, drains = 0;
+const lo = Math.floor(d.events * 0.1),
+  hi = Math.floor(d.events * 0.9);
+let winT0 = 0,
+  winT1 = 0,
+  winD0 = 0,
+  winD1 = 0,
+  drains = 0;
 let winC0: NodeJS.CpuUsage | undefined, winC1: NodeJS.CpuUsage | undefined;
 parentPort!.postMessage({ type: 'ready' });
 // Wait for the go (the generator started): a blocking wait on the shared flag.
@@ -44,11 +58,22 @@ Atomics.wait(stop, 1, 0);
 const cpu0 = process.cpuUsage();
 const t0 = performance.now();
 rb.runBlocking({
-  beforeDrain: () => { st.nowNs = performance.now() * 1e6 + d.monoOffsetNs; },
+  beforeDrain: () => {
+    st.nowNs = performance.now() * 1e6 + d.monoOffsetNs;
+  },
   afterDrain: (n) => {
     if (n > 0) drains++;
-    if (winC0 === undefined) { if (st.delivered >= lo) { winC0 = process.cpuUsage(); winT0 = performance.now(); winD0 = st.delivered; } }
-    else if (winC1 === undefined && st.delivered >= hi) { winC1 = process.cpuUsage(); winT1 = performance.now(); winD1 = st.delivered; }
+    if (winC0 === undefined) {
+      if (st.delivered >= lo) {
+        winC0 = process.cpuUsage();
+        winT0 = performance.now();
+        winD0 = st.delivered;
+      }
+    } else if (winC1 === undefined && st.delivered >= hi) {
+      winC1 = process.cpuUsage();
+      winT1 = performance.now();
+      winD1 = st.delivered;
+    }
     return st.delivered >= d.events || (Atomics.load(stop, 0) === 1 && rb.availableBytes() === 0);
   },
 });
@@ -58,18 +83,35 @@ const stats = { ...rb.stats };
 rb.close();
 ring.close();
 const lat = hist.count > 0 ? hist : rampHist;
-const w0 = winC0, w1 = winC1;
-const win = w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50 ? { user: (w1.user - w0.user) / 1000, system: (w1.system - w0.system) / 1000, ms: winT1 - winT0 } : undefined;
+const w0 = winC0,
+  w1 = winC1;
+const win =
+  w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50
+    ? { user: (w1.user - w0.user) / 1000, system: (w1.system - w0.system) / 1000, ms: winT1 - winT0 }
+    : undefined;
 const elapsedMs = t1 - t0;
 parentPort!.postMessage({
   type: 'result',
-  delivered: st.delivered, outOfOrder: st.outOfOrder, nextSeq: seqs.nextSeq, elapsedMs,
+  delivered: st.delivered,
+  outOfOrder: st.outOfOrder,
+  nextSeq: seqs.nextSeq,
+  elapsedMs,
   eventsPerSec: st.delivered / (elapsedMs / 1000),
-  consumerCpuPct: win ? (win.user + win.system) / win.ms * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
-  consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
-  consumerCpuUserPct: win ? win.user / win.ms * 100 : NaN,
-  consumerCpuSysPct: win ? win.system / win.ms * 100 : NaN,
+  consumerCpuPct: win ? ((win.user + win.system) / win.ms) * 100 : ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+  consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+  consumerCpuUserPct: win ? (win.user / win.ms) * 100 : NaN,
+  consumerCpuSysPct: win ? (win.system / win.ms) * 100 : NaN,
   steadyEventsPerSec: win ? (winD1 - winD0) / (win.ms / 1000) : st.delivered / (elapsedMs / 1000),
-  latency: lat.count ? { p50Us: lat.percentile(50) / 1000, p99Us: lat.percentile(99) / 1000, maxUs: Math.max(hist.maxNs, rampHist.maxNs) / 1000, meanUs: lat.sumNs / lat.count / 1000 } : null,
-  wakeups: stats.wakeups, flushes: stats.flushes, budgetDrains: stats.budgetDrains, drains,
+  latency: lat.count
+    ? {
+        p50Us: lat.percentile(50) / 1000,
+        p99Us: lat.percentile(99) / 1000,
+        maxUs: Math.max(hist.maxNs, rampHist.maxNs) / 1000,
+        meanUs: lat.sumNs / lat.count / 1000,
+      }
+    : null,
+  wakeups: stats.wakeups,
+  flushes: stats.flushes,
+  budgetDrains: stats.budgetDrains,
+  drains,
 });

@@ -31,7 +31,8 @@ export interface LoopSpec {
 /** Loads a loop program (raw_tracepoint). Its context is [iterations u64, start key u64]. */
 export function loadLoopProgram(spec: LoopSpec): Program {
   const mask = spec.mask ?? 1023;
-  if (!Number.isInteger(mask) || mask < 0 || ((mask + 1) & mask) !== 0) throw new RangeError(`loop mask must be 2^k - 1, got ${mask}`);
+  if (!Number.isInteger(mask) || mask < 0 || ((mask + 1) & mask) !== 0)
+    throw new RangeError(`loop mask must be 2^k - 1, got ${mask}`);
   return Program.load({
     type: 'raw_tracepoint',
     name: spec.name ?? 'bench_loop',

@@ -29,9 +29,20 @@ export function filledMap(type: BenchMapType, entries: number): BenchMap {
   const m = BpfMap.create({ type, key: t.u32, value: t.u64num, maxEntries, name: `bench_${type}`.slice(0, 15) });
   try {
     const keys = Array.from({ length: entries }, (_, k) => k);
-    if (isPerCpu(m)) m.updateBatch(keys, keys.map((k) => perCpuValueOf(m, k)));
-    else m.updateBatch(keys, keys.map((k) => k * 3 + 1));
-  } catch (e) { m.close(); throw e; }
+    if (isPerCpu(m))
+      m.updateBatch(
+        keys,
+        keys.map((k) => perCpuValueOf(m, k)),
+      );
+    else
+      m.updateBatch(
+        keys,
+        keys.map((k) => k * 3 + 1),
+      );
+  } catch (e) {
+    m.close();
+    throw e;
+  }
   return m;
 }
 
@@ -72,14 +83,28 @@ export function pinForComparison(): { cpus: string; restore(): void } {
   const single = /^\d+$/.test(list);
   const last = list.split(',').at(-1)?.split('-').at(-1);
   const set = (cpus: string) => {
-    try { execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' }); return true; } catch { return false; }
+    try {
+      execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
   };
   if (single || last === undefined || last === '' || !set(last)) return { cpus: list, restore() {} };
-  return { cpus: last, restore: () => { set(list); } };
+  return {
+    cpus: last,
+    restore: () => {
+      set(list);
+    },
+  };
 }
 
 /** One round of single-op timings from tsbpf: ns per lookup (decoded) and per update, plus the sum read. */
-export function tsSingleOps(m: BenchMap, entries: number, ops: number): { lookupNs: number; updateNs: number; sum: number } {
+export function tsSingleOps(
+  m: BenchMap,
+  entries: number,
+  ops: number,
+): { lookupNs: number; updateNs: number; sum: number } {
   let sum = 0;
   let t0 = cpuNowNs();
   if (isPerCpu(m)) {
@@ -100,33 +125,78 @@ export function tsSingleOps(m: BenchMap, entries: number, ops: number): { lookup
       m.update(k, per);
     }
   } else {
-    for (let i = 0; i < ops; i++) { const k = i % entries; m.update(k, k * 3 + 1); }
+    for (let i = 0; i < ops; i++) {
+      const k = i % entries;
+      m.update(k, k * 3 + 1);
+    }
   }
   const updateNs = (cpuNowNs() - t0) / ops;
   return { lookupNs, updateNs, sum };
 }
 
 /** What map_ops.c --mode single prints. */
-export interface CSingle { cpus: number; entries: number; ops: number; lookupNs: number[]; updateNs: number[]; sink: number }
+export interface CSingle {
+  cpus: number;
+  entries: number;
+  ops: number;
+  lookupNs: number[];
+  updateNs: number[];
+  sink: number;
+}
 /** What map_ops.c --mode batch prints. */
 export interface CBatch {
-  cpus: number; entries: number; count: number; keySum: number; valueSum: number;
-  lookupBatchNs: number[]; lookupEachNs: number[]; updateBatchNs: number[]; updateEachNs: number[]; deleteBatchNs: number[]; deleteEachNs: number[];
+  cpus: number;
+  entries: number;
+  count: number;
+  keySum: number;
+  valueSum: number;
+  lookupBatchNs: number[];
+  lookupEachNs: number[];
+  updateBatchNs: number[];
+  updateEachNs: number[];
+  deleteBatchNs: number[];
+  deleteEachNs: number[];
 }
 /** What map_ops.c --mode check prints. */
-export interface CCheck { count: number; keySum: number; valueSum: number }
+export interface CCheck {
+  count: number;
+  keySum: number;
+  valueSum: number;
+}
 
 /**
  * One round of C single-op timings (its own identical map). `threads` idle threads make it a
  * multi-threaded process like Node (attribution only: the kernel's fdget costs more then).
  */
 export function cSingleOps(type: BenchMapType, entries: number, ops: number, repeats = 1, threads = 0): CSingle {
-  return runCReference<CSingle>('map_ops', ['--mode', 'single', '--type', type, '--entries', String(entries), '--ops', String(ops), '--repeats', String(repeats), '--threads', String(threads)]);
+  return runCReference<CSingle>('map_ops', [
+    '--mode',
+    'single',
+    '--type',
+    type,
+    '--entries',
+    String(entries),
+    '--ops',
+    String(ops),
+    '--repeats',
+    String(repeats),
+    '--threads',
+    String(threads),
+  ]);
 }
 
 /** C batch vs one-at-a-time timings (its own identical map). */
 export function cBatchOps(type: BenchMapType, entries: number, repeats = 1): CBatch {
-  return runCReference<CBatch>('map_ops', ['--mode', 'batch', '--type', type, '--entries', String(entries), '--repeats', String(repeats)]);
+  return runCReference<CBatch>('map_ops', [
+    '--mode',
+    'batch',
+    '--type',
+    type,
+    '--entries',
+    String(entries),
+    '--repeats',
+    String(repeats),
+  ]);
 }
 
 /** C reads a tsbpf map (by id) with bpf_map_lookup_batch: count and checksums. */

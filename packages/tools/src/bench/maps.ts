@@ -11,7 +11,17 @@ import { asm, R0, R1, R2, R3, R4, R6, R9, R10 } from 'tsbpf';
 import { Program } from 'tsbpf';
 import type { BpfMap } from 'tsbpf';
 import { loadLoopProgram, loopContext, sampleLoop } from './loop-program.js';
-import { cSingleOps, expectedValueSum, filledMap, isPerCpu, perCpuValueOf, MAP_TYPES, pinForComparison, tsSingleOps, type BenchMapType } from './map-workload.js';
+import {
+  cSingleOps,
+  expectedValueSum,
+  filledMap,
+  isPerCpu,
+  perCpuValueOf,
+  MAP_TYPES,
+  pinForComparison,
+  tsSingleOps,
+  type BenchMapType,
+} from './map-workload.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 
 const ENTRIES = 10000;
@@ -24,7 +34,8 @@ export function lookupBody(m: BpfMap) {
   return [
     asm.stxw(R10, -4, R6),
     asm.ldMapFd(R1, m),
-    asm.mov64(R2, R10), asm.add64(R2, -4),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
     asm.call('map_lookup_elem'),
     asm.jeq(R0, 0, 2),
     asm.ldxdw(R1, R0, 0),
@@ -38,8 +49,10 @@ export function updateBody(m: BpfMap) {
     asm.stxw(R10, -4, R6),
     asm.stxdw(R10, -16, R6),
     asm.ldMapFd(R1, m),
-    asm.mov64(R2, R10), asm.add64(R2, -4),
-    asm.mov64(R3, R10), asm.add64(R3, -16),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
+    asm.mov64(R3, R10),
+    asm.add64(R3, -16),
     asm.mov64(R4, 0),
     asm.call('map_update_elem'),
     asm.jne(R0, 0, 1),
@@ -78,7 +91,19 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     for (const [ti, type] of MAP_TYPES.entries()) {
       ctx.progress(ti / MAP_TYPES.length, type);
       using m = filledMap(type, ENTRIES);
-      const r: TypeResult = { type, bpfLookup: [], bpfUpdate: [], tsLookup: [], tsUpdate: [], cLookup: [], cUpdate: [], cMtLookup: [], cMtUpdate: [], lookupRatio: [], updateRatio: [] };
+      const r: TypeResult = {
+        type,
+        bpfLookup: [],
+        bpfUpdate: [],
+        tsLookup: [],
+        tsUpdate: [],
+        cLookup: [],
+        cUpdate: [],
+        cMtLookup: [],
+        cMtUpdate: [],
+        lookupRatio: [],
+        updateRatio: [],
+      };
       // In the kernel: baseline, lookup and update loops, interleaved per round.
       {
         using base = loadLoopProgram({ body: emptyBody, mask: KEY_MASK, name: 'map_base' });
@@ -103,7 +128,10 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         const probe = isPerCpu(m) ? null : m.lookup(4321);
         if (probe !== null) checks[`${type}: BPF update is visible from user space`] = probe === 4321;
         // Restore the C workload's values before the user-space rounds.
-        for (let k = 0; k <= KEY_MASK; k++) { if (isPerCpu(m)) m.update(k, perCpuValueOf(m, k)); else m.update(k, k * 3 + 1); }
+        for (let k = 0; k <= KEY_MASK; k++) {
+          if (isPerCpu(m)) m.update(k, perCpuValueOf(m, k));
+          else m.update(k, k * 3 + 1);
+        }
       }
       // From user space: tsbpf and C, alternating rounds (and which goes first) so both see the same
       // machine noise; both warm (C makes an untimed pass first).
@@ -133,51 +161,88 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       checks[`${type}: tsbpf lookups decoded the expected values`] = sumOk;
       checks[`${type}: C lookups read the expected values`] = cSumOk;
       results.push(r);
-      ctx.log(`${type}: BPF lookup ${median(r.bpfLookup).toFixed(1)} ns, update ${median(r.bpfUpdate).toFixed(1)} ns; user lookup tsbpf ${median(r.tsLookup).toFixed(0)} / C ${median(r.cLookup).toFixed(0)} ns, update ${median(r.tsUpdate).toFixed(0)} / ${median(r.cUpdate).toFixed(0)} ns`);
+      ctx.log(
+        `${type}: BPF lookup ${median(r.bpfLookup).toFixed(1)} ns, update ${median(r.bpfUpdate).toFixed(1)} ns; user lookup tsbpf ${median(r.tsLookup).toFixed(0)} / C ${median(r.cLookup).toFixed(0)} ns, update ${median(r.tsUpdate).toFixed(0)} / ${median(r.cUpdate).toFixed(0)} ns`,
+      );
     }
-  } finally { pin.restore(); }
+  } finally {
+    pin.restore();
+  }
   ctx.progress(1, 'done');
   return summarize(results, checks, { iterations, ops, rounds, cpus: pin.cpus, durationMs: Date.now() - t0 });
 }
 
-function summarize(results: TypeResult[], checks: Record<string, boolean>, p: { iterations: number; ops: number; rounds: number; cpus: string; durationMs: number }): SuiteResult {
+function summarize(
+  results: TypeResult[],
+  checks: Record<string, boolean>,
+  p: { iterations: number; ops: number; rounds: number; cpus: string; durationMs: number },
+): SuiteResult {
   const rows: Row[] = [];
   const byType = new Map(results.map((r) => [r.type, r]));
   const hashLookup = median(byType.get('hash')!.bpfLookup);
   const arrayLookup = median(byType.get('array')!.bpfLookup);
-  const row = (name: string, xs: number[], extra: Partial<Row> = {}): Row => ({ name, value: round(median(xs)), unit: 'ns/op', spread: spread(xs).map(round) as [number, number], ...extra });
+  const row = (name: string, xs: number[], extra: Partial<Row> = {}): Row => ({
+    name,
+    value: round(median(xs)),
+    unit: 'ns/op',
+    spread: spread(xs).map(round) as [number, number],
+    ...extra,
+  });
   for (const r of results) {
     const isArray = r.type === 'array' || r.type === 'percpu_array';
-    rows.push(row(`${r.type} lookup, in BPF`, r.bpfLookup, isArray ? {
-      claim: 'array: O(1), no hashing (cheaper than hash)',
-      verdict: median(r.bpfLookup) < hashLookup ? 'holds' : 'does not hold',
-      note: `hash lookup ${round(hashLookup)} ns; the verifier inlines array lookups into a bounds check and an add`,
-    } : r.type === 'hash' ? { claim: 'hash: O(1) average', verdict: 'info', note: `array ${round(arrayLookup)} ns` } : { verdict: 'info' }));
-    rows.push(row(`${r.type} update, in BPF`, r.bpfUpdate, { verdict: 'info', note: r.type.includes('hash') ? 'hash updates of existing keys take the bucket lock and swap in a new element' : 'array updates copy in place' }));
+    rows.push(
+      row(
+        `${r.type} lookup, in BPF`,
+        r.bpfLookup,
+        isArray
+          ? {
+              claim: 'array: O(1), no hashing (cheaper than hash)',
+              verdict: median(r.bpfLookup) < hashLookup ? 'holds' : 'does not hold',
+              note: `hash lookup ${round(hashLookup)} ns; the verifier inlines array lookups into a bounds check and an add`,
+            }
+          : r.type === 'hash'
+            ? { claim: 'hash: O(1) average', verdict: 'info', note: `array ${round(arrayLookup)} ns` }
+            : { verdict: 'info' },
+      ),
+    );
+    rows.push(
+      row(`${r.type} update, in BPF`, r.bpfUpdate, {
+        verdict: 'info',
+        note: r.type.includes('hash')
+          ? 'hash updates of existing keys take the bucket lock and swap in a new element'
+          : 'array updates copy in place',
+      }),
+    );
     for (const op of ['lookup', 'update'] as const) {
       const ts = op === 'lookup' ? r.tsLookup : r.tsUpdate;
       const c = op === 'lookup' ? r.cLookup : r.cUpdate;
       const ratios = op === 'lookup' ? r.lookupRatio : r.updateRatio;
       const ratio = median(ratios);
-      rows.push(row(`${r.type} ${op}, user space, tsbpf`, ts, {
-        claim: `≤ ${TARGET}× libbpf C (issue #2)`,
-        verdict: ratio <= TARGET ? 'holds' : 'does not hold',
-        ratio: { value: round(ratio, 3), against: 'libbpf C, same run' },
-        note: `median of per-round ratios; ratio range ${round(Math.min(...ratios), 2)}–${round(Math.max(...ratios), 2)}`,
-      }));
+      rows.push(
+        row(`${r.type} ${op}, user space, tsbpf`, ts, {
+          claim: `≤ ${TARGET}× libbpf C (issue #2)`,
+          verdict: ratio <= TARGET ? 'holds' : 'does not hold',
+          ratio: { value: round(ratio, 3), against: 'libbpf C, same run' },
+          note: `median of per-round ratios; ratio range ${round(Math.min(...ratios), 2)}–${round(Math.max(...ratios), 2)}`,
+        }),
+      );
       rows.push(row(`${r.type} ${op}, user space, libbpf C`, c, { verdict: 'info' }));
       const mt = op === 'lookup' ? r.cMtLookup : r.cMtUpdate;
       if (mt.length) {
-        rows.push(row(`${r.type} ${op}, user space, libbpf C with one idle thread`, mt, {
-          verdict: 'info',
-          note: `attribution: +${round(median(mt) - median(c))} ns over single-threaded C is the kernel's fdget() taking a file reference in a multi-threaded process (Node always is one); tsbpf is ${round(median(ts) / median(mt), 2)}× this`,
-        }));
+        rows.push(
+          row(`${r.type} ${op}, user space, libbpf C with one idle thread`, mt, {
+            verdict: 'info',
+            note: `attribution: +${round(median(mt) - median(c))} ns over single-threaded C is the kernel's fdget() taking a file reference in a multi-threaded process (Node always is one); tsbpf is ${round(median(ts) / median(mt), 2)}× this`,
+          }),
+        );
       }
     }
   }
   const charts: Chart[] = [
     {
-      kind: 'bar', title: 'Map operation cost inside BPF (test-run loop)', yLabel: 'ns/op',
+      kind: 'bar',
+      title: 'Map operation cost inside BPF (test-run loop)',
+      yLabel: 'ns/op',
       labels: results.map((r) => r.type),
       series: [
         { name: 'lookup', data: results.map((r) => round(median(r.bpfLookup))) },
@@ -185,7 +250,9 @@ function summarize(results: TypeResult[], checks: Record<string, boolean>, p: { 
       ],
     },
     {
-      kind: 'bar', title: 'Map operation cost from user space: tsbpf vs libbpf C', yLabel: 'ns/op',
+      kind: 'bar',
+      title: 'Map operation cost from user space: tsbpf vs libbpf C',
+      yLabel: 'ns/op',
       labels: results.flatMap((r) => [`${r.type} lookup`, `${r.type} update`]),
       series: [
         { name: 'tsbpf', data: results.flatMap((r) => [round(median(r.tsLookup)), round(median(r.tsUpdate))]) },
@@ -206,7 +273,14 @@ function summarize(results: TypeResult[], checks: Record<string, boolean>, p: { 
     charts,
     notes,
     checks,
-    extra: { entries: ENTRIES, keyMask: KEY_MASK, iterations: p.iterations, ops: p.ops, rounds: p.rounds, raw: results },
+    extra: {
+      entries: ENTRIES,
+      keyMask: KEY_MASK,
+      iterations: p.iterations,
+      ops: p.ops,
+      rounds: p.rounds,
+      raw: results,
+    },
     durationMs: p.durationMs,
   };
 }

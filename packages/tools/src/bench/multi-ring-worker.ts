@@ -9,7 +9,12 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { Program } from 'tsbpf';
 
 /** What the main thread sends per measurement. */
-export interface MultiRingRequest { progId: number; repeat: number; runs: number; barrier: SharedArrayBuffer }
+export interface MultiRingRequest {
+  progId: number;
+  repeat: number;
+  runs: number;
+  barrier: SharedArrayBuffer;
+}
 /** What the worker answers. */
 export type MultiRingReply =
   | { type: 'ready' }
@@ -25,11 +30,17 @@ try {
   execFileSync('taskset', ['-p', '-c', String(cpu), tid], { stdio: 'ignore' });
   port.postMessage({ type: 'ready' } satisfies MultiRingReply);
 } catch (e) {
-  port.postMessage({ type: 'error', message: `pinning to CPU ${cpu}: ${(e as Error).message}` } satisfies MultiRingReply);
+  port.postMessage({
+    type: 'error',
+    message: `pinning to CPU ${cpu}: ${(e as Error).message}`,
+  } satisfies MultiRingReply);
 }
 
 port.on('message', (req: MultiRingRequest | 'exit') => {
-  if (req === 'exit') { port.close(); return; }
+  if (req === 'exit') {
+    port.close();
+    return;
+  }
   try {
     using prog = Program.fromId(req.progId);
     const frame = new Uint8Array(64);
@@ -38,9 +49,16 @@ port.on('message', (req: MultiRingRequest | 'exit') => {
     Atomics.wait(gate, 0, 0);
     let kernelNs = 0;
     const t0 = process.hrtime.bigint();
-    for (let r = 0; r < req.runs; r++) kernelNs += prog.testRun({ data: frame, repeat: req.repeat, dataOutSize: 0 }).durationNs;
+    for (let r = 0; r < req.runs; r++)
+      kernelNs += prog.testRun({ data: frame, repeat: req.repeat, dataOutSize: 0 }).durationNs;
     const wallNs = Number(process.hrtime.bigint() - t0);
-    port.postMessage({ type: 'done', cpu, nsPerEvent: kernelNs / req.runs, wallNs, events: req.runs * req.repeat } satisfies MultiRingReply);
+    port.postMessage({
+      type: 'done',
+      cpu,
+      nsPerEvent: kernelNs / req.runs,
+      wallNs,
+      events: req.runs * req.repeat,
+    } satisfies MultiRingReply);
   } catch (e) {
     port.postMessage({ type: 'error', message: (e as Error).message } satisfies MultiRingReply);
   }

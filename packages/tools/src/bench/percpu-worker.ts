@@ -11,7 +11,12 @@ import { Program } from 'tsbpf';
 import { loopContext, runLoop } from './loop-program.js';
 
 /** What the main thread sends per measurement. */
-export interface PercpuRequest { progId: number; iterations: number; runs: number; barrier: SharedArrayBuffer }
+export interface PercpuRequest {
+  progId: number;
+  iterations: number;
+  runs: number;
+  barrier: SharedArrayBuffer;
+}
 /** What the worker answers. */
 export type PercpuReply =
   | { type: 'ready' }
@@ -32,7 +37,10 @@ try {
 }
 
 port.on('message', (req: PercpuRequest | 'exit') => {
-  if (req === 'exit') { port.close(); return; }
+  if (req === 'exit') {
+    port.close();
+    return;
+  }
   try {
     using prog = Program.fromId(req.progId);
     const ctx = loopContext(req.iterations);

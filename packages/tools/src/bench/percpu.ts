@@ -5,7 +5,7 @@
  * (BPF_F_TEST_RUN_ON_CPU) from its own pinned worker thread; all start together. Reports throughput
  * and the racy counter's lost updates; the atomic and per-CPU totals must be exact.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { asm, R0, R1, R2, R9, R10 } from 'tsbpf';
 import { BpfMap, PerCpuArray } from 'tsbpf';
 import { onlineCpus } from 'tsbpf';
@@ -17,17 +17,23 @@ import { median, spread, type BenchContext, type BenchSuite, type Chart, type Ro
 
 type Variant = 'atomic' | 'racy' | 'percpu';
 const VARIANTS: Variant[] = ['atomic', 'racy', 'percpu'];
-const LABEL: Record<Variant, string> = { atomic: 'shared counter, atomic add', racy: 'shared counter, racy load/add/store', percpu: 'per-CPU counter' };
+const LABEL: Record<Variant, string> = {
+  atomic: 'shared counter, atomic add',
+  racy: 'shared counter, racy load/add/store',
+  percpu: 'per-CPU counter',
+};
 
 /** Loop body: look up key 0 (as the seed's counter does per event) and increment; counts in R9. */
 function counterBody(m: BpfMap, v: Variant) {
-  const inc = v === 'atomic'
-    ? [asm.mov64(R1, 1), asm.atomicAdd64(R0, 0, R1)]
-    : [asm.ldxdw(R1, R0, 0), asm.add64(R1, 1), asm.stxdw(R0, 0, R1)];
+  const inc =
+    v === 'atomic'
+      ? [asm.mov64(R1, 1), asm.atomicAdd64(R0, 0, R1)]
+      : [asm.ldxdw(R1, R0, 0), asm.add64(R1, 1), asm.stxdw(R0, 0, R1)];
   return [
     asm.stw(R10, -4, 0),
     asm.ldMapFd(R1, m),
-    asm.mov64(R2, R10), asm.add64(R2, -4),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
     asm.call('map_lookup_elem'),
     asm.jeq(R0, 0, inc.length + 1),
     ...inc,
@@ -39,19 +45,32 @@ class WorkerPool {
   readonly workers: { w: Worker; cpu: number; next: (m: PercpuReply) => void }[] = [];
   static async start(cpus: number[]): Promise<WorkerPool> {
     const pool = new WorkerPool();
-    await Promise.all(cpus.map((cpu) => new Promise<void>((resolve, reject) => {
-      const w = benchWorker(import.meta.url, 'percpu-worker', { cpu });
-      const entry = { w, cpu, next: (_m: PercpuReply) => {} };
-      pool.workers.push(entry);
-      w.on('message', (m: PercpuReply) => entry.next(m));
-      w.on('error', reject);
-      entry.next = (m) => (m.type === 'ready' ? resolve() : reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type}`)));
-    })));
+    await Promise.all(
+      cpus.map(
+        (cpu) =>
+          new Promise<void>((resolve, reject) => {
+            const w = benchWorker(import.meta.url, 'percpu-worker', { cpu });
+            const entry = { w, cpu, next: (_m: PercpuReply) => {} };
+            pool.workers.push(entry);
+            w.on('message', (m: PercpuReply) => entry.next(m));
+            w.on('error', reject);
+            entry.next = (m) =>
+              m.type === 'ready'
+                ? resolve()
+                : reject(new Error(m.type === 'error' ? m.message : `unexpected ${m.type}`));
+          }),
+      ),
+    );
     return pool;
   }
 
   /** Runs `runs` × `iterations` on each of the first `n` CPUs at once; per-CPU wall time and counts. */
-  async run(progId: number, n: number, iterations: number, runs: number): Promise<{ wallNs: number; counted: number }[]> {
+  async run(
+    progId: number,
+    n: number,
+    iterations: number,
+    runs: number,
+  ): Promise<{ wallNs: number; counted: number }[]> {
     const barrier = new SharedArrayBuffer(4);
     const gate = new Int32Array(barrier);
     const ws = this.workers.slice(0, n);
@@ -59,14 +78,23 @@ class WorkerPool {
     const done: Promise<{ wallNs: number; counted: number }>[] = [];
     for (const e of ws) {
       let armedResolve!: () => void;
-      armed.push(new Promise<void>((r) => { armedResolve = r; }));
-      done.push(new Promise((resolve, reject) => {
-        e.next = (m) => {
-          if (m.type === 'armed') armedResolve();
-          else if (m.type === 'done') resolve({ wallNs: m.wallNs, counted: m.counted });
-          else if (m.type === 'error') { armedResolve(); reject(new Error(`CPU ${e.cpu}: ${m.message}`)); }
-        };
-      }));
+      armed.push(
+        new Promise<void>((r) => {
+          armedResolve = r;
+        }),
+      );
+      done.push(
+        new Promise((resolve, reject) => {
+          e.next = (m) => {
+            if (m.type === 'armed') armedResolve();
+            else if (m.type === 'done') resolve({ wallNs: m.wallNs, counted: m.counted });
+            else if (m.type === 'error') {
+              armedResolve();
+              reject(new Error(`CPU ${e.cpu}: ${m.message}`));
+            }
+          };
+        }),
+      );
       e.w.postMessage({ progId, iterations, runs, barrier } satisfies PercpuRequest);
     }
     await Promise.all(armed);
@@ -80,7 +108,14 @@ class WorkerPool {
   }
 }
 
-interface VariantResult { variant: Variant; mops: number[]; mopsOne: number[]; lost: number[]; exact: boolean; countedOk: boolean }
+interface VariantResult {
+  variant: Variant;
+  mops: number[];
+  mopsOne: number[];
+  lost: number[];
+  exact: boolean;
+  countedOk: boolean;
+}
 
 async function run(ctx: BenchContext): Promise<SuiteResult> {
   const t0 = Date.now();
@@ -94,10 +129,16 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   try {
     for (const [vi, v] of VARIANTS.entries()) {
       ctx.progress(vi / VARIANTS.length, LABEL[v]);
-      using m = BpfMap.create({ type: v === 'percpu' ? 'percpu_array' : 'array', key: t.u32, value: t.u64num, maxEntries: 1, name: `ctr_${v}` });
+      using m = BpfMap.create({
+        type: v === 'percpu' ? 'percpu_array' : 'array',
+        key: t.u32,
+        value: t.u64num,
+        maxEntries: 1,
+        name: `ctr_${v}`,
+      });
       using prog = loadLoopProgram({ body: counterBody(m, v), mask: 0, name: `ctr_${v}` });
       const id = prog.info().id;
-      const read = (): number => (m instanceof PerCpuArray ? m.sum(0) ?? 0 : m.lookup(0) ?? 0);
+      const read = (): number => (m instanceof PerCpuArray ? (m.sum(0) ?? 0) : (m.lookup(0) ?? 0));
       const zero = () => (m instanceof PerCpuArray ? m.update(0, new Array<number>(m.cpus).fill(0)) : m.update(0, 0));
       const r: VariantResult = { variant: v, mops: [], mopsOne: [], lost: [], exact: true, countedOk: true };
       await pool.run(id, cpus.length, Math.min(iterations, 50_000), 1); // warm
@@ -118,7 +159,9 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         if (v !== 'racy') r.exact &&= read() === iterations * runs;
       }
       results.push(r);
-      ctx.log(`${LABEL[v]}: ${median(r.mops).toFixed(1)} Mops/s on ${cpus.length} CPUs (${median(r.mopsOne).toFixed(1)} on one), lost ${median(r.lost)}`);
+      ctx.log(
+        `${LABEL[v]}: ${median(r.mops).toFixed(1)} Mops/s on ${cpus.length} CPUs (${median(r.mopsOne).toFixed(1)} on one), lost ${median(r.lost)}`,
+      );
     }
   } finally {
     await pool.close();
@@ -127,12 +170,24 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
   const by = Object.fromEntries(results.map((r) => [r.variant, r])) as Record<Variant, VariantResult>;
   const total = iterations * runs * cpus.length;
   const r1 = (x: number, d = 1) => Math.round(x * 10 ** d) / 10 ** d;
-  const row = (name: string, xs: number[], unit: string, extra: Partial<Row> = {}): Row => ({ name, value: r1(median(xs)), unit, spread: spread(xs).map((x) => r1(x)) as [number, number], ...extra });
+  const row = (name: string, xs: number[], unit: string, extra: Partial<Row> = {}): Row => ({
+    name,
+    value: r1(median(xs)),
+    unit,
+    spread: spread(xs).map((x) => r1(x)) as [number, number],
+    ...extra,
+  });
   const pcVsAtomic = median(by.percpu.mops) / median(by.atomic.mops);
   const lostPct = (median(by.racy.lost) / total) * 100;
   const rows: Row[] = [
-    row(`${LABEL.atomic}, ${cpus.length} CPUs`, by.atomic.mops, 'Mops/s', { verdict: 'info', note: `exact: ${by.atomic.exact}; one CPU alone: ${r1(median(by.atomic.mopsOne))} Mops/s` }),
-    row(`${LABEL.racy}, ${cpus.length} CPUs`, by.racy.mops, 'Mops/s', { verdict: 'info', note: `one CPU alone: ${r1(median(by.racy.mopsOne))} Mops/s` }),
+    row(`${LABEL.atomic}, ${cpus.length} CPUs`, by.atomic.mops, 'Mops/s', {
+      verdict: 'info',
+      note: `exact: ${by.atomic.exact}; one CPU alone: ${r1(median(by.atomic.mopsOne))} Mops/s`,
+    }),
+    row(`${LABEL.racy}, ${cpus.length} CPUs`, by.racy.mops, 'Mops/s', {
+      verdict: 'info',
+      note: `one CPU alone: ${r1(median(by.racy.mopsOne))} Mops/s`,
+    }),
     row(`${LABEL.racy}: lost updates`, by.racy.lost, 'updates', {
       claim: '"Race condition!" (non-atomic increment loses updates)',
       verdict: median(by.racy.lost) > 0 ? 'holds' : 'does not hold',
@@ -144,7 +199,12 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       ratio: { value: r1(pcVsAtomic, 2), against: 'shared atomic add, same run' },
       note: `exact: ${by.percpu.exact}; one CPU alone: ${r1(median(by.percpu.mopsOne))} Mops/s`,
     }),
-    row('per-CPU scaling (all CPUs / one CPU)', by.percpu.mops.map((x, i) => x / by.percpu.mopsOne[i]!), 'x', { verdict: 'info', note: `atomic: ${r1(median(by.atomic.mops.map((x, i) => x / by.atomic.mopsOne[i]!)), 2)}×` }),
+    row(
+      'per-CPU scaling (all CPUs / one CPU)',
+      by.percpu.mops.map((x, i) => x / by.percpu.mopsOne[i]!),
+      'x',
+      { verdict: 'info', note: `atomic: ${r1(median(by.atomic.mops.map((x, i) => x / by.atomic.mopsOne[i]!)), 2)}×` },
+    ),
   ];
   const checks: Record<string, boolean> = {
     'every loop run counted all its increments': results.every((r) => r.countedOk),
@@ -153,26 +213,38 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     // Over all rounds: on a loaded machine one round's CPUs may not overlap at all.
     'racy counter lost updates': by.racy.lost.reduce((a, b) => a + b, 0) > 0,
   };
-  const charts: Chart[] = [{
-    kind: 'bar', title: `Counter throughput, ${cpus.length} CPUs at once vs one`, yLabel: 'Mops/s',
-    labels: VARIANTS.map((v) => LABEL[v]),
-    series: [
-      { name: `${cpus.length} CPUs`, data: VARIANTS.map((v) => r1(median(by[v].mops))) },
-      { name: '1 CPU', data: VARIANTS.map((v) => r1(median(by[v].mopsOne))) },
-    ],
-  }];
+  const charts: Chart[] = [
+    {
+      kind: 'bar',
+      title: `Counter throughput, ${cpus.length} CPUs at once vs one`,
+      yLabel: 'Mops/s',
+      labels: VARIANTS.map((v) => LABEL[v]),
+      series: [
+        { name: `${cpus.length} CPUs`, data: VARIANTS.map((v) => r1(median(by[v].mops))) },
+        { name: '1 CPU', data: VARIANTS.map((v) => r1(median(by[v].mopsOne))) },
+      ],
+    },
+  ];
   const notes = [
     `Each CPU runs a raw_tracepoint loop program (${iterations.toLocaleString('en-US')} increments per run, ${runs} runs) with BPF_F_TEST_RUN_ON_CPU from a worker thread pinned to that CPU; workers start together on a shared barrier. Each increment does map_lookup_elem(key 0) then the add, as the seed's counter does. Throughput = all increments / the slowest CPU's wall time; ${rounds} rounds, medians.`,
     `Racy load/add/store lost ${r1(lostPct, 2)}% of the increments; atomic add and the per-CPU array were exact. Per-CPU vs shared atomic: ${r1(pcVsAtomic, 2)}× the throughput.`,
   ];
   return {
-    suite: 'percpu', title: 'Lab 16.2: per-CPU vs shared counters under contention',
-    rows, charts, notes, checks,
+    suite: 'percpu',
+    title: 'Lab 16.2: per-CPU vs shared counters under contention',
+    rows,
+    charts,
+    notes,
+    checks,
     extra: { cpus: cpus.length, iterations, runs, rounds, results },
     durationMs: Date.now() - t0,
   };
 }
 
 /** The `percpu` suite. */
-export const suite: BenchSuite = { name: 'percpu', title: 'Lab 16.2: per-CPU vs shared counters under contention', run };
+export const suite: BenchSuite = {
+  name: 'percpu',
+  title: 'Lab 16.2: per-CPU vs shared counters under contention',
+  run,
+};
 export default suite;

@@ -23,36 +23,58 @@ export function chartJsSource(): string {
 
 /** Escapes text for HTML element content and attribute values. */
 function esc(s: unknown): string {
-  return String(s).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
+  return String(s).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
 }
 
 /** JSON safe to embed inside a <script> element. */
 function scriptJson(v: unknown): string {
-  return JSON.stringify(v).replace(/</g, '\\u003c').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(v)
+    .replace(/</g, '\\u003c')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
-const VERDICT_CLASS: Record<string, string> = { holds: 'ok', 'does not hold': 'bad', 'not comparable': 'nc', info: 'info' };
+const VERDICT_CLASS: Record<string, string> = {
+  holds: 'ok',
+  'does not hold': 'bad',
+  'not comparable': 'nc',
+  info: 'info',
+};
 
 function rowHtml(r: Row): string {
   const v = r.verdict ?? '';
-  return `<tr><td>${esc(r.name)}</td><td class="num">${esc(fmt(r.value))} <span class="unit">${esc(r.unit)}</span></td>` +
+  return (
+    `<tr><td>${esc(r.name)}</td><td class="num">${esc(fmt(r.value))} <span class="unit">${esc(r.unit)}</span></td>` +
     `<td class="num">${r.spread ? `${esc(fmt(r.spread[0]))}–${esc(fmt(r.spread[1]))}` : ''}</td>` +
     `<td>${esc(r.claim ?? '')}</td><td class="verdict ${VERDICT_CLASS[v] ?? ''}">${esc(v === 'info' ? '' : v)}</td>` +
     `<td class="num">${r.ratio ? `${esc(fmt(r.ratio.value))}× vs ${esc(r.ratio.against)}` : ''}</td>` +
-    `<td class="note">${esc(r.note ?? '')}</td></tr>`;
+    `<td class="note">${esc(r.note ?? '')}</td></tr>`
+  );
 }
 
 function suiteHtml(s: SuiteResult, chartBase: number): string {
   const checks = Object.entries(s.checks);
-  const charts = s.charts.map((c: Chart, i: number) =>
-    `<figure class="chart"><div class="canvas-box"><canvas id="chart-${chartBase + i}" aria-label="${esc(c.title)}"></canvas></div></figure>`).join('');
-  return `<section id="suite-${esc(s.suite)}"><h2>${esc(s.suite)} <small>${esc(s.title)}</small>` +
+  const charts = s.charts
+    .map(
+      (c: Chart, i: number) =>
+        `<figure class="chart"><div class="canvas-box"><canvas id="chart-${chartBase + i}" aria-label="${esc(c.title)}"></canvas></div></figure>`,
+    )
+    .join('');
+  return (
+    `<section id="suite-${esc(s.suite)}"><h2>${esc(s.suite)} <small>${esc(s.title)}</small>` +
     `${s.durationMs !== undefined ? ` <span class="dur">${(s.durationMs / 1000).toFixed(1)} s</span>` : ''}</h2>` +
     `<table><thead><tr><th>measurement</th><th>median</th><th>spread</th><th>seed claim</th><th>verdict</th><th>ratio</th><th>note</th></tr></thead>` +
     `<tbody>${s.rows.map(rowHtml).join('')}</tbody></table>` +
     (s.notes.length ? `<ul class="notes">${s.notes.map((n) => `<li>${esc(n)}</li>`).join('')}</ul>` : '') +
-    (checks.length ? `<p class="checks">checks: ${checks.map(([k, ok]) => `<span class="${ok ? 'ok' : 'bad'}">${ok ? '✔' : '✘'} ${esc(k)}</span>`).join(' ')}</p>` : '') +
-    (charts ? `<div class="charts">${charts}</div>` : '') + '</section>';
+    (checks.length
+      ? `<p class="checks">checks: ${checks.map(([k, ok]) => `<span class="${ok ? 'ok' : 'bad'}">${ok ? '✔' : '✘'} ${esc(k)}</span>`).join(' ')}</p>`
+      : '') +
+    (charts ? `<div class="charts">${charts}</div>` : '') +
+    '</section>'
+  );
 }
 
 /** Renders the report page for a bench document. */
@@ -64,12 +86,16 @@ export function renderReport(doc: BenchDocument): string {
     charts.push(...s.charts);
   }
   const errors = Object.entries(doc.errors);
-  const summary = doc.suites.map((s) => {
-    const count = (v: string) => s.rows.filter((r) => r.verdict === v).length;
-    const failed = Object.values(s.checks).filter((x) => !x).length;
-    return `<tr><td><a href="#suite-${esc(s.suite)}">${esc(s.suite)}</a></td><td class="num ok">${count('holds')}</td><td class="num bad">${count('does not hold')}</td>` +
-      `<td class="num nc">${count('not comparable')}</td><td class="num">${Object.keys(s.checks).length - failed}/${Object.keys(s.checks).length}</td></tr>`;
-  }).join('');
+  const summary = doc.suites
+    .map((s) => {
+      const count = (v: string) => s.rows.filter((r) => r.verdict === v).length;
+      const failed = Object.values(s.checks).filter((x) => !x).length;
+      return (
+        `<tr><td><a href="#suite-${esc(s.suite)}">${esc(s.suite)}</a></td><td class="num ok">${count('holds')}</td><td class="num bad">${count('does not hold')}</td>` +
+        `<td class="num nc">${count('not comparable')}</td><td class="num">${Object.keys(s.checks).length - failed}/${Object.keys(s.checks).length}</td></tr>`
+      );
+    })
+    .join('');
   const m = doc.machine;
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -103,7 +129,7 @@ ${sections.join('\n')}
 }
 
 /** Draws every chart spec onto its canvas, then records how many canvases really hold pixels. */
-const DRAW_SCRIPT = String.raw`
+const DRAW_SCRIPT = `
 (function () {
   var specs = JSON.parse(document.getElementById('chart-specs').textContent);
   var palette = ['#0969da', '#cf222e', '#1a7f37', '#9a6700', '#8250df', '#bf3989', '#1b7c83', '#57606a'];

@@ -14,10 +14,15 @@ import type { Program } from 'tsbpf';
 import { runCReference } from './c-reference.js';
 import { onlineCpus } from 'tsbpf';
 import { pinProcess } from './runner.js';
-import { expectedChecksum, produce, producer, ProducerMode, seqCounter } from './event-producers.js';
-import { BenchContext, BenchSuite, median, Row, spread, SuiteResult } from './suite.js';
+import { expectedChecksum, produce, producer, type ProducerMode, seqCounter } from './event-producers.js';
+import { type BenchContext, type BenchSuite, median, type Row, spread, type SuiteResult } from './suite.js';
 
-interface CResult { count: number; checksum: number; ns: number; cpu_ns: number }
+interface CResult {
+  count: number;
+  checksum: number;
+  ns: number;
+  cpu_ns: number;
+}
 
 /**
  * The zero-copy checksum accumulates in an Int32Array, like C's `uint32_t checksum`: a `let`
@@ -32,9 +37,17 @@ const zcSum = new Int32Array(32);
  * path (an imported helper costs V8 a binding load and checks per record; C inlines it anyway).
  */
 const zeroCopy = (v: DataView, o: number): void => {
-  zcSum[0] = (zcSum[0]! + v.getInt32(o, true) + Math.imul(v.getInt32(o + 4, true), 3) + Math.imul(v.getInt32(o + 8, true), 5)
-    + Math.imul(v.getInt32(o + 12, true), 7) + Math.imul(v.getInt32(o + 16, true), 9) + Math.imul(v.getInt32(o + 20, true), 11)
-    + Math.imul(v.getInt32(o + 24, true), 13) + Math.imul(v.getInt32(o + 28, true), 15)) | 0;
+  zcSum[0] =
+    (zcSum[0]! +
+      v.getInt32(o, true) +
+      Math.imul(v.getInt32(o + 4, true), 3) +
+      Math.imul(v.getInt32(o + 8, true), 5) +
+      Math.imul(v.getInt32(o + 12, true), 7) +
+      Math.imul(v.getInt32(o + 16, true), 9) +
+      Math.imul(v.getInt32(o + 20, true), 11) +
+      Math.imul(v.getInt32(o + 24, true), 13) +
+      Math.imul(v.getInt32(o + 28, true), 15)) |
+    0;
 };
 /**
  * eventChecksum again for the copy consumer: it reads a plain DataView over the copy, the
@@ -73,8 +86,12 @@ function warmUp(rb: RingBuffer, prog: Program, times: number, events: number): v
 /** The copy consumer's loop, in its own small function so V8 optimises it as a unit (not by OSR inside run()). */
 let copied = 0;
 function copyDrain(rb: RingBuffer): number {
-  let h = 0, m = 0;
-  while (rb.readInto(copyBuf) >= 0) { h = (h + copyChecksum(copyView, 0)) | 0; m++; }
+  let h = 0,
+    m = 0;
+  while (rb.readInto(copyBuf) >= 0) {
+    h = (h + copyChecksum(copyView, 0)) | 0;
+    m++;
+  }
   copied = m;
   return h;
 }
@@ -118,7 +135,11 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       warmUp(rb, warm, 1, N);
       warm.close();
     }
-    const modes: [ProducerMode, string][] = [['output', 'ringbuf_output (copy)'], ['reserve', 'reserve+submit (zero-copy)'], ['discard-odd', 'reserve+discard half']];
+    const modes: [ProducerMode, string][] = [
+      ['output', 'ringbuf_output (copy)'],
+      ['reserve', 'reserve+submit (zero-copy)'],
+      ['discard-odd', 'reserve+discard half'],
+    ];
     const producerNs: Record<string, number> = {};
     for (const [mode, label] of modes) {
       const prog = producer({ mode, seq, ring });
@@ -135,14 +156,18 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         seq.update(0, 0n);
         prodNs.push(prog.testRun({ data: new Uint8Array(64), repeat: N, dataOutSize: 0 }).durationNs);
       };
-      const zc: number[] = [], cp: number[] = [], c: number[] = [], zcCpu: number[] = [], cCpu: number[] = [];
+      const zc: number[] = [],
+        cp: number[] = [],
+        c: number[] = [],
+        zcCpu: number[] = [],
+        cCpu: number[] = [];
       let ok = true;
       for (let r = 0; r < rounds; r++) {
         ctx.progress(r / rounds, `ringbuf: ${mode} round ${r + 1}/${rounds}`);
         fill();
         const cr = runCReference<CResult>('ringbuf_consume', [String(mapId)]);
-        c.push(cr.count / cr.ns * 1e3);
-        cCpu.push(cr.count / cr.cpu_ns * 1e3);
+        c.push((cr.count / cr.ns) * 1e3);
+        cCpu.push((cr.count / cr.cpu_ns) * 1e3);
         ok &&= cr.count === expectCount && cr.checksum >>> 0 === expectSum;
 
         fill();
@@ -152,8 +177,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         const n = rb.consume();
         const dt = Number(process.hrtime.bigint() - t0);
         const du = cpuNs(process.cpuUsage(u0));
-        zc.push(n / dt * 1e3);
-        zcCpu.push(n / du * 1e3);
+        zc.push((n / dt) * 1e3);
+        zcCpu.push((n / du) * 1e3);
         ok &&= n === expectCount && zcSum[0]! >>> 0 === expectSum;
 
         fill();
@@ -161,42 +186,83 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
         const h = copyDrain(rb);
         const dt1 = Number(process.hrtime.bigint() - t1);
         const m = copied;
-        cp.push(m / dt1 * 1e3);
+        cp.push((m / dt1) * 1e3);
         ok &&= m === expectCount && h >>> 0 === expectSum;
         ok &&= rb.availableBytes() === 0;
       }
       producerNs[mode] = median(prodNs);
       checks[`${mode}: C, zero-copy and copy saw ${expectCount} events with the expected checksum`] = ok;
-      const mc = median(c), mz = median(zc), mp = median(cp);
+      const mc = median(c),
+        mz = median(zc),
+        mp = median(cp);
       // Ratios per round (C and tsbpf back to back over the same bytes), then the median: load on
       // this shared machine drifts between rounds far more than within one.
-      const rz = median(zc.map((x, i) => x / c[i]!)), rp = median(cp.map((x, i) => x / c[i]!));
+      const rz = median(zc.map((x, i) => x / c[i]!)),
+        rp = median(cp.map((x, i) => x / c[i]!));
       const rzCpu = median(zcCpu.map((x, i) => x / cCpu[i]!));
       labels.push(label);
-      chart.c.push(mc); chart.zc.push(mz); chart.copy.push(mp);
+      chart.c.push(mc);
+      chart.zc.push(mz);
+      chart.copy.push(mp);
       rows.push({ name: `${label}: C libbpf ring_buffer__consume`, value: mc, unit: 'Mevents/s', spread: spread(c) });
       rows.push({
-        name: `${label}: tsbpf zero-copy consume`, value: mz, unit: 'Mevents/s', spread: spread(zc),
-        ratio: { value: rz, against: 'C libbpf (median of per-round ratios)' }, claim: '≥ 1.0× C (floor 0.8×)',
+        name: `${label}: tsbpf zero-copy consume`,
+        value: mz,
+        unit: 'Mevents/s',
+        spread: spread(zc),
+        ratio: { value: rz, against: 'C libbpf (median of per-round ratios)' },
+        claim: '≥ 1.0× C (floor 0.8×)',
         verdict: ctx.quick ? 'not comparable' : rz >= 1.0 ? 'holds' : 'does not hold',
         note: `${ctx.quick ? `--quick: ${N.toLocaleString('en-US')} events × ${rounds} rounds, too short for V8's optimised drain to dominate; no verdict (run without --quick). ` : ''}CPU-time ratio ${rzCpu.toFixed(2)}×; ratio of medians ${(mz / mc).toFixed(2)}×${rz >= 0.8 && rz < 1 ? ' (above the 0.8× floor)' : ''}`,
       });
       rows.push({
-        name: `${label}: tsbpf copy readInto`, value: mp, unit: 'Mevents/s', spread: spread(cp),
-        ratio: { value: rp, against: 'C libbpf (median of per-round ratios)' }, claim: '≥ 0.3× C', verdict: ctx.quick ? 'not comparable' : rp >= 0.3 ? 'holds' : 'does not hold',
+        name: `${label}: tsbpf copy readInto`,
+        value: mp,
+        unit: 'Mevents/s',
+        spread: spread(cp),
+        ratio: { value: rp, against: 'C libbpf (median of per-round ratios)' },
+        claim: '≥ 0.3× C',
+        verdict: ctx.quick ? 'not comparable' : rp >= 0.3 ? 'holds' : 'does not hold',
       });
     }
     // Producer cost: the kernel's per-run average, less an XDP run that only bumps the seq counter.
     const base = producer({ mode: 'none', seq, ring });
     progs.push(base);
-    const baseNs = base.testRun({ data: new Uint8Array(64), repeat: Math.min(N, 2_000_000), dataOutSize: 0 }).durationNs;
-    const netOut = producerNs.output! - baseNs, netRes = producerNs.reserve! - baseNs;
-    rows.push({ name: 'producer ringbuf_output', value: producerNs.output!, unit: 'ns/event', claim: '~500 ns/event', verdict: 'info', note: `${netOut} ns over an XDP run without output (${baseNs} ns)` });
-    rows.push({ name: 'producer reserve+submit', value: producerNs.reserve!, unit: 'ns/event', claim: '~200 ns/event', verdict: 'info', note: `${netRes} ns over the baseline` });
-    rows.push({ name: 'producer reserve+discard half', value: producerNs['discard-odd']!, unit: 'ns/event', verdict: 'info' });
+    const baseNs = base.testRun({
+      data: new Uint8Array(64),
+      repeat: Math.min(N, 2_000_000),
+      dataOutSize: 0,
+    }).durationNs;
+    const netOut = producerNs.output! - baseNs,
+      netRes = producerNs.reserve! - baseNs;
+    rows.push({
+      name: 'producer ringbuf_output',
+      value: producerNs.output!,
+      unit: 'ns/event',
+      claim: '~500 ns/event',
+      verdict: 'info',
+      note: `${netOut} ns over an XDP run without output (${baseNs} ns)`,
+    });
+    rows.push({
+      name: 'producer reserve+submit',
+      value: producerNs.reserve!,
+      unit: 'ns/event',
+      claim: '~200 ns/event',
+      verdict: 'info',
+      note: `${netRes} ns over the baseline`,
+    });
+    rows.push({
+      name: 'producer reserve+discard half',
+      value: producerNs['discard-odd']!,
+      unit: 'ns/event',
+      verdict: 'info',
+    });
     const speedup = netRes > 0 ? netOut / netRes : NaN;
     rows.push({
-      name: 'output vs reserve/submit (net producer cost)', value: speedup, unit: 'x', claim: '2.5× faster with zero-copy',
+      name: 'output vs reserve/submit (net producer cost)',
+      value: speedup,
+      unit: 'x',
+      claim: '2.5× faster with zero-copy',
       verdict: speedup >= 2.5 ? 'holds' : 'does not hold',
       note: 'for a 32-byte event the copy in ringbuf_output is a few ns; the helper call and the ring lock dominate both',
     });
@@ -206,7 +272,8 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     const rssRounds = Math.ceil(rssEvents / perRound);
     const resv = progs[1]!;
     let drained = 0;
-    let rssAfterFirst = 0, heapAfterFirst = 0;
+    let rssAfterFirst = 0,
+      heapAfterFirst = 0;
     const rss: number[] = [];
     for (let r = 0; r < rssRounds; r++) {
       ctx.progress(r / rssRounds, `ringbuf: RSS over ${rssEvents} events`);
@@ -215,19 +282,29 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
       drained += rb.consume();
       const mu = process.memoryUsage();
       rss.push(mu.rss);
-      if (r === 0) { rssAfterFirst = mu.rss; heapAfterFirst = mu.heapUsed; }
+      if (r === 0) {
+        rssAfterFirst = mu.rss;
+        heapAfterFirst = mu.heapUsed;
+      }
     }
     const mu = process.memoryUsage();
     const growth = (mu.rss - rssAfterFirst) / 1048576;
     checks[`drained ${rssEvents} events`] = drained === rssEvents;
     rows.push({
-      name: `RSS growth draining ${rssEvents / 1e6}M events (after the first round)`, value: growth, unit: 'MiB', claim: 'RSS stays flat',
+      name: `RSS growth draining ${rssEvents / 1e6}M events (after the first round)`,
+      value: growth,
+      unit: 'MiB',
+      claim: 'RSS stays flat',
       verdict: Math.abs(growth) < 32 ? 'holds' : 'does not hold',
       note: `RSS ${(rssAfterFirst / 1048576).toFixed(0)} → ${(mu.rss / 1048576).toFixed(0)} MiB (the mapped ring counts once); heap ${(heapAfterFirst / 1048576).toFixed(1)} → ${(mu.heapUsed / 1048576).toFixed(1)} MiB`,
     });
     extra.rssMiB = rss.map((x) => Math.round(x / 1048576));
-    notes.push('Each consumer drains the same bytes: the deterministic producer (its sequence counter reset to 0) writes the same events into the empty ring right before each drain, so every consumer starts from the same cache state and checksums compare exactly.');
-    notes.push(`The machine is shared (2 cores); rows are wall-clock medians, notes add the CPU-time ratio, which load disturbs less. ${pinned ? `This process and the C consumer ran pinned to CPU ${cpu}.` : 'taskset was unavailable: nothing was pinned.'}`);
+    notes.push(
+      'Each consumer drains the same bytes: the deterministic producer (its sequence counter reset to 0) writes the same events into the empty ring right before each drain, so every consumer starts from the same cache state and checksums compare exactly.',
+    );
+    notes.push(
+      `The machine is shared (2 cores); rows are wall-clock medians, notes add the CPU-time ratio, which load disturbs less. ${pinned ? `This process and the C consumer ran pinned to CPU ${cpu}.` : 'taskset was unavailable: nothing was pinned.'}`,
+    );
   } finally {
     if (pinned) pinProcess(process.pid, onlineCpus());
     for (const p of progs) p.close();
@@ -239,7 +316,19 @@ async function run(ctx: BenchContext): Promise<SuiteResult> {
     suite: 'ringbuf',
     title: 'Ring buffer drain: tsbpf zero-copy and copy vs libbpf in C (seed 001, Lab 12.2)',
     rows,
-    charts: [{ kind: 'bar', title: 'Drain throughput over the same ring contents', yLabel: 'Mevents/s', labels, series: [{ name: 'C libbpf', data: chart.c }, { name: 'tsbpf zero-copy', data: chart.zc }, { name: 'tsbpf copy', data: chart.copy }] }],
+    charts: [
+      {
+        kind: 'bar',
+        title: 'Drain throughput over the same ring contents',
+        yLabel: 'Mevents/s',
+        labels,
+        series: [
+          { name: 'C libbpf', data: chart.c },
+          { name: 'tsbpf zero-copy', data: chart.zc },
+          { name: 'tsbpf copy', data: chart.copy },
+        ],
+      },
+    ],
     notes,
     checks,
     extra,

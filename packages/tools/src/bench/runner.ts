@@ -10,7 +10,22 @@ import { onlineCpus } from 'tsbpf';
 import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 
 /** Every suite, in the order `tsbpf bench` runs them by default. */
-export const SUITE_NAMES = ['ringbuf', 'live', 'wakeup', 'sizing', 'perf-vs-ring', 'backpressure', 'compression', 'multi-ring', 'xdp', 'maps', 'percpu', 'batch', 'helpers', 'soak'] as const;
+export const SUITE_NAMES = [
+  'ringbuf',
+  'live',
+  'wakeup',
+  'sizing',
+  'perf-vs-ring',
+  'backpressure',
+  'compression',
+  'multi-ring',
+  'xdp',
+  'maps',
+  'percpu',
+  'batch',
+  'helpers',
+  'soak',
+] as const;
 /** Suites run only when named (`tsbpf bench soak`): minutes long, and they kill processes on purpose. */
 const ON_REQUEST: readonly string[] = ['soak'];
 export type SuiteName = (typeof SUITE_NAMES)[number];
@@ -18,8 +33,20 @@ export type SuiteName = (typeof SUITE_NAMES)[number];
 // Each suite lives in its own module, loaded on demand. The specifier is computed so a suite still
 // being written does not break the build; test/bench-suites.test.ts checks every module exists.
 const MODULES: Record<SuiteName, string> = {
-  ringbuf: 'ringbuf', live: 'live', wakeup: 'wakeup', sizing: 'sizing', 'perf-vs-ring': 'perf-vs-ring',
-  backpressure: 'backpressure', compression: 'compression', 'multi-ring': 'multi-ring', xdp: 'xdp', maps: 'maps', percpu: 'percpu', batch: 'batch', helpers: 'helpers', soak: 'soak',
+  ringbuf: 'ringbuf',
+  live: 'live',
+  wakeup: 'wakeup',
+  sizing: 'sizing',
+  'perf-vs-ring': 'perf-vs-ring',
+  backpressure: 'backpressure',
+  compression: 'compression',
+  'multi-ring': 'multi-ring',
+  xdp: 'xdp',
+  maps: 'maps',
+  percpu: 'percpu',
+  batch: 'batch',
+  helpers: 'helpers',
+  soak: 'soak',
 };
 const loadModule = (name: SuiteName): Promise<Record<string, unknown>> =>
   import(new URL(`./${MODULES[name]}.js`, import.meta.url).href) as Promise<Record<string, unknown>>;
@@ -73,7 +100,10 @@ export interface BenchDocument {
 /** Finds the BenchSuite a module exports (`suite`, `default`, or any export that looks like one). */
 export function suiteFromModule(mod: Record<string, unknown>, name: string): BenchSuite {
   const isSuite = (x: unknown): x is BenchSuite =>
-    typeof x === 'object' && x !== null && typeof (x as BenchSuite).run === 'function' && typeof (x as BenchSuite).name === 'string';
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as BenchSuite).run === 'function' &&
+    typeof (x as BenchSuite).name === 'string';
   const candidates = [mod.suite, mod.default, ...Object.values(mod)].filter(isSuite);
   const found = candidates.find((s) => s.name === name) ?? candidates[0];
   if (!found) throw new Error(`suite module for "${name}" exports no BenchSuite ({ name, title, run })`);
@@ -82,21 +112,25 @@ export function suiteFromModule(mod: Record<string, unknown>, name: string): Ben
 
 /** Loads a suite by name. */
 export async function loadSuite(name: string): Promise<BenchSuite> {
-  if (!(SUITE_NAMES as readonly string[]).includes(name)) throw new RangeError(`unknown bench suite "${name}" (known: ${SUITE_NAMES.join(', ')})`);
+  if (!(SUITE_NAMES as readonly string[]).includes(name))
+    throw new RangeError(`unknown bench suite "${name}" (known: ${SUITE_NAMES.join(', ')})`);
   return suiteFromModule(await loadModule(name as SuiteName), name);
 }
 
 /** Runs the suites and returns the document; prints tables as it goes. */
 export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> {
-  const names = opts.suites && opts.suites.length > 0 ? opts.suites : SUITE_NAMES.filter((n) => !ON_REQUEST.includes(n));
+  const names =
+    opts.suites && opts.suites.length > 0 ? opts.suites : SUITE_NAMES.filter((n) => !ON_REQUEST.includes(n));
   for (const n of names) {
-    if (!(SUITE_NAMES as readonly string[]).includes(n)) throw new RangeError(`unknown bench suite "${n}" (known: ${SUITE_NAMES.join(', ')})`);
+    if (!(SUITE_NAMES as readonly string[]).includes(n))
+      throw new RangeError(`unknown bench suite "${n}" (known: ${SUITE_NAMES.join(', ')})`);
   }
   const quick = opts.quick ?? false;
   const repeats = opts.repeats ?? (quick ? 3 : 5);
-  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 1000) throw new RangeError(`--repeats must be an integer 1..1000, got ${repeats}`);
+  if (!Number.isInteger(repeats) || repeats < 1 || repeats > 1000)
+    throw new RangeError(`--repeats must be an integer 1..1000, got ${repeats}`);
   const out = opts.out === undefined ? process.stdout : opts.out;
-  const print = (s: string) => out?.write(s + '\n');
+  const print = (s: string) => out?.write(`${s}\n`);
   const started = Date.now();
   const doc: BenchDocument = {
     tool: 'tsbpf bench',
@@ -111,7 +145,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> 
     errors: {},
     ok: true,
   };
-  print(`tsbpf bench — ${doc.machine.cpuModel}, ${doc.machine.onlineCpus} CPUs, Linux ${doc.machine.kernel}, Node ${doc.machine.node}${quick ? ' (quick)' : ''}, median of ${repeats}`);
+  print(
+    `tsbpf bench — ${doc.machine.cpuModel}, ${doc.machine.onlineCpus} CPUs, Linux ${doc.machine.kernel}, Node ${doc.machine.node}${quick ? ' (quick)' : ''}, median of ${repeats}`,
+  );
   const stream = opts.progressStream === undefined ? process.stderr : opts.progressStream;
   for (const [i, name] of names.entries()) {
     const bar = new ProgressBar(stream, `[${i + 1}/${names.length}] ${name}`);
@@ -119,7 +155,10 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> 
       quick,
       repeats,
       progress: (f, label) => bar.update(f, label),
-      log: (line) => { bar.clear(); print(`  ${line}`); },
+      log: (line) => {
+        bar.clear();
+        print(`  ${line}`);
+      },
       counters: opts.counters === true,
       minutes: opts.minutes,
     };
@@ -142,7 +181,9 @@ export async function runBench(opts: BenchOptions = {}): Promise<BenchDocument> 
     }
   }
   doc.durationMs = Date.now() - started;
-  print(`\n${doc.suites.length} suite(s) in ${(doc.durationMs / 1000).toFixed(1)} s${Object.keys(doc.errors).length ? `; failed: ${Object.keys(doc.errors).join(', ')}` : ''}`);
+  print(
+    `\n${doc.suites.length} suite(s) in ${(doc.durationMs / 1000).toFixed(1)} s${Object.keys(doc.errors).length ? `; failed: ${Object.keys(doc.errors).join(', ')}` : ''}`,
+  );
   return doc;
 }
 
@@ -162,7 +203,12 @@ export function fmt(v: number | null | undefined): string {
   return v.toPrecision(2);
 }
 
-const VERDICT_MARK: Record<string, string> = { holds: '✔ holds', 'does not hold': '✘ does not hold', 'not comparable': '~ not comparable', info: '' };
+const VERDICT_MARK: Record<string, string> = {
+  holds: '✔ holds',
+  'does not hold': '✘ does not hold',
+  'not comparable': '~ not comparable',
+  info: '',
+};
 
 /** The text table of one suite: measurement | value | spread | claim | verdict | ratio, then notes and checks. */
 export function formatSuite(r: SuiteResult): string {
@@ -176,8 +222,16 @@ export function formatSuite(r: SuiteResult): string {
     row.ratio ? `${fmt(row.ratio.value)}× vs ${row.ratio.against}` : '',
   ]);
   const width = head.map((h, c) => Math.min(48, Math.max(h.length, ...rows.map((x) => strlen(x[c]!)))));
-  const line = (cells: string[]) => cells.map((s, c) => pad(s, width[c]!)).join('  ').trimEnd();
-  const lines = [`== ${r.suite}: ${r.title}${r.durationMs !== undefined ? ` (${(r.durationMs / 1000).toFixed(1)} s)` : ''} ==`, line(head), width.map((w) => '─'.repeat(w)).join('  ')];
+  const line = (cells: string[]) =>
+    cells
+      .map((s, c) => pad(s, width[c]!))
+      .join('  ')
+      .trimEnd();
+  const lines = [
+    `== ${r.suite}: ${r.title}${r.durationMs !== undefined ? ` (${(r.durationMs / 1000).toFixed(1)} s)` : ''} ==`,
+    line(head),
+    width.map((w) => '─'.repeat(w)).join('  '),
+  ];
   for (const [i, x] of rows.entries()) {
     lines.push(line(x));
     const note = r.rows[i]!.note;
@@ -194,7 +248,7 @@ function strlen(s: string): number {
 }
 function pad(s: string, w: number): string {
   const n = strlen(s);
-  if (n > w) return [...s].slice(0, w - 1).join('') + '…';
+  if (n > w) return `${[...s].slice(0, w - 1).join('')}…`;
   return s + ' '.repeat(w - n);
 }
 
@@ -210,7 +264,7 @@ class ProgressBar {
   #drawn = false;
 
   constructor(stream: NodeJS.WriteStream | null, prefix: string) {
-    this.#stream = stream && stream.isTTY ? stream : null;
+    this.#stream = stream?.isTTY ? stream : null;
     this.#prefix = prefix;
   }
 
@@ -247,7 +301,9 @@ function machineInfo(): MachineInfo {
   try {
     const m = /MemTotal:\s+(\d+)/.exec(readFileSync('/proc/meminfo', 'utf8'));
     if (m) memTotalMiB = Math.round(Number(m[1]) / 1024);
-  } catch { /* not Linux */ }
+  } catch {
+    /* not Linux */
+  }
   return {
     kernel: release(),
     cpuModel: osCpus()[0]?.model.trim() ?? 'unknown CPU',

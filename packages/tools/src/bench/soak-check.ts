@@ -17,7 +17,8 @@ export class SeqChecker {
   readonly minSeq: number[];
 
   constructor(readonly expect: { threads: number; len: number; id: number; tgid: number }) {
-    if (!Number.isInteger(expect.threads) || expect.threads < 1) throw new RangeError(`threads must be a positive integer (got ${expect.threads})`);
+    if (!Number.isInteger(expect.threads) || expect.threads < 1)
+      throw new RangeError(`threads must be a positive integer (got ${expect.threads})`);
     this.minSeq = new Array<number>(expect.threads).fill(0);
   }
 

@@ -12,7 +12,14 @@ import { BpfMap, DropCounter, Program, RingBuffer, type RecordView } from 'tsbpf
 import { SeqChecker } from './soak-check.js';
 import { EVENT_SIZE, GENERATOR_SYSCALLS, LatencyHistogram, syscallTracer } from './syscall-events.js';
 
-interface ReaderConfig { tgid: number; threads?: number; ringBytes: number; maxLatencyMs: number; reportMs: number; minuteMs: number }
+interface ReaderConfig {
+  tgid: number;
+  threads?: number;
+  ringBytes: number;
+  maxLatencyMs: number;
+  reportMs: number;
+  minuteMs: number;
+}
 const cfg = JSON.parse(process.argv[2]!) as ReaderConfig;
 
 /** performance.now() (ms) to CLOCK_MONOTONIC ns, the clock of bpf_ktime_get_ns. */
@@ -38,7 +45,18 @@ let minute = new LatencyHistogram();
 
 const ring = BpfMap.create({ type: 'ringbuf', maxEntries: cfg.ringBytes, name: 'soak_events' });
 const drops = DropCounter.create('soak_drops');
-const prog = Program.load({ type: 'raw_tracepoint', name: 'soak_tracer', instructions: syscallTracer({ ring, drops, tgid: cfg.tgid, wakeup: { kind: 'default' }, syscall: 'nosys', attach: 'raw_tp' }) });
+const prog = Program.load({
+  type: 'raw_tracepoint',
+  name: 'soak_tracer',
+  instructions: syscallTracer({
+    ring,
+    drops,
+    tgid: cfg.tgid,
+    wakeup: { kind: 'default' },
+    syscall: 'nosys',
+    attach: 'raw_tp',
+  }),
+});
 const link = prog.attachRawTracepoint('sys_enter');
 const onRecord = (v: RecordView, off: number, len: number): void => {
   const ts = v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296;
@@ -53,15 +71,25 @@ const onRecord = (v: RecordView, off: number, len: number): void => {
   st.delivered++;
 };
 const rb = new RingBuffer(ring, onRecord, { maxLatencyMs: cfg.maxLatencyMs, dropCounter: drops });
-rb.start({ beforeDrain: () => { st.nowNs = performance.now() * 1e6 + monoOffsetNs; } });
+rb.start({
+  beforeDrain: () => {
+    st.nowNs = performance.now() * 1e6 + monoOffsetNs;
+  },
+});
 
 const t0 = performance.now();
 let nextMinute = t0 + cfg.minuteMs;
 function report(final: boolean): void {
   const now = performance.now();
   const line: Record<string, unknown> = {
-    t: Math.round(now - t0), delivered: st.delivered, lost: rb.lost, corrupt: st.corrupt, nextSeq: seqs.nextSeq, threadSeqs: seqs.minSeq,
-    p99Us: window.count ? window.percentile(99) / 1000 : null, maxUs: window.maxNs / 1000,
+    t: Math.round(now - t0),
+    delivered: st.delivered,
+    lost: rb.lost,
+    corrupt: st.corrupt,
+    nextSeq: seqs.nextSeq,
+    threadSeqs: seqs.minSeq,
+    p99Us: window.count ? window.percentile(99) / 1000 : null,
+    maxUs: window.maxNs / 1000,
   };
   window = new LatencyHistogram();
   if (now >= nextMinute || final) {
@@ -71,7 +99,7 @@ function report(final: boolean): void {
     nextMinute += cfg.minuteMs;
   }
   if (final) line.final = true;
-  process.stdout.write(JSON.stringify(line) + '\n');
+  process.stdout.write(`${JSON.stringify(line)}\n`);
 }
 const timer = setInterval(() => report(false), cfg.reportMs);
 process.on('SIGTERM', () => {
@@ -79,7 +107,11 @@ process.on('SIGTERM', () => {
   rb.stop();
   rb.consume();
   report(true);
-  rb.close(); link.close(); prog.close(); drops.close(); ring.close();
+  rb.close();
+  link.close();
+  prog.close();
+  drops.close();
+  ring.close();
   process.exit(0);
 });
-process.stdout.write(JSON.stringify({ ready: true, pid: process.pid }) + '\n');
+process.stdout.write(`${JSON.stringify({ ready: true, pid: process.pid })}\n`);

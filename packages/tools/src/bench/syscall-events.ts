@@ -51,7 +51,15 @@ export type WakeupMode =
  * reads the sequence argument from pt_regs with bpf_probe_read_kernel straight into the event.
  * The syscall id is tested first: other processes' syscalls leave after one load and compare.
  */
-export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: number; wakeup: WakeupMode; countMap?: MapRef; syscall?: GeneratorSyscall; attach?: TracerAttach }): AsmItem[] {
+export function syscallTracer(o: {
+  ring: MapRef;
+  drops: DropCounter;
+  tgid: number;
+  wakeup: WakeupMode;
+  countMap?: MapRef;
+  syscall?: GeneratorSyscall;
+  attach?: TracerAttach;
+}): AsmItem[] {
   const sc = GENERATOR_SYSCALLS[o.syscall ?? 'getppid'];
   const raw = (o.attach ?? 'tracepoint') === 'raw_tp';
   const items: AsmItem[] = [
@@ -62,7 +70,14 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
     asm.mov64(R7, R0),
     asm.rsh64(R0, 32),
     asm.jne(R0, o.tgid, 'out'),
-    ...asmRingbufReserve({ ring: o.ring, size: EVENT_SIZE, dst: R9, dropCounter: o.drops, onFail: 'out', stackOffset: -8 }),
+    ...asmRingbufReserve({
+      ring: o.ring,
+      size: EVENT_SIZE,
+      dst: R9,
+      dropCounter: o.drops,
+      onFail: 'out',
+      stackOffset: -8,
+    }),
     asm.call('ktime_get_ns'),
     asm.stxdw(R9, 0, R0),
   ];
@@ -81,10 +96,7 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
       asm.stxdw(R9, 8, R1),
     );
   }
-  items.push(
-    asm.stxdw(R9, 16, R8),
-    asm.stxdw(R9, 24, R7),
-  );
+  items.push(asm.stxdw(R9, 16, R8), asm.stxdw(R9, 24, R7));
   /** r0 = &map[0] (or NULL): the per-mode counter or timestamp slot. */
   const lookupSlotZero = (map: MapRef) => [
     asm.stw(R10, -4, 0),
@@ -112,7 +124,8 @@ export function syscallTracer(o: { ring: MapRef; drops: DropCounter; tgid: numbe
       asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
     );
   } else if (w.kind === 'timed') {
-    if (!o.countMap) throw new TypeError('wakeup "timed" needs countMap (an array of one u64: the last forced wake-up time)');
+    if (!o.countMap)
+      throw new TypeError('wakeup "timed" needs countMap (an array of one u64: the last forced wake-up time)');
     items.push(
       ...lookupSlotZero(o.countMap),
       asm.mov64(R2, RINGBUF_FLAG.no_wakeup),
@@ -155,9 +168,15 @@ export class LatencyHistogram {
   maxNs = 0;
   sumNs = 0;
 
-  get fine(): Float64Array { return this.counts.subarray(0, 1000); }
-  get coarse(): Float64Array { return this.counts.subarray(1000, 11_000); }
-  get overflow(): number { return this.counts[11_000]!; }
+  get fine(): Float64Array {
+    return this.counts.subarray(0, 1000);
+  }
+  get coarse(): Float64Array {
+    return this.counts.subarray(1000, 11_000);
+  }
+  get overflow(): number {
+    return this.counts[11_000]!;
+  }
 
   /**
    * Every operation runs for every sample: one that first ran for the first sample above 1 ms
@@ -165,12 +184,14 @@ export class LatencyHistogram {
    * latency is already high, and the recompile on the reader's core would make it worse.
    */
   add(ns: number): void {
-    const v = ns > 0 ? ns : 0;
+    const v = Math.max(ns, 0);
     this.count++;
     this.sumNs += v;
     this.maxNs = Math.max(this.maxNs, v);
-    const fine = v < 1_000_000, coarse = v < 101_000_000;
-    const iFine = (v / 1000) | 0, iCoarse = (1000 + (v - 1_000_000) / 10_000) | 0;
+    const fine = v < 1_000_000,
+      coarse = v < 101_000_000;
+    const iFine = (v / 1000) | 0,
+      iCoarse = (1000 + (v - 1_000_000) / 10_000) | 0;
     this.counts[fine ? iFine : coarse ? iCoarse : 11_000]!++;
   }
 
@@ -227,7 +248,11 @@ const GEN_BATCH = 32;
 const GEN_SHARED_CPU_NICE = 10;
 
 /** How a run starts bench/c/syscall_loop.c: taskset's arguments, its thread count, a sentence for the report. */
-export interface GeneratorCommand { args: string[]; threads: number; description: string }
+export interface GeneratorCommand {
+  args: string[];
+  threads: number;
+  description: string;
+}
 
 /**
  * The generator's command line (arguments of taskset): `count` calls of `syscall`, paced to `rate`
@@ -237,17 +262,35 @@ export interface GeneratorCommand { args: string[]; threads: number; description
  * priority; thread k numbers its calls k·2^40 + i, so the consumer checks each thread's sequence.
  * Otherwise the original single loop (seq = i).
  */
-export function generatorCommand(o: { cpus: { generator: number; consumer: number }; bin: string; count: number; rate: number; syscall: GeneratorSyscall; split?: boolean }): GeneratorCommand {
+export function generatorCommand(o: {
+  cpus: { generator: number; consumer: number };
+  bin: string;
+  count: number;
+  rate: number;
+  syscall: GeneratorSyscall;
+  split?: boolean;
+}): GeneratorCommand {
   const { cpus, rate } = o;
   const args = ['-c', String(cpus.generator), o.bin, String(o.count), String(rate), o.syscall];
   const at = rate > 0 ? ` at ${rate / 1e6}M/s` : ', unpaced';
   if (!o.split || rate <= 0 || cpus.generator === cpus.consumer) {
-    return { args, threads: 1, description: `generator: 1 thread${at} ${cpus.generator === cpus.consumer ? 'sharing' : 'on'} CPU ${cpus.generator}${cpus.generator === cpus.consumer ? ' with the reader' : ''}` };
+    return {
+      args,
+      threads: 1,
+      description: `generator: 1 thread${at} ${cpus.generator === cpus.consumer ? 'sharing' : 'on'} CPU ${cpus.generator}${cpus.generator === cpus.consumer ? ' with the reader' : ''}`,
+    };
   }
   // Both threads take batches from one schedule. Thread 0 spins on the vDSO clock on its own CPU;
   // thread 1 must not spin on the consumer's CPU: it sleeps until its batch is due, at a lower priority.
   return {
-    args: [...args, `threads=${GEN_THREADS}`, `cpus=${cpus.generator},${cpus.consumer}`, `spin=${cpus.generator}`, `batch=${GEN_BATCH}`, `nice=${GEN_SHARED_CPU_NICE}`],
+    args: [
+      ...args,
+      `threads=${GEN_THREADS}`,
+      `cpus=${cpus.generator},${cpus.consumer}`,
+      `spin=${cpus.generator}`,
+      `batch=${GEN_BATCH}`,
+      `nice=${GEN_SHARED_CPU_NICE}`,
+    ],
     threads: GEN_THREADS,
     description: `generator: ${GEN_THREADS} threads sharing one ${rate / 1e6}M/s schedule in batches of ${GEN_BATCH} calls, one on CPU ${cpus.generator} (spin-paced), one on CPU ${cpus.consumer}, the reader's (sleeps until its batch is due, nice ${GEN_SHARED_CPU_NICE})`,
   };
@@ -328,11 +371,24 @@ export interface LiveRunResult {
 }
 
 /** What syscall_loop prints at the end (threads: with threads=N). */
-export interface GeneratorOutput { calls: number; ns: number; nsPerCall: number; start: number; threads?: { cpu: number; calls: number; ns: number; spin: boolean }[] }
+export interface GeneratorOutput {
+  calls: number;
+  ns: number;
+  nsPerCall: number;
+  start: number;
+  threads?: { cpu: number; calls: number; ns: number; spin: boolean }[];
+}
 
 /** The result fields that describe the generator's run. */
-export function generatorFields(g: GeneratorOutput, threads: number): { generatorThreads: number; generatorRate: number; generatorSplit?: number[] } {
-  return { generatorThreads: threads, generatorRate: g.ns > 0 ? g.calls / (g.ns / 1e9) : NaN, ...(g.threads ? { generatorSplit: g.threads.map((t) => t.calls) } : {}) };
+export function generatorFields(
+  g: GeneratorOutput,
+  threads: number,
+): { generatorThreads: number; generatorRate: number; generatorSplit?: number[] } {
+  return {
+    generatorThreads: threads,
+    generatorRate: g.ns > 0 ? g.calls / (g.ns / 1e9) : NaN,
+    ...(g.threads ? { generatorSplit: g.threads.map((t) => t.calls) } : {}),
+  };
 }
 
 /** CPUs for the consumer (this process) and the generator: different cores when there are two. */
@@ -352,39 +408,100 @@ const monoOffsetNs = (() => {
 /** Runs the generator with the tracer and the reader; resolves the measurements. */
 export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
   const cpus = liveCpus();
-  const plan = generatorCommand({ cpus, bin: buildCReference('syscall_loop'), count: o.events, rate: o.rate ?? 0, syscall: o.syscall ?? 'getppid', split: o.split });
+  const plan = generatorCommand({
+    cpus,
+    bin: buildCReference('syscall_loop'),
+    count: o.events,
+    rate: o.rate ?? 0,
+    syscall: o.syscall ?? 'getppid',
+    split: o.split,
+  });
   const gen = spawn('taskset', plan.args, { stdio: ['pipe', 'pipe', 'pipe'] });
   let genOut = '';
   let genErr = '';
-  gen.stdout.setEncoding('utf8').on('data', (d: string) => { genOut += d; });
-  gen.stderr.setEncoding('utf8').on('data', (d: string) => { genErr += d; });
+  gen.stdout.setEncoding('utf8').on('data', (d: string) => {
+    genOut += d;
+  });
+  gen.stderr.setEncoding('utf8').on('data', (d: string) => {
+    genErr += d;
+  });
   const genDone = new Promise<GeneratorOutput>((resolve, reject) => {
     gen.on('error', reject);
     gen.on('close', (code) => {
       if (code !== 0) reject(new Error(`syscall_loop exited ${code}: ${genErr}`));
-      else { try { resolve(lastJsonLine<GeneratorOutput>(genOut)); } catch (e) { reject(e); } }
+      else {
+        try {
+          resolve(lastJsonLine<GeneratorOutput>(genOut));
+        } catch (e) {
+          reject(e);
+        }
+      }
     });
   });
   let finished = false;
-  void genDone.then(() => { finished = true; }, () => { finished = true; });
+  void genDone.then(
+    () => {
+      finished = true;
+    },
+    () => {
+      finished = true;
+    },
+  );
   // taskset execs the generator: its pid is the one the tracer filters on.
   const tgid = gen.pid!;
 
   if (o.untraced) {
     gen.stdin.write('go\n');
     const g = await genDone;
-    return { produced: g.calls, delivered: 0, lost: 0, outOfOrder: 0, nextSeq: 0, ...generatorFields(g, plan.threads), elapsedMs: g.ns / 1e6, eventsPerSec: 0, consumerCpuPct: 0, consumerCpuPctWhole: 0, consumerCpuUserPct: 0, consumerCpuSysPct: 0, steadyEventsPerSec: 0, latency: null, histogram: null, nsPerCall: g.nsPerCall, wakeups: 0, flushes: 0, budgetDrains: 0, drains: 0 };
+    return {
+      produced: g.calls,
+      delivered: 0,
+      lost: 0,
+      outOfOrder: 0,
+      nextSeq: 0,
+      ...generatorFields(g, plan.threads),
+      elapsedMs: g.ns / 1e6,
+      eventsPerSec: 0,
+      consumerCpuPct: 0,
+      consumerCpuPctWhole: 0,
+      consumerCpuUserPct: 0,
+      consumerCpuSysPct: 0,
+      steadyEventsPerSec: 0,
+      latency: null,
+      histogram: null,
+      nsPerCall: g.nsPerCall,
+      wakeups: 0,
+      flushes: 0,
+      budgetDrains: 0,
+      drains: 0,
+    };
   }
 
   const pinned = pinProcess(process.pid, [cpus.consumer]);
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: o.ringBytes, name: 'live_events' });
   const drops = DropCounter.create('live_drops');
-  const countMap = o.wakeup?.kind === 'every' ? BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_count' })
-    : o.wakeup?.kind === 'timed' ? BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_lastwake' }) : undefined;
+  const countMap =
+    o.wakeup?.kind === 'every'
+      ? BpfMap.create({ type: 'percpu_array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_count' })
+      : o.wakeup?.kind === 'timed'
+        ? BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1, name: 'live_lastwake' })
+        : undefined;
   const resources: { close(): void }[] = [ring, drops, ...(countMap ? [countMap] : [])];
   try {
     const raw = o.attach === 'raw_tp';
-    const prog = Program.load({ type: raw ? 'raw_tracepoint' : 'tracepoint', name: 'live_tracer', instructions: syscallTracer({ ring, drops, tgid, wakeup: o.wakeup ?? { kind: 'default' }, countMap, syscall: o.syscall, attach: o.attach }) });
+    const prog = Program.load({
+      type: raw ? 'raw_tracepoint' : 'tracepoint',
+      name: 'live_tracer',
+      instructions: syscallTracer({
+        ring,
+        drops,
+        tgid,
+        wakeup: o.wakeup ?? { kind: 'default' },
+        countMap,
+        syscall: o.syscall,
+        attach: o.attach,
+      }),
+    });
     resources.push(prog);
     const link = raw ? prog.attachRawTracepoint('sys_enter') : prog.attachTracepoint('raw_syscalls', 'sys_enter');
     resources.push(link);
@@ -399,7 +516,12 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     // in a closure context, which would allocate once per event.
     const st = new ConsumerState();
     // Each generator thread's sequence must rise (thread k's calls are k·2^40 + i).
-    const seqs = new SeqChecker({ threads: plan.threads, len: EVENT_SIZE, id: GENERATOR_SYSCALLS[o.syscall ?? 'getppid'].nr, tgid });
+    const seqs = new SeqChecker({
+      threads: plan.threads,
+      len: EVENT_SIZE,
+      id: GENERATOR_SYSCALLS[o.syscall ?? 'getppid'].nr,
+      tgid,
+    });
     let drains = 0;
     const onRecord = (v: RecordView, off: number): void => {
       const ts = v.getUint32(off, true) + v.getUint32(off + 4, true) * 4294967296;
@@ -411,7 +533,11 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
       if (!seqs.advance(seq)) st.outOfOrder++;
       st.delivered++;
     };
-    const rb = new RingBuffer(ring, onRecord, { maxLatencyMs: o.maxLatencyMs ?? 0, flushMs: o.flushMs, dropCounter: drops });
+    const rb = new RingBuffer(ring, onRecord, {
+      maxLatencyMs: o.maxLatencyMs ?? 0,
+      flushMs: o.flushMs,
+      dropCounter: drops,
+    });
     resources.push(rb);
 
     const cpu0 = process.cpuUsage();
@@ -420,13 +546,26 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     let lastProgress = t0;
     // Steady state: CPU and rate between the drains that cross 10 % and 90 % of the events
     // (two cpuUsage() calls per run, none per drain).
-    const lo = Math.floor(o.events * 0.1), hi = Math.floor(o.events * 0.9);
-    let winT0 = 0, winT1 = 0, winD0 = 0, winD1 = 0;
+    const lo = Math.floor(o.events * 0.1),
+      hi = Math.floor(o.events * 0.9);
+    let winT0 = 0,
+      winT1 = 0,
+      winD0 = 0,
+      winD1 = 0;
     let winC0: NodeJS.CpuUsage | undefined, winC1: NodeJS.CpuUsage | undefined;
     const afterDrain = (n: number): boolean => {
       if (n > 0) drains++;
-      if (winC0 === undefined) { if (st.delivered >= lo) { winC0 = process.cpuUsage(); winT0 = performance.now(); winD0 = st.delivered; } }
-      else if (winC1 === undefined && st.delivered >= hi) { winC1 = process.cpuUsage(); winT1 = performance.now(); winD1 = st.delivered; }
+      if (winC0 === undefined) {
+        if (st.delivered >= lo) {
+          winC0 = process.cpuUsage();
+          winT0 = performance.now();
+          winD0 = st.delivered;
+        }
+      } else if (winC1 === undefined && st.delivered >= hi) {
+        winC1 = process.cpuUsage();
+        winT1 = performance.now();
+        winD1 = st.delivered;
+      }
       if (o.onProgress && performance.now() - lastProgress > 100) {
         lastProgress = performance.now();
         o.onProgress((st.delivered + rb.lost) / o.events);
@@ -434,13 +573,28 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
       return finished && rb.availableBytes() === 0;
     };
     // One clock reading per drain: each event's latency is this minus its bpf_ktime_get_ns.
-    const beforeDrain = (): void => { st.nowNs = performance.now() * 1e6 + monoOffsetNs; };
+    const beforeDrain = (): void => {
+      st.nowNs = performance.now() * 1e6 + monoOffsetNs;
+    };
     if ((o.reader ?? 'events') === 'events') {
       await new Promise<void>((resolve) => {
-        const done = (): void => { rb.stop(); resolve(); };
-        rb.start({ beforeDrain, afterDrain: (n) => { if (afterDrain(n)) done(); } });
+        const done = (): void => {
+          rb.stop();
+          resolve();
+        };
+        rb.start({
+          beforeDrain,
+          afterDrain: (n) => {
+            if (afterDrain(n)) done();
+          },
+        });
         // Everything may already be drained when the generator exits: no wake would follow.
-        void genDone.then(() => { if (rb.started && rb.availableBytes() === 0) done(); }, () => done());
+        void genDone.then(
+          () => {
+            if (rb.started && rb.availableBytes() === 0) done();
+          },
+          () => done(),
+        );
       });
     } else {
       for (;;) {
@@ -459,28 +613,55 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
     // same pinned core) can cross 10% and 90% of the events within a drain or two.
     // A run that lost most events (a ring too small) may deliver fewer than the ramp-up's share.
     const lat = hist.count > 0 ? hist : rampHist;
-    const w0 = winC0, w1 = winC1;
-    const win = w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50
-      ? { user: (w1.user - w0.user) / 1000, system: (w1.system - w0.system) / 1000, ms: winT1 - winT0 } : undefined;
+    const w0 = winC0,
+      w1 = winC1;
+    const win =
+      w0 !== undefined && w1 !== undefined && winT1 - winT0 >= 50
+        ? { user: (w1.user - w0.user) / 1000, system: (w1.system - w0.system) / 1000, ms: winT1 - winT0 }
+        : undefined;
     const stats = { ...rb.stats };
     const elapsedMs = t1 - t0;
     void pinned;
     return {
-      produced: g.calls, delivered: st.delivered, lost, outOfOrder: st.outOfOrder, nextSeq: seqs.nextSeq, ...generatorFields(g, plan.threads), elapsedMs,
+      produced: g.calls,
+      delivered: st.delivered,
+      lost,
+      outOfOrder: st.outOfOrder,
+      nextSeq: seqs.nextSeq,
+      ...generatorFields(g, plan.threads),
+      elapsedMs,
       eventsPerSec: st.delivered / (elapsedMs / 1000),
-      consumerCpuPct: win ? (win.user + win.system) / win.ms * 100 : ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
-      consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000) / elapsedMs * 100,
-      consumerCpuUserPct: win ? win.user / win.ms * 100 : NaN,
-      consumerCpuSysPct: win ? win.system / win.ms * 100 : NaN,
+      consumerCpuPct: win
+        ? ((win.user + win.system) / win.ms) * 100
+        : ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+      consumerCpuPctWhole: ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100,
+      consumerCpuUserPct: win ? (win.user / win.ms) * 100 : NaN,
+      consumerCpuSysPct: win ? (win.system / win.ms) * 100 : NaN,
       steadyEventsPerSec: win ? (winD1 - winD0) / (win.ms / 1000) : st.delivered / (elapsedMs / 1000),
-      latency: lat.count ? { p50Us: lat.percentile(50) / 1000, p99Us: lat.percentile(99) / 1000, maxUs: Math.max(hist.maxNs, rampHist.maxNs) / 1000, meanUs: lat.sumNs / lat.count / 1000 } : null,
+      latency: lat.count
+        ? {
+            p50Us: lat.percentile(50) / 1000,
+            p99Us: lat.percentile(99) / 1000,
+            maxUs: Math.max(hist.maxNs, rampHist.maxNs) / 1000,
+            meanUs: lat.sumNs / lat.count / 1000,
+          }
+        : null,
       histogram: lat,
       nsPerCall: g.nsPerCall,
-      wakeups: stats.wakeups, flushes: stats.flushes, budgetDrains: stats.budgetDrains, drains,
+      wakeups: stats.wakeups,
+      flushes: stats.flushes,
+      budgetDrains: stats.budgetDrains,
+      drains,
     };
   } finally {
     if (!finished) gen.kill('SIGKILL');
-    for (const r of resources.reverse()) { try { r.close(); } catch { /* already closed */ } }
+    for (const r of resources.reverse()) {
+      try {
+        r.close();
+      } catch {
+        /* already closed */
+      }
+    }
     pinProcess(process.pid, onlineCpus());
   }
 }
@@ -491,7 +672,9 @@ export async function runLive(o: LiveRunOptions): Promise<LiveRunResult> {
  * thread's sequence strictly rising (outOfOrder 0) with sum over threads of (last + 1) = produced
  * = delivered leaves no room for a gap or a repeat.
  */
-export function exactlyOnce(r: Pick<LiveRunResult, 'produced' | 'delivered' | 'lost' | 'outOfOrder' | 'nextSeq'>): boolean {
+export function exactlyOnce(
+  r: Pick<LiveRunResult, 'produced' | 'delivered' | 'lost' | 'outOfOrder' | 'nextSeq'>,
+): boolean {
   if (r.delivered + r.lost !== r.produced || r.outOfOrder !== 0) return false;
   return r.lost > 0 || r.nextSeq === r.produced;
 }

@@ -10,5 +10,8 @@ export function benchWorker(callerUrl: string, name: string, workerData: unknown
   if (!callerUrl.endsWith('.ts')) return new Worker(new URL(`./${name}.js`, callerUrl), { workerData });
   const tsx = import.meta.resolve('tsx/esm/api');
   const mod = new URL(`./${name}.ts`, callerUrl).href;
-  return new Worker(`import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(mod)}); })`, { eval: true, workerData });
+  return new Worker(
+    `import(${JSON.stringify(tsx)}).then((t) => { t.register(); return import(${JSON.stringify(mod)}); })`,
+    { eval: true, workerData },
+  );
 }

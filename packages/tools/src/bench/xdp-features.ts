@@ -14,8 +14,30 @@
  * TCP source port (modulo K) before the counter makes each run a different flow: K flows cycle through
  * the flow table. Every program measured, the baseline included, carries the same prefix.
  */
-import { asm, BpfMap, NotSupportedError, type LruPerCpuHash, type PerCpuArray, PerfCounter, Program, R1, R2, R3, R4, t, type AsmInput, type PerfCounterEvent } from 'tsbpf';
-import { featuredPacketCounter, FlowKey, FlowValue, sampledEstimate, UltraBytesStats, type CounterFeatures } from '../labs/packet-counter-features.js';
+import {
+  asm,
+  BpfMap,
+  NotSupportedError,
+  type LruPerCpuHash,
+  type PerCpuArray,
+  PerfCounter,
+  Program,
+  R1,
+  R2,
+  R3,
+  R4,
+  t,
+  type AsmInput,
+  type PerfCounterEvent,
+} from 'tsbpf';
+import {
+  featuredPacketCounter,
+  FlowKey,
+  FlowValue,
+  sampledEstimate,
+  UltraBytesStats,
+  type CounterFeatures,
+} from '../labs/packet-counter-features.js';
 import { UltraStats } from '../labs/packet-counter-programs.js';
 import { median, spread, type BenchContext, type Chart, type Row } from './suite.js';
 import { templateFrame, TRAFFIC_MIX } from './xdp-traffic.js';
@@ -41,7 +63,8 @@ const BYTES_BUDGET_NS = 2;
  * in turn. R1 (ctx) is left for the counter that follows; R2..R4 are scratch.
  */
 function flowSpreadPrefix(flows: number): AsmInput[] {
-  if (flows < 2 || (flows & (flows - 1)) !== 0) throw new RangeError(`flow count must be a power of two ≥ 2, got ${flows}`);
+  if (flows < 2 || (flows & (flows - 1)) !== 0)
+    throw new RangeError(`flow count must be a power of two ≥ 2, got ${flows}`);
   return [
     asm.ldxw(R2, R1, 0), //                             data
     asm.ldxw(R3, R1, 4), //                             data_end
@@ -68,7 +91,12 @@ interface Candidate {
 function build(name: string, features: CounterFeatures, spreadFlows: number, table = FLOW_TABLE): Candidate {
   const maps: BpfMap[] = [];
   try {
-    const stats = BpfMap.create({ type: 'percpu_array', key: t.u32, value: features.bytes ? UltraBytesStats : UltraStats, maxEntries: 1 });
+    const stats = BpfMap.create({
+      type: 'percpu_array',
+      key: t.u32,
+      value: features.bytes ? UltraBytesStats : UltraStats,
+      maxEntries: 1,
+    });
     maps.push(stats);
     let flows: Candidate['flows'];
     if (features.flows) {
@@ -79,8 +107,12 @@ function build(name: string, features: CounterFeatures, spreadFlows: number, tab
       flows = { map, inserted };
     }
     const prog = Program.load({
-      type: 'xdp', name: `feat_${name.replace(/[^a-z0-9]/gi, '_')}`.slice(0, 15),
-      instructions: [...flowSpreadPrefix(spreadFlows), ...featuredPacketCounter({ stats, flows: flows?.map, flowsInserted: flows?.inserted }, features)],
+      type: 'xdp',
+      name: `feat_${name.replace(/[^a-z0-9]/gi, '_')}`.slice(0, 15),
+      instructions: [
+        ...flowSpreadPrefix(spreadFlows),
+        ...featuredPacketCounter({ stats, flows: flows?.map, flowsInserted: flows?.inserted }, features),
+      ],
     });
     return { name, prog, maps, flows, stats };
   } catch (e) {
@@ -97,7 +129,11 @@ function perPacket(counter: PerfCounter, prog: Program, frame: Uint8Array, r: nu
 }
 
 /** Opens the counters `--counters` asks for: cycles and instructions, or software counters without a PMU. */
-function openCounters(): { counters: { label: string; unit: string; counter: PerfCounter }[]; pmu: boolean; why?: string } {
+function openCounters(): {
+  counters: { label: string; unit: string; counter: PerfCounter }[];
+  pmu: boolean;
+  why?: string;
+} {
   const hw: { event: PerfCounterEvent; label: string; unit: string }[] = [
     { event: { type: 'hardware', event: 'cpu-cycles' }, label: 'cycles', unit: 'cycles/packet' },
     { event: { type: 'hardware', event: 'instructions' }, label: 'instructions', unit: 'insns/packet' },
@@ -126,7 +162,8 @@ export function measureCounterFeatures(ctx: BenchContext, opts: { hardwareCounte
   const extra: Record<string, unknown> = {};
   const r = ctx.quick ? 200_000 : 1_000_000;
   const frame = templateFrame(TRAFFIC_MIX[0]!); // TCP/IPv4, 64 bytes
-  const fits = 1024, overflow = 65536; // flows cycled: fits in the 16k table / 4× the table
+  const fits = 1024,
+    overflow = 65536; // flows cycled: fits in the 16k table / 4× the table
   const sampleN = 100;
 
   const candidates: Candidate[] = [];
@@ -153,24 +190,50 @@ export function measureCounterFeatures(ctx: BenchContext, opts: { hardwareCounte
     }
     const base = samples.get('packets only')!;
     const baseMed = median(base);
-    rows.push({ name: 'counter features: packets only (ultra layout, test-run, TCP/IPv4)', value: baseMed, unit: 'ns/packet', spread: spread(base), verdict: 'info', note: `task-clock per packet, differential over ${r} and ${2 * r} packets; the same flow-spreading prefix as every row below` });
+    rows.push({
+      name: 'counter features: packets only (ultra layout, test-run, TCP/IPv4)',
+      value: baseMed,
+      unit: 'ns/packet',
+      spread: spread(base),
+      verdict: 'info',
+      note: `task-clock per packet, differential over ${r} and ${2 * r} packets; the same flow-spreading prefix as every row below`,
+    });
     const delta = (name: string) => {
       const s = samples.get(name)!;
       return s.map((x, i) => x - base[i]!);
     };
     const bytesDelta = delta('+ bytes');
     rows.push({
-      name: 'counter features: + bytes per protocol, cost over packets only', value: median(bytesDelta), unit: 'ns/packet', spread: spread(bytesDelta),
-      claim: `≤ ${BYTES_BUDGET_NS} ns per packet over the packets-only counter (issue 17)`, verdict: median(bytesDelta) <= BYTES_BUDGET_NS ? 'holds' : 'does not hold',
+      name: 'counter features: + bytes per protocol, cost over packets only',
+      value: median(bytesDelta),
+      unit: 'ns/packet',
+      spread: spread(bytesDelta),
+      claim: `≤ ${BYTES_BUDGET_NS} ns per packet over the packets-only counter (issue 17)`,
+      verdict: median(bytesDelta) <= BYTES_BUDGET_NS ? 'holds' : 'does not hold',
       note: `${median(samples.get('+ bytes')!).toFixed(2)} vs ${baseMed.toFixed(2)} ns/packet`,
     });
-    for (const name of [`+ flows (${fits} flows)`, `+ flows (${overflow} flows, ${FLOW_TABLE}-entry table)`, '+ bytes + flows', `sampled 1 in ${sampleN}`]) {
+    for (const name of [
+      `+ flows (${fits} flows)`,
+      `+ flows (${overflow} flows, ${FLOW_TABLE}-entry table)`,
+      '+ bytes + flows',
+      `sampled 1 in ${sampleN}`,
+    ]) {
       const d = delta(name);
-      rows.push({ name: `counter features: ${name}, cost over packets only`, value: median(d), unit: 'ns/packet', spread: spread(d), verdict: 'info', note: `${median(samples.get(name)!).toFixed(2)} ns/packet in all` });
+      rows.push({
+        name: `counter features: ${name}, cost over packets only`,
+        value: median(d),
+        unit: 'ns/packet',
+        spread: spread(d),
+        verdict: 'info',
+        note: `${median(samples.get(name)!).toFixed(2)} ns/packet in all`,
+      });
     }
     charts.push({
-      kind: 'bar', title: 'Packet counter features: ns per packet (test-run, task clock)', yLabel: 'ns/packet',
-      labels: candidates.map((c) => c.name), series: [{ name: 'median', data: candidates.map((c) => median(samples.get(c.name)!)) }],
+      kind: 'bar',
+      title: 'Packet counter features: ns per packet (test-run, task clock)',
+      yLabel: 'ns/packet',
+      labels: candidates.map((c) => c.name),
+      series: [{ name: 'median', data: candidates.map((c) => median(samples.get(c.name)!)) }],
     });
 
     // Flow table behaviour: after the runs above, the fitting table holds every flow, the overflowing one is full.
@@ -181,9 +244,19 @@ export function measureCounterFeatures(ctx: BenchContext, opts: { hardwareCounte
     };
     const fitState = flowState(candidates[2]!);
     const overState = flowState(candidates[3]!);
-    checks[`flow table holds all ${fits} flows when they fit, none evicted`] = fitState.present === fits && fitState.evicted === 0;
-    checks[`flow table with ${overflow} flows over ${FLOW_TABLE} entries stays ≤ ${FLOW_TABLE} and counts evictions`] = overState.present <= FLOW_TABLE && overState.evicted > 0 && overState.inserted === overState.present + overState.evicted;
-    rows.push({ name: `counter features: flows present / inserted / evicted with ${overflow} flows cycling over a ${FLOW_TABLE}-entry LRU table`, value: overState.evicted, unit: 'evicted', verdict: 'info', note: `${overState.present} present, ${overState.inserted} inserted: ${(100 * overState.evicted / Math.max(1, overState.inserted)).toFixed(1)}% of insertions evicted an older flow (a flow returns after ${overflow} packets, long after the LRU dropped it)` });
+    checks[`flow table holds all ${fits} flows when they fit, none evicted`] =
+      fitState.present === fits && fitState.evicted === 0;
+    checks[`flow table with ${overflow} flows over ${FLOW_TABLE} entries stays ≤ ${FLOW_TABLE} and counts evictions`] =
+      overState.present <= FLOW_TABLE &&
+      overState.evicted > 0 &&
+      overState.inserted === overState.present + overState.evicted;
+    rows.push({
+      name: `counter features: flows present / inserted / evicted with ${overflow} flows cycling over a ${FLOW_TABLE}-entry LRU table`,
+      value: overState.evicted,
+      unit: 'evicted',
+      verdict: 'info',
+      note: `${overState.present} present, ${overState.inserted} inserted: ${((100 * overState.evicted) / Math.max(1, overState.inserted)).toFixed(1)}% of insertions evicted an older flow (a flow returns after ${overflow} packets, long after the LRU dropped it)`,
+    });
     extra.flowTable = { fits: fitState, overflow: overState };
 
     // Sampling accuracy: a fresh sampled counter, exact packet count known, the estimate and its interval.
@@ -195,32 +268,60 @@ export function measureCounterFeatures(ctx: BenchContext, opts: { hardwareCounte
         const counted = s.stats.sumFields(0)?.tcp ?? 0;
         const e = sampledEstimate(counted, sampleN);
         trials.push({ exact: r, estimate: e.estimate, low: e.low, high: e.high });
-      } finally { s.prog.close(); for (const m of s.maps) m.close(); }
+      } finally {
+        s.prog.close();
+        for (const m of s.maps) m.close();
+      }
     }
-    const errors = trials.map((x) => 100 * (x.estimate - x.exact) / x.exact);
+    const errors = trials.map((x) => (100 * (x.estimate - x.exact)) / x.exact);
     const covered = trials.filter((x) => x.low <= x.exact && x.exact <= x.high).length;
-    rows.push({ name: `counter features: sampled 1 in ${sampleN}, estimate error vs exact count (${r} packets)`, value: median(errors.map(Math.abs)), unit: '%', spread: spread(errors), verdict: 'info', note: `${covered} of ${trials.length} 95% intervals contain the exact count; interval half-width ±${(100 * 1.96 * Math.sqrt(r * (sampleN - 1)) / r).toFixed(2)}%` });
-    checks[`sampled estimates within 5 sigma of the exact count (1 in ${sampleN})`] = trials.every((x) => Math.abs(x.estimate - x.exact) <= 5 * Math.sqrt(x.exact * (sampleN - 1)));
+    rows.push({
+      name: `counter features: sampled 1 in ${sampleN}, estimate error vs exact count (${r} packets)`,
+      value: median(errors.map(Math.abs)),
+      unit: '%',
+      spread: spread(errors),
+      verdict: 'info',
+      note: `${covered} of ${trials.length} 95% intervals contain the exact count; interval half-width ±${((100 * 1.96 * Math.sqrt(r * (sampleN - 1))) / r).toFixed(2)}%`,
+    });
+    checks[`sampled estimates within 5 sigma of the exact count (1 in ${sampleN})`] = trials.every(
+      (x) => Math.abs(x.estimate - x.exact) <= 5 * Math.sqrt(x.exact * (sampleN - 1)),
+    );
     extra.sampling = trials;
 
     if (opts.hardwareCounters) {
       const { counters, pmu, why } = openCounters();
       try {
-        if (!pmu) notes.push(`--counters: no hardware performance counters on this machine (${why}); software counters (task-clock, cpu-clock) instead.`);
+        if (!pmu)
+          notes.push(
+            `--counters: no hardware performance counters on this machine (${why}); software counters (task-clock, cpu-clock) instead.`,
+          );
         for (const { label, unit, counter } of counters) {
           for (const c of candidates) {
             const xs: number[] = [];
             for (let rep = 0; rep < ctx.repeats; rep++) xs.push(perPacket(counter, c.prog, frame, r));
-            rows.push({ name: `${pmu ? 'hardware' : 'software'} counter ${label}: ${c.name}`, value: median(xs), unit, spread: spread(xs), verdict: 'info' });
+            rows.push({
+              name: `${pmu ? 'hardware' : 'software'} counter ${label}: ${c.name}`,
+              value: median(xs),
+              unit,
+              spread: spread(xs),
+              verdict: 'info',
+            });
           }
         }
         extra.hardwareCounters = pmu;
-      } finally { for (const c of counters) c.counter.close(); }
+      } finally {
+        for (const c of counters) c.counter.close();
+      }
     }
-    notes.push(`Counter features (${r} and ${2 * r} packets per measurement, differential task clock): bytes add a load, add and store per packet on the cache line the packet counter already dirtied; flows add a hash lookup keyed by the 5-tuple (and an insert for each new flow); sampling adds a bpf_get_prandom_u32() call and skips everything else for N−1 of N packets.`);
+    notes.push(
+      `Counter features (${r} and ${2 * r} packets per measurement, differential task clock): bytes add a load, add and store per packet on the cache line the packet counter already dirtied; flows add a hash lookup keyed by the 5-tuple (and an insert for each new flow); sampling adds a bpf_get_prandom_u32() call and skips everything else for N−1 of N packets.`,
+    );
   } finally {
     clock.close();
-    for (const c of candidates) { c.prog.close(); for (const m of c.maps) m.close(); }
+    for (const c of candidates) {
+      c.prog.close();
+      for (const m of c.maps) m.close();
+    }
   }
   return { rows, charts, notes, checks, extra };
 }

@@ -14,8 +14,18 @@ import { Program } from 'tsbpf';
 import { interfaceIndex } from 'tsbpf';
 import { counterProgram, type CounterVariant } from '../labs/packet-counter-programs.js';
 import {
-  createCounterMap, expectedClassCounts, expectedTotals, GENERATOR_SEQ_MAP, generatorProgram, headerReadProgram, readCounters, returnOnlyProgram,
-  templateFrame, TRAFFIC_MIX, withAction, type CounterTotals,
+  createCounterMap,
+  expectedClassCounts,
+  expectedTotals,
+  GENERATOR_SEQ_MAP,
+  generatorProgram,
+  headerReadProgram,
+  readCounters,
+  returnOnlyProgram,
+  templateFrame,
+  TRAFFIC_MIX,
+  withAction,
+  type CounterTotals,
 } from './xdp-traffic.js';
 
 /** One configuration: a Lab 12.1 counter (or none: a bare return) returning `action`. */
@@ -44,14 +54,27 @@ export interface LiveWorkerRequest {
 }
 
 export type LiveWorkerMessage =
-  | { type: 'sample'; label: string; rep: number; frames: number; elapsedNs: number; syscallNs: number; kernelNsPerFrame: number; counted: CounterTotals | null; expected: CounterTotals; napiNs?: number; napiThreads?: number; dropped?: number }
+  | {
+      type: 'sample';
+      label: string;
+      rep: number;
+      frames: number;
+      elapsedNs: number;
+      syscallNs: number;
+      kernelNsPerFrame: number;
+      counted: CounterTotals | null;
+      expected: CounterTotals;
+      napiNs?: number;
+      napiThreads?: number;
+      dropped?: number;
+    }
   | { type: 'progress'; fraction: number; label: string }
   | { type: 'error'; message: string };
 
 const LIVE_FRAMES = 2; // BPF_F_TEST_XDP_LIVE_FRAMES
 
 function emit(m: LiveWorkerMessage): void {
-  process.stdout.write(JSON.stringify(m) + '\n');
+  process.stdout.write(`${JSON.stringify(m)}\n`);
 }
 
 function sleepMs(ms: number): void {
@@ -63,7 +86,11 @@ function napiThreads(dev: string): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue;
-    try { if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith(`napi/${dev}-`)) out.push(Number(d)); } catch { /* exited */ }
+    try {
+      if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith(`napi/${dev}-`)) out.push(Number(d));
+    } catch {
+      /* exited */
+    }
   }
   return out;
 }
@@ -93,9 +120,14 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
   using gen = Program.load({ type: 'xdp', name: 'xdp_gen', instructions: generatorProgram(seq) });
   using counters = run.variant ? createCounterMap(run.variant, `c_${run.variant}`) : null;
   using counter = Program.load({
-    type: 'xdp', name: run.variant ? `cnt_${run.variant}` : run.readHeaders ? 'cnt_hdr' : 'cnt_none',
-    instructions: run.variant && counters ? withAction(counterProgram(run.variant, counters), run.action)
-      : run.readHeaders ? headerReadProgram(run.action) : returnOnlyProgram(run.action),
+    type: 'xdp',
+    name: run.variant ? `cnt_${run.variant}` : run.readHeaders ? 'cnt_hdr' : 'cnt_none',
+    instructions:
+      run.variant && counters
+        ? withAction(counterProgram(run.variant, counters), run.action)
+        : run.readHeaders
+          ? headerReadProgram(run.action)
+          : returnOnlyProgram(run.action),
   });
   using link = counter.attachXdp(req.rxIface, { mode: 'native' });
   void link;
@@ -105,13 +137,22 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
     writeFileSync(`/sys/class/net/${req.rxIface}/threaded`, '1');
     napi = napiThreads(req.rxIface);
     if (napi.length === 0) throw new Error(`no NAPI thread for ${req.rxIface} after enabling threaded NAPI`);
-    for (const pid of napi) execFileSync('taskset', ['-p', '-c', String(req.napiCpu), String(pid)], { stdio: 'ignore' });
+    for (const pid of napi)
+      execFileSync('taskset', ['-p', '-c', String(req.napiCpu), String(pid)], { stdio: 'ignore' });
   }
   const napi0 = runtimeNs(napi);
   const drop0 = vethDropped(req.txIface, req.rxIface);
 
   const t0 = process.hrtime.bigint();
-  const res = gen.testRun({ data: frame, ctx, repeat: req.frames, flags: LIVE_FRAMES, batchSize: req.batchSize, dataOutSize: 0, ctxOutSize: 0 });
+  const res = gen.testRun({
+    data: frame,
+    ctx,
+    repeat: req.frames,
+    flags: LIVE_FRAMES,
+    batchSize: req.batchSize,
+    dataOutSize: 0,
+    ctxOutSize: 0,
+  });
   const t1 = process.hrtime.bigint();
   let tEnd = t1;
   let counted: CounterTotals | null = null;
@@ -124,23 +165,38 @@ function runOnce(req: LiveWorkerRequest, run: LiveRun, rep: number): LiveWorkerM
       sleepMs(1);
       const c = readCounters(run.variant, counters);
       if (c.total === counted.total) still++;
-      else { still = 0; tEnd = process.hrtime.bigint(); }
+      else {
+        still = 0;
+        tEnd = process.hrtime.bigint();
+      }
       counted = c;
     }
   }
   if (!counters && napi.length > 0) {
     // No counter to watch: the NAPI thread's run time stops moving once its queue is empty.
-    let last = runtimeNs(napi), still = 0;
+    let last = runtimeNs(napi),
+      still = 0;
     while (still < 3) {
       sleepMs(1);
       const now = runtimeNs(napi);
       if (now === last) still++;
-      else { still = 0; last = now; tEnd = process.hrtime.bigint(); }
+      else {
+        still = 0;
+        last = now;
+        tEnd = process.hrtime.bigint();
+      }
     }
   }
   return {
-    type: 'sample', label: run.label, rep, frames: req.frames,
-    elapsedNs: Number(tEnd - t0), syscallNs: Number(t1 - t0), kernelNsPerFrame: res.durationNs, counted, expected,
+    type: 'sample',
+    label: run.label,
+    rep,
+    frames: req.frames,
+    elapsedNs: Number(tEnd - t0),
+    syscallNs: Number(t1 - t0),
+    kernelNsPerFrame: res.durationNs,
+    counted,
+    expected,
     ...(req.napiCpu !== undefined ? { napiNs: runtimeNs(napi) - napi0, napiThreads: napi.length } : {}),
     dropped: vethDropped(req.txIface, req.rxIface) - drop0,
   };

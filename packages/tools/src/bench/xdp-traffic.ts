@@ -44,14 +44,19 @@ export function templateFrame(c: TrafficClass, size = 64): Uint8Array {
     f[22] = 64; // TTL
     f[23] = c.proto!;
     f.set([10, 0, 0, 1, 10, 0, 0, 2], 26); // src, dst
-    v.setUint16(34, 40000); v.setUint16(36, c.proto === 6 ? 443 : 53); // ports (ICMP: type/code bytes)
+    v.setUint16(34, 40000);
+    v.setUint16(36, c.proto === 6 ? 443 : 53); // ports (ICMP: type/code bytes)
   } else if (c.etherType === 0x86dd) {
     f[14] = 0x60;
     v.setUint16(18, size - 54); // payload length
     f[20] = 6; // next header TCP
     f[21] = 64;
   } else if (c.etherType === 0x0806) {
-    v.setUint16(14, 1); v.setUint16(16, 0x0800); f[18] = 6; f[19] = 4; v.setUint16(20, 1); // ARP request
+    v.setUint16(14, 1);
+    v.setUint16(16, 0x0800);
+    f[18] = 6;
+    f[19] = 4;
+    v.setUint16(20, 1); // ARP request
   }
   return f;
 }
@@ -191,12 +196,20 @@ export interface CounterTotals {
 export function readCounters(variant: CounterVariant, map: BpfMap): CounterTotals {
   const out = { tcp: 0, udp: 0, icmp: 0, other: 0, total: 0 };
   const add = (proto: number, n: number) => {
-    if (proto === 6) out.tcp += n; else if (proto === 17) out.udp += n; else if (proto === 1) out.icmp += n; else out.other += n;
+    if (proto === 6) out.tcp += n;
+    else if (proto === 17) out.udp += n;
+    else if (proto === 1) out.icmp += n;
+    else out.other += n;
     out.total += n;
   };
   if (variant === 'ultra') {
     const s = PerCpuArray.from(map, { value: UltraStats }).sumFields(0);
-    if (s) { add(6, Number(s.tcp)); add(17, Number(s.udp)); add(1, Number(s.icmp)); add(255, Number(s.other)); }
+    if (s) {
+      add(6, Number(s.tcp));
+      add(17, Number(s.udp));
+      add(1, Number(s.icmp));
+      add(255, Number(s.other));
+    }
   } else if (variant === 'optimized') {
     for (let p = 0; p < 256; p++) {
       const n = PerCpuArray.from<bigint>(map).sum(p) ?? 0;

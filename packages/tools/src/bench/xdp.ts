@@ -10,7 +10,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { BpfMap, onlineCpus, probeKernel, Program } from 'tsbpf';
+import { type BpfMap, onlineCpus, probeKernel, Program } from 'tsbpf';
 import { COUNTER_VARIANTS, counterProgram, type CounterVariant } from '../labs/packet-counter-programs.js';
 import { assemble } from 'tsbpf';
 import { clangVersion, compileBpfC, linkProgramSection } from './clang-reference.js';
@@ -18,12 +18,23 @@ import { traceXdp } from './insn-trace.js';
 import { measureCounterFeatures } from './xdp-features.js';
 import { median, spread, type BenchContext, type BenchSuite, type Chart, type Row, type SuiteResult } from './suite.js';
 import type { LiveRun, LiveWorkerMessage, LiveWorkerRequest } from './xdp-live-worker.js';
-import { createCounterMap, readCounters, returnOnlyProgram, templateFrame, TRAFFIC_MIX, type CounterTotals } from './xdp-traffic.js';
+import {
+  createCounterMap,
+  readCounters,
+  returnOnlyProgram,
+  templateFrame,
+  TRAFFIC_MIX,
+  type CounterTotals,
+} from './xdp-traffic.js';
 
 const XDP_PASS = 2;
 const XDP_DROP = 1;
 /** The C map symbol of each variant (bench/xdp/<variant>.bpf.c). */
-const C_MAP_SYMBOL: Record<CounterVariant, string> = { naive: 'naive_counter', optimized: 'optimized_stats', ultra: 'ultra_stats' };
+const C_MAP_SYMBOL: Record<CounterVariant, string> = {
+  naive: 'naive_counter',
+  optimized: 'optimized_stats',
+  ultra: 'ultra_stats',
+};
 /** Lab 12.1's expected Mpps per variant ("Expected Results" table). */
 const SEED_MPPS: Record<CounterVariant, number> = { naive: 5, optimized: 15, ultra: 20 };
 
@@ -47,15 +58,39 @@ function loadCounters(): LoadedCounter[] {
     for (const variant of COUNTER_VARIANTS) {
       const tsMap = implCounterMap(variant, 'tsbpf');
       const tsInsns = assemble(counterProgram(variant, tsMap));
-      out.push({ key: `tsbpf ${variant}`, variant, impl: 'tsbpf', map: tsMap, insns: tsInsns, prog: Program.load({ type: 'xdp', name: `ts_${variant}`, instructions: tsInsns }) });
+      out.push({
+        key: `tsbpf ${variant}`,
+        variant,
+        impl: 'tsbpf',
+        map: tsMap,
+        insns: tsInsns,
+        prog: Program.load({ type: 'xdp', name: `ts_${variant}`, instructions: tsInsns }),
+      });
       const cMap = implCounterMap(variant, 'clang');
       const cInsns = linkProgramSection(compileBpfC('xdp', variant), 'xdp', { [C_MAP_SYMBOL[variant]]: cMap });
-      out.push({ key: `clang ${variant}`, variant, impl: 'clang', map: cMap, insns: cInsns, prog: Program.load({ type: 'xdp', name: `c_${variant}`, instructions: cInsns }) });
+      out.push({
+        key: `clang ${variant}`,
+        variant,
+        impl: 'clang',
+        map: cMap,
+        insns: cInsns,
+        prog: Program.load({ type: 'xdp', name: `c_${variant}`, instructions: cInsns }),
+      });
     }
     const base = assemble(returnOnlyProgram(XDP_PASS));
-    out.push({ key: 'baseline', variant: null, impl: 'baseline', map: null, insns: base, prog: Program.load({ type: 'xdp', name: 'base_pass', instructions: base }) });
+    out.push({
+      key: 'baseline',
+      variant: null,
+      impl: 'baseline',
+      map: null,
+      insns: base,
+      prog: Program.load({ type: 'xdp', name: 'base_pass', instructions: base }),
+    });
   } catch (e) {
-    for (const c of out) { c.prog.close(); c.map?.close(); }
+    for (const c of out) {
+      c.prog.close();
+      c.map?.close();
+    }
     throw e;
   }
   return out;
@@ -66,7 +101,14 @@ function weighted(perClass: number[]): number {
 }
 
 /** The static half: test-run ns/packet, instruction counts, consistency of counters and verdicts. */
-function measureTestRun(ctx: BenchContext, rows: Row[], charts: Chart[], notes: string[], checks: Record<string, boolean>, extra: Record<string, unknown>): Map<string, number> {
+function measureTestRun(
+  ctx: BenchContext,
+  rows: Row[],
+  charts: Chart[],
+  notes: string[],
+  checks: Record<string, boolean>,
+  extra: Record<string, unknown>,
+): Map<string, number> {
   const iterations = ctx.quick ? 50_000 : 200_000;
   const warmup = 1000;
   const frames = TRAFFIC_MIX.map((c) => templateFrame(c));
@@ -100,15 +142,23 @@ function measureTestRun(ctx: BenchContext, rows: Row[], charts: Chart[], notes: 
           // test-run spends swapping the program into the XDP dispatcher, and preemptions.
           const ns = c.prog.testRun({ data: f, repeat: iterations, dataOutSize: 0 }).durationNs;
           samples.get(c.key)![ci]!.push(ns);
-          ctx.progress(++done / total * 0.45, `test-run ${c.key} ${TRAFFIC_MIX[ci]!.name}`);
+          ctx.progress((++done / total) * 0.45, `test-run ${c.key} ${TRAFFIC_MIX[ci]!.name}`);
         }
       }
     }
     // Per repeat: the mix-weighted ns/packet of each program.
-    const mixByRep = (key: string) => Array.from({ length: ctx.repeats }, (_, r) => weighted(samples.get(key)!.map((s) => s[r]!)));
+    const mixByRep = (key: string) =>
+      Array.from({ length: ctx.repeats }, (_, r) => weighted(samples.get(key)!.map((s) => s[r]!)));
     const base = mixByRep('baseline');
     nsByKey.set('baseline', median(base));
-    rows.push({ name: 'empty XDP program (r0 = XDP_PASS; exit)', value: median(base), unit: 'ns/packet', spread: spread(base), verdict: 'info', note: 'test-run loop overhead: subtract it to get a program\'s own cost' });
+    rows.push({
+      name: 'empty XDP program (r0 = XDP_PASS; exit)',
+      value: median(base),
+      unit: 'ns/packet',
+      spread: spread(base),
+      verdict: 'info',
+      note: "test-run loop overhead: subtract it to get a program's own cost",
+    });
     for (const v of COUNTER_VARIANTS) {
       const ts = mixByRep(`tsbpf ${v}`);
       const cl = mixByRep(`clang ${v}`);
@@ -118,11 +168,22 @@ function measureTestRun(ctx: BenchContext, rows: Row[], charts: Chart[], notes: 
       nsByKey.set(`tsbpf ${v}`, median(ts));
       nsByKey.set(`clang ${v}`, median(cl));
       rows.push({
-        name: `${v}: tsbpf-assembled, test-run, mix`, value: median(ts), unit: 'ns/packet', spread: spread(ts),
-        claim: 'within 10% of clang -O2 (issue 8)', verdict: r <= 1.10 ? 'holds' : 'does not hold', ratio: { value: r, against: 'clang -O2' },
+        name: `${v}: tsbpf-assembled, test-run, mix`,
+        value: median(ts),
+        unit: 'ns/packet',
+        spread: spread(ts),
+        claim: 'within 10% of clang -O2 (issue 8)',
+        verdict: r <= 1.1 ? 'holds' : 'does not hold',
+        ratio: { value: r, against: 'clang -O2' },
         note: `net of the empty program: ${(median(ts) - median(base)).toFixed(1)} vs ${(median(cl) - median(base)).toFixed(1)} ns (ratio ${median(netRatios).toFixed(2)}); ≈${(1000 / median(ts)).toFixed(0)} Mpps of program time on one core`,
       });
-      rows.push({ name: `${v}: clang -O2 from bench/xdp/${v}.bpf.c`, value: median(cl), unit: 'ns/packet', spread: spread(cl), verdict: 'info' });
+      rows.push({
+        name: `${v}: clang -O2 from bench/xdp/${v}.bpf.c`,
+        value: median(cl),
+        unit: 'ns/packet',
+        spread: spread(cl),
+        verdict: 'info',
+      });
     }
     // Instruction counts: traced path length over the mix, and the typical (TCP) case.
     const path = (key: string) => executed.get(key)!;
@@ -132,20 +193,38 @@ function measureTestRun(ctx: BenchContext, rows: Row[], charts: Chart[], notes: 
       const info = ts.prog.info();
       const cInfo = cl.prog.info();
       const tcp = path(ts.key)[0]!;
-      const claim = v === 'ultra' ? '~15 per packet (typical case); < 50 budget' : v === 'optimized' ? '20 instructions; < 50 budget' : '< 50 per packet (lab budget)';
+      const claim =
+        v === 'ultra'
+          ? '~15 per packet (typical case); < 50 budget'
+          : v === 'optimized'
+            ? '20 instructions; < 50 budget'
+            : '< 50 per packet (lab budget)';
       const target = v === 'ultra' ? 15 * 1.2 : v === 'optimized' ? 20 : 50;
       rows.push({
-        name: `${v}: instructions executed, TCP/IPv4 (typical)`, value: tcp, unit: 'insns', claim,
+        name: `${v}: instructions executed, TCP/IPv4 (typical)`,
+        value: tcp,
+        unit: 'insns',
+        claim,
         verdict: tcp <= target ? 'holds' : 'does not hold',
         note: `mix average ${weighted(path(ts.key)).toFixed(1)} (clang: TCP ${path(cl.key)[0]}, mix ${weighted(path(cl.key)).toFixed(1)}); program ${ts.insns.length / 8} slots (clang ${cl.insns.length / 8}); xlated ${info.xlatedLength / 8} insns, JIT ${info.jitedLength} bytes (clang ${cInfo.jitedLength})`,
       });
     }
-    extra.instructionsExecuted = Object.fromEntries([...executed].map(([k, v]) => [k, Object.fromEntries(TRAFFIC_MIX.map((c, i) => [c.name, v[i]]))]));
-    extra.testRunNsPerClass = Object.fromEntries([...samples].map(([k, v]) => [k, Object.fromEntries(TRAFFIC_MIX.map((c, i) => [c.name, median(v[i]!)]))]));
+    extra.instructionsExecuted = Object.fromEntries(
+      [...executed].map(([k, v]) => [k, Object.fromEntries(TRAFFIC_MIX.map((c, i) => [c.name, v[i]]))]),
+    );
+    extra.testRunNsPerClass = Object.fromEntries(
+      [...samples].map(([k, v]) => [k, Object.fromEntries(TRAFFIC_MIX.map((c, i) => [c.name, median(v[i]!)]))]),
+    );
 
     // Every run added `warmup + repeats × iterations` to its class's counter.
     const perClass = warmup + ctx.repeats * iterations;
-    const expect: CounterTotals = { tcp: perClass, udp: perClass, icmp: perClass, other: perClass, total: 4 * perClass };
+    const expect: CounterTotals = {
+      tcp: perClass,
+      udp: perClass,
+      icmp: perClass,
+      other: perClass,
+      total: 4 * perClass,
+    };
     let countsOk = true;
     for (const c of counters) {
       if (!c.variant || !c.map) continue;
@@ -158,25 +237,40 @@ function measureTestRun(ctx: BenchContext, rows: Row[], charts: Chart[], notes: 
     checks['test-run counters equal runs × repeat (tsbpf and clang, every variant)'] = countsOk;
 
     charts.push({
-      kind: 'bar', title: 'Test-run ns/packet over the mix: tsbpf vs clang -O2', yLabel: 'ns/packet', labels: [...COUNTER_VARIANTS, 'empty'],
+      kind: 'bar',
+      title: 'Test-run ns/packet over the mix: tsbpf vs clang -O2',
+      yLabel: 'ns/packet',
+      labels: [...COUNTER_VARIANTS, 'empty'],
       series: [
         { name: 'tsbpf', data: [...COUNTER_VARIANTS.map((v) => nsByKey.get(`tsbpf ${v}`)!), nsByKey.get('baseline')!] },
         { name: 'clang -O2', data: [...COUNTER_VARIANTS.map((v) => nsByKey.get(`clang ${v}`)!), null] },
       ],
     });
     charts.push({
-      kind: 'bar', title: 'Test-run ns/packet by packet class (tsbpf)', yLabel: 'ns/packet', labels: TRAFFIC_MIX.map((c) => c.name),
+      kind: 'bar',
+      title: 'Test-run ns/packet by packet class (tsbpf)',
+      yLabel: 'ns/packet',
+      labels: TRAFFIC_MIX.map((c) => c.name),
       series: COUNTER_VARIANTS.map((v) => ({ name: v, data: samples.get(`tsbpf ${v}`)!.map((s) => median(s)) })),
     });
     charts.push({
-      kind: 'bar', title: 'Instructions executed per packet class', yLabel: 'instructions', labels: TRAFFIC_MIX.map((c) => c.name),
-      series: COUNTER_VARIANTS.flatMap((v) => [{ name: `${v} (tsbpf)`, data: path(`tsbpf ${v}`) }, { name: `${v} (clang)`, data: path(`clang ${v}`) }]),
+      kind: 'bar',
+      title: 'Instructions executed per packet class',
+      yLabel: 'instructions',
+      labels: TRAFFIC_MIX.map((c) => c.name),
+      series: COUNTER_VARIANTS.flatMap((v) => [
+        { name: `${v} (tsbpf)`, data: path(`tsbpf ${v}`) },
+        { name: `${v} (clang)`, data: path(`clang ${v}`) },
+      ]),
     });
     extra.clang = clangVersion();
     extra.mix = TRAFFIC_MIX;
     extra.testRunIterations = iterations;
   } finally {
-    for (const c of counters) { c.prog.close(); c.map?.close(); }
+    for (const c of counters) {
+      c.prog.close();
+      c.map?.close();
+    }
   }
   return nsByKey;
 }
@@ -195,7 +289,13 @@ function createVethNamespace(): { ns: string; tx: string; rx: string; close(): v
   const tx = `xg${id}`;
   const rx = `xc${id}`;
   sh('ip', ['netns', 'add', ns]);
-  const close = () => { try { sh('ip', ['netns', 'del', ns]); } catch { /* already gone */ } };
+  const close = () => {
+    try {
+      sh('ip', ['netns', 'del', ns]);
+    } catch {
+      /* already gone */
+    }
+  };
   try {
     sh('ip', ['-n', ns, 'link', 'add', tx, 'type', 'veth', 'peer', 'name', rx]);
     for (const dev of [tx, rx, 'lo']) sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
@@ -213,15 +313,28 @@ function loaderArgs(): string[] {
   for (let i = 0; i < a.length; i++) {
     const x = a[i]!;
     if (/^--(import|require|loader|experimental-loader)$/.test(x) && i + 1 < a.length) out.push(x, a[++i]!);
-    else if (/^--(import|require|loader|experimental-loader)=/.test(x) || /^--(experimental|no-warnings|enable-source-maps)/.test(x)) out.push(x);
+    else if (
+      /^--(import|require|loader|experimental-loader)=/.test(x) ||
+      /^--(experimental|no-warnings|enable-source-maps)/.test(x)
+    )
+      out.push(x);
   }
   return out;
 }
 
-function runLiveWorker(ns: string, cpu: number, req: LiveWorkerRequest, onProgress: (f: number, label: string) => void): Promise<LiveWorkerMessage[]> {
+function runLiveWorker(
+  ns: string,
+  cpu: number,
+  req: LiveWorkerRequest,
+  onProgress: (f: number, label: string) => void,
+): Promise<LiveWorkerMessage[]> {
   const self = fileURLToPath(import.meta.url);
   const worker = join(dirname(self), `xdp-live-worker${self.endsWith('.ts') ? '.ts' : '.js'}`);
-  const child = spawn('taskset', ['-c', String(cpu), 'ip', 'netns', 'exec', ns, process.execPath, ...loaderArgs(), worker, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    'taskset',
+    ['-c', String(cpu), 'ip', 'netns', 'exec', ns, process.execPath, ...loaderArgs(), worker, JSON.stringify(req)],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   const msgs: LiveWorkerMessage[] = [];
   let buf = '';
   let err = '';
@@ -237,22 +350,35 @@ function runLiveWorker(ns: string, cpu: number, req: LiveWorkerRequest, onProgre
       else msgs.push(m);
     }
   });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    err += d;
+  });
   return new Promise((resolve, reject) => {
     child.on('error', reject);
     child.on('close', (code) => {
       const e = msgs.find((m) => m.type === 'error');
-      if (code !== 0 || e) reject(new Error(`xdp live worker failed (exit ${code}): ${e && e.type === 'error' ? e.message : ''}${err}`));
+      if (code !== 0 || e)
+        reject(new Error(`xdp live worker failed (exit ${code}): ${e && e.type === 'error' ? e.message : ''}${err}`));
       else resolve(msgs);
     });
   });
 }
 
-async function measureLive(ctx: BenchContext, rows: Row[], charts: Chart[], notes: string[], checks: Record<string, boolean>, extra: Record<string, unknown>): Promise<void> {
+async function measureLive(
+  ctx: BenchContext,
+  rows: Row[],
+  charts: Chart[],
+  notes: string[],
+  checks: Record<string, boolean>,
+  extra: Record<string, unknown>,
+): Promise<void> {
   const frames = ctx.quick ? 200_000 : 500_000;
   const repeats = ctx.quick ? 1 : Math.min(ctx.repeats, 3);
   const runs: LiveRun[] = [];
-  for (const [action, an] of [[XDP_DROP, 'XDP_DROP'], [XDP_PASS, 'XDP_PASS']] as const) {
+  for (const [action, an] of [
+    [XDP_DROP, 'XDP_DROP'],
+    [XDP_PASS, 'XDP_PASS'],
+  ] as const) {
     runs.push({ label: `no counter, ${an}`, variant: null, action });
     for (const v of COUNTER_VARIANTS) runs.push({ label: `${v}, ${an}`, variant: v, action });
   }
@@ -261,7 +387,12 @@ async function measureLive(ctx: BenchContext, rows: Row[], charts: Chart[], note
   const net = createVethNamespace();
   let msgs: LiveWorkerMessage[];
   try {
-    msgs = await runLiveWorker(net.ns, cpu, { txIface: net.tx, rxIface: net.rx, frames, repeats, batchSize: 64, runs }, (f, label) => ctx.progress(0.45 + 0.55 * f, label));
+    msgs = await runLiveWorker(
+      net.ns,
+      cpu,
+      { txIface: net.tx, rxIface: net.rx, frames, repeats, batchSize: 64, runs },
+      (f, label) => ctx.progress(0.45 + 0.55 * f, label),
+    );
   } finally {
     net.close();
   }
@@ -272,7 +403,7 @@ async function measureLive(ctx: BenchContext, rows: Row[], charts: Chart[], note
   let lostInVeth = 0;
   for (const s of samples) {
     const list = mpps.get(s.label) ?? [];
-    list.push(s.frames / s.elapsedNs * 1000);
+    list.push((s.frames / s.elapsedNs) * 1000);
     mpps.set(s.label, list);
     if (!s.counted) continue;
     const c = s.counted;
@@ -284,17 +415,30 @@ async function measureLive(ctx: BenchContext, rows: Row[], charts: Chart[], note
     lostInVeth += e.total - c.total;
   }
   checks['live: no frame counted twice or as the wrong protocol'] = neverOver;
-  if (!exact) notes.push(`live: ${lostInVeth} generated frames never reached the counter (dropped by veth under load); the rest were counted exactly once.`);
+  if (!exact)
+    notes.push(
+      `live: ${lostInVeth} generated frames never reached the counter (dropped by veth under load); the rest were counted exactly once.`,
+    );
   else notes.push('live: every generated IPv4 frame was counted exactly once, by protocol.');
   const med = (label: string) => median(mpps.get(label) ?? []);
   for (const an of ['XDP_DROP', 'XDP_PASS'] as const) {
     const ceiling = med(`no counter, ${an}`);
-    rows.push({ name: `live veth one core, no counter, ${an}`, value: ceiling, unit: 'Mpps', spread: spread(mpps.get(`no counter, ${an}`)!), verdict: 'info', note: 'generator + veth + a 2-instruction program: this setup\'s ceiling on one core' });
+    rows.push({
+      name: `live veth one core, no counter, ${an}`,
+      value: ceiling,
+      unit: 'Mpps',
+      spread: spread(mpps.get(`no counter, ${an}`)!),
+      verdict: 'info',
+      note: "generator + veth + a 2-instruction program: this setup's ceiling on one core",
+    });
     for (const v of COUNTER_VARIANTS) {
       const m = med(`${v}, ${an}`);
       const claim = SEED_MPPS[v];
       rows.push({
-        name: `live veth one core, ${v}, ${an}`, value: m, unit: 'Mpps', spread: spread(mpps.get(`${v}, ${an}`)!),
+        name: `live veth one core, ${v}, ${an}`,
+        value: m,
+        unit: 'Mpps',
+        spread: spread(mpps.get(`${v}, ${an}`)!),
         claim: `${v === 'naive' ? '~' : v === 'optimized' ? '' : '~'}${claim}${v === 'optimized' ? '+' : ''} Mpps`,
         verdict: m >= claim ? 'holds' : 'does not hold',
         note: `counter adds ${(1000 / m - 1000 / ceiling).toFixed(0)} ns/frame over the no-counter ceiling (${ceiling.toFixed(2)} Mpps)`,
@@ -303,18 +447,29 @@ async function measureLive(ctx: BenchContext, rows: Row[], charts: Chart[], note
     for (const v of ['optimized', 'ultra'] as const) {
       const sp = med(`${v}, ${an}`) / med(`naive, ${an}`);
       const claim = SEED_MPPS[v] / SEED_MPPS.naive;
-      rows.push({ name: `live speedup one core, ${v} vs naive, ${an}`, value: sp, unit: '×', claim: `${claim.toFixed(2)}×`, verdict: sp >= claim * 0.9 ? 'holds' : 'does not hold' });
+      rows.push({
+        name: `live speedup one core, ${v} vs naive, ${an}`,
+        value: sp,
+        unit: '×',
+        claim: `${claim.toFixed(2)}×`,
+        verdict: sp >= claim * 0.9 ? 'holds' : 'does not hold',
+      });
     }
   }
   charts.push({
-    kind: 'bar', title: 'Live Mpps on a veth pair (one core, in-kernel generator)', yLabel: 'Mpps', labels: [...COUNTER_VARIANTS, 'no counter'],
+    kind: 'bar',
+    title: 'Live Mpps on a veth pair (one core, in-kernel generator)',
+    yLabel: 'Mpps',
+    labels: [...COUNTER_VARIANTS, 'no counter'],
     series: [
       { name: 'XDP_DROP', data: [...COUNTER_VARIANTS.map((v) => med(`${v}, XDP_DROP`)), med('no counter, XDP_DROP')] },
       { name: 'XDP_PASS', data: [...COUNTER_VARIANTS.map((v) => med(`${v}, XDP_PASS`)), med('no counter, XDP_PASS')] },
       { name: 'Lab 12.1 claim', data: [...COUNTER_VARIANTS.map((v) => SEED_MPPS[v]), null] },
     ],
   });
-  notes.push(`Live: frames are generated by test-run in BPF_F_TEST_XDP_LIVE_FRAMES mode (XDP_TX → veth → peer's native XDP counter), ${frames.toLocaleString('en-US')} frames × ${repeats}, the whole path on CPU ${cpu}. The lab's 5/15/20 Mpps assume a 10 Gbps NIC with its own cores; here one core pays for generation, veth transmit and the counter, so the ceiling without any counter bounds every row, and with XDP_PASS the kernel's receive path (skb allocation, IP input) dominates.`);
+  notes.push(
+    `Live: frames are generated by test-run in BPF_F_TEST_XDP_LIVE_FRAMES mode (XDP_TX → veth → peer's native XDP counter), ${frames.toLocaleString('en-US')} frames × ${repeats}, the whole path on CPU ${cpu}. The lab's 5/15/20 Mpps assume a 10 Gbps NIC with its own cores; here one core pays for generation, veth transmit and the counter, so the ceiling without any counter bounds every row, and with XDP_PASS the kernel's receive path (skb allocation, IP input) dominates.`,
+  );
   extra.live = { frames, repeats, cpu, samples };
 }
 
@@ -324,9 +479,20 @@ async function measureLive(ctx: BenchContext, rows: Row[], charts: Chart[], note
  * (/proc/<pid>/schedstat, ns) over the frames it handled; each variant's is reported over the
  * empty program's, next to the test-run cost over the empty program.
  */
-async function measureLiveThreaded(ctx: BenchContext, testRunNs: Map<string, number>, rows: Row[], charts: Chart[], notes: string[], checks: Record<string, boolean>, extra: Record<string, unknown>): Promise<void> {
+async function measureLiveThreaded(
+  ctx: BenchContext,
+  testRunNs: Map<string, number>,
+  rows: Row[],
+  charts: Chart[],
+  notes: string[],
+  checks: Record<string, boolean>,
+  extra: Record<string, unknown>,
+): Promise<void> {
   const cpus = onlineCpus();
-  if (cpus.length < 2) { notes.push('live threaded: needs two CPUs; skipped.'); return; }
+  if (cpus.length < 2) {
+    notes.push('live threaded: needs two CPUs; skipped.');
+    return;
+  }
   const frames = ctx.quick ? 500_000 : 2_000_000;
   const repeats = ctx.quick ? 1 : Math.min(ctx.repeats, 5);
   const runs: LiveRun[] = [
@@ -334,11 +500,17 @@ async function measureLiveThreaded(ctx: BenchContext, testRunNs: Map<string, num
     { label: 'headers read', variant: null, action: XDP_DROP, readHeaders: true },
     ...COUNTER_VARIANTS.map((v) => ({ label: v, variant: v, action: XDP_DROP })),
   ];
-  const genCpu = cpus[cpus.length - 1]!, napiCpu = cpus[0]!;
+  const genCpu = cpus[cpus.length - 1]!,
+    napiCpu = cpus[0]!;
   const net = createVethNamespace();
   let msgs: LiveWorkerMessage[];
   try {
-    msgs = await runLiveWorker(net.ns, genCpu, { txIface: net.tx, rxIface: net.rx, frames, repeats, batchSize: 64, runs, napiCpu }, (f, label) => ctx.progress(f, `threaded ${label}`));
+    msgs = await runLiveWorker(
+      net.ns,
+      genCpu,
+      { txIface: net.tx, rxIface: net.rx, frames, repeats, batchSize: 64, runs, napiCpu },
+      (f, label) => ctx.progress(f, `threaded ${label}`),
+    );
   } finally {
     net.close();
   }
@@ -349,23 +521,47 @@ async function measureLiveThreaded(ctx: BenchContext, testRunNs: Map<string, num
    * counted (it counts IPv4 only); without one, all generated frames, which holds while the NAPI
    * thread was not saturated (veth drops only when its ring is full; the busy share is reported).
    */
-  const handled = (s: (typeof samples)[number]) => s.counted ? s.frames * (s.counted.total / s.expected.total) : s.frames;
+  const handled = (s: (typeof samples)[number]) =>
+    s.counted ? s.frames * (s.counted.total / s.expected.total) : s.frames;
   const busy = (s: (typeof samples)[number]) => (s.napiNs ?? NaN) / s.elapsedNs;
-  const mppsOf = (s: (typeof samples)[number]) => handled(s) / s.elapsedNs * 1000;
+  const mppsOf = (s: (typeof samples)[number]) => (handled(s) / s.elapsedNs) * 1000;
   const napiPer = (s: (typeof samples)[number]) => (s.napiNs ?? NaN) / handled(s);
-  checks['live threaded: no frame counted twice'] = samples.every((s) => !s.counted || s.counted.total <= s.expected.total);
+  checks['live threaded: no frame counted twice'] = samples.every(
+    (s) => !s.counted || s.counted.total <= s.expected.total,
+  );
   const empty = by('no counter');
   const emptyNapi = median(empty.map(napiPer));
   const emptyMpps = empty.map(mppsOf);
-  rows.push({ name: 'live veth threaded, no counter, XDP_DROP', value: median(emptyMpps), unit: 'Mpps', spread: spread(emptyMpps), verdict: 'info', note: `generator on CPU ${genCpu}, NAPI thread on CPU ${napiCpu}; NAPI thread ${emptyNapi.toFixed(1)} ns/frame, busy ${(median(empty.map(busy)) * 100).toFixed(0)}% of the run (below ~95%: it kept up, so every generated frame was handled)` });
+  rows.push({
+    name: 'live veth threaded, no counter, XDP_DROP',
+    value: median(emptyMpps),
+    unit: 'Mpps',
+    spread: spread(emptyMpps),
+    verdict: 'info',
+    note: `generator on CPU ${genCpu}, NAPI thread on CPU ${napiCpu}; NAPI thread ${emptyNapi.toFixed(1)} ns/frame, busy ${(median(empty.map(busy)) * 100).toFixed(0)}% of the run (below ~95%: it kept up, so every generated frame was handled)`,
+  });
   // The first read of a frame made on the other CPU is a cross-CPU cache miss that every counter
   // pays and the empty program does not: measured alone, so each counter's own cost shows over it.
   const hdr = by('headers read');
   const hdrNapi = median(hdr.map(napiPer));
   const hdrMpps = hdr.map(mppsOf);
   const hdrOver = hdr.map((s) => napiPer(s) - emptyNapi);
-  rows.push({ name: 'live veth threaded, headers read, XDP_DROP', value: median(hdrMpps), unit: 'Mpps', spread: spread(hdrMpps), verdict: 'info', note: `no counter; reads EtherType and the IPv4 protocol byte (as every counter does first): NAPI thread ${hdrNapi.toFixed(1)} ns/frame, busy ${(median(hdr.map(busy)) * 100).toFixed(0)}%` });
-  rows.push({ name: 'live threaded, headers read: cost per packet over the empty program', value: median(hdrOver), unit: 'ns/packet', spread: spread(hdrOver), verdict: 'info', note: 'the first touch of a frame written on the other CPU (a cross-CPU cache miss); test-run, on one CPU, does not pay it' });
+  rows.push({
+    name: 'live veth threaded, headers read, XDP_DROP',
+    value: median(hdrMpps),
+    unit: 'Mpps',
+    spread: spread(hdrMpps),
+    verdict: 'info',
+    note: `no counter; reads EtherType and the IPv4 protocol byte (as every counter does first): NAPI thread ${hdrNapi.toFixed(1)} ns/frame, busy ${(median(hdr.map(busy)) * 100).toFixed(0)}%`,
+  });
+  rows.push({
+    name: 'live threaded, headers read: cost per packet over the empty program',
+    value: median(hdrOver),
+    unit: 'ns/packet',
+    spread: spread(hdrOver),
+    verdict: 'info',
+    note: 'the first touch of a frame written on the other CPU (a cross-CPU cache miss); test-run, on one CPU, does not pay it',
+  });
   const base = testRunNs.get('baseline') ?? NaN;
   const mppsByVariant: number[] = [];
   for (const v of COUNTER_VARIANTS) {
@@ -374,17 +570,56 @@ async function measureLiveThreaded(ctx: BenchContext, testRunNs: Map<string, num
     const over = ss.map((s) => napiPer(s) - emptyNapi);
     const tr = (testRunNs.get(`tsbpf ${v}`) ?? NaN) - base;
     mppsByVariant.push(median(m));
-    rows.push({ name: `live veth threaded, ${v}, XDP_DROP`, value: median(m), unit: 'Mpps', spread: spread(m), claim: `${SEED_MPPS[v]} Mpps`, verdict: median(m) >= SEED_MPPS[v] ? 'holds' : 'does not hold', note: `counted ${median(ss.map((s) => s.counted?.total ?? 0)).toLocaleString('en-US')} of ${median(ss.map((s) => s.expected.total)).toLocaleString('en-US')} IPv4 frames (the rest dropped by veth when the counter side fell behind)` });
-    rows.push({ name: `live threaded, ${v}: cost per packet over the empty program`, value: median(over), unit: 'ns/packet', spread: spread(over), verdict: 'info', note: `NAPI thread CPU time per frame ${median(ss.map(napiPer)).toFixed(1)} ns (busy ${(median(ss.map(busy)) * 100).toFixed(0)}%) vs ${emptyNapi.toFixed(1)} ns empty; test-run cost over the empty program: ${tr.toFixed(1)} ns/packet` });
+    rows.push({
+      name: `live veth threaded, ${v}, XDP_DROP`,
+      value: median(m),
+      unit: 'Mpps',
+      spread: spread(m),
+      claim: `${SEED_MPPS[v]} Mpps`,
+      verdict: median(m) >= SEED_MPPS[v] ? 'holds' : 'does not hold',
+      note: `counted ${median(ss.map((s) => s.counted?.total ?? 0)).toLocaleString('en-US')} of ${median(ss.map((s) => s.expected.total)).toLocaleString('en-US')} IPv4 frames (the rest dropped by veth when the counter side fell behind)`,
+    });
+    rows.push({
+      name: `live threaded, ${v}: cost per packet over the empty program`,
+      value: median(over),
+      unit: 'ns/packet',
+      spread: spread(over),
+      verdict: 'info',
+      note: `NAPI thread CPU time per frame ${median(ss.map(napiPer)).toFixed(1)} ns (busy ${(median(ss.map(busy)) * 100).toFixed(0)}%) vs ${emptyNapi.toFixed(1)} ns empty; test-run cost over the empty program: ${tr.toFixed(1)} ns/packet`,
+    });
     const overHdr = ss.map((s) => napiPer(s) - hdrNapi);
-    rows.push({ name: `live threaded, ${v}: cost per packet over the headers-read program`, value: median(overHdr), unit: 'ns/packet', spread: spread(overHdr), verdict: 'info', note: `the counter's own cost once the frame is in this CPU's cache; test-run cost over the empty program: ${tr.toFixed(1)} ns/packet` });
+    rows.push({
+      name: `live threaded, ${v}: cost per packet over the headers-read program`,
+      value: median(overHdr),
+      unit: 'ns/packet',
+      spread: spread(overHdr),
+      verdict: 'info',
+      note: `the counter's own cost once the frame is in this CPU's cache; test-run cost over the empty program: ${tr.toFixed(1)} ns/packet`,
+    });
   }
   for (const [i, v] of (['optimized', 'ultra'] as const).entries()) {
     const sp = mppsByVariant[i + 1]! / mppsByVariant[0]!;
-    rows.push({ name: `live speedup threaded, ${v} vs naive, XDP_DROP`, value: sp, unit: '×', claim: `${(SEED_MPPS[v] / SEED_MPPS.naive).toFixed(2)}×`, verdict: sp >= (SEED_MPPS[v] / SEED_MPPS.naive) * 0.9 ? 'holds' : 'does not hold' });
+    rows.push({
+      name: `live speedup threaded, ${v} vs naive, XDP_DROP`,
+      value: sp,
+      unit: '×',
+      claim: `${(SEED_MPPS[v] / SEED_MPPS.naive).toFixed(2)}×`,
+      verdict: sp >= (SEED_MPPS[v] / SEED_MPPS.naive) * 0.9 ? 'holds' : 'does not hold',
+    });
   }
-  charts.push({ kind: 'bar', title: 'Live Mpps, threaded NAPI on the other CPU (XDP_DROP)', yLabel: 'Mpps', labels: [...COUNTER_VARIANTS, 'no counter'], series: [{ name: 'threaded', data: [...mppsByVariant, median(emptyMpps)] }, { name: 'Lab 12.1 claim', data: [...COUNTER_VARIANTS.map((v) => SEED_MPPS[v]), null] }] });
-  notes.push(`Live threaded: the peer's NAPI runs as a kernel thread (sysfs threaded = 1) pinned to CPU ${napiCpu}; the in-kernel generator (test-run, BPF_F_TEST_XDP_LIVE_FRAMES, XDP_TX) runs on CPU ${genCpu}; ${frames.toLocaleString('en-US')} frames × ${repeats}. Mpps = frames the counter side handled / time until it went idle. Per-packet cost = the NAPI thread's CPU time (schedstat) per handled frame, minus the empty program's, and minus the headers-read program's (which pays the cross-CPU miss of the first packet read, as every counter does).`);
+  charts.push({
+    kind: 'bar',
+    title: 'Live Mpps, threaded NAPI on the other CPU (XDP_DROP)',
+    yLabel: 'Mpps',
+    labels: [...COUNTER_VARIANTS, 'no counter'],
+    series: [
+      { name: 'threaded', data: [...mppsByVariant, median(emptyMpps)] },
+      { name: 'Lab 12.1 claim', data: [...COUNTER_VARIANTS.map((v) => SEED_MPPS[v]), null] },
+    ],
+  });
+  notes.push(
+    `Live threaded: the peer's NAPI runs as a kernel thread (sysfs threaded = 1) pinned to CPU ${napiCpu}; the in-kernel generator (test-run, BPF_F_TEST_XDP_LIVE_FRAMES, XDP_TX) runs on CPU ${genCpu}; ${frames.toLocaleString('en-US')} frames × ${repeats}. Mpps = frames the counter side handled / time until it went idle. Per-packet cost = the NAPI thread's CPU time (schedstat) per handled frame, minus the empty program's, and minus the headers-read program's (which pays the cross-CPU miss of the first packet read, as every counter does).`,
+  );
   extra.liveThreaded = { frames, repeats, genCpu, napiCpu, samples };
 }
 
@@ -401,12 +636,30 @@ export const suite: BenchSuite = {
     const extra: Record<string, unknown> = {};
     const ns = measureTestRun(ctx, rows, charts, notes, checks, extra);
     const sp = (v: CounterVariant) => ns.get('tsbpf naive')! / ns.get(`tsbpf ${v}`)!;
-    rows.push({ name: 'test-run speedup optimized vs naive', value: sp('optimized'), unit: '×', claim: '3.00× (15 vs 5 Mpps)', verdict: 'not comparable', note: 'program time only; the lab\'s speedups are whole-path Mpps (see the live rows)' });
-    rows.push({ name: 'test-run speedup ultra vs naive', value: sp('ultra'), unit: '×', claim: '4.00× (20 vs 5 Mpps)', verdict: 'not comparable' });
-    notes.push(`Test-run: each packet class run ${ctx.quick ? '50k' : '200k'} times per repeat, the kernel's average ns per run (integer ns; includes the test-run loop and the XDP dispatcher call, ≈ the empty program's row), weighted by the mix ${TRAFFIC_MIX.map((c) => `${c.name} ${c.percent}%`).join(', ')}. clang reference: bench/xdp/*.bpf.c, compiled with clang -O2 -target bpf, the "xdp" section taken from the object by tsbpf's ELF reader and its map relocations linked to maps created here (no loader, no BTF).`);
+    rows.push({
+      name: 'test-run speedup optimized vs naive',
+      value: sp('optimized'),
+      unit: '×',
+      claim: '3.00× (15 vs 5 Mpps)',
+      verdict: 'not comparable',
+      note: "program time only; the lab's speedups are whole-path Mpps (see the live rows)",
+    });
+    rows.push({
+      name: 'test-run speedup ultra vs naive',
+      value: sp('ultra'),
+      unit: '×',
+      claim: '4.00× (20 vs 5 Mpps)',
+      verdict: 'not comparable',
+    });
+    notes.push(
+      `Test-run: each packet class run ${ctx.quick ? '50k' : '200k'} times per repeat, the kernel's average ns per run (integer ns; includes the test-run loop and the XDP dispatcher call, ≈ the empty program's row), weighted by the mix ${TRAFFIC_MIX.map((c) => `${c.name} ${c.percent}%`).join(', ')}. clang reference: bench/xdp/*.bpf.c, compiled with clang -O2 -target bpf, the "xdp" section taken from the object by tsbpf's ELF reader and its map relocations linked to maps created here (no loader, no BTF).`,
+    );
     const features = measureCounterFeatures(ctx, { hardwareCounters: ctx.counters });
-    rows.push(...features.rows); charts.push(...features.charts); notes.push(...features.notes);
-    Object.assign(checks, features.checks); extra.counterFeatures = features.extra;
+    rows.push(...features.rows);
+    charts.push(...features.charts);
+    notes.push(...features.notes);
+    Object.assign(checks, features.checks);
+    extra.counterFeatures = features.extra;
     // The live rows need the in-kernel frame generator (BPF_F_TEST_XDP_LIVE_FRAMES, Linux 5.18+);
     // without it the suite reports the test-run rows and says why the live ones are missing.
     const liveFrames = probeKernel().testRunFlags.xdpLiveFrames;
@@ -415,7 +668,9 @@ export const suite: BenchSuite = {
       await measureLive(ctx, rows, charts, notes, checks, extra);
       await measureLiveThreaded(ctx, ns, rows, charts, notes, checks, extra);
     } else {
-      notes.push(`live veth rows skipped: this kernel cannot test-run XDP with live frames (${liveFrames.error ?? 'not supported'}).`);
+      notes.push(
+        `live veth rows skipped: this kernel cannot test-run XDP with live frames (${liveFrames.error ?? 'not supported'}).`,
+      );
     }
     return { suite: 'xdp', title: this.title, rows, charts, notes, checks, extra, durationMs: Date.now() - t0 };
   },

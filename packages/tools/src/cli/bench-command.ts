@@ -23,7 +23,8 @@ export interface BenchFlags {
 }
 
 function suiteName(v: string, prev: string[] = []): string[] {
-  if (!(SUITE_NAMES as readonly string[]).includes(v)) throw new InvalidArgumentError(`unknown suite "${v}" (suites: ${SUITE_NAMES.join(', ')}).`);
+  if (!(SUITE_NAMES as readonly string[]).includes(v))
+    throw new InvalidArgumentError(`unknown suite "${v}" (suites: ${SUITE_NAMES.join(', ')}).`);
   return [...prev, v];
 }
 
@@ -31,14 +32,23 @@ function suiteName(v: string, prev: string[] = []): string[] {
 export function registerBenchCommand(program: Command): void {
   program
     .command('bench')
-    .description(`measure every performance claim in the seeds on this machine, next to the claim, with a verdict (suites: ${SUITE_NAMES.join(', ')}; default all)`)
+    .description(
+      `measure every performance claim in the seeds on this machine, next to the claim, with a verdict (suites: ${SUITE_NAMES.join(', ')}; default all)`,
+    )
     .argument('[suite...]', 'suites to run (default: all)', suiteName)
     .option('--quick', 'short runs (fewer events and repeats), the same code paths')
-    .option('--repeats <n>', 'repeats per measurement; medians are reported with their spread (default 5, quick 3)', intIn(1, 1000))
+    .option(
+      '--repeats <n>',
+      'repeats per measurement; medians are reported with their spread (default 5, quick 3)',
+      intIn(1, 1000),
+    )
     .option('--json [file]', 'write one JSON document to FILE, or to stdout (tables then go to stderr)')
     .option('--report <file.html>', 'write a self-contained HTML report with charts (opens offline)')
     .option('--minutes <n>', 'soak: minutes of steady 1M events/s collection (default 10)', intIn(1, 24 * 60))
-    .option('--counters', 'xdp: cycles and instructions per packet from the CPU\'s performance counters (software counters where the machine has no PMU)')
+    .option(
+      '--counters',
+      "xdp: cycles and instructions per packet from the CPU's performance counters (software counters where the machine has no PMU)",
+    )
     .action(async (suites: string[] | undefined, flags: BenchFlags) => {
       // Suites both trace (live, wakeup, sizing) and attach XDP (xdp): check both capability sets.
       const net = privilegeProblem('tsbpf bench', 'networking');
@@ -69,9 +79,9 @@ export async function benchAction(suites: string[], flags: BenchFlags): Promise<
     counters: flags.counters,
     minutes: flags.minutes,
   });
-  if (jsonToStdout) process.stdout.write(JSON.stringify(doc, null, 2) + '\n');
+  if (jsonToStdout) process.stdout.write(`${JSON.stringify(doc, null, 2)}\n`);
   else if (typeof flags.json === 'string') {
-    writeOut(flags.json, JSON.stringify(doc, null, 2) + '\n');
+    writeOut(flags.json, `${JSON.stringify(doc, null, 2)}\n`);
     human.write(`JSON written to ${flags.json}\n`);
   }
   if (flags.report) {

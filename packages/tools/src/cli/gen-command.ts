@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, relative, resolve } from 'node:path';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { ObjectSpec, generateTypes, objectBaseName } from 'tsbpf';
 import { nonEmpty } from './options.js';
 import { runAction } from './run.js';
@@ -21,16 +21,33 @@ interface GenTypesCliOptions {
 /** Adds `tsbpf gen types` to the program. */
 export function registerGenCommand(program: Command): void {
   const gen = program.command('gen').description('generate code from BPF objects');
-  gen.command('types')
-    .description('write a TypeScript module for a clang-compiled BPF object: a type and a layout for every struct, union and enum its maps and global variables use, and a typed wrapper class')
+  gen
+    .command('types')
+    .description(
+      'write a TypeScript module for a clang-compiled BPF object: a type and a layout for every struct, union and enum its maps and global variables use, and a typed wrapper class',
+    )
     .argument('<object>', 'the object file (clang -O2 -g -target bpf -c prog.bpf.c -o prog.bpf.o)')
-    .addOption(new Option('-o, --output <file>', 'write the module here (default: stdout)').argParser(nonEmpty('output path')))
-    .addOption(new Option('--type <name...>', 'also emit these struct/union/enum/typedef names (e.g. a ring buffer record)').argParser(collect))
-    .addOption(new Option('--embed', 'embed the object\'s bytes in the module (the default)'))
+    .addOption(
+      new Option('-o, --output <file>', 'write the module here (default: stdout)').argParser(nonEmpty('output path')),
+    )
+    .addOption(
+      new Option(
+        '--type <name...>',
+        'also emit these struct/union/enum/typedef names (e.g. a ring buffer record)',
+      ).argParser(collect),
+    )
+    .addOption(new Option('--embed', "embed the object's bytes in the module (the default)"))
     .addOption(new Option('--no-embed', 'load the object at open() from its path relative to the module instead'))
-    .addOption(new Option('--name <name>', 'object name: wrapper class <Name>Object and kernel map prefix (default: the file name without .bpf.o)').argParser(nonEmpty('name', 64)))
+    .addOption(
+      new Option(
+        '--name <name>',
+        'object name: wrapper class <Name>Object and kernel map prefix (default: the file name without .bpf.o)',
+      ).argParser(nonEmpty('name', 64)),
+    )
     .addOption(new Option('--no-wrapper', 'emit types and layouts only (no wrapper class)'))
-    .action((object: string, opts: GenTypesCliOptions) => runAction('tsbpf gen types', undefined, () => genTypes(object, opts)));
+    .action((object: string, opts: GenTypesCliOptions) =>
+      runAction('tsbpf gen types', undefined, () => genTypes(object, opts)),
+    );
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -59,7 +76,9 @@ function genTypes(object: string, opts: GenTypesCliOptions): void {
   if (opts.output) {
     writeFileSync(opts.output, out.source);
     const what = out.className ? `${out.className} and ${out.types.length} types` : `${out.types.length} types`;
-    process.stderr.write(`wrote ${opts.output}: ${what}${out.className ? embed ? ' (object embedded)' : ` (object read from ${path})` : ''}\n`);
+    process.stderr.write(
+      `wrote ${opts.output}: ${what}${out.className ? (embed ? ' (object embedded)' : ` (object read from ${path})`) : ''}\n`,
+    );
   } else {
     process.stdout.write(out.source);
   }

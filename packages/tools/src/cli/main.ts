@@ -35,12 +35,21 @@ export function buildProgram(): Command {
     .exitOverride()
     .configureOutput({
       // One line per error: commander's "(Did you mean --json?)" joins the message.
-      outputError: (str, write) => write(`${errPaint('red', 'error:')}${str.replace(/^error:/, '').replace(/\s*\n\s*/g, ' ').trimEnd()}\n`),
+      outputError: (str, write) =>
+        write(
+          `${errPaint('red', 'error:')}${str
+            .replace(/^error:/, '')
+            .replace(/\s*\n\s*/g, ' ')
+            .trimEnd()}\n`,
+        ),
     })
-    .addHelpText('after', `
+    .addHelpText(
+      'after',
+      `
 Exit status: 0 success, 1 failure, 2 usage error, 77 missing privileges.
 Commands that load BPF need root, or CAP_BPF plus CAP_PERFMON (tracing) / CAP_NET_ADMIN (XDP).
-JSON output shapes: docs/cli.md. Colors only on a terminal (NO_COLOR / FORCE_COLOR respected).`);
+JSON output shapes: docs/cli.md. Colors only on a terminal (NO_COLOR / FORCE_COLOR respected).`,
+    );
 
   registerTraceCommand(program);
   registerCountCommand(program);
@@ -68,12 +77,21 @@ export async function main(argv: string[] = process.argv): Promise<number> {
 
 // Run when executed (node dist/cli/main.js, the npm bin symlink, tsx), not when imported by tests.
 const invokedDirectly = (() => {
-  try { return process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]); } catch { return false; }
+  try {
+    return process.argv[1] !== undefined && fileURLToPath(import.meta.url) === realpathSync(process.argv[1]);
+  } catch {
+    return false;
+  }
 })();
 
 if (invokedDirectly) {
-  main().then((code) => { process.exitCode = code; }, (e: unknown) => {
-    process.stderr.write(`tsbpf: ${(e as Error)?.stack ?? String(e)}\n`);
-    process.exitCode = EXIT.failure;
-  });
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`tsbpf: ${(e as Error)?.stack ?? String(e)}\n`);
+      process.exitCode = EXIT.failure;
+    },
+  );
 }

@@ -7,7 +7,8 @@ import { InvalidArgumentError, Option } from 'commander';
 /** A number of seconds > 0 (fractions allowed). */
 export function parseSeconds(v: string): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new InvalidArgumentError('expected a positive number of seconds.');
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0)
+    throw new InvalidArgumentError('expected a positive number of seconds.');
   return n;
 }
 
@@ -32,7 +33,10 @@ export function nonEmpty(what: string, max = 4096): (v: string) => string {
 
 /** `--duration <seconds>`. */
 export function durationOption(): Option {
-  return new Option('-d, --duration <seconds>', 'stop after this many seconds (default: until Ctrl-C / SIGTERM)').argParser(parseSeconds);
+  return new Option(
+    '-d, --duration <seconds>',
+    'stop after this many seconds (default: until Ctrl-C / SIGTERM)',
+  ).argParser(parseSeconds);
 }
 
 /** `--json`. */

@@ -11,7 +11,14 @@ export function colorsEnabled(stream: NodeJS.WriteStream = process.stdout): bool
   return stream.isTTY === true && process.env.TERM !== 'dumb';
 }
 
-const CODES = { bold: [1, 22], dim: [2, 22], red: [31, 39], green: [32, 39], yellow: [33, 39], cyan: [36, 39] } as const;
+const CODES = {
+  bold: [1, 22],
+  dim: [2, 22],
+  red: [31, 39],
+  green: [32, 39],
+  yellow: [33, 39],
+  cyan: [36, 39],
+} as const;
 export type Style = keyof typeof CODES;
 
 /** A styler bound to a stream's color support. */
@@ -23,7 +30,8 @@ export interface Paint {
 /** Returns a function that wraps text in ANSI styles when `stream` supports colors, else returns it unchanged. */
 export function paintFor(stream: NodeJS.WriteStream = process.stdout): Paint {
   const enabled = colorsEnabled(stream);
-  const f = ((style: Style, text: string) => (enabled ? `\x1b[${CODES[style][0]}m${text}\x1b[${CODES[style][1]}m` : text)) as Paint;
+  const f = ((style: Style, text: string) =>
+    enabled ? `\x1b[${CODES[style][0]}m${text}\x1b[${CODES[style][1]}m` : text) as Paint;
   Object.defineProperty(f, 'enabled', { value: enabled });
   return f;
 }
@@ -38,6 +46,7 @@ export interface Column {
   width?: number;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matches the ESC that starts an ANSI colour sequence.
 const ANSI = /\x1b\[[0-9;]*m/g;
 function visibleLength(s: string): number {
   return s.replace(ANSI, '').length;
@@ -49,8 +58,14 @@ function pad(s: string, width: number, align: Align): string {
 
 /** Formats rows as aligned columns (widths from the content), with an optional styled header. */
 export function formatTable(columns: Column[], rows: string[][], paint?: Paint): string {
-  const widths = columns.map((c, i) => Math.max(c.width ?? 0, c.header.length, ...rows.map((r) => visibleLength(r[i] ?? ''))));
-  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, columns[i]!.align ?? 'left')).join('  ').trimEnd();
+  const widths = columns.map((c, i) =>
+    Math.max(c.width ?? 0, c.header.length, ...rows.map((r) => visibleLength(r[i] ?? ''))),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => pad(c, widths[i]!, columns[i]!.align ?? 'left'))
+      .join('  ')
+      .trimEnd();
   const header = line(columns.map((c) => c.header));
   return [paint ? paint('bold', header) : header, ...rows.map(line)].join('\n');
 }
@@ -59,7 +74,13 @@ export function formatTable(columns: Column[], rows: string[][], paint?: Paint):
 export function rowFormatter(columns: Column[]): { header: string; row(cells: string[]): string } {
   const widths = columns.map((c) => Math.max(c.width ?? 0, c.header.length));
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === cells.length - 1 && (columns[i]!.align ?? 'left') === 'left' ? c : pad(c, widths[i]!, columns[i]!.align ?? 'left'))).join('  ');
+    cells
+      .map((c, i) =>
+        i === cells.length - 1 && (columns[i]!.align ?? 'left') === 'left'
+          ? c
+          : pad(c, widths[i]!, columns[i]!.align ?? 'left'),
+      )
+      .join('  ');
   return { header: line(columns.map((c) => c.header)), row: line };
 }
 
@@ -91,5 +112,5 @@ export function clockTime(date = new Date()): string {
 
 /** Writes one JSON object as a line. */
 export function writeJsonLine(value: unknown, stream: NodeJS.WritableStream = process.stdout): void {
-  stream.write(JSON.stringify(value) + '\n');
+  stream.write(`${JSON.stringify(value)}\n`);
 }

@@ -12,21 +12,33 @@ export type CapName = keyof typeof CAP;
 export type Need = 'tracing' | 'networking' | 'probe';
 
 const REQUIRED: Record<Need, { all: CapName[]; sysAdminCovers: CapName[]; why: string }> = {
-  tracing: { all: ['CAP_BPF', 'CAP_PERFMON'], sysAdminCovers: ['CAP_BPF', 'CAP_PERFMON'], why: 'loading tracing programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)' },
-  networking: { all: ['CAP_BPF', 'CAP_NET_ADMIN'], sysAdminCovers: ['CAP_BPF'], why: 'attaching XDP needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN' },
-  probe: { all: ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'], sysAdminCovers: ['CAP_BPF', 'CAP_PERFMON'], why: 'probing every program type needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN and CAP_NET_ADMIN)' },
+  tracing: {
+    all: ['CAP_BPF', 'CAP_PERFMON'],
+    sysAdminCovers: ['CAP_BPF', 'CAP_PERFMON'],
+    why: 'loading tracing programs needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)',
+  },
+  networking: {
+    all: ['CAP_BPF', 'CAP_NET_ADMIN'],
+    sysAdminCovers: ['CAP_BPF'],
+    why: 'attaching XDP needs CAP_BPF (or CAP_SYS_ADMIN) and CAP_NET_ADMIN',
+  },
+  probe: {
+    all: ['CAP_BPF', 'CAP_PERFMON', 'CAP_NET_ADMIN'],
+    sysAdminCovers: ['CAP_BPF', 'CAP_PERFMON'],
+    why: 'probing every program type needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or CAP_SYS_ADMIN and CAP_NET_ADMIN)',
+  },
 };
 
 /** The effective capability set of this process (from /proc/self/status). */
 export function effectiveCaps(): bigint {
   const status = readFileSync('/proc/self/status', 'utf8');
   const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
-  return m ? BigInt('0x' + m[1]) : 0n;
+  return m ? BigInt(`0x${m[1]}`) : 0n;
 }
 
 /** The capabilities `need` requires that this process lacks (empty when it may proceed). */
 export function missingCaps(need: Need, caps = effectiveCaps()): CapName[] {
-  const has = (c: CapName) => (caps >> BigInt(CAP[c])) & 1n ? true : false;
+  const has = (c: CapName) => !!((caps >> BigInt(CAP[c])) & 1n);
   const sysAdmin = has('CAP_SYS_ADMIN');
   const req = REQUIRED[need];
   return req.all.filter((c) => !has(c) && !(sysAdmin && req.sysAdminCovers.includes(c)));

@@ -15,7 +15,11 @@ export class UsageError extends Error {
 }
 
 /** Runs `action` for `command` (e.g. "tsbpf trace exec") after checking `need`. Sets process.exitCode. */
-export async function runAction(command: string, need: Need | undefined, action: () => Promise<void> | void): Promise<void> {
+export async function runAction(
+  command: string,
+  need: Need | undefined,
+  action: () => Promise<void> | void,
+): Promise<void> {
   const paint = paintFor(process.stderr);
   if (need) {
     const problem = privilegeProblem(command, need);
@@ -35,8 +39,8 @@ export async function runAction(command: string, need: Need | undefined, action:
       return;
     }
     process.stderr.write(`${paint('red', 'error:')} ${command}: ${err.message ?? String(e)}\n`);
-    if (err instanceof VerifierError && process.env.TSBPF_DEBUG) process.stderr.write(err.log + '\n');
-    if (process.env.TSBPF_DEBUG && err.stack && !(err instanceof BpfError)) process.stderr.write(err.stack + '\n');
+    if (err instanceof VerifierError && process.env.TSBPF_DEBUG) process.stderr.write(`${err.log}\n`);
+    if (process.env.TSBPF_DEBUG && err.stack && !(err instanceof BpfError)) process.stderr.write(`${err.stack}\n`);
     process.exitCode = EXIT.failure;
   }
 }

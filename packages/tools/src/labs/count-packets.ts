@@ -8,14 +8,36 @@ import { BpfMap, HashMap, LruPerCpuHash, PerCpuArray, type Infer } from 'tsbpf';
 import { Program } from 'tsbpf';
 import { t } from 'tsbpf';
 import { COUNTER_MAPS, counterProgram, UltraStats, type CounterVariant } from './packet-counter-programs.js';
-import { featuredPacketCounter, FlowKey, FlowValue, ipv4FromWire, portsFromWire, UltraBytesStats, type CounterFeatures } from './packet-counter-features.js';
+import {
+  featuredPacketCounter,
+  FlowKey,
+  FlowValue,
+  ipv4FromWire,
+  portsFromWire,
+  UltraBytesStats,
+  type CounterFeatures,
+} from './packet-counter-features.js';
 
 /** XDP attach mode: generic (skb) or driver (native). */
 export type CounterMode = 'skb' | 'native';
 
 /** IP protocol numbers with names (the rest show as `proto-N`). */
 const PROTOCOL_NAMES: Record<number, string> = {
-  1: 'icmp', 2: 'igmp', 4: 'ipip', 6: 'tcp', 17: 'udp', 41: 'ipv6', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 89: 'ospf', 103: 'pim', 112: 'vrrp', 132: 'sctp', 136: 'udplite',
+  1: 'icmp',
+  2: 'igmp',
+  4: 'ipip',
+  6: 'tcp',
+  17: 'udp',
+  41: 'ipv6',
+  47: 'gre',
+  50: 'esp',
+  51: 'ah',
+  58: 'ipv6-icmp',
+  89: 'ospf',
+  103: 'pim',
+  112: 'vrrp',
+  132: 'sctp',
+  136: 'udplite',
 };
 
 /** The display name of IP protocol `n`. */
@@ -74,7 +96,13 @@ export class PacketCounter {
   readonly #flowsInserted: BpfMap | undefined;
   #closed = false;
 
-  private constructor(opts: { iface: string; variant: CounterVariant; mode: CounterMode }, features: CounterFeatures, maps: BpfMap[], program: Program, link: Link) {
+  private constructor(
+    opts: { iface: string; variant: CounterVariant; mode: CounterMode },
+    features: CounterFeatures,
+    maps: BpfMap[],
+    program: Program,
+    link: Link,
+  ) {
     this.variant = opts.variant;
     this.iface = opts.iface;
     this.mode = opts.mode;
@@ -89,15 +117,37 @@ export class PacketCounter {
   /** Creates the variant's map, loads its program and attaches it to `iface`. */
   static attach(opts: PacketCounterOptions): PacketCounter {
     const mode = opts.mode ?? 'skb';
-    const features: CounterFeatures = { bytes: opts.bytes === true, sampleEvery: opts.sampleEvery ?? 1, flows: opts.flows !== undefined };
-    if (features.bytes || features.flows || features.sampleEvery! > 1) return PacketCounter.#attachFeatured(opts, mode, features);
+    const features: CounterFeatures = {
+      bytes: opts.bytes === true,
+      sampleEvery: opts.sampleEvery ?? 1,
+      flows: opts.flows !== undefined,
+    };
+    if (features.bytes || features.flows || features.sampleEvery! > 1)
+      return PacketCounter.#attachFeatured(opts, mode, features);
     const spec = COUNTER_MAPS[opts.variant];
-    const map = opts.variant === 'ultra'
-      ? BpfMap.create({ type: spec.type, key: t.u32, value: UltraStats, maxEntries: spec.maxEntries, name: 'ultra_stats' })
-      : BpfMap.create({ type: spec.type, key: t.u32, value: t.u64num, maxEntries: spec.maxEntries, name: opts.variant === "naive" ? "naive_counts" : "opt_counts" });
+    const map =
+      opts.variant === 'ultra'
+        ? BpfMap.create({
+            type: spec.type,
+            key: t.u32,
+            value: UltraStats,
+            maxEntries: spec.maxEntries,
+            name: 'ultra_stats',
+          })
+        : BpfMap.create({
+            type: spec.type,
+            key: t.u32,
+            value: t.u64num,
+            maxEntries: spec.maxEntries,
+            name: opts.variant === 'naive' ? 'naive_counts' : 'opt_counts',
+          });
     let program: Program | undefined;
     try {
-      program = Program.load({ type: 'xdp', name: `count_${opts.variant}`, instructions: counterProgram(opts.variant, map) });
+      program = Program.load({
+        type: 'xdp',
+        name: `count_${opts.variant}`,
+        instructions: counterProgram(opts.variant, map),
+      });
       const link = program.attachXdp(opts.iface, { mode });
       return new PacketCounter({ iface: opts.iface, variant: opts.variant, mode }, {}, [map], program, link);
     } catch (e) {
@@ -108,16 +158,39 @@ export class PacketCounter {
   }
 
   static #attachFeatured(opts: PacketCounterOptions, mode: CounterMode, features: CounterFeatures): PacketCounter {
-    if (opts.variant !== 'ultra') throw new RangeError(`tsbpf: bytes, flows and sampling are built on the ultra counter, not ${opts.variant}`);
+    if (opts.variant !== 'ultra')
+      throw new RangeError(`tsbpf: bytes, flows and sampling are built on the ultra counter, not ${opts.variant}`);
     const maps: BpfMap[] = [];
     let program: Program | undefined;
     try {
-      maps.push(BpfMap.create({ type: 'percpu_array', key: t.u32, value: features.bytes ? UltraBytesStats : UltraStats, maxEntries: 1, name: 'ultra_stats' }));
+      maps.push(
+        BpfMap.create({
+          type: 'percpu_array',
+          key: t.u32,
+          value: features.bytes ? UltraBytesStats : UltraStats,
+          maxEntries: 1,
+          name: 'ultra_stats',
+        }),
+      );
       if (opts.flows) {
-        maps.push(BpfMap.create({ type: 'lru_percpu_hash', key: FlowKey, value: FlowValue, maxEntries: opts.flows.maxEntries, name: 'flows' }));
-        maps.push(BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.u64num, maxEntries: 1, name: 'flows_inserted' }));
+        maps.push(
+          BpfMap.create({
+            type: 'lru_percpu_hash',
+            key: FlowKey,
+            value: FlowValue,
+            maxEntries: opts.flows.maxEntries,
+            name: 'flows',
+          }),
+        );
+        maps.push(
+          BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.u64num, maxEntries: 1, name: 'flows_inserted' }),
+        );
       }
-      program = Program.load({ type: 'xdp', name: 'count_features', instructions: featuredPacketCounter({ stats: maps[0]!, flows: maps[1], flowsInserted: maps[2] }, features) });
+      program = Program.load({
+        type: 'xdp',
+        name: 'count_features',
+        instructions: featuredPacketCounter({ stats: maps[0]!, flows: maps[1], flowsInserted: maps[2] }, features),
+      });
       const link = program.attachXdp(opts.iface, { mode });
       return new PacketCounter({ iface: opts.iface, variant: opts.variant, mode }, features, maps, program, link);
     } catch (e) {
@@ -153,20 +226,36 @@ export class PacketCounter {
 
   /** Bytes per protocol so far, summed over CPUs (counters built with `bytes`). */
   readBytes(): ProtocolCounts {
-    if (!this.features.bytes) throw new TypeError('tsbpf: this counter does not count bytes (attach it with bytes: true)');
+    if (!this.features.bytes)
+      throw new TypeError('tsbpf: this counter does not count bytes (attach it with bytes: true)');
     const s = PerCpuArray.from<Infer<typeof UltraBytesStats>>(this.#map).sumFields(0);
     return { tcp: s?.tcpBytes ?? 0, udp: s?.udpBytes ?? 0, icmp: s?.icmpBytes ?? 0, other: s?.otherBytes ?? 0 };
   }
 
   /** The flow table: every flow present (summed over CPUs), inserted and evicted counts (counters built with `flows`). */
   readFlows(): FlowTable {
-    if (!this.#flows || !this.#flowsInserted) throw new TypeError('tsbpf: this counter keeps no flows (attach it with flows: { maxEntries })');
+    if (!this.#flows || !this.#flowsInserted)
+      throw new TypeError('tsbpf: this counter keeps no flows (attach it with flows: { maxEntries })');
     const flows: FlowStats[] = [];
-    for (const [key, perCpu] of LruPerCpuHash.from<Infer<typeof FlowKey>, Infer<typeof FlowValue>>(this.#flows).entries()) {
-      let packets = 0, bytes = 0;
-      for (const v of perCpu) { packets += v.packets; bytes += v.bytes; }
+    for (const [key, perCpu] of LruPerCpuHash.from<Infer<typeof FlowKey>, Infer<typeof FlowValue>>(
+      this.#flows,
+    ).entries()) {
+      let packets = 0,
+        bytes = 0;
+      for (const v of perCpu) {
+        packets += v.packets;
+        bytes += v.bytes;
+      }
       const { sport, dport } = portsFromWire(key.ports);
-      flows.push({ src: ipv4FromWire(key.saddr), dst: ipv4FromWire(key.daddr), sport, dport, protocol: protocolName(key.protocol), packets, bytes });
+      flows.push({
+        src: ipv4FromWire(key.saddr),
+        dst: ipv4FromWire(key.daddr),
+        sport,
+        dport,
+        protocol: protocolName(key.protocol),
+        packets,
+        bytes,
+      });
     }
     const inserted = PerCpuArray.from<number>(this.#flowsInserted).sum(0) ?? 0;
     return { flows, inserted, evicted: Math.max(0, inserted - flows.length) };
@@ -194,19 +283,34 @@ export class PacketCounter {
 }
 
 /** Prometheus families for a counter's totals (and bytes, when counted). */
-export function packetMetrics(counter: { iface: string; variant: string; mode: string }, totals: ProtocolCounts, uptimeS: number, bytes?: ProtocolCounts) {
+export function packetMetrics(
+  counter: { iface: string; variant: string; mode: string },
+  totals: ProtocolCounts,
+  uptimeS: number,
+  bytes?: ProtocolCounts,
+) {
   const labels = { iface: counter.iface, variant: counter.variant };
   return [
-    ...(bytes ? [{
-      name: 'tsbpf_bytes_total', help: 'Bytes of the frames seen by the XDP counter (Ethernet header included), summed over CPUs, by IP protocol.', type: 'counter' as const,
-      samples: Object.entries(bytes).map(([protocol, value]) => ({ labels: { ...labels, protocol }, value })),
-    }] : []),
+    ...(bytes
+      ? [
+          {
+            name: 'tsbpf_bytes_total',
+            help: 'Bytes of the frames seen by the XDP counter (Ethernet header included), summed over CPUs, by IP protocol.',
+            type: 'counter' as const,
+            samples: Object.entries(bytes).map(([protocol, value]) => ({ labels: { ...labels, protocol }, value })),
+          },
+        ]
+      : []),
     {
-      name: 'tsbpf_packets_total', help: 'Packets seen by the XDP counter, summed over CPUs, by IP protocol (non-IPv4 frames are not counted).', type: 'counter' as const,
+      name: 'tsbpf_packets_total',
+      help: 'Packets seen by the XDP counter, summed over CPUs, by IP protocol (non-IPv4 frames are not counted).',
+      type: 'counter' as const,
       samples: Object.entries(totals).map(([protocol, value]) => ({ labels: { ...labels, protocol }, value })),
     },
     {
-      name: 'tsbpf_counter_uptime_seconds', help: 'Seconds since the counter was attached.', type: 'gauge' as const,
+      name: 'tsbpf_counter_uptime_seconds',
+      help: 'Seconds since the counter was attached.',
+      type: 'gauge' as const,
       samples: [{ labels: { ...labels, mode: counter.mode }, value: Math.round(uptimeS * 1000) / 1000 }],
     },
   ];

@@ -25,13 +25,22 @@ export type EventPredicate = (event: Readonly<Record<string, unknown>>) => boole
 /** A malformed filter expression; `position` is the offending token's index in the expression. */
 export class FilterSyntaxError extends Error {
   override name = 'FilterSyntaxError';
-  constructor(readonly expression: string, readonly position: number, problem: string) {
+  constructor(
+    readonly expression: string,
+    readonly position: number,
+    problem: string,
+  ) {
     super(`${problem} at position ${position + 1}\n  ${expression}\n  ${' '.repeat(position)}^`);
   }
 }
 
 type TokenKind = 'ident' | 'number' | 'string' | 'op' | 'lparen' | 'rparen' | 'and' | 'or' | 'not' | 'end';
-interface Token { kind: TokenKind; text: string; pos: number; value?: string | number }
+interface Token {
+  kind: TokenKind;
+  text: string;
+  pos: number;
+  value?: string | number;
+}
 
 const COMPARISONS = ['==', '!=', '<=', '>=', '<', '>', '~'] as const;
 type Comparison = (typeof COMPARISONS)[number];
@@ -41,20 +50,47 @@ function tokenize(src: string): Token[] {
   let i = 0;
   while (i < src.length) {
     const c = src[i]!;
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') { i++; continue; }
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r') {
+      i++;
+      continue;
+    }
     const start = i;
-    if (c === '(') { out.push({ kind: 'lparen', text: c, pos: i++ }); continue; }
-    if (c === ')') { out.push({ kind: 'rparen', text: c, pos: i++ }); continue; }
-    if (src.startsWith('&&', i)) { out.push({ kind: 'and', text: '&&', pos: i }); i += 2; continue; }
-    if (src.startsWith('||', i)) { out.push({ kind: 'or', text: '||', pos: i }); i += 2; continue; }
+    if (c === '(') {
+      out.push({ kind: 'lparen', text: c, pos: i++ });
+      continue;
+    }
+    if (c === ')') {
+      out.push({ kind: 'rparen', text: c, pos: i++ });
+      continue;
+    }
+    if (src.startsWith('&&', i)) {
+      out.push({ kind: 'and', text: '&&', pos: i });
+      i += 2;
+      continue;
+    }
+    if (src.startsWith('||', i)) {
+      out.push({ kind: 'or', text: '||', pos: i });
+      i += 2;
+      continue;
+    }
     const cmp = COMPARISONS.find((op) => src.startsWith(op, i));
-    if (cmp) { out.push({ kind: 'op', text: cmp, pos: i }); i += cmp.length; continue; }
-    if (c === '!') { out.push({ kind: 'not', text: c, pos: i++ }); continue; }
+    if (cmp) {
+      out.push({ kind: 'op', text: cmp, pos: i });
+      i += cmp.length;
+      continue;
+    }
+    if (c === '!') {
+      out.push({ kind: 'not', text: c, pos: i++ });
+      continue;
+    }
     if (c === '"' || c === "'") {
       let text = '';
       i++;
       while (i < src.length && src[i] !== c) {
-        if (src[i] === '\\' && i + 1 < src.length) { text += src[i + 1]; i += 2; } else text += src[i++];
+        if (src[i] === '\\' && i + 1 < src.length) {
+          text += src[i + 1];
+          i += 2;
+        } else text += src[i++];
       }
       if (i >= src.length) throw new FilterSyntaxError(src, start, 'unterminated string');
       i++;
@@ -67,8 +103,12 @@ function tokenize(src: string): Token[] {
       i += num[0].length;
       continue;
     }
-    const word = /^[A-Za-z_][A-Za-z0-9_.\/-]*/.exec(src.slice(i));
-    if (word) { out.push({ kind: 'ident', text: word[0], pos: i, value: word[0] }); i += word[0].length; continue; }
+    const word = /^[A-Za-z_][A-Za-z0-9_./-]*/.exec(src.slice(i));
+    if (word) {
+      out.push({ kind: 'ident', text: word[0], pos: i, value: word[0] });
+      i += word[0].length;
+      continue;
+    }
     throw new FilterSyntaxError(src, i, `unexpected character "${c}"`);
   }
   out.push({ kind: 'end', text: '', pos: src.length });
@@ -83,14 +123,17 @@ export function compileFilter(expression: string, fields: Readonly<Record<string
   const tokens = tokenize(expression);
   let at = 0;
   const peek = (): Token => tokens[at]!;
-  const fail = (t: Token, problem: string): never => { throw new FilterSyntaxError(expression, t.pos, problem); };
+  const fail = (t: Token, problem: string): never => {
+    throw new FilterSyntaxError(expression, t.pos, problem);
+  };
   const describe = (t: Token): string => (t.kind === 'end' ? 'end of expression' : `"${t.text}"`);
 
   function parseOr(): EventPredicate {
     let left = parseAnd();
     while (peek().kind === 'or') {
       at++;
-      const a = left, b = parseAnd();
+      const a = left,
+        b = parseAnd();
       left = (e) => a(e) || b(e);
     }
     return left;
@@ -99,7 +142,8 @@ export function compileFilter(expression: string, fields: Readonly<Record<string
     let left = parseUnary();
     while (peek().kind === 'and') {
       at++;
-      const a = left, b = parseUnary();
+      const a = left,
+        b = parseUnary();
       left = (e) => a(e) && b(e);
     }
     return left;
@@ -127,39 +171,63 @@ export function compileFilter(expression: string, fields: Readonly<Record<string
     if (!kind) return fail(t, `unknown field "${field}" (fields: ${Object.keys(fields).join(', ')})`);
     at++;
     const opTok = peek();
-    if (opTok.kind !== 'op') return fail(opTok, `expected a comparison (${COMPARISONS.join(' ')}) after "${field}" but found ${describe(opTok)}`);
+    if (opTok.kind !== 'op')
+      return fail(
+        opTok,
+        `expected a comparison (${COMPARISONS.join(' ')}) after "${field}" but found ${describe(opTok)}`,
+      );
     at++;
     const valTok = peek();
-    if (valTok.kind !== 'number' && valTok.kind !== 'string' && valTok.kind !== 'ident') return fail(valTok, `expected a value after "${opTok.text}" but found ${describe(valTok)}`);
+    if (valTok.kind !== 'number' && valTok.kind !== 'string' && valTok.kind !== 'ident')
+      return fail(valTok, `expected a value after "${opTok.text}" but found ${describe(valTok)}`);
     at++;
     return comparison(field, kind, opTok.text as Comparison, valTok);
   }
   function comparison(field: string, kind: FieldKind, op: Comparison, v: Token): EventPredicate {
     if (op === '~') {
       let re: RegExp;
-      try { re = new RegExp(String(v.value)); } catch (e) { return fail(v, `invalid regular expression: ${(e as Error).message}`); }
-      return (e) => { re.lastIndex = 0; return re.test(String(e[field])); };
+      try {
+        re = new RegExp(String(v.value));
+      } catch (e) {
+        return fail(v, `invalid regular expression: ${(e as Error).message}`);
+      }
+      return (e) => {
+        re.lastIndex = 0;
+        return re.test(String(e[field]));
+      };
     }
     if (kind === 'number') {
       if (v.kind !== 'number') return fail(v, `field "${field}" is a number; ${describe(v)} is not`);
       const n = v.value as number;
       switch (op) {
-        case '==': return (e) => Number(e[field]) === n;
-        case '!=': return (e) => Number(e[field]) !== n;
-        case '<': return (e) => Number(e[field]) < n;
-        case '<=': return (e) => Number(e[field]) <= n;
-        case '>': return (e) => Number(e[field]) > n;
-        case '>=': return (e) => Number(e[field]) >= n;
+        case '==':
+          return (e) => Number(e[field]) === n;
+        case '!=':
+          return (e) => Number(e[field]) !== n;
+        case '<':
+          return (e) => Number(e[field]) < n;
+        case '<=':
+          return (e) => Number(e[field]) <= n;
+        case '>':
+          return (e) => Number(e[field]) > n;
+        case '>=':
+          return (e) => Number(e[field]) >= n;
       }
     }
     const s = v.kind === 'number' ? v.text : String(v.value);
     switch (op) {
-      case '==': return (e) => String(e[field]) === s;
-      case '!=': return (e) => String(e[field]) !== s;
-      case '<': return (e) => String(e[field]) < s;
-      case '<=': return (e) => String(e[field]) <= s;
-      case '>': return (e) => String(e[field]) > s;
-      case '>=': return (e) => String(e[field]) >= s;
+      case '==':
+        return (e) => String(e[field]) === s;
+      case '!=':
+        return (e) => String(e[field]) !== s;
+      case '<':
+        return (e) => String(e[field]) < s;
+      case '<=':
+        return (e) => String(e[field]) <= s;
+      case '>':
+        return (e) => String(e[field]) > s;
+      case '>=':
+        return (e) => String(e[field]) >= s;
     }
   }
 

@@ -22,7 +22,12 @@ export const EVENT_SIZE = ProcessEvent.size;
 export type ExecMode = 'zerocopy' | 'copy' | 'filtered';
 export const EXEC_MODES: readonly ExecMode[] = ['zerocopy', 'copy', 'filtered'];
 
-const OFF = { pid: ProcessEvent.offsetOf('pid'), uid: ProcessEvent.offsetOf('uid'), ts: ProcessEvent.offsetOf('timestamp'), comm: ProcessEvent.offsetOf('comm') };
+const OFF = {
+  pid: ProcessEvent.offsetOf('pid'),
+  uid: ProcessEvent.offsetOf('uid'),
+  ts: ProcessEvent.offsetOf('timestamp'),
+  comm: ProcessEvent.offsetOf('comm'),
+};
 
 /**
  * Fills the event at `base + at` (pid, uid, timestamp, comm): the copy-based program's stack event
@@ -75,7 +80,9 @@ export function copyBasedProgram(eventBufferCopy: MapRef, drops?: DropCounter | 
     asm.mov(R4, 0),
     asm.call('ringbuf_output'), //                     **COPIES DATA**
     // ringbuf_output returns < 0 when the ring is full: count the drop.
-    drops === undefined ? [] : [asm.jmpImm('jsge', R0, 0, 'exit'), asmCountDrop(drops, { stackOffset: -EVENT_SIZE - 8 })],
+    drops === undefined
+      ? []
+      : [asm.jmpImm('jsge', R0, 0, 'exit'), asmCountDrop(drops, { stackOffset: -EVENT_SIZE - 8 })],
 
     asm.label('exit'),
     asm.mov(R0, 0),
@@ -139,8 +146,13 @@ export function zeroCopyProgram(eventBufferZerocopy: MapRef, drops?: DropCounter
  * below `minPid` (the seed's 1000) and submits it otherwise. The seed elides the fill ("same as
  * before"); it is done here so the PID check reads an initialised field.
  */
-export function batchedZeroCopyProgram(eventBufferZerocopy: MapRef, minPid = 1000, drops?: DropCounter | MapRef): AsmInput[] {
-  if (!Number.isInteger(minPid) || minPid < 0 || minPid > 0x7fffffff) throw new RangeError(`minPid must be an integer in 0..2^31-1, got ${minPid}`);
+export function batchedZeroCopyProgram(
+  eventBufferZerocopy: MapRef,
+  minPid = 1000,
+  drops?: DropCounter | MapRef,
+): AsmInput[] {
+  if (!Number.isInteger(minPid) || minPid < 0 || minPid > 0x7fffffff)
+    throw new RangeError(`minPid must be an integer in 0..2^31-1, got ${minPid}`);
   return [
     // Reserve
     asm.ldMapFd(R1, eventBufferZerocopy),
@@ -180,8 +192,11 @@ export function batchedZeroCopyProgram(eventBufferZerocopy: MapRef, minPid = 100
 /** The program for `mode`, counting ring-full drops into `drops`. */
 export function execProgram(mode: ExecMode, ring: MapRef, drops: DropCounter | MapRef, minPid = 1000): AsmInput[] {
   switch (mode) {
-    case 'zerocopy': return zeroCopyProgram(ring, drops);
-    case 'copy': return copyBasedProgram(ring, drops);
-    case 'filtered': return batchedZeroCopyProgram(ring, minPid, drops);
+    case 'zerocopy':
+      return zeroCopyProgram(ring, drops);
+    case 'copy':
+      return copyBasedProgram(ring, drops);
+    case 'filtered':
+      return batchedZeroCopyProgram(ring, minPid, drops);
   }
 }

@@ -50,7 +50,8 @@ export class LatencyRecorder {
   #max = -Infinity;
 
   constructor(capacity = DEFAULT_CAPACITY) {
-    if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`LatencyRecorder capacity must be a positive integer, got ${capacity}`);
+    if (!Number.isInteger(capacity) || capacity < 1)
+      throw new RangeError(`LatencyRecorder capacity must be a positive integer, got ${capacity}`);
     this.#samples = new Float64Array(capacity);
   }
 
@@ -81,6 +82,11 @@ export class LatencyRecorder {
     if (this.#stored === 0) return { samples: 0, p50Ns: null, p99Ns: null, maxNs: null };
     const sorted = this.#samples.slice(0, this.#stored).sort();
     const rank = (p: number) => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-    return { samples: this.#seen, p50Ns: Math.round(rank(0.5)), p99Ns: Math.round(rank(0.99)), maxNs: Math.round(this.#max) };
+    return {
+      samples: this.#seen,
+      p50Ns: Math.round(rank(0.5)),
+      p99Ns: Math.round(rank(0.99)),
+      maxNs: Math.round(this.#max),
+    };
   }
 }

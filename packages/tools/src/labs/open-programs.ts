@@ -15,15 +15,24 @@ export const WRITE_OPEN_FLAGS = 0o1 | 0o2 | 0o100 | 0o1000;
 
 /** Fixed part of each record; the filename (with its NUL, `len` bytes) follows. */
 export const OpenEventHeader = t.struct({
-  ts: t.u64num, pid: t.u32, tid: t.u32, flags: t.u32, len: t.u32, comm: t.cstring(16),
+  ts: t.u64num,
+  pid: t.u32,
+  tid: t.u32,
+  flags: t.u32,
+  len: t.u32,
+  comm: t.cstring(16),
 });
 export const OPEN_HEADER_SIZE = OpenEventHeader.size; // 40
 /** Longest filename captured, NUL included (PATH_MAX is 4096; the chapter uses 256). */
 export const MAX_FILENAME = 256;
 
 const H = {
-  ts: OpenEventHeader.offsetOf('ts'), pid: OpenEventHeader.offsetOf('pid'), tid: OpenEventHeader.offsetOf('tid'),
-  flags: OpenEventHeader.offsetOf('flags'), len: OpenEventHeader.offsetOf('len'), comm: OpenEventHeader.offsetOf('comm'),
+  ts: OpenEventHeader.offsetOf('ts'),
+  pid: OpenEventHeader.offsetOf('pid'),
+  tid: OpenEventHeader.offsetOf('tid'),
+  flags: OpenEventHeader.offsetOf('flags'),
+  len: OpenEventHeader.offsetOf('len'),
+  comm: OpenEventHeader.offsetOf('comm'),
 };
 /** syscalls:sys_enter_openat context offsets (events/syscalls/sys_enter_openat/format). */
 const TP = { filename: 24, flags: 32 } as const;
@@ -39,7 +48,13 @@ export function openatProgram(ring: MapRef, drops: DropCounter | MapRef, filter:
     asm.movReg(R6, R1), //                                    ctx
     taskFilterItems(filter, 'out', -16),
     // --overload sample: opens that may write are high priority (always sent), read-only opens thinned under load.
-    gate ? [asm.loadMem('dw', R1, R6, TP.flags), highWhenAnyBit(WRITE_OPEN_FLAGS, 'ovl'), gateItems(gate, ring, R2, 'out', DYNPTR_AT - 8)] : [],
+    gate
+      ? [
+          asm.loadMem('dw', R1, R6, TP.flags),
+          highWhenAnyBit(WRITE_OPEN_FLAGS, 'ovl'),
+          gateItems(gate, ring, R2, 'out', DYNPTR_AT - 8),
+        ]
+      : [],
     // len = bpf_probe_read_user_str(filename, sizeof(filename), args->filename)
     asm.movReg(R1, R10),
     asm.add(R1, NAME_AT),

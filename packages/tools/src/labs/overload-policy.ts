@@ -22,7 +22,13 @@ export interface Gate {
 }
 
 /** Instructions that admit or sample away the event; `priority` 0 = high (see asmOverloadGate). */
-export function gateItems(gate: Gate | undefined, ring: MapRef, priority: 'high' | 'low' | Reg, onSkip: string, stackOffset: number): AsmInput[] {
+export function gateItems(
+  gate: Gate | undefined,
+  ring: MapRef,
+  priority: 'high' | 'low' | Reg,
+  onSkip: string,
+  stackOffset: number,
+): AsmInput[] {
   if (!gate) return [];
   return asmOverloadGate({ guard: gate.guard, ring, ringSize: gate.ringSize, priority, onSkip, stackOffset });
 }
@@ -34,7 +40,12 @@ export function highWhenNegative(labelPrefix: string): AsmInput[] {
 
 /** R2 = 0 (high priority) when R1 has any bit of `mask`, else 1. Clobbers R2. */
 export function highWhenAnyBit(mask: number, labelPrefix: string): AsmInput[] {
-  return [asm.mov64(R2, 0), asm.jset(R1, mask, `${labelPrefix}_prio`), asm.mov64(R2, 1), asm.label(`${labelPrefix}_prio`)];
+  return [
+    asm.mov64(R2, 0),
+    asm.jset(R1, mask, `${labelPrefix}_prio`),
+    asm.mov64(R2, 1),
+    asm.label(`${labelPrefix}_prio`),
+  ];
 }
 
 /** What the summary reports about the policy. */

@@ -27,8 +27,14 @@ export interface CounterFeatures {
 
 /** The per-CPU stats struct with byte counters: ultra's four packet counters, then four byte counters. */
 export const UltraBytesStats = t.struct({
-  tcp: t.u64num, udp: t.u64num, icmp: t.u64num, other: t.u64num,
-  tcpBytes: t.u64num, udpBytes: t.u64num, icmpBytes: t.u64num, otherBytes: t.u64num,
+  tcp: t.u64num,
+  udp: t.u64num,
+  icmp: t.u64num,
+  other: t.u64num,
+  tcpBytes: t.u64num,
+  udpBytes: t.u64num,
+  icmpBytes: t.u64num,
+  otherBytes: t.u64num,
 });
 
 /**
@@ -51,7 +57,8 @@ const SLOT = { zeroKey: -4, flowKey: -24, flowValue: -40 } as const;
 
 /** The threshold that admits one value of `bpf_get_prandom_u32()` in `n`: floor(2^32 / n). */
 export function sampleThreshold(n: number): number {
-  if (!Number.isInteger(n) || n < 2 || n > 0x7fffffff) throw new RangeError(`tsbpf: sampling needs an integer N from 2 to 2^31-1, got ${n}`);
+  if (!Number.isInteger(n) || n < 2 || n > 0x7fffffff)
+    throw new RangeError(`tsbpf: sampling needs an integer N from 2 to 2^31-1, got ${n}`);
   return Math.floor(0x1_0000_0000 / n);
 }
 
@@ -70,7 +77,8 @@ export function featuredPacketCounter(maps: CounterFeatureMaps, features: Counte
   const bytes = features.bytes === true;
   const flows = features.flows === true;
   const sampleEvery = features.sampleEvery ?? 1;
-  if (flows && (!maps.flows || !maps.flowsInserted)) throw new TypeError('tsbpf: a flow counter needs the flows and flowsInserted maps');
+  if (flows && (!maps.flows || !maps.flowsInserted))
+    throw new TypeError('tsbpf: a flow counter needs the flows and flowsInserted maps');
   // Ultra's four-counter struct is the first half of UltraBytesStats: the packet offsets are shared.
   const stats = UltraBytesStats;
   const pkt = (name: 'tcp' | 'udp' | 'icmp' | 'other') => stats.offsetOf(name);
@@ -86,10 +94,12 @@ export function featuredPacketCounter(maps: CounterFeatureMaps, features: Counte
 
   return [
     asm.movReg(R6, R1), //                               ctx survives helper calls in R6
-    ...(sampleEvery > 1 ? [
-      asm.call('get_prandom_u32'),
-      asm.jge32(R0, sampleThreshold(sampleEvery) | 0, 'pass'), // unsigned 32-bit compare: admit 1 in N
-    ] : []),
+    ...(sampleEvery > 1
+      ? [
+          asm.call('get_prandom_u32'),
+          asm.jge32(R0, sampleThreshold(sampleEvery) | 0, 'pass'), // unsigned 32-bit compare: admit 1 in N
+        ]
+      : []),
     asm.loadMem('w', R2, R6, XDP_MD.data),
     asm.loadMem('w', R3, R6, XDP_MD.dataEnd),
     asm.movReg(R4, R2),
@@ -101,32 +111,34 @@ export function featuredPacketCounter(maps: CounterFeatureMaps, features: Counte
     asm.loadMem('b', R7, R2, IPV4.protoOff),
     ...(bytes || flows ? [asm.movReg(R8, R3), asm.sub64(R8, R2)] : []), // frame length
 
-    ...(flows ? [
-      // The 5-tuple key, built while the packet pointers are still live.
-      asm.loadMem('w', R9, R2, IPV4.saddrOff),
-      asm.storeMem('w', R10, SLOT.flowKey + FlowKey.offsetOf('saddr'), R9),
-      asm.loadMem('w', R9, R2, IPV4.daddrOff),
-      asm.storeMem('w', R10, SLOT.flowKey + FlowKey.offsetOf('daddr'), R9),
-      asm.stw(R10, SLOT.flowKey + FlowKey.offsetOf('ports'), 0),
-      asm.stw(R10, SLOT.flowKey + FlowKey.offsetOf('protocol'), 0), // protocol + padding
-      asm.storeMem('b', R10, SLOT.flowKey + FlowKey.offsetOf('protocol'), R7),
-      asm.jmpImm('jeq', R7, PROTO.tcp, 'ports'),
-      asm.jmpImm('jne', R7, PROTO.udp, 'key-done'),
-      asm.label('ports'),
-      asm.loadMem('b', R9, R2, IPV4.verIhlOff),
-      asm.and(R9, 0xf),
-      asm.lsh(R9, 2), //                                 IHL × 4: 0..60
-      asm.jmpImm('jlt', R9, IPV4.minHdrLen, 'key-done'),
-      asm.movReg(R4, R2),
-      asm.add(R4, ETH.hdrLen),
-      asm.add64(R4, R9), //                              L4 header
-      asm.movReg(R5, R4),
-      asm.add(R5, 4),
-      asm.jmpReg('jgt', R5, R3, 'key-done'),
-      asm.loadMem('w', R9, R4, 0), //                    source and destination ports
-      asm.storeMem('w', R10, SLOT.flowKey + FlowKey.offsetOf('ports'), R9),
-      asm.label('key-done'),
-    ] : []),
+    ...(flows
+      ? [
+          // The 5-tuple key, built while the packet pointers are still live.
+          asm.loadMem('w', R9, R2, IPV4.saddrOff),
+          asm.storeMem('w', R10, SLOT.flowKey + FlowKey.offsetOf('saddr'), R9),
+          asm.loadMem('w', R9, R2, IPV4.daddrOff),
+          asm.storeMem('w', R10, SLOT.flowKey + FlowKey.offsetOf('daddr'), R9),
+          asm.stw(R10, SLOT.flowKey + FlowKey.offsetOf('ports'), 0),
+          asm.stw(R10, SLOT.flowKey + FlowKey.offsetOf('protocol'), 0), // protocol + padding
+          asm.storeMem('b', R10, SLOT.flowKey + FlowKey.offsetOf('protocol'), R7),
+          asm.jmpImm('jeq', R7, PROTO.tcp, 'ports'),
+          asm.jmpImm('jne', R7, PROTO.udp, 'key-done'),
+          asm.label('ports'),
+          asm.loadMem('b', R9, R2, IPV4.verIhlOff),
+          asm.and(R9, 0xf),
+          asm.lsh(R9, 2), //                                 IHL × 4: 0..60
+          asm.jmpImm('jlt', R9, IPV4.minHdrLen, 'key-done'),
+          asm.movReg(R4, R2),
+          asm.add(R4, ETH.hdrLen),
+          asm.add64(R4, R9), //                              L4 header
+          asm.movReg(R5, R4),
+          asm.add(R5, 4),
+          asm.jmpReg('jgt', R5, R3, 'key-done'),
+          asm.loadMem('w', R9, R4, 0), //                    source and destination ports
+          asm.storeMem('w', R10, SLOT.flowKey + FlowKey.offsetOf('ports'), R9),
+          asm.label('key-done'),
+        ]
+      : []),
 
     asm.stw(R10, SLOT.zeroKey, 0),
     asm.ldMapFd(R1, maps.stats),
@@ -149,41 +161,43 @@ export function featuredPacketCounter(maps: CounterFeatureMaps, features: Counte
     asm.label('other'),
     ...countInto('other'),
 
-    ...(flows ? [
-      asm.label('flow'),
-      asm.ldMapFd(R1, maps.flows!),
-      asm.movReg(R2, R10),
-      asm.add(R2, SLOT.flowKey),
-      asm.call('map_lookup_elem'),
-      asm.jmpImm('jeq', R0, 0, 'new-flow'),
-      asm.loadMem('dw', R1, R0, FlowValue.offsetOf('packets')),
-      asm.add(R1, 1),
-      asm.storeMem('dw', R0, FlowValue.offsetOf('packets'), R1),
-      asm.loadMem('dw', R1, R0, FlowValue.offsetOf('bytes')),
-      asm.add64(R1, R8),
-      asm.storeMem('dw', R0, FlowValue.offsetOf('bytes'), R1),
-      asm.jmp('pass'),
-      asm.label('new-flow'),
-      asm.stdw(R10, SLOT.flowValue + FlowValue.offsetOf('packets'), 1),
-      asm.storeMem('dw', R10, SLOT.flowValue + FlowValue.offsetOf('bytes'), R8),
-      asm.ldMapFd(R1, maps.flows!),
-      asm.movReg(R2, R10),
-      asm.add(R2, SLOT.flowKey),
-      asm.movReg(R3, R10),
-      asm.add(R3, SLOT.flowValue),
-      asm.mov(R4, BPF_NOEXIST),
-      asm.call('map_update_elem'),
-      asm.jmpImm('jne', R0, 0, 'pass'), //               another CPU inserted it first: it counts there
-      asm.stw(R10, SLOT.zeroKey, 0),
-      asm.ldMapFd(R1, maps.flowsInserted!),
-      asm.movReg(R2, R10),
-      asm.add(R2, SLOT.zeroKey),
-      asm.call('map_lookup_elem'),
-      asm.jmpImm('jeq', R0, 0, 'pass'),
-      asm.loadMem('dw', R1, R0, 0),
-      asm.add(R1, 1),
-      asm.storeMem('dw', R0, 0, R1),
-    ] : []),
+    ...(flows
+      ? [
+          asm.label('flow'),
+          asm.ldMapFd(R1, maps.flows!),
+          asm.movReg(R2, R10),
+          asm.add(R2, SLOT.flowKey),
+          asm.call('map_lookup_elem'),
+          asm.jmpImm('jeq', R0, 0, 'new-flow'),
+          asm.loadMem('dw', R1, R0, FlowValue.offsetOf('packets')),
+          asm.add(R1, 1),
+          asm.storeMem('dw', R0, FlowValue.offsetOf('packets'), R1),
+          asm.loadMem('dw', R1, R0, FlowValue.offsetOf('bytes')),
+          asm.add64(R1, R8),
+          asm.storeMem('dw', R0, FlowValue.offsetOf('bytes'), R1),
+          asm.jmp('pass'),
+          asm.label('new-flow'),
+          asm.stdw(R10, SLOT.flowValue + FlowValue.offsetOf('packets'), 1),
+          asm.storeMem('dw', R10, SLOT.flowValue + FlowValue.offsetOf('bytes'), R8),
+          asm.ldMapFd(R1, maps.flows!),
+          asm.movReg(R2, R10),
+          asm.add(R2, SLOT.flowKey),
+          asm.movReg(R3, R10),
+          asm.add(R3, SLOT.flowValue),
+          asm.mov(R4, BPF_NOEXIST),
+          asm.call('map_update_elem'),
+          asm.jmpImm('jne', R0, 0, 'pass'), //               another CPU inserted it first: it counts there
+          asm.stw(R10, SLOT.zeroKey, 0),
+          asm.ldMapFd(R1, maps.flowsInserted!),
+          asm.movReg(R2, R10),
+          asm.add(R2, SLOT.zeroKey),
+          asm.call('map_lookup_elem'),
+          asm.jmpImm('jeq', R0, 0, 'pass'),
+          asm.loadMem('dw', R1, R0, 0),
+          asm.add(R1, 1),
+          asm.storeMem('dw', R0, 0, R1),
+        ]
+      : []),
 
     asm.label('pass'),
     asm.mov(R0, XDP.pass),

@@ -218,8 +218,11 @@ export function ultraPacketCounter(ultraStatsMap: MapRef): AsmInput[] {
 /** The program for `variant`. */
 export function counterProgram(variant: CounterVariant, map: MapRef): AsmInput[] {
   switch (variant) {
-    case 'naive': return naivePacketCounter(map);
-    case 'optimized': return optimizedPacketCounter(map);
-    case 'ultra': return ultraPacketCounter(map);
+    case 'naive':
+      return naivePacketCounter(map);
+    case 'optimized':
+      return optimizedPacketCounter(map);
+    case 'ultra':
+      return ultraPacketCounter(map);
   }
 }

@@ -45,11 +45,13 @@ export function renderMetrics(families: MetricFamily[]): string {
   for (const f of families) {
     out.push(`# HELP ${f.name} ${f.help}`, `# TYPE ${f.name} ${f.type}`);
     for (const s of f.samples) {
-      const labels = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
+      const labels = Object.entries(s.labels)
+        .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+        .join(',');
       out.push(`${f.name}${labels ? `{${labels}}` : ''} ${Number.isFinite(s.value) ? s.value : 'NaN'}`);
     }
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** A running exporter. */
@@ -64,21 +66,41 @@ export interface Exporter {
 export async function serveMetrics(address: ListenAddress, render: () => string): Promise<Exporter> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405, { allow: 'GET, HEAD' }).end(); return; }
-    if (path !== '/metrics' && path !== '/') { res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n'); return; }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD' }).end();
+      return;
+    }
+    if (path !== '/metrics' && path !== '/') {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; metrics are at /metrics\n');
+      return;
+    }
     let body: string;
-    try { body = render(); } catch (e) { res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`); return; }
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(req.method === 'HEAD' ? undefined : body);
+    try {
+      body = render();
+    } catch (e) {
+      res.writeHead(500, { 'content-type': 'text/plain' }).end(`${(e as Error).message}\n`);
+      return;
+    }
+    res
+      .writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+      .end(req.method === 'HEAD' ? undefined : body);
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(address.port, address.host, () => { server.off('error', reject); resolve(); });
+    server.listen(address.port, address.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
   });
   const bound = server.address() as AddressInfo;
   const host = bound.family === 'IPv6' ? `[${bound.address}]` : bound.address;
   return {
     url: `http://${host}:${bound.port}/metrics`,
     address: { host: bound.address, port: bound.port },
-    close: () => new Promise<void>((resolve) => { server.closeAllConnections?.(); server.close(() => resolve()); }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }

@@ -36,5 +36,11 @@ export function untilStopped(durationS?: number): StopHandle {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   if (durationS !== undefined && durationS > 0) timer = setTimeout(() => finish('duration'), durationS * 1000);
-  return { done, stop: (r = 'stopped') => finish(r), get stopped() { return stopped; } };
+  return {
+    done,
+    stop: (r = 'stopped') => finish(r),
+    get stopped() {
+      return stopped;
+    },
+  };
 }

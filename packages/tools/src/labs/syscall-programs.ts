@@ -17,12 +17,23 @@ import { gateItems, highWhenNegative, type Gate } from './overload-policy.js';
  * `{u64 ts; u64 duration_ns; u32 pid; u32 tid; int syscall_nr; long ret; char comm[16];}` (56 bytes).
  */
 export const SyscallEvent = t.struct({
-  ts: t.u64num, durationNs: t.u64num, pid: t.u32, tid: t.u32, syscallNr: t.i32, ret: t.i64, comm: t.cstring(16),
+  ts: t.u64num,
+  durationNs: t.u64num,
+  pid: t.u32,
+  tid: t.u32,
+  syscallNr: t.i32,
+  ret: t.i64,
+  comm: t.cstring(16),
 });
 export const SYSCALL_EVENT_SIZE = SyscallEvent.size;
 const E = {
-  ts: SyscallEvent.offsetOf('ts'), dur: SyscallEvent.offsetOf('durationNs'), pid: SyscallEvent.offsetOf('pid'),
-  tid: SyscallEvent.offsetOf('tid'), nr: SyscallEvent.offsetOf('syscallNr'), ret: SyscallEvent.offsetOf('ret'), comm: SyscallEvent.offsetOf('comm'),
+  ts: SyscallEvent.offsetOf('ts'),
+  dur: SyscallEvent.offsetOf('durationNs'),
+  pid: SyscallEvent.offsetOf('pid'),
+  tid: SyscallEvent.offsetOf('tid'),
+  nr: SyscallEvent.offsetOf('syscallNr'),
+  ret: SyscallEvent.offsetOf('ret'),
+  comm: SyscallEvent.offsetOf('comm'),
 };
 
 /** Per-syscall aggregate for summary mode, one per CPU: `{count, total_ns, max_ns, errors}`. */
@@ -68,7 +79,8 @@ export type ExitSink =
  * `minDurationNs`, then hands it to `sink`. Registers: R6 ctx, R7 pid_tgid, R8 start, R9 now.
  */
 export function syscallExit(start: MapRef, sink: ExitSink, minDurationNs = 0): AsmInput[] {
-  if (!Number.isSafeInteger(minDurationNs) || minDurationNs < 0) throw new RangeError(`minDurationNs must be a non-negative integer, got ${minDurationNs}`);
+  if (!Number.isSafeInteger(minDurationNs) || minDurationNs < 0)
+    throw new RangeError(`minDurationNs must be a non-negative integer, got ${minDurationNs}`);
   const head: AsmInput[] = [
     asm.movReg(R6, R1), //                            ctx
     asm.call('get_current_pid_tgid'),
@@ -97,7 +109,9 @@ export function syscallExit(start: MapRef, sink: ExitSink, minDurationNs = 0): A
     return [
       head,
       // --overload sample: failed syscalls are high priority (always sent), the rest thinned under load.
-      sink.gate ? [asm.loadMem('dw', R1, R6, TP.ret), highWhenNegative('ovl'), gateItems(sink.gate, sink.ring, R2, 'out', -32)] : [],
+      sink.gate
+        ? [asm.loadMem('dw', R1, R6, TP.ret), highWhenNegative('ovl'), gateItems(sink.gate, sink.ring, R2, 'out', -32)]
+        : [],
       asm.ldMapFd(R1, sink.ring),
       asm.mov(R2, SYSCALL_EVENT_SIZE),
       asm.mov(R3, 0),

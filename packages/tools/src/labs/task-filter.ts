@@ -33,7 +33,8 @@ export function filterIsEmpty(f: TaskFilter): boolean {
  * stack at `stackOff` (negative, 8-aligned). Save the context in a callee-saved register first.
  */
 export function taskFilterItems(filter: TaskFilter, skip: string, stackOff = -16): AsmItem[] {
-  if (stackOff > -16 || stackOff % 8 !== 0) throw new RangeError(`taskFilterItems: stackOff must be 8-aligned and <= -16, got ${stackOff}`);
+  if (stackOff > -16 || stackOff % 8 !== 0)
+    throw new RangeError(`taskFilterItems: stackOff must be 8-aligned and <= -16, got ${stackOff}`);
   const items: AsmItem[] = [];
   if (filter.pid !== undefined || filter.excludePid !== undefined) {
     items.push(asm.call('get_current_pid_tgid'), asm.rsh(R0, 32)); // tgid
@@ -59,6 +60,7 @@ export function taskFilterItems(filter: TaskFilter, skip: string, stackOff = -16
 }
 
 function checkPid(pid: number): number {
-  if (!Number.isInteger(pid) || pid < 1 || pid > 0x7fffffff) throw new RangeError(`pid must be a positive 32-bit integer, got ${pid}`);
+  if (!Number.isInteger(pid) || pid < 1 || pid > 0x7fffffff)
+    throw new RangeError(`pid must be a positive 32-bit integer, got ${pid}`);
   return pid;
 }

@@ -35,7 +35,12 @@ export interface TraceExecOptions {
   onAttached?(): void;
 }
 
-const OFF = { pid: ProcessEvent.offsetOf('pid'), uid: ProcessEvent.offsetOf('uid'), ts: ProcessEvent.offsetOf('timestamp'), comm: ProcessEvent.offsetOf('comm') };
+const OFF = {
+  pid: ProcessEvent.offsetOf('pid'),
+  uid: ProcessEvent.offsetOf('uid'),
+  ts: ProcessEvent.offsetOf('timestamp'),
+  comm: ProcessEvent.offsetOf('comm'),
+};
 
 /** Traces sched:sched_process_exec until the duration ends or SIGINT/SIGTERM; resolves to the summary. */
 export async function traceExec(opts: TraceExecOptions): Promise<TraceSummary & { mode: ExecMode }> {
@@ -61,13 +66,25 @@ export async function traceExec(opts: TraceExecOptions): Promise<TraceSummary & 
       latency.record(now - ts);
       events++;
       opts.onEvent({
-        pid: view.getUint32(off + OFF.pid, true), uid: view.getUint32(off + OFF.uid, true), timestampNs: ts,
-        comm: view.cString(off + OFF.comm, 16), latencyNs: now - ts,
+        pid: view.getUint32(off + OFF.pid, true),
+        uid: view.getUint32(off + OFF.uid, true),
+        timestampNs: ts,
+        comm: view.cString(off + OFF.comm, 16),
+        latencyNs: now - ts,
       });
     };
     const reader = new RingBuffer(ring, onRecord, { dropCounter: drops });
     const link = program.attachTracepoint('sched', 'sched_process_exec');
-    const summary = await runTraceSession({ reader, links: [link], latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources, finalCounts: () => overloadSummary(drops) });
+    const summary = await runTraceSession({
+      reader,
+      links: [link],
+      latency,
+      events: () => events,
+      durationS: opts.durationS,
+      onAttached: opts.onAttached,
+      resources,
+      finalCounts: () => overloadSummary(drops),
+    });
     return { ...summary, mode };
   } catch (e) {
     for (const r of resources) r.close();

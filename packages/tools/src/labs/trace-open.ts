@@ -27,15 +27,30 @@ export interface OpenEvent {
 }
 
 const H = {
-  ts: OpenEventHeader.offsetOf('ts'), pid: OpenEventHeader.offsetOf('pid'), tid: OpenEventHeader.offsetOf('tid'),
-  flags: OpenEventHeader.offsetOf('flags'), len: OpenEventHeader.offsetOf('len'), comm: OpenEventHeader.offsetOf('comm'),
+  ts: OpenEventHeader.offsetOf('ts'),
+  pid: OpenEventHeader.offsetOf('pid'),
+  tid: OpenEventHeader.offsetOf('tid'),
+  flags: OpenEventHeader.offsetOf('flags'),
+  len: OpenEventHeader.offsetOf('len'),
+  comm: OpenEventHeader.offsetOf('comm'),
 };
 
 /** O_* flag names (x86_64), for display. */
 const O_FLAGS: [number, string][] = [
-  [0o100, 'O_CREAT'], [0o200, 'O_EXCL'], [0o400, 'O_NOCTTY'], [0o1000, 'O_TRUNC'], [0o2000, 'O_APPEND'], [0o4000, 'O_NONBLOCK'],
-  [0o10000, 'O_DSYNC'], [0o40000, 'O_DIRECT'], [0o200000, 'O_DIRECTORY'], [0o400000, 'O_NOFOLLOW'], [0o1000000, 'O_NOATIME'],
-  [0o2000000, 'O_CLOEXEC'], [0o10000000, 'O_PATH'], [0o20000000, 'O_TMPFILE'],
+  [0o100, 'O_CREAT'],
+  [0o200, 'O_EXCL'],
+  [0o400, 'O_NOCTTY'],
+  [0o1000, 'O_TRUNC'],
+  [0o2000, 'O_APPEND'],
+  [0o4000, 'O_NONBLOCK'],
+  [0o10000, 'O_DSYNC'],
+  [0o40000, 'O_DIRECT'],
+  [0o200000, 'O_DIRECTORY'],
+  [0o400000, 'O_NOFOLLOW'],
+  [0o1000000, 'O_NOATIME'],
+  [0o2000000, 'O_CLOEXEC'],
+  [0o10000000, 'O_PATH'],
+  [0o20000000, 'O_TMPFILE'],
 ];
 
 /** `O_RDONLY|O_CLOEXEC`. */
@@ -43,7 +58,11 @@ export function openFlagsText(flags: number): string {
   const acc = ['O_RDONLY', 'O_WRONLY', 'O_RDWR', 'O_ACCMODE'][flags & 3]!;
   const parts = [acc];
   let rest = flags & ~3;
-  for (const [bit, name] of O_FLAGS) if (rest & bit) { parts.push(name); rest &= ~bit; }
+  for (const [bit, name] of O_FLAGS)
+    if (rest & bit) {
+      parts.push(name);
+      rest &= ~bit;
+    }
   if (rest & 0o4010000) rest &= ~0o4010000; // O_SYNC includes O_DSYNC
   if (rest) parts.push(`0${rest.toString(8)}`);
   return parts.join('|');
@@ -67,7 +86,11 @@ export async function traceOpen(opts: TraceOpenOptions): Promise<TraceSummary> {
   const resources: { close(): void }[] = [ring, drops];
   try {
     const gate = drops instanceof OverloadGuard ? { guard: drops, ringSize } : undefined;
-    const program = Program.load({ type: 'tracepoint', name: 'trace_openat', instructions: openatProgram(ring, drops instanceof OverloadGuard ? drops.map : drops, opts.filter, gate) });
+    const program = Program.load({
+      type: 'tracepoint',
+      name: 'trace_openat',
+      instructions: openatProgram(ring, drops instanceof OverloadGuard ? drops.map : drops, opts.filter, gate),
+    });
     resources.push(program);
     const latency = new LatencyRecorder();
     let events = 0;
@@ -78,14 +101,28 @@ export async function traceOpen(opts: TraceOpenOptions): Promise<TraceSummary> {
       events++;
       const len = view.getUint32(off + H.len, true);
       opts.onEvent({
-        timestampNs: ts, pid: view.getUint32(off + H.pid, true), tid: view.getUint32(off + H.tid, true), flags: view.getUint32(off + H.flags, true),
-        comm: view.cString(off + H.comm, 16), filename: view.cString(off + OPEN_HEADER_SIZE, Math.min(len, length - OPEN_HEADER_SIZE)),
-        recordBytes: length, latencyNs: now - ts,
+        timestampNs: ts,
+        pid: view.getUint32(off + H.pid, true),
+        tid: view.getUint32(off + H.tid, true),
+        flags: view.getUint32(off + H.flags, true),
+        comm: view.cString(off + H.comm, 16),
+        filename: view.cString(off + OPEN_HEADER_SIZE, Math.min(len, length - OPEN_HEADER_SIZE)),
+        recordBytes: length,
+        latencyNs: now - ts,
       });
     };
     const reader = new RingBuffer(ring, onRecord, { dropCounter: drops });
     const link = program.attachTracepoint('syscalls', 'sys_enter_openat');
-    return await runTraceSession({ reader, links: [link], latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources, finalCounts: () => overloadSummary(drops) });
+    return await runTraceSession({
+      reader,
+      links: [link],
+      latency,
+      events: () => events,
+      durationS: opts.durationS,
+      onAttached: opts.onAttached,
+      resources,
+      finalCounts: () => overloadSummary(drops),
+    });
   } catch (e) {
     for (const r of resources) r.close();
     throw e;

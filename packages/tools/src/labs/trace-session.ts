@@ -3,7 +3,7 @@
  * first (no new events), drain what is left, and report events, rate, BPF-side drops and latency.
  */
 import type { Link } from 'tsbpf';
-import { LatencyRecorder, type LatencySummary } from './latency.js';
+import type { LatencyRecorder, LatencySummary } from './latency.js';
 import { untilStopped, type StopReason } from './stop-signal.js';
 
 /** What every tracer reports at the end (the `summary` JSON record, minus its `type`). */
@@ -62,7 +62,14 @@ export async function runTraceSession(o: SessionOptions): Promise<TraceSummary> 
     o.onAttached?.();
     const pollMs = o.pollMs ?? 100;
     let ended = false;
-    stop.done.then(() => { ended = true; }, () => { ended = true; });
+    stop.done.then(
+      () => {
+        ended = true;
+      },
+      () => {
+        ended = true;
+      },
+    );
     while (!ended) await o.reader.poll(pollMs);
     reason = await stop.done;
     // Detach first so the final drain sees everything that will ever be produced.
@@ -78,7 +85,15 @@ export async function runTraceSession(o: SessionOptions): Promise<TraceSummary> 
     for (const r of o.resources ?? []) r.close();
   }
   const events = o.events();
-  return { events, durationS: round3(elapsedS), eventsPerSec: round1(elapsedS > 0 ? events / elapsedS : 0), dropped, latency: o.latency.summary(), reason, ...more };
+  return {
+    events,
+    durationS: round3(elapsedS),
+    eventsPerSec: round1(elapsedS > 0 ? events / elapsedS : 0),
+    dropped,
+    latency: o.latency.summary(),
+    reason,
+    ...more,
+  };
 }
 
 function round1(n: number): number {

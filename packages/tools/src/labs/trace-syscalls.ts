@@ -3,7 +3,7 @@
  * buffer or a perf buffer, or aggregated in the kernel per syscall (`--summary`, like strace -c).
  * Filters run in BPF at sys_enter, so unwanted syscalls never get a start time or an event.
  */
-import { DropCounter, OverloadGuard } from 'tsbpf';
+import { type DropCounter, OverloadGuard } from 'tsbpf';
 import type { Link } from 'tsbpf';
 import { BpfMap } from 'tsbpf';
 import { Program } from 'tsbpf';
@@ -12,7 +12,15 @@ import { t } from 'tsbpf';
 import { syscallName } from 'tsbpf';
 import { LatencyRecorder, monotonicNowNs } from './latency.js';
 import { untilStopped, type StopReason } from './stop-signal.js';
-import { START_ENTRIES, SUMMARY_SLOTS, SyscallEvent, SyscallStats, syscallEnter, syscallExit, type ExitSink } from './syscall-programs.js';
+import {
+  START_ENTRIES,
+  SUMMARY_SLOTS,
+  SyscallEvent,
+  SyscallStats,
+  syscallEnter,
+  syscallExit,
+  type ExitSink,
+} from './syscall-programs.js';
 import { createPerfEventArray, PerfBuffer } from './perf-reader.js';
 import type { TaskFilter } from './task-filter.js';
 import { runTraceSession, type EventReader, type TraceSummary } from './trace-session.js';
@@ -58,18 +66,35 @@ export interface SyscallSummaryRow {
 }
 
 const E = {
-  ts: SyscallEvent.offsetOf('ts'), dur: SyscallEvent.offsetOf('durationNs'), pid: SyscallEvent.offsetOf('pid'), tid: SyscallEvent.offsetOf('tid'),
-  nr: SyscallEvent.offsetOf('syscallNr'), ret: SyscallEvent.offsetOf('ret'), comm: SyscallEvent.offsetOf('comm'),
+  ts: SyscallEvent.offsetOf('ts'),
+  dur: SyscallEvent.offsetOf('durationNs'),
+  pid: SyscallEvent.offsetOf('pid'),
+  tid: SyscallEvent.offsetOf('tid'),
+  nr: SyscallEvent.offsetOf('syscallNr'),
+  ret: SyscallEvent.offsetOf('ret'),
+  comm: SyscallEvent.offsetOf('comm'),
 };
 
 function u64(view: DataView, off: number): number {
   return view.getUint32(off, true) + view.getUint32(off + 4, true) * 4294967296;
 }
 
-function loadPair(filter: TaskFilter, sink: ExitSink, start: BpfMap, minDurationNs: number): { enter: Program; exit: Program } {
+function loadPair(
+  filter: TaskFilter,
+  sink: ExitSink,
+  start: BpfMap,
+  minDurationNs: number,
+): { enter: Program; exit: Program } {
   const enter = Program.load({ type: 'tracepoint', name: 'sys_enter', instructions: syscallEnter(start, filter) });
   try {
-    return { enter, exit: Program.load({ type: 'tracepoint', name: 'sys_exit', instructions: syscallExit(start, sink, minDurationNs) }) };
+    return {
+      enter,
+      exit: Program.load({
+        type: 'tracepoint',
+        name: 'sys_exit',
+        instructions: syscallExit(start, sink, minDurationNs),
+      }),
+    };
   } catch (e) {
     enter.close();
     throw e;
@@ -94,7 +119,8 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
   const drops = lossCounter(opts.overload ?? 'drop', 'sys_drops');
   const resources: { close(): void }[] = [start, drops];
   try {
-    if (drops instanceof OverloadGuard && buffer !== 'ring') throw new RangeError('tsbpf: --overload sample needs the ring buffer (it reads the ring\'s fill level)');
+    if (drops instanceof OverloadGuard && buffer !== 'ring')
+      throw new RangeError("tsbpf: --overload sample needs the ring buffer (it reads the ring's fill level)");
     const latency = new LatencyRecorder();
     let events = 0;
     const decode = (view: DataView | RecordView, off: number) => {
@@ -106,8 +132,15 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
       const lo = view.getUint32(off + E.ret, true);
       const hi = view.getInt32(off + E.ret + 4, true);
       opts.onEvent({
-        timestampNs: ts, durationNs: u64(view, off + E.dur), pid: view.getUint32(off + E.pid, true), tid: view.getUint32(off + E.tid, true),
-        nr, syscall: syscallName(nr), ret: hi * 4294967296 + lo, comm: cString(view, off + E.comm, 16), latencyNs: now - ts,
+        timestampNs: ts,
+        durationNs: u64(view, off + E.dur),
+        pid: view.getUint32(off + E.pid, true),
+        tid: view.getUint32(off + E.tid, true),
+        nr,
+        syscall: syscallName(nr),
+        ret: hi * 4294967296 + lo,
+        comm: cString(view, off + E.comm, 16),
+        latencyNs: now - ts,
       });
     };
     let reader: EventReader;
@@ -116,7 +149,10 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
       const ringSize = 1 << 20;
       const ring = BpfMap.create({ type: 'ringbuf', maxEntries: ringSize, name: 'sys_events' });
       resources.push(ring);
-      sink = drops instanceof OverloadGuard ? { kind: 'ring', ring, drops: drops.map, gate: { guard: drops, ringSize } } : { kind: 'ring', ring, drops };
+      sink =
+        drops instanceof OverloadGuard
+          ? { kind: 'ring', ring, drops: drops.map, gate: { guard: drops, ringSize } }
+          : { kind: 'ring', ring, drops };
       const onRecord: RecordCallback = (view, off) => decode(view, off);
       reader = new RingBuffer(ring, onRecord, { dropCounter: drops });
     } else {
@@ -125,7 +161,16 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
     const progs = loadPair(opts.filter, sink, start, opts.minDurationNs ?? 0);
     resources.push(progs.enter, progs.exit);
     const links = attachPair(progs);
-    const summary = await runTraceSession({ reader, links, latency, events: () => events, durationS: opts.durationS, onAttached: opts.onAttached, resources, finalCounts: () => overloadSummary(drops) });
+    const summary = await runTraceSession({
+      reader,
+      links,
+      latency,
+      events: () => events,
+      durationS: opts.durationS,
+      onAttached: opts.onAttached,
+      resources,
+      finalCounts: () => overloadSummary(drops),
+    });
     return { ...summary, buffer };
   } catch (e) {
     for (const r of resources) r.close();
@@ -134,7 +179,11 @@ export async function traceSyscalls(opts: TraceSyscallsOptions): Promise<TraceSu
 }
 
 /** The perf-buffer variant (Chapter 28, exercise 2): same program, perf_event_output instead of the ring. */
-function openPerf(decode: (view: DataView, off: number) => void, drops: DropCounter | OverloadGuard, resources: { close(): void }[]): { reader: EventReader; sink: ExitSink } {
+function openPerf(
+  decode: (view: DataView, off: number) => void,
+  drops: DropCounter | OverloadGuard,
+  resources: { close(): void }[],
+): { reader: EventReader; sink: ExitSink } {
   const perf = createPerfEventArray('sys_events');
   resources.push(perf);
   const reader = new PerfBuffer(perf, (view: DataView, off: number) => decode(view, off), { dropCounter: drops });
@@ -157,9 +206,17 @@ export interface SummarizeOptions {
 }
 
 /** Aggregates per syscall in the kernel until the duration ends or a signal; rows sorted by total time. */
-export async function summarizeSyscalls(opts: SummarizeOptions): Promise<{ rows: SyscallSummaryRow[]; durationS: number; reason: StopReason }> {
+export async function summarizeSyscalls(
+  opts: SummarizeOptions,
+): Promise<{ rows: SyscallSummaryRow[]; durationS: number; reason: StopReason }> {
   const start = BpfMap.create({ type: 'hash', keySize: 8, valueSize: 8, maxEntries: START_ENTRIES, name: 'sys_start' });
-  const stats = BpfMap.create({ type: 'percpu_array', key: t.u32, value: SyscallStats, maxEntries: SUMMARY_SLOTS, name: 'sys_stats' });
+  const stats = BpfMap.create({
+    type: 'percpu_array',
+    key: t.u32,
+    value: SyscallStats,
+    maxEntries: SUMMARY_SLOTS,
+    name: 'sys_stats',
+  });
   const resources: { close(): void }[] = [start, stats];
   const links: Link[] = [];
   const stop = untilStopped(opts.durationS);
@@ -176,8 +233,16 @@ export async function summarizeSyscalls(opts: SummarizeOptions): Promise<{ rows:
     const { keys, values } = stats.lookupBatch();
     for (let i = 0; i < keys.length; i++) {
       const perCpu = values[i] as { count: number; totalNs: number; maxNs: number; errors: number }[];
-      let count = 0, totalNs = 0, maxNs = 0, errors = 0;
-      for (const v of perCpu) { count += v.count; totalNs += v.totalNs; errors += v.errors; if (v.maxNs > maxNs) maxNs = v.maxNs; }
+      let count = 0,
+        totalNs = 0,
+        maxNs = 0,
+        errors = 0;
+      for (const v of perCpu) {
+        count += v.count;
+        totalNs += v.totalNs;
+        errors += v.errors;
+        if (v.maxNs > maxNs) maxNs = v.maxNs;
+      }
       if (count === 0) continue;
       const nr = keys[i] as number;
       rows.push({ nr, syscall: syscallName(nr), count, errors, totalNs, maxNs, avgNs: Math.round(totalNs / count) });

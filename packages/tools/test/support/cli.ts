@@ -28,19 +28,37 @@ export interface CliRun {
 /** Starts the CLI with `args`; `prefix` wraps the command (e.g. ['ip', 'netns', 'exec', ns]). */
 export function startCli(args: string[], opts: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): CliRun {
   const argv = [...(opts.prefix ?? []), ...CLI, ...args];
-  const spawnOpts: SpawnOptions = { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...opts.env } };
+  const spawnOpts: SpawnOptions = {
+    cwd: REPO,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', ...opts.env },
+  };
   const child = spawn(argv[0]!, argv.slice(1), spawnOpts);
   const run: CliRun = {
-    child, stdout: '', stderr: '',
-    exited: new Promise((res) => child.on('exit', (code, sig) => res(code ?? 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 9)))),
+    child,
+    stdout: '',
+    stderr: '',
+    exited: new Promise((res) =>
+      child.on('exit', (code, sig) => res(code ?? 128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 9))),
+    ),
     waitForStderr: (re, t) => waitFor(() => re.test(run.stderr), t, `stderr ${re}`),
     waitForStdout: (re, t) => waitFor(() => run.stdout.split('\n').some((l) => re.test(l)), t, `stdout ${re}`),
-    json: () => run.stdout.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l)),
+    json: () =>
+      run.stdout
+        .split('\n')
+        .filter((l) => l.trim())
+        .map((l) => JSON.parse(l)),
   };
-  child.stdout!.on('data', (d: Buffer) => { run.stdout += d.toString(); });
-  child.stderr!.on('data', (d: Buffer) => { run.stderr += d.toString(); });
+  child.stdout!.on('data', (d: Buffer) => {
+    run.stdout += d.toString();
+  });
+  child.stderr!.on('data', (d: Buffer) => {
+    run.stderr += d.toString();
+  });
   let done = false;
-  void run.exited.then(() => { done = true; });
+  void run.exited.then(() => {
+    done = true;
+  });
   function waitFor(cond: () => boolean, timeoutMs = 20_000, what = ''): Promise<void> {
     return new Promise((res, rej) => {
       const t0 = Date.now();
@@ -57,7 +75,10 @@ export function startCli(args: string[], opts: { prefix?: string[]; env?: NodeJS
 }
 
 /** Runs the CLI to completion. */
-export async function runCli(args: string[], opts: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function runCli(
+  args: string[],
+  opts: { prefix?: string[]; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number; stdout: string; stderr: string }> {
   const r = startCli(args, opts);
   const code = await r.exited;
   // Let the pipes flush.

@@ -5,5 +5,26 @@
  * @packageDocumentation
  * @module tsbpf/layout
  */
-export { t, isLayout, BaseLayout, NumberLayout, BigIntLayout, U64NumberLayout, CStringLayout, BytesLayout, ArrayLayout, PadLayout, BoolLayout, BitfieldLayout } from '../pure/layout.js';
-export type { Layout, Infer, StructValue, StructLayout, StructFields, NumberKind, StructPlacement } from '../pure/layout.js';
+export {
+  t,
+  isLayout,
+  BaseLayout,
+  NumberLayout,
+  BigIntLayout,
+  U64NumberLayout,
+  CStringLayout,
+  BytesLayout,
+  ArrayLayout,
+  PadLayout,
+  BoolLayout,
+  BitfieldLayout,
+} from '../pure/layout.js';
+export type {
+  Layout,
+  Infer,
+  StructValue,
+  StructLayout,
+  StructFields,
+  NumberKind,
+  StructPlacement,
+} from '../pure/layout.js';

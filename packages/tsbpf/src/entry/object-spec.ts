@@ -8,7 +8,14 @@
  */
 export { ObjectSpec, coreInstructions, resolveProgramCore } from '../pure/object-spec.js';
 export type {
-  ProgramSpec, ExternSpec, VariableSpec, ObjectSpecParseOptions, InsnRelocation, FuncInfoRecord, LineInfoRecord, CoreRecord,
+  ProgramSpec,
+  ExternSpec,
+  VariableSpec,
+  ObjectSpecParseOptions,
+  InsnRelocation,
+  FuncInfoRecord,
+  LineInfoRecord,
+  CoreRecord,
 } from '../pure/object-spec.js';
 export { MAP_PIN, STORAGE_MAP_TYPES, resolveMapShape, copyMapSpec } from '../pure/map-spec.js';
 export type { MapSpec, MapShape, MapShapeEnv, MapEntrySpec, MapSlotRef, MapSpecOrigin } from '../pure/map-spec.js';

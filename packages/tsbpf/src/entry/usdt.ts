@@ -7,7 +7,14 @@
  * @module tsbpf/usdt
  */
 export {
-  parseUsdtNotes, usdtSites, parseUsdtArgs, encodeUsdtSpec, usdtSpecLayout, UsdtError, USDT_SPEC_LAYOUT_V1, USDT_SPEC_LAYOUT_V2,
+  parseUsdtNotes,
+  usdtSites,
+  parseUsdtArgs,
+  encodeUsdtSpec,
+  usdtSpecLayout,
+  UsdtError,
+  USDT_SPEC_LAYOUT_V1,
+  USDT_SPEC_LAYOUT_V2,
   USDT_ARG_TYPE,
 } from '../pure/usdt.js';
 export type { UsdtNote, UsdtSite, UsdtArg, UsdtArch, UsdtSpecLayout } from '../pure/usdt.js';

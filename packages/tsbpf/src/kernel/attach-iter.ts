@@ -26,10 +26,16 @@ const EINTR = 4;
 
 /** The BTF id of `bpf_iter_<target>` in vmlinux (what an `iter/<target>` program loads against). */
 export function iterTargetBtfId(target: string): number {
-  if (typeof target !== 'string' || !/^[A-Za-z0-9_]+$/.test(target)) throw argError(`iterator target must be a name like "task" or "bpf_map", got ${JSON.stringify(target)}`);
+  if (typeof target !== 'string' || !/^[A-Za-z0-9_]+$/.test(target))
+    throw argError(`iterator target must be a name like "task" or "bpf_map", got ${JSON.stringify(target)}`);
   const name = target.startsWith(ITER_PREFIX) ? target : ITER_PREFIX + target;
   const id = vmlinuxBtf().findByName(name, 'func');
-  if (id === undefined) throw new AttachError('ENOENT', `iter/${target}`, `the kernel has no BPF iterator "${target}" (no ${name} in its BTF); some iterators come with modules or newer kernels`);
+  if (id === undefined)
+    throw new AttachError(
+      'ENOENT',
+      `iter/${target}`,
+      `the kernel has no BPF iterator "${target}" (no ${name} in its BTF); some iterators come with modules or newer kernels`,
+    );
   return id;
 }
 
@@ -47,7 +53,13 @@ const BPF_F_SLEEPABLE = 1 << 4;
 export function iterLoadOptions(opts: IterLoadOptions): ProgramLoadOptions {
   if (!opts || typeof opts !== 'object') throw argError('loadIter needs { target, instructions }');
   const { target, sleepable, ...rest } = opts;
-  return { ...rest, type: 'tracing', expectedAttachType: 'trace_iter', attachBtfId: iterTargetBtfId(target), flags: (rest.flags ?? 0) | (sleepable ? BPF_F_SLEEPABLE : 0) };
+  return {
+    ...rest,
+    type: 'tracing',
+    expectedAttachType: 'trace_iter',
+    attachBtfId: iterTargetBtfId(target),
+    flags: (rest.flags ?? 0) | (sleepable ? BPF_F_SLEEPABLE : 0),
+  };
 }
 
 const EPERM = 1;
@@ -58,7 +70,11 @@ const EPERM = 1;
  */
 export function explainIterLoadError(e: unknown, target: string): unknown {
   if (e instanceof BpfError && e.errno === EPERM && process.getuid?.() === 0 && !(e as { log?: string }).log) {
-    return new NotSupportedError(`BPF iterator "${target}"`, `the kernel refuses to load iter/${target} programs (EPERM as root, no verifier log: a locked-down or sandboxed kernel)`, { cause: e });
+    return new NotSupportedError(
+      `BPF iterator "${target}"`,
+      `the kernel refuses to load iter/${target} programs (EPERM as root, no verifier log: a locked-down or sandboxed kernel)`,
+      { cause: e },
+    );
   }
   return e;
 }
@@ -81,7 +97,8 @@ function encodeIterInfo(opts: IterOptions): Uint8Array | undefined {
   if (given > 1) throw argError('attachIter takes one of { map, task, cgroup }');
   const a = new Attr(ITER_INFO_SIZE);
   const fd = (v: unknown, what: string): number => {
-    if (!Number.isInteger(v) || (v as number) < 0) throw argError(`attachIter ${what} must be a file descriptor, got ${String(v)}`);
+    if (!Number.isInteger(v) || (v as number) < 0)
+      throw argError(`attachIter ${what} must be a file descriptor, got ${String(v)}`);
     return v as number;
   };
   if (opts.map) a.u32(0, fd(opts.map.fd, 'map.fd'));
@@ -89,11 +106,19 @@ function encodeIterInfo(opts: IterOptions): Uint8Array | undefined {
     const t = opts.task;
     const set = [t.tid, t.pid, t.pidFd].filter((x) => x !== undefined).length;
     if (set !== 1) throw argError('attachIter task takes exactly one of { tid, pid, pidFd }');
-    for (const [v, n] of [[t.tid, 'tid'], [t.pid, 'pid']] as const) if (v !== undefined && (!Number.isInteger(v) || v <= 0)) throw argError(`attachIter task.${n} must be a positive integer, got ${v}`);
-    a.u32(0, t.tid ?? 0).u32(4, t.pid ?? 0).u32(8, t.pidFd !== undefined ? fd(t.pidFd, 'task.pidFd') : 0);
+    for (const [v, n] of [
+      [t.tid, 'tid'],
+      [t.pid, 'pid'],
+    ] as const)
+      if (v !== undefined && (!Number.isInteger(v) || v <= 0))
+        throw argError(`attachIter task.${n} must be a positive integer, got ${v}`);
+    a.u32(0, t.tid ?? 0)
+      .u32(4, t.pid ?? 0)
+      .u32(8, t.pidFd !== undefined ? fd(t.pidFd, 'task.pidFd') : 0);
   } else if (opts.cgroup) {
     const order = CGROUP_ORDER[opts.cgroup.order ?? 'self'];
-    if (order === undefined) throw argError(`attachIter cgroup.order must be one of ${Object.keys(CGROUP_ORDER).join(', ')}`);
+    if (order === undefined)
+      throw argError(`attachIter cgroup.order must be one of ${Object.keys(CGROUP_ORDER).join(', ')}`);
     a.u32(0, order).u32(4, fd(opts.cgroup.fd, 'cgroup.fd'));
   }
   return a.bytes;
@@ -150,7 +175,11 @@ export class IterLink extends Link {
       for (;;) {
         const buf = Buffer.allocUnsafe(size);
         let n: number;
-        try { n = (await readAsync(fd, buf, 0, size, null)).bytesRead; } catch (e) { throw iterReadError(e, this.what); }
+        try {
+          n = (await readAsync(fd, buf, 0, size, null)).bytesRead;
+        } catch (e) {
+          throw iterReadError(e, this.what);
+        }
         if (n === 0) return;
         yield buf.subarray(0, n);
       }
@@ -166,13 +195,20 @@ export class IterLink extends Link {
 
 function iterReadError(e: unknown, what: string): unknown {
   const errno = (e as NodeJS.ErrnoException).errno;
-  if (typeof errno === 'number') return new BpfError(-errno, { syscall: 'read', object: what, hint: 'the iterator program failed while running (e.g. -E2BIG: one object printed more than a page)' });
+  if (typeof errno === 'number')
+    return new BpfError(-errno, {
+      syscall: 'read',
+      object: what,
+      hint: 'the iterator program failed while running (e.g. -E2BIG: one object printed more than a page)',
+    });
   return e;
 }
 
 function readIter(fd: number, buf: Buffer, what: string): number {
   for (;;) {
-    try { return readSync(fd, buf, 0, buf.byteLength, null); } catch (e) {
+    try {
+      return readSync(fd, buf, 0, buf.byteLength, null);
+    } catch (e) {
       const errno = -((e as NodeJS.ErrnoException).errno ?? 0);
       if (errno === EAGAIN || errno === EINTR) continue;
       throw iterReadError(e, what);
@@ -185,13 +221,24 @@ export function attachIter(program: Program, opts: IterOptions = {}): IterLink {
   requireProgramType(program, ['tracing'], 'iterator');
   if (opts === null || typeof opts !== 'object') throw argError('attachIter options must be an object');
   if (program.expectedAttachType !== undefined && program.expectedAttachType !== 'trace_iter') {
-    throw new TypeError(`tsbpf: program "${program.name}" was loaded as ${program.expectedAttachType}, not as an iterator (trace_iter)`);
+    throw new TypeError(
+      `tsbpf: program "${program.name}" was loaded as ${program.expectedAttachType}, not as an iterator (trace_iter)`,
+    );
   }
   const info = encodeIterInfo(opts);
   const what = `iterator "${program.name || '(unnamed)'}"`;
   const a = new Attr(64).u32(0, program.fd).u32(8, ATTACH_TYPE.trace_iter);
   if (info) a.ptr(16, info).u32(24, info.byteLength);
   const r = bpfRaw(BPF_CMD.link_create, a.bytes);
-  if (r < 0) throw new BpfError(-r, { syscall: 'bpf', command: 'BPF_LINK_CREATE', object: what, hint: r === -22 ? 'is it an iter/ program, and does its target take this filter (map for bpf_map_elem, task for task*, cgroup for cgroup)?' : undefined });
+  if (r < 0)
+    throw new BpfError(-r, {
+      syscall: 'bpf',
+      command: 'BPF_LINK_CREATE',
+      object: what,
+      hint:
+        r === -22
+          ? 'is it an iter/ program, and does its target take this filter (map for bpf_map_elem, task for task*, cgroup for cgroup)?'
+          : undefined,
+    });
   return new IterLink([{ link: new OwnedFd(r, what) }], what);
 }

@@ -16,10 +16,14 @@ const ENOENT = 2;
 /** Attaches a `raw_tracepoint` (or `raw_tracepoint_writable`) program to the tracepoint `name` (e.g. `sys_enter`, `sched_switch`). */
 export function attachRawTracepoint(program: Program, name: string, opts: { cookie?: bigint } = {}): Link {
   requireProgramType(program, ['raw_tracepoint', 'raw_tracepoint_writable'], `raw tracepoint ${name}`);
-  if (typeof name !== 'string' || !/^[A-Za-z0-9_]+$/.test(name)) throw argError(`raw tracepoint name must be a plain name like "sys_enter", got ${JSON.stringify(name)}`);
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_]+$/.test(name))
+    throw argError(`raw tracepoint name must be a plain name like "sys_enter", got ${JSON.stringify(name)}`);
   const what = `raw tracepoint ${name}`;
   const n = cString(name);
-  const a = new Attr(24).ptr(0, n).u32(8, program.fd).u64n(16, opts.cookie ?? 0n);
+  const a = new Attr(24)
+    .ptr(0, n)
+    .u32(8, program.fd)
+    .u64n(16, opts.cookie ?? 0n);
   const r = bpfRaw(BPF_CMD.raw_tracepoint_open, a.bytes);
   if (r === -ENOENT) throw new AttachError('ENOENT', what, `the kernel has no tracepoint "${name}"${suggest(name)}`);
   if (r < 0) throw new BpfError(-r, { syscall: 'bpf', command: 'BPF_RAW_TRACEPOINT_OPEN', object: what });
@@ -31,13 +35,23 @@ function suggest(name: string): string {
     const root = ensureTracefs();
     const hits: string[] = [];
     for (const cat of readdirSync(`${root}/events`)) {
-      if (existsSync(`${root}/events/${cat}/${name}`)) return ` (tracefs has ${cat}:${name}, but raw tracepoints need the kernel's own name)`;
-      if (hits.length < 5) for (const ev of safeList(`${root}/events/${cat}`)) if (ev.includes(name) && hits.length < 5) hits.push(ev);
+      if (existsSync(`${root}/events/${cat}/${name}`))
+        return ` (tracefs has ${cat}:${name}, but raw tracepoints need the kernel's own name)`;
+      for (const ev of hits.length < 5 ? safeList(`${root}/events/${cat}`) : []) {
+        if (hits.length === 5) break;
+        if (ev.includes(name)) hits.push(ev);
+      }
     }
     return hits.length ? ` (similar: ${hits.join(', ')})` : '';
-  } catch { return ''; }
+  } catch {
+    return '';
+  }
 }
 
 function safeList(dir: string): string[] {
-  try { return readdirSync(dir); } catch { return []; }
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
 }

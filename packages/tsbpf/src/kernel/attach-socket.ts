@@ -23,10 +23,12 @@ export type SocketTarget = number | { _handle?: unknown } | object;
 /** The fd behind a Node socket (its libuv handle's), or the number itself. */
 export function socketFd(target: SocketTarget): number {
   if (typeof target === 'number') {
-    if (!Number.isInteger(target) || target < 0) throw argError(`socket fd must be a non-negative integer, got ${target}`);
+    if (!Number.isInteger(target) || target < 0)
+      throw argError(`socket fd must be a non-negative integer, got ${target}`);
     return target;
   }
-  if (!target || typeof target !== 'object') throw argError('attachSocket needs a socket fd or a Node net/dgram socket');
+  if (!target || typeof target !== 'object')
+    throw argError('attachSocket needs a socket fd or a Node net/dgram socket');
   // net.Socket / net.Server keep the handle in _handle; dgram.Socket in its state symbol (its _handle getter is deprecated).
   let handle = (target as { _handle?: { fd?: unknown } })._handle;
   if (handle === undefined || handle === null) {
@@ -34,7 +36,10 @@ export function socketFd(target: SocketTarget): number {
     handle = state ? (target as Record<symbol, { handle?: { fd?: unknown } }>)[state]?.handle : undefined;
   }
   const fd = handle?.fd;
-  if (typeof fd !== 'number' || fd < 0) throw argError('the socket has no file descriptor yet: bind, listen or connect it first (a dgram socket after its "listening" event)');
+  if (typeof fd !== 'number' || fd < 0)
+    throw argError(
+      'the socket has no file descriptor yet: bind, listen or connect it first (a dgram socket after its "listening" event)',
+    );
   return fd;
 }
 
@@ -59,7 +64,9 @@ export class SocketFilter {
     return this.#fd;
   }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** Removes the filter from the socket. */
   close(): void {
@@ -67,7 +74,8 @@ export class SocketFilter {
     this.#closed = true;
     const r = native.setsockopt(this.#fd, SOL_SOCKET, SO_DETACH_BPF, new Int32Array(1));
     // The socket went first (EBADF/ENOTSOCK), or its filter was already replaced/removed (ENOENT): nothing to undo.
-    if (r < 0 && r !== -EBADF && r !== -ENOTSOCK && r !== -ENOENT) throw new BpfError(-r, { syscall: 'setsockopt', command: 'SO_DETACH_BPF', object: this.#what });
+    if (r < 0 && r !== -EBADF && r !== -ENOTSOCK && r !== -ENOENT)
+      throw new BpfError(-r, { syscall: 'setsockopt', command: 'SO_DETACH_BPF', object: this.#what });
   }
 
   [Symbol.dispose](): void {
@@ -81,6 +89,12 @@ export function attachSocket(program: Program, target: SocketTarget): SocketFilt
   const fd = socketFd(target);
   const what = `socket filter "${program.name || '(unnamed)'}" on fd ${fd}`;
   const r = native.setsockopt(fd, SOL_SOCKET, SO_ATTACH_BPF, new Int32Array([program.fd]));
-  if (r < 0) throw new BpfError(-r, { syscall: 'setsockopt', command: 'SO_ATTACH_BPF', object: what, hint: r === -ENOTSOCK ? `fd ${fd} is not a socket` : undefined });
+  if (r < 0)
+    throw new BpfError(-r, {
+      syscall: 'setsockopt',
+      command: 'SO_ATTACH_BPF',
+      object: what,
+      hint: r === -ENOTSOCK ? `fd ${fd} is not a socket` : undefined,
+    });
   return new SocketFilter(fd, what);
 }

@@ -14,21 +14,39 @@ const NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The tracefs event id of `category:name`; AttachError (ENOENT) when the kernel has no such tracepoint. */
 export function tracepointId(category: string, name: string): number {
-  if (typeof category !== 'string' || !NAME.test(category)) throw argError(`tracepoint category must be a plain name like "sched", got ${JSON.stringify(category)}`);
-  if (typeof name !== 'string' || !NAME.test(name)) throw argError(`tracepoint name must be a plain name like "sched_process_exec", got ${JSON.stringify(name)}`);
+  if (typeof category !== 'string' || !NAME.test(category))
+    throw argError(`tracepoint category must be a plain name like "sched", got ${JSON.stringify(category)}`);
+  if (typeof name !== 'string' || !NAME.test(name))
+    throw argError(`tracepoint name must be a plain name like "sched_process_exec", got ${JSON.stringify(name)}`);
   const root = ensureTracefs();
   const file = `${root}/events/${category}/${name}/id`;
   if (!existsSync(file)) {
     const target = `tracepoint ${category}:${name}`;
-    if (!existsSync(`${root}/events/${category}`)) throw new AttachError('ENOENT', target, `the kernel has no tracepoint category "${category}" (see ${root}/available_events)`);
-    const near = readdirSync(`${root}/events/${category}`).filter((n) => n !== 'enable' && n !== 'filter' && (n.includes(name) || name.includes(n))).slice(0, 5);
-    throw new AttachError('ENOENT', target, `the kernel has no tracepoint "${name}" in category "${category}"${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}`);
+    if (!existsSync(`${root}/events/${category}`))
+      throw new AttachError(
+        'ENOENT',
+        target,
+        `the kernel has no tracepoint category "${category}" (see ${root}/available_events)`,
+      );
+    const near = readdirSync(`${root}/events/${category}`)
+      .filter((n) => n !== 'enable' && n !== 'filter' && (n.includes(name) || name.includes(n)))
+      .slice(0, 5);
+    throw new AttachError(
+      'ENOENT',
+      target,
+      `the kernel has no tracepoint "${name}" in category "${category}"${near.length ? ` (did you mean ${near.join(', ')}?)` : ''}`,
+    );
   }
   return Number(readFileSync(file, 'utf8').trim());
 }
 
 /** Attaches a `tracepoint` program to `category:name` (e.g. `sched`, `sched_process_exec`). */
-export function attachTracepoint(program: Program, category: string, name: string, opts: { cookie?: bigint } = {}): Link {
+export function attachTracepoint(
+  program: Program,
+  category: string,
+  name: string,
+  opts: { cookie?: bigint } = {},
+): Link {
   requireProgramType(program, ['tracepoint'], `tracepoint ${category}:${name}`);
   const id = tracepointId(category, name);
   const what = `tracepoint ${category}:${name}`;

@@ -44,7 +44,17 @@ export function dynamicPmu(pmu: string): { type: number; bit(field: string): num
   };
 }
 
-const LIB_DIRS = ['/lib/x86_64-linux-gnu', '/usr/lib/x86_64-linux-gnu', '/lib/aarch64-linux-gnu', '/usr/lib/aarch64-linux-gnu', '/lib64', '/usr/lib64', '/lib', '/usr/lib', '/usr/local/lib'];
+const LIB_DIRS = [
+  '/lib/x86_64-linux-gnu',
+  '/usr/lib/x86_64-linux-gnu',
+  '/lib/aarch64-linux-gnu',
+  '/usr/lib/aarch64-linux-gnu',
+  '/lib64',
+  '/usr/lib64',
+  '/lib',
+  '/usr/lib',
+  '/usr/local/lib',
+];
 
 /** Resolves a binary path; bare names (`libc.so.6`) are searched in the usual library directories. */
 export function resolveBinary(binary: string): string {
@@ -63,13 +73,16 @@ export function resolveBinary(binary: string): string {
 export function uprobeOffset(binary: string, symbol: string): number {
   const path = resolveBinary(binary);
   let elf: Elf;
-  try { elf = Elf.parse(readFileSync(path)); } catch (e) {
+  try {
+    elf = Elf.parse(readFileSync(path));
+  } catch (e) {
     throw new AttachError('ENOENT', `uprobe ${path}:${symbol}`, `not a readable ELF file (${(e as Error).message})`);
   }
   try {
     return findFunctionSymbol(elf, symbol).fileOffset;
   } catch (e) {
-    if (e instanceof ElfError && e.code === 'not-found') throw new AttachError('ENOENT', `uprobe ${path}:${symbol}`, `no function symbol "${symbol}" in ${path}`);
+    if (e instanceof ElfError && e.code === 'not-found')
+      throw new AttachError('ENOENT', `uprobe ${path}:${symbol}`, `no function symbol "${symbol}" in ${path}`);
     throw e;
   }
 }
@@ -80,18 +93,30 @@ export function attachUprobe(program: Program, opts: UprobeOptions): Link {
   const kind = opts.retprobe ? 'uretprobe' : 'uprobe';
   requireProgramType(program, ['kprobe'], kind);
   if (opts.symbol === undefined && opts.offset === undefined) throw argError(`${kind} needs a symbol or an offset`);
-  if (opts.offset !== undefined && (!Number.isSafeInteger(opts.offset) || opts.offset < 0)) throw argError(`${kind} offset must be a non-negative integer, got ${opts.offset}`);
-  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid <= 0)) throw argError(`${kind} pid must be a positive integer, got ${opts.pid}`);
+  if (opts.offset !== undefined && (!Number.isSafeInteger(opts.offset) || opts.offset < 0))
+    throw argError(`${kind} offset must be a non-negative integer, got ${opts.offset}`);
+  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid <= 0))
+    throw argError(`${kind} pid must be a positive integer, got ${opts.pid}`);
   const path = resolveBinary(opts.binary);
   if (!statSync(path).isFile()) throw argError(`${kind} binary ${path} is not a regular file`);
   const offset = (opts.symbol !== undefined ? uprobeOffset(path, opts.symbol) : 0) + (opts.offset ?? 0);
   const what = `${kind} ${path}:${opts.symbol ?? ''}${opts.symbol && opts.offset ? '+' : ''}${opts.offset ? `0x${opts.offset.toString(16)}` : opts.symbol ? '' : '0x0'}${opts.pid ? ` (pid ${opts.pid})` : ''}`;
   const pmu = dynamicPmu('uprobe');
-  if (!pmu) throw new NotSupportedError('uprobes', `cannot attach ${what}: the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): CONFIG_UPROBE_EVENTS is off`);
+  if (!pmu)
+    throw new NotSupportedError(
+      'uprobes',
+      `cannot attach ${what}: the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): CONFIG_UPROBE_EVENTS is off`,
+    );
   const config = opts.retprobe ? 1n << BigInt(pmu.bit('retprobe')) : 0n;
   const pathBuf = cString(path);
   const pid = opts.pid ?? -1;
-  const perf = perfEventOpen({ type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(pathBuf), config2: offset },
-    pid, pid === -1 ? 0 : -1, what, undefined, pathBuf);
+  const perf = perfEventOpen(
+    { type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(pathBuf), config2: offset },
+    pid,
+    pid === -1 ? 0 : -1,
+    what,
+    undefined,
+    pathBuf,
+  );
   return Link.create([attachToPerfEvent(program, perf, what, opts.cookie)], what);
 }

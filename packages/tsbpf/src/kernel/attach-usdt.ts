@@ -10,7 +10,14 @@ import { Elf, ET_DYN } from '../pure/elf.js';
 import { NotSupportedError } from '../pure/errors.js';
 import { BPF_CMD } from '../pure/uapi.js';
 import {
-  encodeUsdtSpec, parseUsdtArgs, usdtArchOf, usdtRuntimeAddress, UsdtError, usdtSites, usdtSpecLayout, type UsdtSite,
+  encodeUsdtSpec,
+  parseUsdtArgs,
+  usdtArchOf,
+  usdtRuntimeAddress,
+  UsdtError,
+  usdtSites,
+  usdtSpecLayout,
+  type UsdtSite,
 } from '../pure/usdt.js';
 import { dynamicPmu, resolveBinary } from './attach-uprobe.js';
 import { AttachError, Link, type LinkPart, requireProgramType } from './link.js';
@@ -76,7 +83,9 @@ function findUsdtMaps(program: Program, what: string): { specs: BpfMap; ip?: Bpf
   }
   if (!specs) {
     ip?.close();
-    throw argError(`${what}: program "${program.name}" uses no __bpf_usdt_specs map; write it with <bpf/usdt.bpf.h> (BPF_USDT, bpf_usdt_arg) or pass opts.maps`);
+    throw argError(
+      `${what}: program "${program.name}" uses no __bpf_usdt_specs map; write it with <bpf/usdt.bpf.h> (BPF_USDT, bpf_usdt_arg) or pass opts.maps`,
+    );
   }
   return { specs, ip };
 }
@@ -88,7 +97,12 @@ function processMappings(pid: number, path: string): { start: number; end: numbe
   for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
     const m = /^([0-9a-f]+)-([0-9a-f]+) (\S+) ([0-9a-f]+) \S+ (\d+)\s+(.*)$/.exec(line);
     if (!m || Number(m[5]) !== ino) continue;
-    out.push({ start: parseInt(m[1]!, 16), end: parseInt(m[2]!, 16), offset: parseInt(m[4]!, 16), exec: m[3]!.includes('x') });
+    out.push({
+      start: parseInt(m[1]!, 16),
+      end: parseInt(m[2]!, 16),
+      offset: parseInt(m[4]!, 16),
+      exec: m[3]!.includes('x'),
+    });
   }
   return out;
 }
@@ -122,25 +136,45 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
   requireProgramType(program, ['kprobe'], 'usdt');
   if (typeof opts.provider !== 'string' || !opts.provider) throw argError('usdt provider must be a non-empty string');
   if (typeof opts.name !== 'string' || !opts.name) throw argError('usdt name must be a non-empty string');
-  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid <= 0)) throw argError(`usdt pid must be a positive integer, got ${opts.pid}`);
+  if (opts.pid !== undefined && (!Number.isInteger(opts.pid) || opts.pid <= 0))
+    throw argError(`usdt pid must be a positive integer, got ${opts.pid}`);
   if (opts.cookie !== undefined && typeof opts.cookie !== 'bigint') throw argError('usdt cookie must be a bigint');
   const path = resolveBinary(opts.binary);
   const what = `usdt ${path}:${opts.provider}:${opts.name}${opts.pid ? ` (pid ${opts.pid})` : ''}`;
   let elf: Elf;
-  try { elf = Elf.parse(readFileSync(path)); } catch (e) {
+  try {
+    elf = Elf.parse(readFileSync(path));
+  } catch (e) {
     throw new AttachError('ENOENT', what, `not a readable ELF file (${(e as Error).message})`);
   }
   const sites = usdtSites(elf, opts.provider, opts.name);
-  if (sites.length === 0) throw new AttachError('ENOENT', what, `no USDT probe ${opts.provider}:${opts.name} in ${path} (readelf -n lists its .note.stapsdt)`);
+  if (sites.length === 0)
+    throw new AttachError(
+      'ENOENT',
+      what,
+      `no USDT probe ${opts.provider}:${opts.name} in ${path} (readelf -n lists its .note.stapsdt)`,
+    );
   const arch = usdtArchOf(elf);
   const args = sites.map((s) => parseUsdtArgs(s.args, arch)); // decode all before touching the kernel
   const pmu = dynamicPmu('uprobe');
-  if (!pmu) throw new NotSupportedError('uprobes', 'the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): CONFIG_UPROBE_EVENTS is off');
+  if (!pmu)
+    throw new NotSupportedError(
+      'uprobes',
+      'the kernel has no uprobe PMU (/sys/bus/event_source/devices/uprobe): CONFIG_UPROBE_EVENTS is off',
+    );
   let refCtrShift: number | undefined;
   if (sites.some((s) => s.semaphoreOffset)) {
     // Format "config:32-63": the counter's file offset goes in config from bit 32.
-    try { refCtrShift = Number(/^config:(\d+)-\d+$/.exec(readFileSync(REF_CTR_FORMAT, 'utf8').trim())?.[1] ?? NaN); } catch { refCtrShift = undefined; }
-    if (refCtrShift === undefined || Number.isNaN(refCtrShift)) throw new NotSupportedError('USDT semaphores', `${what} has a semaphore, and this kernel's uprobe PMU has no ref_ctr_offset (Linux 4.20+)`);
+    try {
+      refCtrShift = Number(/^config:(\d+)-\d+$/.exec(readFileSync(REF_CTR_FORMAT, 'utf8').trim())?.[1] ?? NaN);
+    } catch {
+      refCtrShift = undefined;
+    }
+    if (refCtrShift === undefined || Number.isNaN(refCtrShift))
+      throw new NotSupportedError(
+        'USDT semaphores',
+        `${what} has a semaphore, and this kernel's uprobe PMU has no ref_ctr_offset (Linux 4.20+)`,
+      );
   }
 
   const owned = opts.maps ? undefined : findUsdtMaps(program, what);
@@ -149,14 +183,21 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
   const specsInfo = mapInfo(specsFd, `${what}: __bpf_usdt_specs`);
   const layout = usdtSpecLayout(specsInfo.valueSize);
   let ids = specIds.get(specsInfo.id);
-  if (!ids) specIds.set(specsInfo.id, ids = { next: 0, free: [] });
+  if (!ids) specIds.set(specsInfo.id, (ids = { next: 0, free: [] }));
   const pool = ids;
 
   const mine: number[] = [];
   const ipKeys: Uint8Array[] = [];
   const parts: LinkPart[] = [];
   const release = (): void => {
-    if (ipFd !== undefined) for (const k of ipKeys.splice(0)) { try { mapDelete(ipFd, k); } catch { /* map gone */ } }
+    if (ipFd !== undefined)
+      for (const k of ipKeys.splice(0)) {
+        try {
+          mapDelete(ipFd, k);
+        } catch {
+          /* map gone */
+        }
+      }
     pool.free.push(...mine.splice(0));
     owned?.specs.close();
     owned?.ip?.close();
@@ -170,7 +211,12 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
       let id = bySpec.get(site.args);
       if (id === undefined) {
         id = pool.free.pop() ?? (pool.next < specsInfo.maxEntries ? pool.next++ : undefined);
-        if (id === undefined) throw new AttachError('ENOSPC', what, `__bpf_usdt_specs is full (${specsInfo.maxEntries} specs); define BPF_USDT_MAX_SPEC_CNT larger`);
+        if (id === undefined)
+          throw new AttachError(
+            'ENOSPC',
+            what,
+            `__bpf_usdt_specs is full (${specsInfo.maxEntries} specs); define BPF_USDT_MAX_SPEC_CNT larger`,
+          );
         mine.push(id);
         bySpec.set(site.args, id);
         const key = new Uint8Array(4);
@@ -180,16 +226,37 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
       }
       const config = BigInt(site.semaphoreOffset) << BigInt(refCtrShift ?? 0);
       const siteWhat = `${what} site 0x${site.fileOffset.toString(16)}`;
-      const perf = perfEventOpen({ type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(pathBuf), config2: site.fileOffset },
-        pid, pid === -1 ? 0 : -1, siteWhat, undefined, pathBuf);
+      const perf = perfEventOpen(
+        {
+          type: pmu.type,
+          config,
+          sample: 1,
+          wakeupEvents: 1,
+          config1: native.addressOf(pathBuf),
+          config2: site.fileOffset,
+        },
+        pid,
+        pid === -1 ? 0 : -1,
+        siteWhat,
+        undefined,
+        pathBuf,
+      );
       const part = attachToPerfEvent(program, perf, siteWhat, BigInt(id));
       parts.push(part);
       if (!part.link) {
         // Attached through PERF_EVENT_IOC_SET_BPF: no cookie reaches the program, so usdt.bpf.h finds the spec by IP.
-        if (ipFd === undefined) throw new NotSupportedError('BPF cookies', `${what}: this kernel attaches uprobes without BPF cookies and the program has no __bpf_usdt_ip_to_spec_id map`);
+        if (ipFd === undefined)
+          throw new NotSupportedError(
+            'BPF cookies',
+            `${what}: this kernel attaches uprobes without BPF cookies and the program has no __bpf_usdt_ip_to_spec_id map`,
+          );
         let ip = site.address;
         if (elf.header.type === ET_DYN) {
-          if (opts.pid === undefined) throw new NotSupportedError('BPF cookies', `${what}: without BPF cookies a shared library's USDT needs a pid (its run-time addresses)`);
+          if (opts.pid === undefined)
+            throw new NotSupportedError(
+              'BPF cookies',
+              `${what}: without BPF cookies a shared library's USDT needs a pid (its run-time addresses)`,
+            );
           mappings ??= processMappings(opts.pid, path);
           const abs = usdtRuntimeAddress(site.fileOffset, mappings);
           if (abs === undefined) throw new UsdtError(`tsbpf: ${what}: process ${opts.pid} has not mapped ${path}`);
@@ -200,13 +267,21 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
         const val = new Uint8Array(4);
         new DataView(val.buffer).setUint32(0, id, true);
         const r = mapUpdate(ipFd, key, val, BPF_NOEXIST);
-        if (r === -EEXIST) throw new AttachError('EEXIST', what, `another USDT attachment already maps IP 0x${ip.toString(16)} in __bpf_usdt_ip_to_spec_id`);
+        if (r === -EEXIST)
+          throw new AttachError(
+            'EEXIST',
+            what,
+            `another USDT attachment already maps IP 0x${ip.toString(16)} in __bpf_usdt_ip_to_spec_id`,
+          );
         if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, `${what}: __bpf_usdt_ip_to_spec_id`);
         ipKeys.push(key);
       }
     });
   } catch (e) {
-    for (const p of parts) { p.link?.close(); p.perf?.close(); }
+    for (const p of parts) {
+      p.link?.close();
+      p.perf?.close();
+    }
     release();
     throw e;
   }

@@ -4,7 +4,15 @@
  * an owned fd. A rejection throws BtfLoadError carrying the kernel's BTF verifier log.
  */
 import {
-  Btf, BTF_FUNC_EXTERN, BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_SIGNED, BTF_VAR_GLOBAL_ALLOCATED, BTF_VAR_GLOBAL_EXTERN, type BtfDatasec, type BtfType,
+  Btf,
+  BTF_FUNC_EXTERN,
+  BTF_FUNC_GLOBAL,
+  BTF_FUNC_STATIC,
+  BTF_INT_SIGNED,
+  BTF_VAR_GLOBAL_ALLOCATED,
+  BTF_VAR_GLOBAL_EXTERN,
+  type BtfDatasec,
+  type BtfType,
 } from '../pure/btf.js';
 import { BPF_CMD } from '../pure/uapi.js';
 import { BpfError } from './errors.js';
@@ -31,7 +39,15 @@ export interface BtfFeatures {
 }
 
 /** Every feature (a current kernel). */
-export const ALL_BTF_FEATURES: Readonly<BtfFeatures> = Object.freeze({ func: true, funcGlobal: true, datasec: true, float: true, declTag: true, typeTag: true, enum64: true });
+export const ALL_BTF_FEATURES: Readonly<BtfFeatures> = Object.freeze({
+  func: true,
+  funcGlobal: true,
+  datasec: true,
+  float: true,
+  declTag: true,
+  typeTag: true,
+  enum64: true,
+});
 
 /** The kernel refused the BTF: `log` is its BTF verifier output. */
 export class BtfLoadError extends BpfError {
@@ -39,7 +55,12 @@ export class BtfLoadError extends BpfError {
   readonly log: string;
   constructor(errno: number, log: string, what: string) {
     const last = log.trim().split('\n').filter(Boolean).slice(-2).join(' / ');
-    super(errno, { syscall: 'bpf', command: commandName(BPF_CMD.btf_load), object: what, hint: last ? `kernel BTF log: ${last}` : undefined });
+    super(errno, {
+      syscall: 'bpf',
+      command: commandName(BPF_CMD.btf_load),
+      object: what,
+      hint: last ? `kernel BTF log: ${last}` : undefined,
+    });
     this.log = log;
   }
 }
@@ -65,7 +86,15 @@ export function sanitizeBtf(btf: Btf, features: BtfFeatures = ALL_BTF_FEATURES):
         if (!features.datasec) {
           // libbpf: a struct with one member per var is not needed; an empty struct of the same size keeps ids.
           const name = t.name.replace(/[^A-Za-z0-9_]/g, '_');
-          types[i] = { ...keep, name, nameOff: btf.addString(name), kind: 4, size: t.size, kindFlag: false, members: [] };
+          types[i] = {
+            ...keep,
+            name,
+            nameOff: btf.addString(name),
+            kind: 4,
+            size: t.size,
+            kindFlag: false,
+            members: [],
+          };
         }
         break;
       case 12: // FUNC
@@ -80,7 +109,8 @@ export function sanitizeBtf(btf: Btf, features: BtfFeatures = ALL_BTF_FEATURES):
         if (!features.float) types[i] = { ...keep, kind: 4, size: t.size, kindFlag: false, members: [] };
         break;
       case 17: // DECL_TAG
-        if (!features.declTag) types[i] = { ...keep, name: '', nameOff: 0, kind: 1, size: 4, encoding: 0, bitOffset: 0, bits: 32 };
+        if (!features.declTag)
+          types[i] = { ...keep, name: '', nameOff: 0, kind: 1, size: 4, encoding: 0, bitOffset: 0, bits: 32 };
         break;
       case 18: // TYPE_TAG
         if (!features.typeTag) types[i] = { ...keep, name: '', nameOff: 0, kind: 10, type: t.type };
@@ -98,7 +128,7 @@ const BTF_INT_SIZE = 4;
 
 function ksymsDatasec(btf: Btf): BtfDatasec | undefined {
   const id = btf.findByName(KSYMS, 'datasec');
-  return id === undefined ? undefined : btf.type(id) as BtfDatasec;
+  return id === undefined ? undefined : (btf.type(id) as BtfDatasec);
 }
 
 /**
@@ -114,7 +144,16 @@ export function fixupKsymsDatasec(btf: Btf): void {
   let intId = btf.findAllByName('int', 'int').find((id) => btf.sizeOf(id) === BTF_INT_SIZE);
   if (intId === undefined) {
     intId = btf.endId;
-    types.push({ id: intId, name: 'int', nameOff: btf.addString('int'), kind: 1, size: BTF_INT_SIZE, encoding: BTF_INT_SIGNED, bitOffset: 0, bits: 32 });
+    types.push({
+      id: intId,
+      name: 'int',
+      nameOff: btf.addString('int'),
+      kind: 1,
+      size: BTF_INT_SIZE,
+      encoding: BTF_INT_SIGNED,
+      bitOffset: 0,
+      bits: 32,
+    });
   }
   let dummyId: number | undefined;
   let off = 0;
@@ -123,11 +162,22 @@ export function fixupKsymsDatasec(btf: Btf): void {
     if (vt.kind === 12) {
       if (dummyId === undefined) {
         dummyId = btf.endId;
-        types.push({ id: dummyId, name: DUMMY_KSYM, nameOff: btf.addString(DUMMY_KSYM), kind: 14, type: intId, linkage: BTF_VAR_GLOBAL_ALLOCATED });
+        types.push({
+          id: dummyId,
+          name: DUMMY_KSYM,
+          nameOff: btf.addString(DUMMY_KSYM),
+          kind: 14,
+          type: intId,
+          linkage: BTF_VAR_GLOBAL_ALLOCATED,
+        });
       }
       const proto = btf.type(vt.type);
       if (proto.kind === 13) {
-        for (const prm of proto.params) if (prm.type && !prm.nameOff) { prm.name = DUMMY_KSYM; prm.nameOff = btf.type(dummyId).nameOff; }
+        for (const prm of proto.params)
+          if (prm.type && !prm.nameOff) {
+            prm.name = DUMMY_KSYM;
+            prm.nameOff = btf.type(dummyId).nameOff;
+          }
       }
       vs.type = dummyId;
       if (vt.linkage === BTF_FUNC_EXTERN) vt.linkage = BTF_FUNC_GLOBAL;
@@ -152,7 +202,10 @@ export function loadRawBtf(bytes: Uint8Array, what = 'object BTF'): OwnedFd {
     const log = new Uint8Array(size);
     const rr = tryLoad(bytes, true, log);
     if (rr >= 0) return new OwnedFd(rr, what);
-    if (rr === -ENOSPC && size < 1 << 26) { size *= 4; continue; }
+    if (rr === -ENOSPC && size < 1 << 26) {
+      size *= 4;
+      continue;
+    }
     const nul = log.indexOf(0);
     throw new BtfLoadError(-rr, Buffer.from(log.buffer, 0, nul < 0 ? log.length : nul).toString('utf8'), what);
   }
@@ -171,7 +224,10 @@ export function probeBtfFeatures(): BtfFeatures {
   if (probed) return probed;
   const ok = (types: number[], strings: string): boolean => {
     const r = tryLoad(rawBtf(types, strings), false);
-    if (r >= 0) { new OwnedFd(r, 'probe').close(); return true; }
+    if (r >= 0) {
+      new OwnedFd(r, 'probe').close();
+      return true;
+    }
     return false;
   };
   const INT = (nameOff: number) => [nameOff, 1 << 24, 4, 32]; // int, 4 bytes, 32 bits
@@ -197,9 +253,14 @@ function rawBtf(words: number[], strings: string): Uint8Array {
   const typeLen = words.length * 4;
   const out = new Uint8Array(24 + typeLen + str.length);
   const v = new DataView(out.buffer);
-  v.setUint16(0, 0xeb9f, true); out[2] = 1;
-  v.setUint32(4, 24, true); v.setUint32(8, 0, true); v.setUint32(12, typeLen, true); v.setUint32(16, typeLen, true); v.setUint32(20, str.length, true);
-  words.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
+  v.setUint16(0, 0xeb9f, true);
+  out[2] = 1;
+  v.setUint32(4, 24, true);
+  v.setUint32(8, 0, true);
+  v.setUint32(12, typeLen, true);
+  v.setUint32(16, typeLen, true);
+  v.setUint32(20, str.length, true);
+  for (const [i, w] of words.entries()) v.setUint32(24 + i * 4, w >>> 0, true);
   out.set(str, 24 + typeLen);
   return out;
 }

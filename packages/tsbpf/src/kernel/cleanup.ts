@@ -32,7 +32,11 @@ export function openLinks(): Closable[] {
 export function closeAllLinks(): number {
   const all = [...live, ...extra].reverse();
   for (const c of all) {
-    try { c.close(); } catch { /* closing on the way out must not throw */ }
+    try {
+      c.close();
+    } catch {
+      /* closing on the way out must not throw */
+    }
   }
   live.clear();
   extra.clear();

@@ -3,9 +3,9 @@
  * reservation or output fails, emitted by one assembler call, and summed by the reader as `lost`.
  * (libbpf, cilium/ebpf and aya leave this to every user.)
  */
-import { asm, AsmItem, MapRef, R0, R1, R2, R3, R4, R10, Reg } from '../pure/asm.js';
+import { asm, type AsmItem, type MapRef, R0, R1, R2, R3, R4, R10, type Reg } from '../pure/asm.js';
 import { t } from '../pure/layout.js';
-import { BpfMap, PerCpuArray } from './map.js';
+import { BpfMap, type PerCpuArray } from './map.js';
 import { argError } from './syscall.js';
 
 let labelSeq = 0;
@@ -66,7 +66,8 @@ export class DropCounter {
  */
 export function asmCountDrop(counter: DropCounter | MapRef, options: { stackOffset?: number } = {}): AsmItem[] {
   const off = options.stackOffset ?? -4;
-  if (!Number.isInteger(off) || off > -4 || off < -512 || off % 4 !== 0) throw argError(`asmCountDrop stackOffset must be a multiple of 4 in -512..-4, got ${off}`);
+  if (!Number.isInteger(off) || off > -4 || off < -512 || off % 4 !== 0)
+    throw argError(`asmCountDrop stackOffset must be a multiple of 4 in -512..-4, got ${off}`);
   const done = freshLabel('drop_done');
   return [
     asm.stw(R10, off, 0),
@@ -104,8 +105,10 @@ export interface ReserveOptions {
  * Clobbers R0–R5.
  */
 export function asmRingbufReserve(o: ReserveOptions): AsmItem[] {
-  if (!Number.isInteger(o.size) || o.size <= 0) throw argError(`asmRingbufReserve size must be a positive integer, got ${o.size}`);
-  if (!o.dst || o.dst.n < 6 || o.dst.n > 9) throw argError('asmRingbufReserve dst must be a callee-saved register R6–R9');
+  if (!Number.isInteger(o.size) || o.size <= 0)
+    throw argError(`asmRingbufReserve size must be a positive integer, got ${o.size}`);
+  if (!o.dst || o.dst.n < 6 || o.dst.n > 9)
+    throw argError('asmRingbufReserve dst must be a callee-saved register R6–R9');
   if (typeof o.onFail !== 'string') throw argError('asmRingbufReserve needs an onFail label');
   const ok = freshLabel('reserved');
   return [
@@ -138,13 +141,16 @@ export interface OutputOptions {
 export function asmRingbufOutput(o: OutputOptions): AsmItem[] {
   const done = freshLabel('output_done');
   const items: AsmItem[] = [];
-  if (!o.data || !(o.data.n === 2 || (o.data.n >= 6 && o.data.n <= 10))) throw argError('asmRingbufOutput data must be in R2 or R6–R10');
-  if (typeof o.size !== 'number' && !(o.size.n === 3 || (o.size.n >= 6 && o.size.n <= 9))) throw argError('asmRingbufOutput size must be a constant or in R3 or R6–R9');
+  if (!o.data || !(o.data.n === 2 || (o.data.n >= 6 && o.data.n <= 10)))
+    throw argError('asmRingbufOutput data must be in R2 or R6–R10');
+  if (typeof o.size !== 'number' && !(o.size.n === 3 || (o.size.n >= 6 && o.size.n <= 9)))
+    throw argError('asmRingbufOutput size must be a constant or in R3 or R6–R9');
   if (o.data.n !== 2) items.push(asm.mov64(R2, o.data));
   if (typeof o.size === 'number') items.push(asm.mov64(R3, o.size));
   else if (o.size.n !== 3) items.push(asm.mov64(R3, o.size));
   items.push(asm.mov64(R4, o.flags ?? 0), asm.ldMapFd(R1, o.ring), asm.call('ringbuf_output'));
-  if (o.dropCounter !== undefined) items.push(asm.jsge(R0, 0, done), ...asmCountDrop(o.dropCounter, { stackOffset: o.stackOffset }), asm.label(done));
+  if (o.dropCounter !== undefined)
+    items.push(asm.jsge(R0, 0, done), ...asmCountDrop(o.dropCounter, { stackOffset: o.stackOffset }), asm.label(done));
   return items;
 }
 

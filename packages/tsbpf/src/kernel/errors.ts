@@ -45,7 +45,8 @@ export class BpfError extends TsbpfError {
   constructor(errno: number, ctx: BpfErrorContext, detail?: string) {
     const code = errnoName(errno);
     let hint = ctx.hint;
-    if (!hint && (errno === constants.errno.EPERM || errno === constants.errno.EACCES) && !isRoot()) hint = PRIVILEGE_HINT;
+    if (!hint && (errno === constants.errno.EPERM || errno === constants.errno.EACCES) && !isRoot())
+      hint = PRIVILEGE_HINT;
     const where = ctx.command ? `${ctx.syscall}(${ctx.command})` : ctx.syscall;
     const obj = ctx.object ? ` on ${ctx.object}` : '';
     super(`${where} failed${obj}: ${code} (${errno})${detail ? `: ${detail}` : ''}${hint ? `. ${hint}` : ''}`);
@@ -75,7 +76,8 @@ export class VerifierError extends BpfError {
   constructor(errno: number, ctx: BpfErrorContext, log: string, context?: (insn: number) => string | undefined) {
     const { instruction, reason } = parseVerifierLog(log);
     const around = instruction !== undefined && context ? safe(() => context(instruction)) : undefined;
-    const detail = `verifier rejected the program${instruction !== undefined ? ` at instruction ${instruction}` : ''}: ${reason}` +
+    const detail =
+      `verifier rejected the program${instruction !== undefined ? ` at instruction ${instruction}` : ''}: ${reason}` +
       (around ? `\n${around}` : '');
     super(errno, { ...ctx, hint: ctx.hint ?? 'see error.log for the full verifier log' }, detail);
     this.log = log;
@@ -86,17 +88,27 @@ export class VerifierError extends BpfError {
 }
 
 function safe<T>(f: () => T): T | undefined {
-  try { return f(); } catch { return undefined; }
+  try {
+    return f();
+  } catch {
+    return undefined;
+  }
 }
 
 /** Finds the last instruction the verifier printed (`12: (85) call ...`) and its final complaint. */
 export function parseVerifierLog(log: string): { instruction: number | undefined; reason: string } {
-  const lines = log.split('\n').map((l) => l.trimEnd()).filter((l) => l.length > 0);
+  const lines = log
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l.length > 0);
   let instruction: number | undefined;
   let lastInsnLine = -1;
   for (let i = 0; i < lines.length; i++) {
     const m = /^(\d+): \([0-9a-f]{2}\)/.exec(lines[i]!);
-    if (m) { instruction = Number(m[1]); lastInsnLine = i; }
+    if (m) {
+      instruction = Number(m[1]);
+      lastInsnLine = i;
+    }
   }
   // The reason is the first line after the last instruction that is not register state or stats.
   let reason = '';

@@ -5,7 +5,7 @@
  * Shared by RingBuffer and PerfBuffer.
  */
 import { ClosedError } from './errors.js';
-import { native, PollHandle } from './native.js';
+import { native, type PollHandle } from './native.js';
 
 const READABLE = 1;
 const EINTR = 4;
@@ -46,9 +46,11 @@ export interface WaitStats {
 
 export function checkWaitOptions(o: WaitOptions, who: string): { maxLatencyMs: number; flushMs: number } {
   const maxLatencyMs = o.maxLatencyMs ?? 0;
-  if (typeof maxLatencyMs !== 'number' || !(maxLatencyMs >= 0) || maxLatencyMs > 60_000) throw new RangeError(`tsbpf: ${who}: maxLatencyMs must be 0..60000, got ${String(maxLatencyMs)}`);
+  if (typeof maxLatencyMs !== 'number' || !(maxLatencyMs >= 0) || maxLatencyMs > 60_000)
+    throw new RangeError(`tsbpf: ${who}: maxLatencyMs must be 0..60000, got ${String(maxLatencyMs)}`);
   const flushMs = o.flushMs ?? (maxLatencyMs > 0 ? maxLatencyMs : 100);
-  if (typeof flushMs !== 'number' || !(flushMs >= 0) || flushMs > 3_600_000) throw new RangeError(`tsbpf: ${who}: flushMs must be 0..3600000, got ${String(flushMs)}`);
+  if (typeof flushMs !== 'number' || !(flushMs >= 0) || flushMs > 3_600_000)
+    throw new RangeError(`tsbpf: ${who}: flushMs must be 0..3600000, got ${String(flushMs)}`);
   return { maxLatencyMs, flushMs };
 }
 
@@ -88,21 +90,33 @@ export class FdWaiter {
   readonly #onReady = (status: number): void => {
     if (!this.#armed) return;
     this.stats.wakeups++;
-    if (this.#running !== undefined) { this.#runWake(false); return; }
+    if (this.#running !== undefined) {
+      this.#runWake(false);
+      return;
+    }
     // status < 0 (e.g. the fd went bad) also ends the wait: the caller's drain reports the error.
     void status;
     this.#settle('ready');
   };
   readonly #onDeadline = (): void => {
-    if (this.#running !== undefined) { this.#runWake(true); return; }
+    if (this.#running !== undefined) {
+      this.#runWake(true);
+      return;
+    }
     const kind = this.#deadline;
     this.#deadline = 0;
     // A fired timerfd stays readable until re-armed or disarmed; an idle watch would keep Node's
     // event loop alive, so it is stopped until the next deadline.
-    if (this.#timerFd >= 0) { native.timerfdSet(this.#timerFd, 0); this.#stopTimerWatch(); }
+    if (this.#timerFd >= 0) {
+      native.timerfdSet(this.#timerFd, 0);
+      this.#stopTimerWatch();
+    }
     if (this.#closed || kind === 0) return;
     if (kind === 1) {
-      if (this.#hasData()) { this.stats.budgetDrains++; this.#settle('ready'); } else this.#watch();
+      if (this.#hasData()) {
+        this.stats.budgetDrains++;
+        this.#settle('ready');
+      } else this.#watch();
     } else if (this.#hasData()) {
       this.stats.flushes++;
       this.#settle('ready');
@@ -141,7 +155,8 @@ export class FdWaiter {
    */
   wait(timeoutMs: number): Promise<WaitResult> {
     if (this.#closed) return Promise.reject(new ClosedError(this.#what));
-    if (this.#running !== undefined) return Promise.reject(new Error(`tsbpf: ${this.#what} is started (event-driven); stop() it before waiting`));
+    if (this.#running !== undefined)
+      return Promise.reject(new Error(`tsbpf: ${this.#what} is started (event-driven); stop() it before waiting`));
     return new Promise<WaitResult>((resolve) => {
       this.#pending.push(resolve);
       if (this.#pending.length > 1) return; // joins the wait in progress
@@ -154,7 +169,10 @@ export class FdWaiter {
           return;
         }
       }
-      if (this.#hasData()) { this.#settle('ready'); return; }
+      if (this.#hasData()) {
+        this.#settle('ready');
+        return;
+      }
       this.#watch();
     });
   }
@@ -197,7 +215,8 @@ export class FdWaiter {
   runBlocking(step: () => number): void {
     if (this.#closed) throw new ClosedError(this.#what);
     if (typeof step !== 'function') throw new TypeError('tsbpf: runBlocking expects a function');
-    if (this.#running !== undefined || this.#pending.length > 0) throw new Error(`tsbpf: ${this.#what} is started or has a wait in progress; cannot block`);
+    if (this.#running !== undefined || this.#pending.length > 0)
+      throw new Error(`tsbpf: ${this.#what} is started or has a wait in progress; cannot block`);
     const fds = this.#fds.slice();
     const budgetNs = Math.round(this.#maxLatencyMs * 1e6);
     const flushNs = Math.round(this.#flushMs * 1e6);
@@ -230,7 +249,10 @@ export class FdWaiter {
         if (this.#closed) return;
         const n = step();
         if (n < 0 || this.#closed) return;
-        if ((r & WOKE_FD) === 0 && n > 0) { if (busy) this.stats.budgetDrains++; else this.stats.flushes++; }
+        if ((r & WOKE_FD) === 0 && n > 0) {
+          if (busy) this.stats.budgetDrains++;
+          else this.stats.flushes++;
+        }
         // Bytes left after a drain are a record the producer has reserved but not yet submitted
         // (level-triggered readiness would spin on it): keep the cadence, as after a drain.
         const stayBusy: boolean = budgetNs > 0 && (n > 0 || (busy && this.#hasData()));
@@ -267,21 +289,29 @@ export class FdWaiter {
       this.halt();
       throw e;
     }
-    if (byTimer && n > 0) { if (this.#busy) this.stats.budgetDrains++; else this.stats.flushes++; }
+    if (byTimer && n > 0) {
+      if (this.#busy) this.stats.budgetDrains++;
+      else this.stats.flushes++;
+    }
     if (this.#closed || this.#running === undefined) return;
     if (byTimer && this.#busy) {
       // Bytes left after a drain are a record reserved but not yet submitted: watching the fds
       // now would wake at once (readiness is level-triggered), so stay on the budget cadence.
-      if (n > 0 || this.#hasData()) this.#arm(1, this.#maxLatencyMs); else this.#runIdle();
+      if (n > 0 || this.#hasData()) this.#arm(1, this.#maxLatencyMs);
+      else this.#runIdle();
       return;
     }
     if (n > 0 && this.#maxLatencyMs > 0) {
       // Busy: stop watching the fds, drain again when the budget ends.
-      if (!this.#busy) { this.#disarm(); this.#busy = true; }
+      if (!this.#busy) {
+        this.#disarm();
+        this.#busy = true;
+      }
       this.#arm(1, this.#maxLatencyMs);
     } else if (byTimer) {
       // An idle flush tick: look again after flushMs (re-arming also clears the fired expiry).
-      if (this.#flushMs > 0) this.#arm(2, this.#flushMs); else this.#disarmDeadline();
+      if (this.#flushMs > 0) this.#arm(2, this.#flushMs);
+      else this.#disarmDeadline();
     }
   }
 
@@ -299,21 +329,34 @@ export class FdWaiter {
       // At least 1 µs: 0 would disarm.
       const r = native.timerfdSet(this.#timerFd, Math.max(1000, Math.round(ms * 1e6)));
       if (r === 0) {
-        if (!this.#timerWatched) { native.pollResume(this.#timerHandle!, READABLE); this.#timerWatched = true; }
+        if (!this.#timerWatched) {
+          native.pollResume(this.#timerHandle!, READABLE);
+          this.#timerWatched = true;
+        }
         return;
       }
       this.#closeTimer();
       this.#timerUnavailable = true;
     }
     if (this.#timerFallback) clearTimeout(this.#timerFallback);
-    this.#timerFallback = setTimeout(() => { this.#timerFallback = undefined; this.#onDeadline(); }, ms);
+    this.#timerFallback = setTimeout(() => {
+      this.#timerFallback = undefined;
+      this.#onDeadline();
+    }, ms);
   }
 
   #openTimer(): void {
     const fd = native.timerfdCreate();
-    if (fd < 0) { this.#timerUnavailable = true; return; }
+    if (fd < 0) {
+      this.#timerUnavailable = true;
+      return;
+    }
     const h = native.pollStart(fd, READABLE, this.#onDeadline);
-    if (typeof h === 'number') { native.close(fd); this.#timerUnavailable = true; return; }
+    if (typeof h === 'number') {
+      native.close(fd);
+      this.#timerUnavailable = true;
+      return;
+    }
     this.#timerFd = fd;
     this.#timerHandle = h;
     this.#timerWatched = true;
@@ -335,8 +378,14 @@ export class FdWaiter {
   #disarmDeadline(): void {
     if (this.#deadline === 0) return;
     this.#deadline = 0;
-    if (this.#timerFd >= 0) { native.timerfdSet(this.#timerFd, 0); this.#stopTimerWatch(); }
-    if (this.#timerFallback) { clearTimeout(this.#timerFallback); this.#timerFallback = undefined; }
+    if (this.#timerFd >= 0) {
+      native.timerfdSet(this.#timerFd, 0);
+      this.#stopTimerWatch();
+    }
+    if (this.#timerFallback) {
+      clearTimeout(this.#timerFallback);
+      this.#timerFallback = undefined;
+    }
   }
 
   #armFd(i: number): void {
@@ -359,7 +408,10 @@ export class FdWaiter {
   #settle(r: WaitResult): void {
     this.#disarm();
     this.#disarmDeadline();
-    if (this.#timeoutTimer) { clearTimeout(this.#timeoutTimer); this.#timeoutTimer = undefined; }
+    if (this.#timeoutTimer) {
+      clearTimeout(this.#timeoutTimer);
+      this.#timeoutTimer = undefined;
+    }
     const p = this.#pending;
     this.#pending = [];
     for (const resolve of p) resolve(r);

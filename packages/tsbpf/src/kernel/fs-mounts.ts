@@ -35,10 +35,11 @@ export function ensureBpffs(): string {
 
 /** Checks that `path` lies on a bpffs (mounting /sys/fs/bpf when needed) and its directory exists. */
 export function preparePinPath(path: string): void {
-  if (typeof path !== 'string' || !path.startsWith('/')) throw new TypeError(`tsbpf: pin path must be absolute, got ${String(path)}`);
+  if (typeof path !== 'string' || !path.startsWith('/'))
+    throw new TypeError(`tsbpf: pin path must be absolute, got ${String(path)}`);
   const root = ensureBpffs();
   const mounts = mountsOfType('bpf');
-  if (!mounts.some((m) => path.startsWith(m.endsWith('/') ? m : m + '/'))) {
+  if (!mounts.some((m) => path.startsWith(m.endsWith('/') ? m : `${m}/`))) {
     throw new TypeError(`tsbpf: pin path ${path} is not on a bpffs (mounted at ${mounts.join(', ') || root})`);
   }
   const dir = dirname(path);

@@ -17,7 +17,11 @@ export interface GeneratedFuncBtf {
  * or when this kernel refuses the BTF (then the program loads as before: plain bpf-to-bpf calls still work,
  * and callbacks get the verifier's own "missing btf func_info" error).
  */
-export function loadGeneratedFuncBtf(insns: Uint8Array, labels: ReadonlyMap<string, number>, mainName: string): GeneratedFuncBtf | undefined {
+export function loadGeneratedFuncBtf(
+  insns: Uint8Array,
+  labels: ReadonlyMap<string, number>,
+  mainName: string,
+): GeneratedFuncBtf | undefined {
   const gen = programFuncBtf(insns, { labels, mainName });
   if (!gen) return undefined;
   let owned: OwnedFd;
@@ -27,5 +31,13 @@ export function loadGeneratedFuncBtf(insns: Uint8Array, labels: ReadonlyMap<stri
     if (e instanceof BtfLoadError) return undefined;
     throw e;
   }
-  return { owned, btf: { fd: owned.fd, funcInfo: gen.funcInfo, funcInfoRecSize: gen.funcInfoRecSize, funcInfoCount: gen.funcs.length } };
+  return {
+    owned,
+    btf: {
+      fd: owned.fd,
+      funcInfo: gen.funcInfo,
+      funcInfoRecSize: gen.funcInfoRecSize,
+      funcInfoCount: gen.funcs.length,
+    },
+  };
 }

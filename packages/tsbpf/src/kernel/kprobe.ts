@@ -30,7 +30,11 @@ export function kprobeSupport(): KprobeSupport {
   if (cached) return cached;
   const pmu = existsSync('/sys/bus/event_source/devices/kprobe/type');
   let tracefs = false;
-  try { tracefs = existsSync(`${ensureTracefs()}/kprobe_events`); } catch { /* no tracefs: no legacy kprobes either */ }
+  try {
+    tracefs = existsSync(`${ensureTracefs()}/kprobe_events`);
+  } catch {
+    /* no tracefs: no legacy kprobes either */
+  }
   cached = { pmu, tracefs, supported: pmu || tracefs };
   return cached;
 }
@@ -51,17 +55,27 @@ export interface KprobeOptions {
 export function attachKprobe(program: Program, fn: string, opts: KprobeOptions = {}): Link {
   const kind = opts.retprobe ? 'kretprobe' : 'kprobe';
   requireProgramType(program, ['kprobe'], kind);
-  if (typeof fn !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(fn)) throw argError(`${kind} function must be a kernel symbol name, got ${JSON.stringify(fn)}`);
+  if (typeof fn !== 'string' || !/^[A-Za-z_][A-Za-z0-9_.]*$/.test(fn))
+    throw argError(`${kind} function must be a kernel symbol name, got ${JSON.stringify(fn)}`);
   const what = `${kind} ${fn}`;
   const support = kprobeSupport();
   const pmu = dynamicPmu('kprobe');
   if (!support.supported || !pmu) {
-    throw new NotSupportedError('kprobes',
+    throw new NotSupportedError(
+      'kprobes',
       `cannot attach ${what}: this kernel lacks kprobes (CONFIG_KPROBES is off: no kprobe PMU in /sys/bus/event_source/devices and no kprobe_events in tracefs); ` +
-      `use fentry/fexit instead: Program.loadTracing({ kind: '${opts.retprobe ? 'fexit' : 'fentry'}', target: '${fn}', ... }).attachTracing()`);
+        `use fentry/fexit instead: Program.loadTracing({ kind: '${opts.retprobe ? 'fexit' : 'fentry'}', target: '${fn}', ... }).attachTracing()`,
+    );
   }
   const name = cString(fn);
   const config = opts.retprobe ? 1n << BigInt(pmu.bit('retprobe')) : 0n;
-  const perf = perfEventOpen({ type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(name), config2: opts.offset ?? 0 }, -1, 0, what, undefined, name);
+  const perf = perfEventOpen(
+    { type: pmu.type, config, sample: 1, wakeupEvents: 1, config1: native.addressOf(name), config2: opts.offset ?? 0 },
+    -1,
+    0,
+    what,
+    undefined,
+    name,
+  );
   return Link.create([attachToPerfEvent(program, perf, what, opts.cookie)], what);
 }

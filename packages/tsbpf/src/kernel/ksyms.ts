@@ -63,12 +63,15 @@ export class KsymResolver {
   resolve(externs: readonly KsymExtern[], objectBtf: Btf | undefined): Map<string, KsymResolution> {
     const out = new Map<string, KsymResolution>();
     const untyped = externs.filter((e) => e.kind === 'ksym' && !this.#localVarType(objectBtf, e));
-    const addrs = untyped.length ? readKallsyms(new Set(untyped.map((e) => essentialName(e.name)))) : new Map<string, bigint>();
+    const addrs = untyped.length
+      ? readKallsyms(new Set(untyped.map((e) => essentialName(e.name))))
+      : new Map<string, bigint>();
     for (const e of externs) {
       if (e.kind === 'kfunc') out.set(e.name, this.#kfunc(e, objectBtf));
       else if (untyped.includes(e)) {
         const addr = addrs.get(essentialName(e.name));
-        if (addr === undefined && !e.weak) throw new BpfObjectError(`extern (ksym) '${e.name}': no such symbol in ${KALLSYMS}`);
+        if (addr === undefined && !e.weak)
+          throw new BpfObjectError(`extern (ksym) '${e.name}': no such symbol in ${KALLSYMS}`);
         out.set(e.name, { kind: 'addr', addr: addr ?? 0n });
       } else out.set(e.name, this.#typedKsym(e, objectBtf!));
     }
@@ -92,11 +95,15 @@ export class KsymResolver {
     const hit = this.#find(essentialName(e.name), BTF_KIND_VAR);
     if (!hit) {
       if (e.weak) return { kind: 'addr', addr: 0n };
-      throw new BpfObjectError(`extern (ksym) '${e.name}': no variable '${e.name}' in the kernel's BTF${this.#modules?.length ? ' or its modules\'' : ''} (is it a per-CPU or global variable of this kernel?)`);
+      throw new BpfObjectError(
+        `extern (ksym) '${e.name}': no variable '${e.name}' in the kernel's BTF${this.#modules?.length ? " or its modules'" : ''} (is it a per-CPU or global variable of this kernel?)`,
+      );
     }
     const kv = hit.btf.type(hit.id) as { type: number };
     if (!typesCompat(local, localType, hit.btf, kv.type)) {
-      throw new BpfObjectError(`extern (ksym) '${e.name}': its type ${local.describe(localType)} does not match the kernel's ${hit.btf.describe(kv.type)}`);
+      throw new BpfObjectError(
+        `extern (ksym) '${e.name}': its type ${local.describe(localType)} does not match the kernel's ${hit.btf.describe(kv.type)}`,
+      );
     }
     return this.#btfRes(hit);
   }
@@ -106,7 +113,9 @@ export class KsymResolver {
     const hit = this.#find(essentialName(e.name), BTF_KIND_FUNC);
     if (!hit) {
       if (e.weak) return { kind: 'missing' };
-      throw new BpfObjectError(`extern (kfunc) '${e.name}': no function '${e.name}' in the kernel's BTF${this.#modules?.length ? ' or its modules\'' : ''} (not a kfunc of this kernel; declare it __weak and guard calls with bpf_ksym_exists() to make it optional)`);
+      throw new BpfObjectError(
+        `extern (kfunc) '${e.name}': no function '${e.name}' in the kernel's BTF${this.#modules?.length ? " or its modules'" : ''} (not a kfunc of this kernel; declare it __weak and guard calls with bpf_ksym_exists() to make it optional)`,
+      );
     }
     if (local && e.typeId) {
       const lf = local.type(e.typeId) as { kind: number; type: number };
@@ -114,7 +123,9 @@ export class KsymResolver {
       if (lf.kind === BTF_KIND_FUNC && !typesCompat(local, lf.type, hit.btf, kf.type)) {
         // libbpf: a weak kfunc whose prototype does not match is treated as missing (bpf_ksym_exists() false).
         if (e.weak) return { kind: 'missing' };
-        throw new BpfObjectError(`extern (kfunc) '${e.name}': its prototype does not match the kernel's ${hit.btf.describe(kf.type)}`);
+        throw new BpfObjectError(
+          `extern (kfunc) '${e.name}': its prototype does not match the kernel's ${hit.btf.describe(kf.type)}`,
+        );
       }
     }
     return this.#btfRes(hit);
@@ -153,7 +164,11 @@ let kallsymsCache: { wanted: Set<string>; addrs: Map<string, bigint> } | undefin
 export function readKallsyms(names: ReadonlySet<string>): Map<string, bigint> {
   if (kallsymsCache && [...names].every((n) => kallsymsCache!.wanted.has(n))) return kallsymsCache.addrs;
   let text: string;
-  try { text = readFileSync(KALLSYMS, 'utf8'); } catch { return new Map(); }
+  try {
+    text = readFileSync(KALLSYMS, 'utf8');
+  } catch {
+    return new Map();
+  }
   const wanted = new Set([...names, ...(kallsymsCache?.wanted ?? [])]);
   const addrs = parseKallsyms(text, wanted);
   kallsymsCache = { wanted, addrs };
@@ -162,10 +177,18 @@ export function readKallsyms(names: ReadonlySet<string>): Map<string, bigint> {
 
 function moduleBtfs(vm: Btf): ModuleBtf[] {
   let names: string[];
-  try { names = readdirSync(SYS_BTF).filter((n) => n !== 'vmlinux'); } catch { return []; }
+  try {
+    names = readdirSync(SYS_BTF).filter((n) => n !== 'vmlinux');
+  } catch {
+    return [];
+  }
   const out: ModuleBtf[] = [];
   for (const name of names) {
-    try { out.push({ name, btf: Btf.parse(readFileSync(`${SYS_BTF}/${name}`), { base: vm }) }); } catch { /* unreadable or malformed: skip, as libbpf */ }
+    try {
+      out.push({ name, btf: Btf.parse(readFileSync(`${SYS_BTF}/${name}`), { base: vm }) });
+    } catch {
+      /* unreadable or malformed: skip, as libbpf */
+    }
   }
   return out;
 }
@@ -182,10 +205,20 @@ function moduleBtfFd(name: string): OwnedFd {
     const owned = new OwnedFd(fd, `BTF of module ${name}`);
     const nameBuf = new Uint8Array(NAME_MAX);
     const info = new Attr(BTF_INFO_SIZE).ptr(16, nameBuf).u32(24, NAME_MAX);
-    const r = bpfRaw(BPF_CMD.obj_get_info_by_fd, new Attr(16).u32(0, fd).u32(4, BTF_INFO_SIZE).ptr(8, info.bytes).bytes);
+    const r = bpfRaw(
+      BPF_CMD.obj_get_info_by_fd,
+      new Attr(16).u32(0, fd).u32(4, BTF_INFO_SIZE).ptr(8, info.bytes).bytes,
+    );
     const nul = nameBuf.indexOf(0);
-    if (r >= 0 && info.getU32(28) !== 0 && Buffer.from(nameBuf.subarray(0, nul < 0 ? NAME_MAX : nul)).toString() === name) return owned;
+    if (
+      r >= 0 &&
+      info.getU32(28) !== 0 &&
+      Buffer.from(nameBuf.subarray(0, nul < 0 ? NAME_MAX : nul)).toString() === name
+    )
+      return owned;
     owned.close();
   }
-  throw new BpfObjectError(`kernel module '${name}' has BTF in ${SYS_BTF} but no BTF object (errno ${ENOENT}): cannot pass its kfuncs to the verifier`);
+  throw new BpfObjectError(
+    `kernel module '${name}' has BTF in ${SYS_BTF} but no BTF object (errno ${ENOENT}): cannot pass its kfuncs to the verifier`,
+  );
 }

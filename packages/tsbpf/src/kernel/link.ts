@@ -121,7 +121,12 @@ export class Link {
     const p = cString(path);
     const fd = bpf(BPF_CMD.obj_get, new Attr(24).ptr(0, p).bytes, `pinned link ${path}`);
     const link = Link.fromFd(fd, `link pinned at ${path}`);
-    try { link.info(); } catch (e) { link.close(); throw new TypeError(`tsbpf: ${path} is not a BPF link (${(e as Error).message})`); }
+    try {
+      link.info();
+    } catch (e) {
+      link.close();
+      throw new TypeError(`tsbpf: ${path} is not a BPF link (${(e as Error).message})`);
+    }
     return link;
   }
 
@@ -142,15 +147,23 @@ export class Link {
   }
 
   /** What this link is attached to, for messages. */
-  get what(): string { return this.#what; }
+  get what(): string {
+    return this.#what;
+  }
 
-  get closed(): boolean { return this.#closed; }
+  get closed(): boolean {
+    return this.#closed;
+  }
 
   /** How many parts (CPUs for a per-CPU perf attachment; 1 otherwise). */
-  get size(): number { return this.#parts.length; }
+  get size(): number {
+    return this.#parts.length;
+  }
 
   /** True when the kernel represents this attachment as a BPF link (pin/info/update work). */
-  get isBpfLink(): boolean { return this.#parts.every((p) => p.link !== undefined); }
+  get isBpfLink(): boolean {
+    return this.#parts.every((p) => p.link !== undefined);
+  }
 
   /** The BPF link fd (the first part's for multi-part links). Throws when closed or not a BPF link. */
   get fd(): number {
@@ -175,7 +188,10 @@ export class Link {
 
   /** Pins the link on bpffs: it stays attached after this process closes it or exits. */
   pin(path: string): void {
-    if (this.#parts.length !== 1) throw argError(`${this.#what}: a link of ${this.#parts.length} parts cannot be pinned as one; pin is for single links`);
+    if (this.#parts.length !== 1)
+      throw argError(
+        `${this.#what}: a link of ${this.#parts.length} parts cannot be pinned as one; pin is for single links`,
+      );
     const fd = this.#linkFd(0, 'pin()');
     preparePinPath(path);
     const p = cString(path);
@@ -191,8 +207,12 @@ export class Link {
     for (let i = 0; i < this.#parts.length; i++) {
       const a = new Attr(16).u32(0, this.#linkFd(i, 'update()')).u32(4, program.fd);
       if (opts.expected) a.u32(8, BPF_F_REPLACE).u32(12, opts.expected.fd);
-      bpf(BPF_CMD.link_update, a.bytes, this.#what,
-        'the kernel cannot swap programs on this link type (perf_event and tracing links are fixed; xdp, tcx and cgroup links can), or the program type/attach type differs');
+      bpf(
+        BPF_CMD.link_update,
+        a.bytes,
+        this.#what,
+        'the kernel cannot swap programs on this link type (perf_event and tracing links are fixed; xdp, tcx and cgroup links can), or the program type/attach type differs',
+      );
     }
   }
 
@@ -204,7 +224,10 @@ export class Link {
     this.#check();
     for (const p of this.#parts) {
       if (p.link) bpf(BPF_CMD.link_detach, new Attr(4).u32(0, p.link.fd).bytes, this.#what);
-      else if (p.perf) { native.ioctl(p.perf.fd, PERF_IOC.disable, 0); p.perf.close(); }
+      else if (p.perf) {
+        native.ioctl(p.perf.fd, PERF_IOC.disable, 0);
+        p.perf.close();
+      }
     }
   }
 
@@ -232,7 +255,10 @@ export class Link {
   #linkFd(i: number, op: string): number {
     this.#check();
     const p = this.#parts[i]!;
-    if (!p.link) throw new TypeError(`tsbpf: ${this.#what} is attached through a perf event (no BPF link on this kernel path), so ${op} is not available`);
+    if (!p.link)
+      throw new TypeError(
+        `tsbpf: ${this.#what} is attached through a perf event (no BPF link on this kernel path), so ${op} is not available`,
+      );
     return p.link.fd;
   }
 }
@@ -245,7 +271,12 @@ function nextIds(cmd: number, what: string): number[] {
     a.reset().u32(0, start);
     const r = bpfRaw(cmd, a.bytes);
     if (r === -ENOENT) return ids;
-    if (r < 0) throw new BpfError(-r, { syscall: 'bpf', command: cmd === BPF_CMD.link_get_next_id ? 'BPF_LINK_GET_NEXT_ID' : 'BPF_PROG_GET_NEXT_ID', object: what });
+    if (r < 0)
+      throw new BpfError(-r, {
+        syscall: 'bpf',
+        command: cmd === BPF_CMD.link_get_next_id ? 'BPF_LINK_GET_NEXT_ID' : 'BPF_PROG_GET_NEXT_ID',
+        object: what,
+      });
     start = a.getU32(4);
     ids.push(start);
   }
@@ -262,7 +293,10 @@ function readLinkInfo(fd: number, what: string): LinkInfo {
   const type = nameOf(LINK_TYPE, typeId);
   const out: LinkInfo = { type, typeId, id: info.getU32(4), programId: info.getU32(8) };
   const attachName = (n: number) => nameOf(ATTACH_TYPE, n);
-  const str = (len: number) => Buffer.from(name.subarray(0, Math.max(0, Math.min(len, name.length) - 1))).toString('utf8').replace(/\0.*$/s, '');
+  const str = (len: number) =>
+    Buffer.from(name.subarray(0, Math.max(0, Math.min(len, name.length) - 1)))
+      .toString('utf8')
+      .replace(/\0.*$/s, '');
   // Name-carrying kinds need a second call with a buffer (the kernel fills in/out pointers).
   const again = (fill: (x: Attr) => void): void => {
     info.reset();
@@ -307,9 +341,17 @@ function readLinkInfo(fd: number, what: string): LinkInfo {
       // uprobe/kprobe/tracepoint all start with (name ptr, name_len) at 24/32.
       again((x) => x.ptr(24, name).u32(32, name.byteLength));
       const len = info.getU32(32);
-      if (kind === 'tracepoint') { out.tracepoint = str(len); out.cookie = v.getBigUint64(40, true); }
-      else if (kind === 'uprobe' || kind === 'uretprobe') { out.file = str(len); out.offset = info.getU32(36); out.cookie = v.getBigUint64(40, true); }
-      else { out.tracepoint = str(len); out.offset = info.getU32(36); }
+      if (kind === 'tracepoint') {
+        out.tracepoint = str(len);
+        out.cookie = v.getBigUint64(40, true);
+      } else if (kind === 'uprobe' || kind === 'uretprobe') {
+        out.file = str(len);
+        out.offset = info.getU32(36);
+        out.cookie = v.getBigUint64(40, true);
+      } else {
+        out.tracepoint = str(len);
+        out.offset = info.getU32(36);
+      }
       break;
     }
   }
@@ -317,7 +359,15 @@ function readLinkInfo(fd: number, what: string): LinkInfo {
 }
 
 /** BPF_LINK_CREATE: a link fd attaching `progFd` to `target` with `attachType`; `extra` fills the per-type tail. */
-export function linkCreate(progFd: number, target: number, attachType: number, flags: number, what: string, hint?: string, extra?: (a: Attr) => void): number {
+export function linkCreate(
+  progFd: number,
+  target: number,
+  attachType: number,
+  flags: number,
+  what: string,
+  hint?: string,
+  extra?: (a: Attr) => void,
+): number {
   const a = new Attr(64).u32(0, progFd).u32(4, target).u32(8, attachType).u32(12, flags);
   extra?.(a);
   return bpf(BPF_CMD.link_create, a.bytes, what, hint);
@@ -325,8 +375,11 @@ export function linkCreate(progFd: number, target: number, attachType: number, f
 
 /** Checks a program's type before any syscall, so a mismatch reads as what it is. */
 export function requireProgramType(program: Program, allowed: readonly string[], attachPoint: string): void {
-  if (!program || typeof program !== 'object' || typeof (program as { type?: unknown }).type !== 'string') throw argError(`${attachPoint}: expected a Program`);
+  if (!program || typeof program !== 'object' || typeof (program as { type?: unknown }).type !== 'string')
+    throw argError(`${attachPoint}: expected a Program`);
   if (!allowed.includes(program.type)) {
-    throw new TypeError(`tsbpf: program "${program.name || '(unnamed)'}" is of type ${program.type}, but ${attachPoint} needs a ${allowed.join(' or ')} program`);
+    throw new TypeError(
+      `tsbpf: program "${program.name || '(unnamed)'}" is of type ${program.type}, but ${attachPoint} needs a ${allowed.join(' or ')} program`,
+    );
   }
 }

@@ -6,8 +6,8 @@
  * are instances of the right class at run time, typed `BpfMap`; narrow them with `HashMap.from(map, { key, value })`
  * or `map.as('hash', { key, value })`.
  */
-import { isLayout, Layout, t } from '../pure/layout.js';
-import { MAP_FLAG, MAP_TYPE, MapTypeName, nameOf, UPDATE_FLAG, UpdateFlag, BPF_CMD } from '../pure/uapi.js';
+import { isLayout, type Layout, t } from '../pure/layout.js';
+import { MAP_FLAG, MAP_TYPE, type MapTypeName, nameOf, UPDATE_FLAG, type UpdateFlag, BPF_CMD } from '../pure/uapi.js';
 import { resolveMapShape, STORAGE_MAP_TYPES, type MapSpec } from '../pure/map-spec.js';
 import { BtfBuilder } from '../pure/btf-builder.js';
 import { TsbpfError } from '../pure/errors.js';
@@ -67,7 +67,15 @@ export interface BatchResult<K, V> {
 }
 
 /** The typed arrays that hold number-valued layouts in a `TypedBatchResult`. */
-export type NumberArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
+export type NumberArray =
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | Float32Array
+  | Float64Array;
 
 /**
  * The typed array a `TypedBatchResult` uses for decoded type `T`: the layout picks it. t.u8/u16/u32,
@@ -75,7 +83,11 @@ export type NumberArray = Uint8Array | Uint16Array | Uint32Array | Int8Array | I
  * 2^53, like the layout); t.u64/t.i64 → BigUint64Array/BigInt64Array (no BigInt is made until you read
  * an element).
  */
-export type TypedArrayFor<T> = [T] extends [number] ? NumberArray : [T] extends [bigint] ? BigUint64Array | BigInt64Array : never;
+export type TypedArrayFor<T> = [T] extends [number]
+  ? NumberArray
+  : [T] extends [bigint]
+    ? BigUint64Array | BigInt64Array
+    : never;
 
 /**
  * A batch result for numeric maps: every key and value in one typed array each, in the kernel's
@@ -120,12 +132,23 @@ function u64HalvesToNumbers(halves: Uint32Array, out: Float64Array, at: number, 
 
 /** The RangeError of a typed batch lookup whose `into` arrays cannot hold what the map returned. */
 function intoTooSmall(op: string, entries: number, cpus: number): RangeError {
-  return new RangeError(`tsbpf: ${op}: into arrays hold ${entries} entries, the map returned more (size them for maxEntries${cpus > 1 ? ' (values: maxEntries × cpus)' : ''})`);
+  return new RangeError(
+    `tsbpf: ${op}: into arrays hold ${entries} entries, the map returned more (size them for maxEntries${cpus > 1 ? ' (values: maxEntries × cpus)' : ''})`,
+  );
 }
 
 const TYPED_CTORS: Record<string, TypedTarget['ctor']> = {
-  u8: Uint8Array, u16: Uint16Array, u32: Uint32Array, i8: Int8Array, i16: Int16Array, i32: Int32Array,
-  f32: Float32Array, f64: Float64Array, u64: BigUint64Array, i64: BigInt64Array, u64num: Float64Array,
+  u8: Uint8Array,
+  u16: Uint16Array,
+  u32: Uint32Array,
+  i8: Int8Array,
+  i16: Int16Array,
+  i32: Int32Array,
+  f32: Float32Array,
+  f64: Float64Array,
+  u64: BigUint64Array,
+  i64: BigInt64Array,
+  u64num: Float64Array,
 };
 
 /**
@@ -173,12 +196,30 @@ function rawCodec(size: number, what: string): RawCodec<any> {
       }
       if (typeof v === 'number' || typeof v === 'bigint') {
         const n = BigInt(v);
-        if (size === 8) { if (n < -(1n << 63n) || n >= 1n << 64n) throw argError(`${what} ${v} does not fit in 8 bytes`); view.setBigUint64(off, BigInt.asUintN(64, n), true); return; }
-        if (size === 4) { if (n < -(1n << 31n) || n >= 1n << 32n) throw argError(`${what} ${v} does not fit in 4 bytes`); view.setUint32(off, Number(BigInt.asUintN(32, n)), true); return; }
-        if (size === 2) { if (n < -32768n || n >= 65536n) throw argError(`${what} ${v} does not fit in 2 bytes`); view.setUint16(off, Number(BigInt.asUintN(16, n)), true); return; }
-        if (size === 1) { if (n < -128n || n >= 256n) throw argError(`${what} ${v} does not fit in 1 byte`); view.setUint8(off, Number(BigInt.asUintN(8, n))); return; }
+        if (size === 8) {
+          if (n < -(1n << 63n) || n >= 1n << 64n) throw argError(`${what} ${v} does not fit in 8 bytes`);
+          view.setBigUint64(off, BigInt.asUintN(64, n), true);
+          return;
+        }
+        if (size === 4) {
+          if (n < -(1n << 31n) || n >= 1n << 32n) throw argError(`${what} ${v} does not fit in 4 bytes`);
+          view.setUint32(off, Number(BigInt.asUintN(32, n)), true);
+          return;
+        }
+        if (size === 2) {
+          if (n < -32768n || n >= 65536n) throw argError(`${what} ${v} does not fit in 2 bytes`);
+          view.setUint16(off, Number(BigInt.asUintN(16, n)), true);
+          return;
+        }
+        if (size === 1) {
+          if (n < -128n || n >= 256n) throw argError(`${what} ${v} does not fit in 1 byte`);
+          view.setUint8(off, Number(BigInt.asUintN(8, n)));
+          return;
+        }
       }
-      throw argError(`${what} must be a Uint8Array of ${size} bytes${[1, 2, 4, 8].includes(size) ? ' or a number' : ''}, got ${v === null ? 'null' : typeof v}`);
+      throw argError(
+        `${what} must be a Uint8Array of ${size} bytes${[1, 2, 4, 8].includes(size) ? ' or a number' : ''}, got ${v === null ? 'null' : typeof v}`,
+      );
     },
     decode(view, off) {
       return new Uint8Array(view.buffer.slice(view.byteOffset + off, view.byteOffset + off + size));
@@ -187,7 +228,12 @@ function rawCodec(size: number, what: string): RawCodec<any> {
 }
 
 function layoutCodec<T>(l: Layout<T>): RawCodec<T> {
-  return { size: l.size, describe: String(l), encode: (v, view, off) => l.encode(v, view, off), decode: (view, off) => l.decode(view, off) };
+  return {
+    size: l.size,
+    describe: String(l),
+    encode: (v, view, off) => l.encode(v, view, off),
+    decode: (view, off) => l.decode(view, off),
+  };
 }
 
 const NAME_RE = /^[A-Za-z0-9_.]{0,15}$/;
@@ -244,7 +290,9 @@ export interface MapClasses<K, V> {
 }
 
 /** The class for map type `T` with key `K` and value `V` (see `MapClasses`). */
-export type MapOf<T extends MapTypeName, K = unknown, V = unknown> = T extends keyof MapClasses<K, V> ? MapClasses<K, V>[T] : GenericMap<K, V>;
+export type MapOf<T extends MapTypeName, K = unknown, V = unknown> = T extends keyof MapClasses<K, V>
+  ? MapClasses<K, V>[T]
+  : GenericMap<K, V>;
 
 /**
  * A BPF map: the base of every map class. It holds the fd and the kernel's description of the map, and
@@ -306,7 +354,8 @@ export class BpfMap {
 
   /** Internal: maps come from `BpfMap.create`, `BpfMap.from*`, `<Class>.from` or the object loader. */
   constructor(init: MapInit) {
-    if (!init || typeof init !== 'object' || !init.core) throw argError('maps are made by BpfMap.create(spec), BpfMap.fromPin/fromId/fromFd or <MapClass>.from(map)');
+    if (!init || typeof init !== 'object' || !init.core)
+      throw argError('maps are made by BpfMap.create(spec), BpfMap.fromPin/fromId/fromFd or <MapClass>.from(map)');
     const { type, keySize, valueSize, fd } = { ...init, fd: init.core.owned.fd };
     this.#core = init.core;
     this.#owned = init.core.owned;
@@ -351,24 +400,32 @@ export class BpfMap {
    * `maxEntries: 0`, get BPF_F_NO_PREALLOC and a minimal BTF when none is given. Map-in-map types create a
    * template from `spec.innerMap` for the call and close it. `contents` and `pinning` are the loader's: ignored here.
    */
-  static create<T extends MapTypeName, K = RawValue, V = RawValue>(spec: MapSpec<any, any> & { type: T; key?: DecodesTo<K>; value?: DecodesTo<V> }, extra?: MapCreateExtra): MapOf<T, K, V>;
+  static create<T extends MapTypeName, K = RawValue, V = RawValue>(
+    spec: MapSpec<any, any> & { type: T; key?: DecodesTo<K>; value?: DecodesTo<V> },
+    extra?: MapCreateExtra,
+  ): MapOf<T, K, V>;
   static create(spec: MapSpec<any, any>, extra: MapCreateExtra = {}): BpfMap {
     if (!spec || typeof spec !== 'object') throw argError('BpfMap.create needs a map spec object');
     const type = spec.type;
     const typeId = (MAP_TYPE as Record<string, number>)[type];
-    if (typeId === undefined) throw argError(`unknown map type "${String(type)}" (known: ${Object.keys(MAP_TYPE).join(', ')})`);
+    if (typeId === undefined)
+      throw argError(`unknown map type "${String(type)}" (known: ${Object.keys(MAP_TYPE).join(', ')})`);
     for (const what of ['key', 'value'] as const) {
       const l = spec[what];
       if (l === undefined) continue;
-      if (!isLayout(l)) throw argError(`${what} must be a layout (t.u32, t.struct(...)); give ${what}Size for raw bytes`);
+      if (!isLayout(l))
+        throw argError(`${what} must be a layout (t.u32, t.struct(...)); give ${what}Size for raw bytes`);
       const explicit = spec[`${what}Size`];
-      if (explicit !== undefined && explicit !== 0 && explicit !== l.size) throw argError(`${what}Size ${explicit} disagrees with the ${what} layout's size ${l.size}`);
+      if (explicit !== undefined && explicit !== 0 && explicit !== l.size)
+        throw argError(`${what}Size ${explicit} disagrees with the ${what} layout's size ${l.size}`);
     }
     for (const what of ['keySize', 'valueSize', 'maxEntries'] as const) {
       const n = spec[what];
-      if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 0xffffffff)) throw argError(`${what} must be a non-negative integer, got ${String(n)}`);
+      if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 0xffffffff))
+        throw argError(`${what} must be a non-negative integer, got ${String(n)}`);
     }
-    if (spec.maxEntries === undefined) throw argError('maxEntries is required (0 for storage maps and for a perf_event_array of possible CPUs)');
+    if (spec.maxEntries === undefined)
+      throw argError('maxEntries is required (0 for storage maps and for a perf_event_array of possible CPUs)');
     const storage = STORAGE_MAP_TYPES.has(type);
     const shape = resolveMapShape(spec, { possibleCpus: possibleCpus(), pageSize: native.pageSize });
     const keySize = storage ? shape.keySize || 4 : shape.keySize;
@@ -379,22 +436,34 @@ export class BpfMap {
     if (!noKey && keySize <= 0) throw argError(`${type} maps need a key: give key (a layout) or keySize > 0`);
     if (type === 'ringbuf' || type === 'user_ringbuf') {
       if (valueSize !== 0) throw argError(`${type} maps have no value (valueSize must be 0)`);
-      if (maxEntries === 0) throw argError(`${type} maxEntries is the ring size in bytes (rounded up to a power of two ≥ ${native.pageSize})`);
+      if (maxEntries === 0)
+        throw argError(
+          `${type} maxEntries is the ring size in bytes (rounded up to a power of two ≥ ${native.pageSize})`,
+        );
     } else if (valueSize <= 0 && type !== 'arena') {
       throw argError(`${type} maps need a value: give value (a layout) or valueSize > 0`);
     }
-    if (storage && maxEntries !== 0) throw argError(`${type} maps take maxEntries 0 (the kernel keeps one value per owner), got ${maxEntries}`);
-    if (maxEntries === 0 && !ZERO_ENTRIES_TYPES.has(type)) throw argError(`maxEntries must be a positive integer for ${type} maps, got 0`);
+    if (storage && maxEntries !== 0)
+      throw argError(`${type} maps take maxEntries 0 (the kernel keeps one value per owner), got ${maxEntries}`);
+    if (maxEntries === 0 && !ZERO_ENTRIES_TYPES.has(type))
+      throw argError(`maxEntries must be a positive integer for ${type} maps, got 0`);
     const name = spec.name ?? '';
-    if (typeof name !== 'string' || !NAME_RE.test(name)) throw argError(`map name "${String(name)}" must be at most 15 characters of [A-Za-z0-9_.]`);
+    if (typeof name !== 'string' || !NAME_RE.test(name))
+      throw argError(`map name "${String(name)}" must be at most 15 characters of [A-Za-z0-9_.]`);
     let flags = spec.flags ?? 0;
-    if (!Number.isInteger(flags) || flags < 0) throw argError(`flags must be a BPF_F_* mask (see MAP_FLAG), got ${String(flags)}`);
+    if (!Number.isInteger(flags) || flags < 0)
+      throw argError(`flags must be a BPF_F_* mask (see MAP_FLAG), got ${String(flags)}`);
     if (type === 'lpm_trie' || storage) flags |= MAP_FLAG.no_prealloc; // the kernel requires it
     const mapInMap = type === 'array_of_maps' || type === 'hash_of_maps';
     if (mapInMap && !spec.innerMap) throw argError(`${type} needs innerMap (the spec of its inner maps)`);
     const a = new Attr(MAP_CREATE_ATTR_SIZE)
-      .u32(0, typeId).u32(4, keySize).u32(8, valueSize).u32(12, maxEntries).u32(16, flags)
-      .u32(24, spec.numaNode ?? 0).name(28, name);
+      .u32(0, typeId)
+      .u32(4, keySize)
+      .u32(8, valueSize)
+      .u32(12, maxEntries)
+      .u32(16, flags)
+      .u32(24, spec.numaNode ?? 0)
+      .name(28, name);
     if (spec.mapExtra) a.u64(64, spec.mapExtra);
     let inner: BpfMap | undefined;
     let ownBtf: OwnedFd | undefined;
@@ -404,12 +473,18 @@ export class BpfMap {
         a.u32(20, spec.innerMap instanceof BpfMap ? spec.innerMap.fd : inner!.fd);
       }
       if (extra.btfFd !== undefined && spec.valueTypeId !== undefined) {
-        a.u32(48, extra.btfFd).u32(52, spec.keyTypeId ?? 0).u32(56, spec.valueTypeId);
+        a.u32(48, extra.btfFd)
+          .u32(52, spec.keyTypeId ?? 0)
+          .u32(56, spec.valueTypeId);
       } else if (storage) {
         ownBtf = storageBtf(valueSize);
         a.u32(48, ownBtf.fd).u32(52, STORAGE_BTF_KEY_ID).u32(56, STORAGE_BTF_VALUE_ID);
       }
-      const fd = bpf(BPF_CMD.map_create, a.bytes, `map "${name || '(unnamed)'}" (${type}, key ${keySize}, value ${valueSize}, ${maxEntries} entries)`);
+      const fd = bpf(
+        BPF_CMD.map_create,
+        a.bytes,
+        `map "${name || '(unnamed)'}" (${type}, key ${keySize}, value ${valueSize}, ${maxEntries} entries)`,
+      );
       return construct({ fd, type, keySize, valueSize, maxEntries, flags, name }, spec.key, spec.value);
     } finally {
       inner?.close();
@@ -451,7 +526,19 @@ export class BpfMap {
       native.close(fd);
       throw e;
     }
-    return construct({ fd, type: info.type, keySize: info.keySize, valueSize: info.valueSize, maxEntries: info.maxEntries, flags: info.flags, name: info.name }, codecs?.key, codecs?.value);
+    return construct(
+      {
+        fd,
+        type: info.type,
+        keySize: info.keySize,
+        valueSize: info.valueSize,
+        maxEntries: info.maxEntries,
+        flags: info.flags,
+        name: info.name,
+      },
+      codecs?.key,
+      codecs?.value,
+    );
   }
 
   /**
@@ -472,8 +559,14 @@ export class BpfMap {
     void this.#owned.fd; // throws once closed
     checkCodecs(codecs, this.keySize, this.valueSize, this.type);
     return new ctor({
-      core: this.#core, type: this.type, keySize: this.keySize, valueSize: this.valueSize, maxEntries: this.maxEntries,
-      flags: this.flags, name: this.name, key: codecs?.key ?? this.#keyLayout ?? defaultKey(this.type, this.keySize),
+      core: this.#core,
+      type: this.type,
+      keySize: this.keySize,
+      valueSize: this.valueSize,
+      maxEntries: this.maxEntries,
+      flags: this.flags,
+      name: this.name,
+      key: codecs?.key ?? this.#keyLayout ?? defaultKey(this.type, this.keySize),
       value: codecs?.value ?? this.#valueLayout ?? defaultValue(this.type, this.valueSize),
     });
   }
@@ -482,16 +575,20 @@ export class BpfMap {
   #rawUpdate(key: number | Uint8Array, value: Uint8Array): void {
     void this.#owned.fd;
     if (typeof key === 'number') {
-      if (this.keySize !== 4 || (key >>> 0) !== key) throw argError(`${this.#what()}: a numeric key needs a 4-byte key, got ${key} for ${this.keySize} bytes`);
+      if (this.keySize !== 4 || key >>> 0 !== key)
+        throw argError(`${this.#what()}: a numeric key needs a 4-byte key, got ${key} for ${this.keySize} bytes`);
       this.#keyView.setUint32(0, key, true);
     } else {
-      if (key.length !== this.keySize) throw argError(`${this.#what()}: key must be ${this.keySize} bytes, got ${key.length}`);
+      if (key.length !== this.keySize)
+        throw argError(`${this.#what()}: key must be ${this.keySize} bytes, got ${key.length}`);
       this.#keyBuf.set(key);
     }
     const want = this.perCpu ? this.#stride * this.cpus : this.valueSize;
-    if (value.length !== want && !(this.perCpu && value.length === this.valueSize)) throw argError(`${this.#what()}: value must be ${want} bytes, got ${value.length}`);
+    if (value.length !== want && !(this.perCpu && value.length === this.valueSize))
+      throw argError(`${this.#what()}: value must be ${want} bytes, got ${value.length}`);
     this.#valBuf.fill(0);
-    if (this.perCpu && value.length === this.valueSize) for (let c = 0; c < this.cpus; c++) this.#valBuf.set(value, c * this.#stride);
+    if (this.perCpu && value.length === this.valueSize)
+      for (let c = 0; c < this.cpus; c++) this.#valBuf.set(value, c * this.#stride);
     else this.#valBuf.set(value);
     this.#updateAttrView.setUint32(24, 0, true);
     const r = bpfRaw(BPF_CMD.map_update_elem, this.#updateAttr);
@@ -514,7 +611,7 @@ export class BpfMap {
 
   #encodeKey(key: unknown): void {
     // (key >>> 0) === key: an integer in [0, 2^32), in one comparison.
-    if (this.#keyKind === 1 && typeof key === 'number' && (key >>> 0) === key) {
+    if (this.#keyKind === 1 && typeof key === 'number' && key >>> 0 === key) {
       this.#keyView.setUint32(0, key, true);
       return;
     }
@@ -530,11 +627,13 @@ export class BpfMap {
     try {
       if (this.perCpu) {
         const vals = value as any[];
-        if (!Array.isArray(vals) || vals.length !== this.cpus) throw new TypeError(`tsbpf: per-CPU maps take an array of ${this.cpus} values (one per possible CPU)`);
+        if (!Array.isArray(vals) || vals.length !== this.cpus)
+          throw new TypeError(`tsbpf: per-CPU maps take an array of ${this.cpus} values (one per possible CPU)`);
         // Zero the padding between per-CPU slots (and inside layouts that leave holes).
         if (this.#valKind === 0 || this.#stride !== this.valueSize) this.#valBuf.fill(0);
         for (let c = 0; c < this.cpus; c++) {
-          if (!this.#putScalar(this.#valView, c * this.#stride, vals[c])) this.#value.encode(vals[c], this.#valView, c * this.#stride);
+          if (!this.#putScalar(this.#valView, c * this.#stride, vals[c]))
+            this.#value.encode(vals[c], this.#valView, c * this.#stride);
         }
       } else {
         this.#value.encode(value, this.#valView, 0);
@@ -559,7 +658,7 @@ export class BpfMap {
     const k = this.#valKind;
     if (k === 0 || typeof v !== 'number') return false;
     if (k === 2) {
-      if ((v >>> 0) !== v) return false;
+      if (v >>> 0 !== v) return false;
       view.setUint32(off, v, true);
       return true;
     }
@@ -588,7 +687,10 @@ export class BpfMap {
   }
 
   #requireKeyed(op: string): void {
-    if (this.keySize === 0) throw argError(`${op} needs a keyed map; ${this.type} maps use push/pop/peek${this.type === 'ringbuf' ? ' (or a RingBuffer reader)' : ''}`);
+    if (this.keySize === 0)
+      throw argError(
+        `${op} needs a keyed map; ${this.type} maps use push/pop/peek${this.type === 'ringbuf' ? ' (or a RingBuffer reader)' : ''}`,
+      );
   }
 
   /** The value for `key`, or undefined when absent. Per-CPU maps return one value per CPU. */
@@ -612,7 +714,19 @@ export class BpfMap {
     this.#encodeValue(value);
     this.#updateAttrView.setUint32(24, f, true);
     const r = bpfRaw(BPF_CMD.map_update_elem, this.#updateAttr);
-    if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, this.#what(), r === -17 ? 'the key exists (flag noexist)' : r === -ENOENT && flag === 'exist' ? 'the key does not exist (flag exist)' : r === -7 ? 'the map is full (E2BIG)' : undefined);
+    if (r < 0)
+      bpfFail(
+        BPF_CMD.map_update_elem,
+        r,
+        this.#what(),
+        r === -17
+          ? 'the key exists (flag noexist)'
+          : r === -ENOENT && flag === 'exist'
+            ? 'the key does not exist (flag exist)'
+            : r === -7
+              ? 'the map is full (E2BIG)'
+              : undefined,
+      );
   }
 
   /** Deletes `key`; returns false when it was absent. */
@@ -622,7 +736,13 @@ export class BpfMap {
     this.#encodeKey(key);
     const r = bpfRaw(BPF_CMD.map_delete_elem, this.#keyOnlyAttr);
     if (r === -ENOENT) return false;
-    if (r < 0) bpfFail(BPF_CMD.map_delete_elem, r, this.#what(), r === -EINVAL && this.type.includes('array') ? 'array elements cannot be deleted' : undefined);
+    if (r < 0)
+      bpfFail(
+        BPF_CMD.map_delete_elem,
+        r,
+        this.#what(),
+        r === -EINVAL && this.type.includes('array') ? 'array elements cannot be deleted' : undefined,
+      );
     return true;
   }
 
@@ -641,7 +761,13 @@ export class BpfMap {
     if (this.keySize !== 0) throw argError(`push is for queue, stack and bloom_filter maps, not ${this.type}`);
     this.#encodeValue(value);
     const r = this.#elem(BPF_CMD.map_update_elem, false, this.#valBuf, UPDATE_FLAG[flag]);
-    if (r < 0) bpfFail(BPF_CMD.map_update_elem, r, this.#what(), r === -7 ? 'the map is full; push with flag "exist" overwrites the oldest' : undefined);
+    if (r < 0)
+      bpfFail(
+        BPF_CMD.map_update_elem,
+        r,
+        this.#what(),
+        r === -7 ? 'the map is full; push with flag "exist" overwrites the oldest' : undefined,
+      );
   }
 
   /** Queue/stack: remove and return the next value, or undefined when empty. */
@@ -712,7 +838,8 @@ export class BpfMap {
       try {
         next = this.nextKey(cur);
       } catch (e) {
-        if (e instanceof BpfError && e.code === 'ENOENT') next = undefined; else throw e;
+        if (e instanceof BpfError && e.code === 'ENOENT') next = undefined;
+        else throw e;
       }
       yield cur;
       cur = next;
@@ -748,8 +875,23 @@ export class BpfMap {
     return this.#batchCache;
   }
 
-  #batchAttr(a: Attr, inBatch: Uint8Array | undefined, outBatch: Uint8Array | undefined, keys: Uint8Array, values: Uint8Array | undefined, count: number, elemFlags = 0): void {
-    a.reset().ptr(0, inBatch).ptr(8, outBatch).ptr(16, keys).ptr(24, values).u32(32, count).u32(36, this.fd).u64(40, elemFlags);
+  #batchAttr(
+    a: Attr,
+    inBatch: Uint8Array | undefined,
+    outBatch: Uint8Array | undefined,
+    keys: Uint8Array,
+    values: Uint8Array | undefined,
+    count: number,
+    elemFlags = 0,
+  ): void {
+    a.reset()
+      .ptr(0, inBatch)
+      .ptr(8, outBatch)
+      .ptr(16, keys)
+      .ptr(24, values)
+      .u32(32, count)
+      .u32(36, this.fd)
+      .u64(40, elemFlags);
   }
 
   #decodeAt(view: DataView, i: number): any {
@@ -765,7 +907,13 @@ export class BpfMap {
    * `onChunk(count)` reads each call's `count` staged elements before the next call reuses the
    * buffers. False when the kernel refuses batch lookups for this map (nothing was read then).
    */
-  #batchWalk(cmd: number, size: number, keys: Uint8Array, values: Uint8Array, onChunk: (count: number) => void): boolean {
+  #batchWalk(
+    cmd: number,
+    size: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    onChunk: (count: number) => void,
+  ): boolean {
     const w = this.#batchWalkState();
     const a = w.attr;
     let first = true;
@@ -782,7 +930,9 @@ export class BpfMap {
       if (count > 0) onChunk(count);
       if (r === -ENOENT) return true;
       first = false;
-      const t = inTok; inTok = outTok; outTok = t;
+      const t = inTok;
+      inTok = outTok;
+      outTok = t;
     }
   }
 
@@ -794,7 +944,14 @@ export class BpfMap {
    * as u64s in the Float64Array's own bytes and become numbers in place (same 8 bytes per element).
    * Returns the number of entries read, or -1 when the kernel refuses batch lookups (nothing read).
    */
-  #batchWalkDirect(cmd: number, op: string, size: number, ik: NumberArray | BigUint64Array | BigInt64Array, iv: any, u64num: boolean): number {
+  #batchWalkDirect(
+    cmd: number,
+    op: string,
+    size: number,
+    ik: NumberArray | BigUint64Array | BigInt64Array,
+    iv: any,
+    u64num: boolean,
+  ): number {
     const per = this.cpus;
     const vslot = this.#stride * per; // bytes of one entry's value(s)
     const cap = Math.min(ik.length, Math.floor(iv.length / per));
@@ -812,7 +969,8 @@ export class BpfMap {
       if (want === 0) {
         // The arrays are full: one more call into the staging buffers tells whether the map holds more.
         const st = this.#batchBuffers(size);
-        kb = st.keys; vb = st.values;
+        kb = st.keys;
+        vb = st.values;
       } else {
         kb = new Uint8Array(ik.buffer, ik.byteOffset + at * this.keySize, want * this.keySize);
         vb = new Uint8Array(iv.buffer, iv.byteOffset + at * vslot, want * vslot);
@@ -837,7 +995,9 @@ export class BpfMap {
       }
       if (r === -ENOENT) return at;
       first = false;
-      const t = inTok; inTok = outTok; outTok = t;
+      const t = inTok;
+      inTok = outTok;
+      outTok = t;
     }
   }
 
@@ -845,7 +1005,11 @@ export class BpfMap {
 
   /** The bpf_attr and the two batch tokens of a walk, reused across calls (nothing allocated per walk). */
   #batchWalkState(): { attr: Attr; tokA: Uint8Array; tokB: Uint8Array } {
-    return this.#walkState ??= { attr: new Attr(56), tokA: new Uint8Array(Math.max(this.keySize, 8)), tokB: new Uint8Array(Math.max(this.keySize, 8)) };
+    return (this.#walkState ??= {
+      attr: new Attr(56),
+      tokA: new Uint8Array(Math.max(this.keySize, 8)),
+      tokB: new Uint8Array(Math.max(this.keySize, 8)),
+    });
   }
 
   #batchSize(batchSize: number): number {
@@ -876,7 +1040,9 @@ export class BpfMap {
     const kind = layout?.kind;
     const ctor = kind === undefined ? undefined : TYPED_CTORS[kind];
     if (layout === undefined || ctor === undefined) {
-      throw argError(`${op} needs numeric ${what}s (t.u8…t.u32, t.i8…t.i32, t.f32, t.f64, t.u64, t.i64, t.u64num); ${this.#what()} has ${what} ${layout ? String(layout) : `${what === 'key' ? this.keySize : this.valueSize} raw bytes`}: use ${op.replace('Typed', '')}`);
+      throw argError(
+        `${op} needs numeric ${what}s (t.u8…t.u32, t.i8…t.i32, t.f32, t.f64, t.u64, t.i64, t.u64num); ${this.#what()} has ${what} ${layout ? String(layout) : `${what === 'key' ? this.keySize : this.valueSize} raw bytes`}: use ${op.replace('Typed', '')}`,
+      );
     }
     return { ctor, how: kind === 'u64num' ? 1 : 0, size: layout.size };
   }
@@ -885,7 +1051,16 @@ export class BpfMap {
    * Copies `count` staged elements of `size`-byte slots `stride` bytes apart into `out` from
    * element `at` on: a memcpy when the slots are packed, else one element at a time.
    */
-  #typedCopy(target: TypedTarget, layout: Layout<any>, staged: Uint8Array, view: DataView, count: number, stride: number, out: any, at: number): void {
+  #typedCopy(
+    target: TypedTarget,
+    layout: Layout<any>,
+    staged: Uint8Array,
+    view: DataView,
+    count: number,
+    stride: number,
+    out: any,
+    at: number,
+  ): void {
     const size = target.size;
     if (target.how === 1) {
       // u64num: two u32 halves per element, read through a Uint32Array (stride is 8 here).
@@ -899,7 +1074,11 @@ export class BpfMap {
     for (let i = 0; i < count; i++) out[at + i] = layout.decode(view, i * stride);
   }
 
-  #lookupBatchTypedImpl(cmd: number, batchSize: number, into?: { keys: unknown; values: unknown }): TypedBatchResult<any, any> {
+  #lookupBatchTypedImpl(
+    cmd: number,
+    batchSize: number,
+    into?: { keys: unknown; values: unknown },
+  ): TypedBatchResult<any, any> {
     const op = cmd === BPF_CMD.map_lookup_and_delete_batch ? 'lookupAndDeleteBatchTyped' : 'lookupBatchTyped';
     this.#requireKeyed(op);
     const kt = this.#typedTarget(this.#keyLayout, 'key', op);
@@ -914,7 +1093,9 @@ export class BpfMap {
       const ik = into.keys as any;
       const iv = into.values as any;
       if (!(ik instanceof kt.ctor) || !(iv instanceof vt.ctor)) {
-        throw argError(`${op}: into.keys must be a ${kt.ctor.name} and into.values a ${vt.ctor.name} for ${this.#what()}`);
+        throw argError(
+          `${op}: into.keys must be a ${kt.ctor.name} and into.values a ${vt.ctor.name} for ${this.#what()}`,
+        );
       }
       if (kt.how === 0 && (vt.how === 1 || stride === vt.size)) {
         const n = this.#batchWalkDirect(cmd, op, size, ik, iv, vt.how === 1);
@@ -922,15 +1103,18 @@ export class BpfMap {
       }
       let at = 0;
       const ok = this.#batchWalk(cmd, size, keys, values, (count) => {
-        if (at + count > ik.length || (at + count) * per > iv.length) throw intoTooSmall(op, Math.min(ik.length, Math.floor(iv.length / per)), per);
+        if (at + count > ik.length || (at + count) * per > iv.length)
+          throw intoTooSmall(op, Math.min(ik.length, Math.floor(iv.length / per)), per);
         this.#typedCopy(kt, this.#keyLayout!, keys, keyView, count, this.keySize, ik, at);
         this.#typedCopy(vt, this.#valueLayout!, values, valueView, count * per, stride, iv, at * per);
         at += count;
       });
       if (ok) return { count: at, keys: ik.subarray(0, at) as any, values: iv.subarray(0, at * per) as any };
       const r: { count: number; keys: any; values: any } = this.#lookupBatchTypedImpl(cmd, batchSize);
-      if (r.count > ik.length || r.count * per > iv.length) throw new RangeError(`tsbpf: ${op}: into arrays are too small for ${r.count} entries`);
-      ik.set(r.keys); iv.set(r.values);
+      if (r.count > ik.length || r.count * per > iv.length)
+        throw new RangeError(`tsbpf: ${op}: into arrays are too small for ${r.count} entries`);
+      ik.set(r.keys);
+      iv.set(r.values);
       return { count: r.count, keys: ik.subarray(0, r.count) as any, values: iv.subarray(0, r.count * per) as any };
     }
     const chunks: { k: any; v: any; n: number }[] = [];
@@ -958,7 +1142,11 @@ export class BpfMap {
     const k = new kt.ctor(total) as any;
     const v = new vt.ctor(total * per) as any;
     let at = 0;
-    for (const c of chunks) { k.set(c.k, at); v.set(c.v, at * per); at += c.n; }
+    for (const c of chunks) {
+      k.set(c.k, at);
+      v.set(c.v, at * per);
+      at += c.n;
+    }
     return { count: total, keys: k, values: v };
   }
 
@@ -970,14 +1158,14 @@ export class BpfMap {
     const vk = this.perCpu ? 0 : this.#valKind;
     if (this.#keyKind === 1 && vk === 1) {
       for (let i = 0; i < count; i++) {
-        ks[i] = keyView.getUint32(i * 4, true) ;
+        ks[i] = keyView.getUint32(i * 4, true);
         vs[i] = valueView.getUint32(i * 8, true) + valueView.getUint32(i * 8 + 4, true) * 4294967296;
       }
       return;
     }
     if (this.#keyKind === 1 && vk === 2) {
       for (let i = 0; i < count; i++) {
-        ks[i] = keyView.getUint32(i * 4, true) ;
+        ks[i] = keyView.getUint32(i * 4, true);
         vs[i] = valueView.getUint32(i * 4, true);
       }
       return;
@@ -993,7 +1181,10 @@ export class BpfMap {
     const out: BatchResult<unknown, unknown> = { keys: [], values: [] };
     for (const k of keys) {
       const v = andDelete ? this.lookupAndDelete(k) : this.lookup(k);
-      if (v !== undefined) { out.keys.push(k); out.values.push(v); }
+      if (v !== undefined) {
+        out.keys.push(k);
+        out.values.push(v);
+      }
     }
     return out;
   }
@@ -1005,23 +1196,35 @@ export class BpfMap {
 
   /** Reads and deletes every entry with BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
   protected lookupAndDeleteBatch(options: { batchSize?: number } = {}): BatchResult<any, any> {
-    return this.#lookupBatchImpl(BPF_CMD.map_lookup_and_delete_batch, options.batchSize ?? Math.min(this.maxEntries, 4096));
+    return this.#lookupBatchImpl(
+      BPF_CMD.map_lookup_and_delete_batch,
+      options.batchSize ?? Math.min(this.maxEntries, 4096),
+    );
   }
 
   /** `lookupBatch` into typed arrays (numeric keys and values only); see `TypedBatchResult`. */
   protected lookupBatchTyped(options: TypedBatchOptions<any, any> = {}): TypedBatchResult<any, any> {
-    return this.#lookupBatchTypedImpl(BPF_CMD.map_lookup_batch, options.batchSize ?? Math.min(this.maxEntries, 4096), options.into);
+    return this.#lookupBatchTypedImpl(
+      BPF_CMD.map_lookup_batch,
+      options.batchSize ?? Math.min(this.maxEntries, 4096),
+      options.into,
+    );
   }
 
   /** `lookupAndDeleteBatch` into typed arrays (numeric keys and values only); see `TypedBatchResult`. */
   protected lookupAndDeleteBatchTyped(options: TypedBatchOptions<any, any> = {}): TypedBatchResult<any, any> {
-    return this.#lookupBatchTypedImpl(BPF_CMD.map_lookup_and_delete_batch, options.batchSize ?? Math.min(this.maxEntries, 4096), options.into);
+    return this.#lookupBatchTypedImpl(
+      BPF_CMD.map_lookup_and_delete_batch,
+      options.batchSize ?? Math.min(this.maxEntries, 4096),
+      options.into,
+    );
   }
 
   /** Writes many entries with BPF_MAP_UPDATE_BATCH; returns how many were written. */
   protected updateBatch(keys: readonly unknown[], values: readonly unknown[], flag: UpdateFlag = 'any'): number {
     this.#requireKeyed('updateBatch');
-    if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length) throw argError('updateBatch needs two arrays of the same length (keys, values)');
+    if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length)
+      throw argError('updateBatch needs two arrays of the same length (keys, values)');
     const n = keys.length;
     if (n === 0) return 0;
     const { keys: kb, values: vb, keyView, valueView } = this.#batchBuffers(n);
@@ -1032,23 +1235,28 @@ export class BpfMap {
       const vsz = this.valueSize;
       for (; i0 < n; i0++) {
         const k = keys[i0];
-        if (typeof k !== 'number' || (k >>> 0) !== k || !this.#putScalar(valueView, i0 * vsz, values[i0])) break;
+        if (typeof k !== 'number' || k >>> 0 !== k || !this.#putScalar(valueView, i0 * vsz, values[i0])) break;
         keyView.setUint32(i0 * 4, k, true);
       }
     }
     for (let i = i0; i < n; i++) {
       try {
         this.#key.encode(keys[i], keyView, i * this.keySize);
-      } catch (e) { throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`); }
+      } catch (e) {
+        throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`);
+      }
       try {
         if (this.perCpu) {
           const per = values[i];
-          if (!Array.isArray(per) || per.length !== this.cpus) throw new TypeError(`tsbpf: per-CPU maps take an array of ${this.cpus} values`);
+          if (!Array.isArray(per) || per.length !== this.cpus)
+            throw new TypeError(`tsbpf: per-CPU maps take an array of ${this.cpus} values`);
           for (let c = 0; c < this.cpus; c++) this.#value.encode(per[c], valueView, (i * this.cpus + c) * this.#stride);
         } else {
           this.#value.encode(values[i], valueView, i * this.valueSize);
         }
-      } catch (e) { throw argError(`bad value [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`); }
+      } catch (e) {
+        throw argError(`bad value [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`);
+      }
     }
     const a = new Attr(56);
     this.#batchAttr(a, undefined, undefined, kb, vb, n, UPDATE_FLAG[flag]);
@@ -1056,7 +1264,10 @@ export class BpfMap {
     if (r < 0) {
       if (r === -EINVAL || r === -ENOTSUPP || r === -EOPNOTSUPP) {
         const done = a.getU32(32);
-        if (done === 0) { for (let i = 0; i < n; i++) this.update(keys[i], values[i], flag); return n; }
+        if (done === 0) {
+          for (let i = 0; i < n; i++) this.update(keys[i], values[i], flag);
+          return n;
+        }
       }
       bpfFail(BPF_CMD.map_update_batch, r, this.#what(), `${a.getU32(32)} of ${n} entries were written`);
     }
@@ -1074,12 +1285,16 @@ export class BpfMap {
     if (this.#keyKind === 1) {
       for (; i0 < n; i0++) {
         const k = keys[i0];
-        if (typeof k !== 'number' || (k >>> 0) !== k) break;
+        if (typeof k !== 'number' || k >>> 0 !== k) break;
         keyView.setUint32(i0 * 4, k, true);
       }
     }
     for (let i = i0; i < n; i++) {
-      try { this.#key.encode(keys[i], keyView, i * this.keySize); } catch (e) { throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`); }
+      try {
+        this.#key.encode(keys[i], keyView, i * this.keySize);
+      } catch (e) {
+        throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`);
+      }
     }
     const a = new Attr(56);
     this.#batchAttr(a, undefined, undefined, kb, undefined, n);
@@ -1122,12 +1337,18 @@ export class BpfMap {
    * detaching an ArrayBuffer slows every typed array access in the process).
    */
   protected mmap(options: { writable?: boolean } = {}): DataView {
-    if (this.type !== 'array' || !(this.flags & MAP_FLAG.mmapable)) throw argError(`mmap needs an array created with flags MAP_FLAG.mmapable, not ${this.type}`);
+    if (this.type !== 'array' || !(this.flags & MAP_FLAG.mmapable))
+      throw argError(`mmap needs an array created with flags MAP_FLAG.mmapable, not ${this.type}`);
     const stride = Math.ceil(this.valueSize / 8) * 8;
     const len = Math.ceil((stride * this.maxEntries) / native.pageSize) * native.pageSize;
     const writable = options.writable ?? !(this.flags & MAP_FLAG.rdonly);
     const r = native.mmap(this.fd, len, PROT.read | (writable ? PROT.write : 0), MAP_SHARED, 0);
-    if (typeof r === 'number') throw new BpfError(-r, { syscall: 'mmap', object: this.#what(), hint: r === -1 ? 'a frozen map can only be mapped read-only' : undefined });
+    if (typeof r === 'number')
+      throw new BpfError(-r, {
+        syscall: 'mmap',
+        object: this.#what(),
+        hint: r === -1 ? 'a frozen map can only be mapped read-only' : undefined,
+      });
     this.#core.mmaps.push(r);
     return new DataView(r, 0, stride * this.maxEntries);
   }
@@ -1169,24 +1390,44 @@ export class HashMap<K = unknown, V = unknown> extends BpfMap {
     return typedView(map, HashMap, codecs) as HashMap<K, V>;
   }
   /** The value for `key`, or undefined when absent. */
-  override lookup(key: K): V | undefined { return super.lookup(key); }
+  override lookup(key: K): V | undefined {
+    return super.lookup(key);
+  }
   /** Sets `key` to `value`. flag: 'any' (default), 'noexist' (create only), 'exist' (update only), 'lock'. */
-  override update(key: K, value: V, flag: UpdateFlag = 'any'): void { super.update(key, value, flag); }
+  override update(key: K, value: V, flag: UpdateFlag = 'any'): void {
+    super.update(key, value, flag);
+  }
   /** Deletes `key`; false when it was absent. */
-  override delete(key: K): boolean { return super.delete(key); }
+  override delete(key: K): boolean {
+    return super.delete(key);
+  }
   /** Removes and returns the value for `key` (BPF_MAP_LOOKUP_AND_DELETE_ELEM), or undefined. */
-  override lookupAndDelete(key: K): V | undefined { return super.lookupAndDelete(key); }
+  override lookupAndDelete(key: K): V | undefined {
+    return super.lookupAndDelete(key);
+  }
   /** The key after `key` (the first key when undefined); undefined at the end. */
-  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
+  override nextKey(key?: K): K | undefined {
+    return super.nextKey(key);
+  }
   /** Iterates keys; deleting the yielded key inside the loop is safe. */
-  override keys(): IterableIterator<K> { return super.keys(); }
+  override keys(): IterableIterator<K> {
+    return super.keys();
+  }
   /** Iterates [key, value] pairs. */
-  override entries(): IterableIterator<[K, V]> { return super.entries(); }
-  override [Symbol.iterator](): IterableIterator<[K, V]> { return super.entries(); }
+  override entries(): IterableIterator<[K, V]> {
+    return super.entries();
+  }
+  override [Symbol.iterator](): IterableIterator<[K, V]> {
+    return super.entries();
+  }
   /** Reads every entry with BPF_MAP_LOOKUP_BATCH (per-element fallback where the kernel refuses). */
-  override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V> { return super.lookupBatch(options); }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V> {
+    return super.lookupBatch(options);
+  }
   /** Reads and deletes every entry with BPF_MAP_LOOKUP_AND_DELETE_BATCH. */
-  override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V> { return super.lookupAndDeleteBatch(options); }
+  override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V> {
+    return super.lookupAndDeleteBatch(options);
+  }
   /**
    * Reads every entry with BPF_MAP_LOOKUP_BATCH into two typed arrays, for numeric key and value
    * layouts (t.u32 → Uint32Array, t.u64num → Float64Array, t.u64 → BigUint64Array, ...): no
@@ -1203,13 +1444,21 @@ export class HashMap<K = unknown, V = unknown> extends BpfMap {
    * const again = m.lookupBatchTyped({ into }); // again.keys is into.keys.subarray(0, again.count)
    * ```
    */
-  override lookupBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupBatchTyped(options); }
+  override lookupBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> {
+    return super.lookupBatchTyped(options);
+  }
   /** `lookupAndDeleteBatch` into typed arrays (numeric layouts only; see `lookupBatchTyped`). */
-  override lookupAndDeleteBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupAndDeleteBatchTyped(options); }
+  override lookupAndDeleteBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> {
+    return super.lookupAndDeleteBatchTyped(options);
+  }
   /** Writes many entries with BPF_MAP_UPDATE_BATCH; returns how many were written. */
-  override updateBatch(keys: readonly K[], values: readonly V[], flag: UpdateFlag = 'any'): number { return super.updateBatch(keys, values, flag); }
+  override updateBatch(keys: readonly K[], values: readonly V[], flag: UpdateFlag = 'any'): number {
+    return super.updateBatch(keys, values, flag);
+  }
   /** Deletes many keys with BPF_MAP_DELETE_BATCH; returns how many were deleted. */
-  override deleteBatch(keys: readonly K[]): number { return super.deleteBatch(keys); }
+  override deleteBatch(keys: readonly K[]): number {
+    return super.deleteBatch(keys);
+  }
 }
 
 /** An LRU hash map (BPF_MAP_TYPE_LRU_HASH): a hash map whose least recently used entries make room for new ones. */
@@ -1230,18 +1479,38 @@ export class ArrayMap<V = unknown> extends BpfMap {
     return typedView(map, ArrayMap, codecs) as ArrayMap<V>;
   }
   /** The value at `index` (undefined past the end). */
-  override lookup(index: number): V | undefined { return super.lookup(index); }
+  override lookup(index: number): V | undefined {
+    return super.lookup(index);
+  }
   /** Sets the value at `index`. flag 'noexist' always fails on arrays (every index exists). */
-  override update(index: number, value: V, flag: UpdateFlag = 'any'): void { super.update(index, value, flag); }
-  override nextKey(index?: number): number | undefined { return super.nextKey(index); }
-  override keys(): IterableIterator<number> { return super.keys(); }
-  override entries(): IterableIterator<[number, V]> { return super.entries(); }
-  override [Symbol.iterator](): IterableIterator<[number, V]> { return super.entries(); }
-  override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V> { return super.lookupBatch(options); }
+  override update(index: number, value: V, flag: UpdateFlag = 'any'): void {
+    super.update(index, value, flag);
+  }
+  override nextKey(index?: number): number | undefined {
+    return super.nextKey(index);
+  }
+  override keys(): IterableIterator<number> {
+    return super.keys();
+  }
+  override entries(): IterableIterator<[number, V]> {
+    return super.entries();
+  }
+  override [Symbol.iterator](): IterableIterator<[number, V]> {
+    return super.entries();
+  }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V> {
+    return super.lookupBatch(options);
+  }
   /** Every index and value in typed arrays, for numeric value layouts (see `HashMap.lookupBatchTyped`); keys are a Uint32Array. */
-  override lookupBatchTyped(options?: TypedBatchOptions<number, V>): TypedBatchResult<number, V> { return super.lookupBatchTyped(options); }
-  override updateBatch(indexes: readonly number[], values: readonly V[], flag: UpdateFlag = 'any'): number { return super.updateBatch(indexes, values, flag); }
-  override mmap(options?: { writable?: boolean }): DataView { return super.mmap(options); }
+  override lookupBatchTyped(options?: TypedBatchOptions<number, V>): TypedBatchResult<number, V> {
+    return super.lookupBatchTyped(options);
+  }
+  override updateBatch(indexes: readonly number[], values: readonly V[], flag: UpdateFlag = 'any'): number {
+    return super.updateBatch(indexes, values, flag);
+  }
+  override mmap(options?: { writable?: boolean }): DataView {
+    return super.mmap(options);
+  }
 }
 
 /**
@@ -1254,24 +1523,53 @@ export class PerCpuArray<V = unknown> extends BpfMap {
     return typedView(map, PerCpuArray, codecs) as PerCpuArray<V>;
   }
   /** The values at `index`, one per possible CPU. */
-  override lookup(index: number): V[] | undefined { return super.lookup(index); }
+  override lookup(index: number): V[] | undefined {
+    return super.lookup(index);
+  }
   /** Sets the values at `index`: an array of `cpus` values. */
-  override update(index: number, values: readonly V[], flag: UpdateFlag = 'any'): void { super.update(index, values, flag); }
+  override update(index: number, values: readonly V[], flag: UpdateFlag = 'any'): void {
+    super.update(index, values, flag);
+  }
   /** The value at `index` summed over CPUs, as a number (exact below 2^53). Only for numeric values. */
-  override sum(this: PerCpuArray<number> | PerCpuArray<bigint>, index: number): number | undefined { return super.sum(index); }
+  override sum(this: PerCpuArray<number> | PerCpuArray<bigint>, index: number): number | undefined {
+    return super.sum(index);
+  }
   /** Struct values of integer fields: each field summed over CPUs, as numbers. */
-  sumFields<F extends Record<string, number | bigint>>(this: PerCpuArray<F>, index: number): { [P in keyof F]: number } | undefined { return super.sum(index); }
-  override nextKey(index?: number): number | undefined { return super.nextKey(index); }
-  override keys(): IterableIterator<number> { return super.keys(); }
-  override entries(): IterableIterator<[number, V[]]> { return super.entries(); }
-  override [Symbol.iterator](): IterableIterator<[number, V[]]> { return super.entries(); }
-  override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V[]> { return super.lookupBatch(options); }
+  sumFields<F extends Record<string, number | bigint>>(
+    this: PerCpuArray<F>,
+    index: number,
+  ): { [P in keyof F]: number } | undefined {
+    return super.sum(index);
+  }
+  override nextKey(index?: number): number | undefined {
+    return super.nextKey(index);
+  }
+  override keys(): IterableIterator<number> {
+    return super.keys();
+  }
+  override entries(): IterableIterator<[number, V[]]> {
+    return super.entries();
+  }
+  override [Symbol.iterator](): IterableIterator<[number, V[]]> {
+    return super.entries();
+  }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<number, V[]> {
+    return super.lookupBatch(options);
+  }
   /**
    * Every index and its per-CPU values in typed arrays, for numeric value layouts: CPU c's value at
    * index keys[i] is `values[i * cpus + c]` (see `HashMap.lookupBatchTyped`).
    */
-  override lookupBatchTyped(options?: TypedBatchOptions<number, V>): TypedBatchResult<number, V> { return super.lookupBatchTyped(options); }
-  override updateBatch(indexes: readonly number[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number { return super.updateBatch(indexes, values, flag); }
+  override lookupBatchTyped(options?: TypedBatchOptions<number, V>): TypedBatchResult<number, V> {
+    return super.lookupBatchTyped(options);
+  }
+  override updateBatch(
+    indexes: readonly number[],
+    values: readonly (readonly V[])[],
+    flag: UpdateFlag = 'any',
+  ): number {
+    return super.updateBatch(indexes, values, flag);
+  }
 }
 
 /** A per-CPU hash (BPF_MAP_TYPE_PERCPU_HASH): each key holds one value per possible CPU. */
@@ -1280,29 +1578,64 @@ export class PerCpuHash<K = unknown, V = unknown> extends BpfMap {
   static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): PerCpuHash<K, V> {
     return typedView(map, PerCpuHash, codecs) as PerCpuHash<K, V>;
   }
-  override lookup(key: K): V[] | undefined { return super.lookup(key); }
-  override update(key: K, values: readonly V[], flag: UpdateFlag = 'any'): void { super.update(key, values, flag); }
-  override delete(key: K): boolean { return super.delete(key); }
-  override lookupAndDelete(key: K): V[] | undefined { return super.lookupAndDelete(key); }
+  override lookup(key: K): V[] | undefined {
+    return super.lookup(key);
+  }
+  override update(key: K, values: readonly V[], flag: UpdateFlag = 'any'): void {
+    super.update(key, values, flag);
+  }
+  override delete(key: K): boolean {
+    return super.delete(key);
+  }
+  override lookupAndDelete(key: K): V[] | undefined {
+    return super.lookupAndDelete(key);
+  }
   /** The value for `key` summed over CPUs, as a number (exact below 2^53). Only for numeric values. */
-  override sum(this: PerCpuHash<K, number> | PerCpuHash<K, bigint>, key: K): number | undefined { return super.sum(key); }
+  override sum(this: PerCpuHash<K, number> | PerCpuHash<K, bigint>, key: K): number | undefined {
+    return super.sum(key);
+  }
   /** Struct values of integer fields: each field summed over CPUs, as numbers. */
-  sumFields<F extends Record<string, number | bigint>>(this: PerCpuHash<K, F>, key: K): { [P in keyof F]: number } | undefined { return super.sum(key); }
-  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
-  override keys(): IterableIterator<K> { return super.keys(); }
-  override entries(): IterableIterator<[K, V[]]> { return super.entries(); }
-  override [Symbol.iterator](): IterableIterator<[K, V[]]> { return super.entries(); }
-  override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V[]> { return super.lookupBatch(options); }
-  override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V[]> { return super.lookupAndDeleteBatch(options); }
+  sumFields<F extends Record<string, number | bigint>>(
+    this: PerCpuHash<K, F>,
+    key: K,
+  ): { [P in keyof F]: number } | undefined {
+    return super.sum(key);
+  }
+  override nextKey(key?: K): K | undefined {
+    return super.nextKey(key);
+  }
+  override keys(): IterableIterator<K> {
+    return super.keys();
+  }
+  override entries(): IterableIterator<[K, V[]]> {
+    return super.entries();
+  }
+  override [Symbol.iterator](): IterableIterator<[K, V[]]> {
+    return super.entries();
+  }
+  override lookupBatch(options?: { batchSize?: number }): BatchResult<K, V[]> {
+    return super.lookupBatch(options);
+  }
+  override lookupAndDeleteBatch(options?: { batchSize?: number }): BatchResult<K, V[]> {
+    return super.lookupAndDeleteBatch(options);
+  }
   /**
    * Every key and its per-CPU values in typed arrays, for numeric layouts: CPU c's value for keys[i]
    * is `values[i * cpus + c]` (see `HashMap.lookupBatchTyped`).
    */
-  override lookupBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupBatchTyped(options); }
+  override lookupBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> {
+    return super.lookupBatchTyped(options);
+  }
   /** `lookupAndDeleteBatch` into typed arrays (see `lookupBatchTyped`). */
-  override lookupAndDeleteBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> { return super.lookupAndDeleteBatchTyped(options); }
-  override updateBatch(keys: readonly K[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number { return super.updateBatch(keys, values, flag); }
-  override deleteBatch(keys: readonly K[]): number { return super.deleteBatch(keys); }
+  override lookupAndDeleteBatchTyped(options?: TypedBatchOptions<K, V>): TypedBatchResult<K, V> {
+    return super.lookupAndDeleteBatchTyped(options);
+  }
+  override updateBatch(keys: readonly K[], values: readonly (readonly V[])[], flag: UpdateFlag = 'any'): number {
+    return super.updateBatch(keys, values, flag);
+  }
+  override deleteBatch(keys: readonly K[]): number {
+    return super.deleteBatch(keys);
+  }
 }
 
 /** An LRU per-CPU hash (BPF_MAP_TYPE_LRU_PERCPU_HASH). */
@@ -1320,13 +1653,27 @@ export class LpmTrie<K = unknown, V = unknown> extends BpfMap {
   static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): LpmTrie<K, V> {
     return typedView(map, LpmTrie, codecs) as LpmTrie<K, V>;
   }
-  override lookup(key: K): V | undefined { return super.lookup(key); }
-  override update(key: K, value: V, flag: UpdateFlag = 'any'): void { super.update(key, value, flag); }
-  override delete(key: K): boolean { return super.delete(key); }
-  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
-  override keys(): IterableIterator<K> { return super.keys(); }
-  override entries(): IterableIterator<[K, V]> { return super.entries(); }
-  override [Symbol.iterator](): IterableIterator<[K, V]> { return super.entries(); }
+  override lookup(key: K): V | undefined {
+    return super.lookup(key);
+  }
+  override update(key: K, value: V, flag: UpdateFlag = 'any'): void {
+    super.update(key, value, flag);
+  }
+  override delete(key: K): boolean {
+    return super.delete(key);
+  }
+  override nextKey(key?: K): K | undefined {
+    return super.nextKey(key);
+  }
+  override keys(): IterableIterator<K> {
+    return super.keys();
+  }
+  override entries(): IterableIterator<[K, V]> {
+    return super.entries();
+  }
+  override [Symbol.iterator](): IterableIterator<[K, V]> {
+    return super.entries();
+  }
 }
 
 /** A FIFO queue (BPF_MAP_TYPE_QUEUE): push, pop, peek. */
@@ -1335,11 +1682,17 @@ export class Queue<V = unknown> extends BpfMap {
     return typedView(map, Queue, codecs) as Queue<V>;
   }
   /** Adds `value`; flag 'exist' overwrites the oldest value when full. */
-  override push(value: V, flag: 'any' | 'exist' = 'any'): void { super.push(value, flag); }
+  override push(value: V, flag: 'any' | 'exist' = 'any'): void {
+    super.push(value, flag);
+  }
   /** Removes and returns the next value, or undefined when empty. */
-  override pop(): V | undefined { return super.pop(); }
+  override pop(): V | undefined {
+    return super.pop();
+  }
   /** The next value without removing it. */
-  override peek(): V | undefined { return super.peek(); }
+  override peek(): V | undefined {
+    return super.peek();
+  }
 }
 
 /** A LIFO stack (BPF_MAP_TYPE_STACK): push, pop, peek. */
@@ -1348,11 +1701,17 @@ export class Stack<V = unknown> extends BpfMap {
     return typedView(map, Stack, codecs) as Stack<V>;
   }
   /** Adds `value`; flag 'exist' overwrites the oldest value when full. */
-  override push(value: V, flag: 'any' | 'exist' = 'any'): void { super.push(value, flag); }
+  override push(value: V, flag: 'any' | 'exist' = 'any'): void {
+    super.push(value, flag);
+  }
   /** Removes and returns the last pushed value, or undefined when empty. */
-  override pop(): V | undefined { return super.pop(); }
+  override pop(): V | undefined {
+    return super.pop();
+  }
   /** The last pushed value without removing it. */
-  override peek(): V | undefined { return super.peek(); }
+  override peek(): V | undefined {
+    return super.peek();
+  }
 }
 
 /** A bloom filter (BPF_MAP_TYPE_BLOOM_FILTER; `mapExtra` = hash count): push values, test membership. */
@@ -1361,9 +1720,13 @@ export class BloomFilter<V = unknown> extends BpfMap {
     return typedView(map, BloomFilter, codecs) as BloomFilter<V>;
   }
   /** Adds `value` to the set. */
-  override push(value: V): void { super.push(value, 'any'); }
+  override push(value: V): void {
+    super.push(value, 'any');
+  }
   /** True when `value` may be in the set, false when it certainly is not. */
-  override has(value: V): boolean { return super.has(value); }
+  override has(value: V): boolean {
+    return super.has(value);
+  }
 }
 
 /**
@@ -1375,7 +1738,9 @@ export class RingBufMap extends BpfMap {
     return typedView(map, RingBufMap, undefined) as RingBufMap;
   }
   /** The ring's data size in bytes (a power of two multiple of the page size). */
-  get size(): number { return this.maxEntries; }
+  get size(): number {
+    return this.maxEntries;
+  }
 }
 
 /** A perf event array (BPF_MAP_TYPE_PERF_EVENT_ARRAY): one slot per CPU; read it with `new PerfBuffer(map, callback)`. */
@@ -1384,9 +1749,13 @@ export class PerfEventArray extends BpfMap {
     return typedView(map, PerfEventArray, undefined) as PerfEventArray;
   }
   /** Points slot `cpu` at a perf event fd (PerfBuffer does this for each CPU it reads). */
-  set(cpu: number, perfEventFd: number): void { super.update(cpu, refFd(perfEventFd, 'perf event')); }
+  set(cpu: number, perfEventFd: number): void {
+    super.update(cpu, refFd(perfEventFd, 'perf event'));
+  }
   /** Clears slot `cpu`; false when it was empty. */
-  override delete(cpu: number): boolean { return super.delete(cpu); }
+  override delete(cpu: number): boolean {
+    return super.delete(cpu);
+  }
 }
 
 /** A program array (BPF_MAP_TYPE_PROG_ARRAY) for bpf_tail_call: slots hold programs. */
@@ -1395,11 +1764,17 @@ export class ProgArray extends BpfMap {
     return typedView(map, ProgArray, undefined) as ProgArray;
   }
   /** Puts `program` (a Program or a program fd) in slot `index`. */
-  set(index: number, program: ProgramRef): void { super.update(index, refFd(program, 'program')); }
+  set(index: number, program: ProgramRef): void {
+    super.update(index, refFd(program, 'program'));
+  }
   /** The id of the program in slot `index`, or undefined when empty. */
-  get(index: number): number | undefined { return super.lookup(index); }
+  get(index: number): number | undefined {
+    return super.lookup(index);
+  }
   /** Empties slot `index`; false when it was empty. */
-  override delete(index: number): boolean { return super.delete(index); }
+  override delete(index: number): boolean {
+    return super.delete(index);
+  }
 }
 
 /** An array of maps (BPF_MAP_TYPE_ARRAY_OF_MAPS): slots hold maps shaped like the inner map spec. */
@@ -1408,11 +1783,17 @@ export class ArrayOfMaps extends BpfMap {
     return typedView(map, ArrayOfMaps, undefined) as ArrayOfMaps;
   }
   /** Puts `map` (a BpfMap or a map fd) in slot `index`. */
-  set(index: number, map: BpfMap | number): void { super.update(index, refFd(map, 'map')); }
+  set(index: number, map: BpfMap | number): void {
+    super.update(index, refFd(map, 'map'));
+  }
   /** The id of the map in slot `index`, or undefined when empty. */
-  get(index: number): number | undefined { return super.lookup(index); }
+  get(index: number): number | undefined {
+    return super.lookup(index);
+  }
   /** Empties slot `index`; false when it was empty. */
-  override delete(index: number): boolean { return super.delete(index); }
+  override delete(index: number): boolean {
+    return super.delete(index);
+  }
 }
 
 /** A hash of maps (BPF_MAP_TYPE_HASH_OF_MAPS): keys → maps shaped like the inner map spec. */
@@ -1421,11 +1802,19 @@ export class HashOfMaps<K = unknown> extends BpfMap {
     return typedView(map, HashOfMaps, codecs) as HashOfMaps<K>;
   }
   /** Sets `key` to `map` (a BpfMap or a map fd). */
-  set(key: K, map: BpfMap | number, flag: UpdateFlag = 'any'): void { super.update(key, refFd(map, 'map'), flag); }
+  set(key: K, map: BpfMap | number, flag: UpdateFlag = 'any'): void {
+    super.update(key, refFd(map, 'map'), flag);
+  }
   /** The id of the map at `key`, or undefined. */
-  get(key: K): number | undefined { return super.lookup(key); }
-  override delete(key: K): boolean { return super.delete(key); }
-  override keys(): IterableIterator<K> { return super.keys(); }
+  get(key: K): number | undefined {
+    return super.lookup(key);
+  }
+  override delete(key: K): boolean {
+    return super.delete(key);
+  }
+  override keys(): IterableIterator<K> {
+    return super.keys();
+  }
 }
 
 /**
@@ -1434,11 +1823,17 @@ export class HashOfMaps<K = unknown> extends BpfMap {
  */
 export abstract class LocalStorage<V> extends BpfMap {
   /** The value stored for the object behind `fd`, or undefined. */
-  override lookup(fd: number): V | undefined { return super.lookup(fd); }
+  override lookup(fd: number): V | undefined {
+    return super.lookup(fd);
+  }
   /** Stores `value` for the object behind `fd`. */
-  override update(fd: number, value: V, flag: UpdateFlag = 'any'): void { super.update(fd, value, flag); }
+  override update(fd: number, value: V, flag: UpdateFlag = 'any'): void {
+    super.update(fd, value, flag);
+  }
   /** Deletes the value of the object behind `fd`; false when there was none. */
-  override delete(fd: number): boolean { return super.delete(fd); }
+  override delete(fd: number): boolean {
+    return super.delete(fd);
+  }
 }
 
 /** Task local storage (BPF_MAP_TYPE_TASK_STORAGE): one value per task, addressed by a pidfd (`pidfd_open`). */
@@ -1477,21 +1872,49 @@ export class GenericMap<K = unknown, V = unknown> extends BpfMap {
   static from<K = unknown, V = unknown>(map: BpfMap, codecs?: MapCodecs<K, V>): GenericMap<K, V> {
     return typedView(map, GenericMap, codecs) as GenericMap<K, V>;
   }
-  override lookup(key: K): V | undefined { return super.lookup(key); }
-  override update(key: K, value: V, flag: UpdateFlag = 'any'): void { super.update(key, value, flag); }
-  override delete(key: K): boolean { return super.delete(key); }
-  override nextKey(key?: K): K | undefined { return super.nextKey(key); }
-  override keys(): IterableIterator<K> { return super.keys(); }
-  override entries(): IterableIterator<[K, V]> { return super.entries(); }
-  override [Symbol.iterator](): IterableIterator<[K, V]> { return super.entries(); }
+  override lookup(key: K): V | undefined {
+    return super.lookup(key);
+  }
+  override update(key: K, value: V, flag: UpdateFlag = 'any'): void {
+    super.update(key, value, flag);
+  }
+  override delete(key: K): boolean {
+    return super.delete(key);
+  }
+  override nextKey(key?: K): K | undefined {
+    return super.nextKey(key);
+  }
+  override keys(): IterableIterator<K> {
+    return super.keys();
+  }
+  override entries(): IterableIterator<[K, V]> {
+    return super.entries();
+  }
+  override [Symbol.iterator](): IterableIterator<[K, V]> {
+    return super.entries();
+  }
 }
 
 /** Which class stands for which kernel map type (GenericMap: every type not listed). */
 const CLASS_OF: Record<keyof MapClasses<unknown, unknown>, MapCtor> = {
-  hash: HashMap, lru_hash: LruHash, array: ArrayMap, percpu_array: PerCpuArray, percpu_hash: PerCpuHash,
-  lru_percpu_hash: LruPerCpuHash, lpm_trie: LpmTrie, queue: Queue, stack: Stack, bloom_filter: BloomFilter,
-  ringbuf: RingBufMap, perf_event_array: PerfEventArray, prog_array: ProgArray, array_of_maps: ArrayOfMaps,
-  hash_of_maps: HashOfMaps, task_storage: TaskStorage, sk_storage: SkStorage, inode_storage: InodeStorage,
+  hash: HashMap,
+  lru_hash: LruHash,
+  array: ArrayMap,
+  percpu_array: PerCpuArray,
+  percpu_hash: PerCpuHash,
+  lru_percpu_hash: LruPerCpuHash,
+  lpm_trie: LpmTrie,
+  queue: Queue,
+  stack: Stack,
+  bloom_filter: BloomFilter,
+  ringbuf: RingBufMap,
+  perf_event_array: PerfEventArray,
+  prog_array: ProgArray,
+  array_of_maps: ArrayOfMaps,
+  hash_of_maps: HashOfMaps,
+  task_storage: TaskStorage,
+  sk_storage: SkStorage,
+  inode_storage: InodeStorage,
   cgrp_storage: CgrpStorage,
 };
 const TYPE_OF_CLASS = new Map<MapCtor, string>(Object.entries(CLASS_OF).map(([k, c]) => [c, k]));
@@ -1501,9 +1924,23 @@ function classOf(type: string): MapCtor {
 }
 
 /** Types whose key is an index or an fd: with no key layout they take and return numbers (u32). */
-const NUMERIC_KEY_TYPES = new Set<string>(['array', 'percpu_array', 'prog_array', 'array_of_maps', 'perf_event_array', 'cgroup_array', ...STORAGE_MAP_TYPES]);
+const NUMERIC_KEY_TYPES = new Set<string>([
+  'array',
+  'percpu_array',
+  'prog_array',
+  'array_of_maps',
+  'perf_event_array',
+  'cgroup_array',
+  ...STORAGE_MAP_TYPES,
+]);
 /** Types whose value is an fd on write and an id on read. */
-const FD_VALUE_TYPES = new Set<string>(['prog_array', 'array_of_maps', 'hash_of_maps', 'perf_event_array', 'cgroup_array']);
+const FD_VALUE_TYPES = new Set<string>([
+  'prog_array',
+  'array_of_maps',
+  'hash_of_maps',
+  'perf_event_array',
+  'cgroup_array',
+]);
 
 function defaultKey(type: string, keySize: number): Layout<any> | undefined {
   return keySize === 4 && NUMERIC_KEY_TYPES.has(type) ? t.u32 : undefined;
@@ -1513,13 +1950,24 @@ function defaultValue(type: string, valueSize: number): Layout<any> | undefined 
   return valueSize === 4 && FD_VALUE_TYPES.has(type) ? t.u32 : undefined;
 }
 
-function construct(m: { fd: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string }, key: Layout<any> | undefined, value: Layout<any> | undefined): BpfMap {
+function construct(
+  m: { fd: number; type: string; keySize: number; valueSize: number; maxEntries: number; flags: number; name: string },
+  key: Layout<any> | undefined,
+  value: Layout<any> | undefined,
+): BpfMap {
   const core: MapCore = { owned: new OwnedFd(m.fd, `map "${m.name || '(unnamed)'}" (${m.type})`), mmaps: [] };
   const Ctor = classOf(m.type);
   try {
     return new Ctor({
-      core, type: m.type as MapTypeName, keySize: m.keySize, valueSize: m.valueSize, maxEntries: m.maxEntries, flags: m.flags, name: m.name,
-      key: key ?? defaultKey(m.type, m.keySize), value: value ?? defaultValue(m.type, m.valueSize),
+      core,
+      type: m.type as MapTypeName,
+      keySize: m.keySize,
+      valueSize: m.valueSize,
+      maxEntries: m.maxEntries,
+      flags: m.flags,
+      name: m.name,
+      key: key ?? defaultKey(m.type, m.keySize),
+      value: value ?? defaultValue(m.type, m.valueSize),
     });
   } catch (e) {
     core.owned.close();
@@ -1532,7 +1980,10 @@ function typedView(map: BpfMap, ctor: MapCtor, codecs: MapCodecs<any, any> | und
   if (!(map instanceof BpfMap)) throw argError(`${cls}.from needs a BpfMap, got ${map === null ? 'null' : typeof map}`);
   const want = TYPE_OF_CLASS.get(ctor);
   const ok = want === undefined ? !(map.type in CLASS_OF) : map.type === want;
-  if (!ok) throw new MapTypeError(`tsbpf: ${cls}.from: map "${map.name || '(unnamed)'}" is a ${map.type} map${want ? `, not ${want}` : `; use ${classOf(map.type).name}`}`);
+  if (!ok)
+    throw new MapTypeError(
+      `tsbpf: ${cls}.from: map "${map.name || '(unnamed)'}" is a ${map.type} map${want ? `, not ${want}` : `; use ${classOf(map.type).name}`}`,
+    );
   if (codecs?.key === undefined && codecs?.value === undefined && map.constructor === ctor) return map;
   return makeView(map, ctor, codecs);
 }
@@ -1541,17 +1992,27 @@ function checkCodecs(codecs: MapCodecs<any, any> | undefined, keySize: number, v
   if (!codecs) return;
   if (codecs.key !== undefined) {
     if (!isLayout(codecs.key)) throw argError('key must be a layout (t.u32, t.struct(...))');
-    if (codecs.key.size !== keySize) throw argError(`key layout is ${codecs.key.size} bytes but the ${type} map's key is ${keySize}`);
+    if (codecs.key.size !== keySize)
+      throw argError(`key layout is ${codecs.key.size} bytes but the ${type} map's key is ${keySize}`);
   }
   if (codecs.value !== undefined) {
     if (!isLayout(codecs.value)) throw argError('value must be a layout (t.u64, t.struct(...))');
-    if (codecs.value.size !== valueSize) throw argError(`value layout is ${codecs.value.size} bytes but the ${type} map's value is ${valueSize}`);
+    if (codecs.value.size !== valueSize)
+      throw argError(`value layout is ${codecs.value.size} bytes but the ${type} map's value is ${valueSize}`);
   }
 }
 
 function refFd(x: unknown, what: 'map' | 'program' | 'perf event'): number {
-  const fd = typeof x === 'number' ? x : x !== null && typeof x === 'object' && 'fd' in x ? (x as { fd: unknown }).fd : undefined;
-  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0) throw argError(`expected a ${what === 'map' ? 'BpfMap' : 'Program'} or a ${what} fd, got ${x === null ? 'null' : typeof x}`);
+  const fd =
+    typeof x === 'number'
+      ? x
+      : x !== null && typeof x === 'object' && 'fd' in x
+        ? (x as { fd: unknown }).fd
+        : undefined;
+  if (typeof fd !== 'number' || !Number.isInteger(fd) || fd < 0)
+    throw argError(
+      `expected a ${what === 'map' ? 'BpfMap' : 'Program'} or a ${what} fd, got ${x === null ? 'null' : typeof x}`,
+    );
   return fd;
 }
 
@@ -1607,8 +2068,15 @@ function readMapInfo(fd: number, what: string): MapInfo {
 }
 
 /** Sums per-CPU values without BigInt: scalars to a number, integer-field structs field by field. */
-function sumPerCpu(view: DataView, cpus: number, stride: number, layout: Layout<any> | undefined, valueSize: number): any {
-  const fields = layout && (layout as any).kind === 'struct' ? (layout as any).fields as Record<string, Layout<any>> : undefined;
+function sumPerCpu(
+  view: DataView,
+  cpus: number,
+  stride: number,
+  layout: Layout<any> | undefined,
+  valueSize: number,
+): any {
+  const fields =
+    layout && (layout as any).kind === 'struct' ? ((layout as any).fields as Record<string, Layout<any>>) : undefined;
   if (fields) {
     const out: Record<string, number> = {};
     const offsets = (layout as any).offsets as Record<string, number>;
@@ -1630,15 +2098,23 @@ function sumPerCpu(view: DataView, cpus: number, stride: number, layout: Layout<
 function readInt(view: DataView, off: number, size: number, kind: string): number {
   const signed = typeof kind === 'string' && kind.startsWith('i');
   switch (size) {
-    case 1: return signed ? view.getInt8(off) : view.getUint8(off);
-    case 2: return signed ? view.getInt16(off, true) : view.getUint16(off, true);
-    case 4: return kind === 'f32' ? view.getFloat32(off, true) : signed ? view.getInt32(off, true) : view.getUint32(off, true);
+    case 1:
+      return signed ? view.getInt8(off) : view.getUint8(off);
+    case 2:
+      return signed ? view.getInt16(off, true) : view.getUint16(off, true);
+    case 4:
+      return kind === 'f32'
+        ? view.getFloat32(off, true)
+        : signed
+          ? view.getInt32(off, true)
+          : view.getUint32(off, true);
     case 8: {
       if (kind === 'f64') return view.getFloat64(off, true);
       const lo = view.getUint32(off, true);
       const hi = signed ? view.getInt32(off + 4, true) : view.getUint32(off + 4, true);
       return hi * 4294967296 + lo;
     }
-    default: throw argError(`sum() needs integer values (1, 2, 4 or 8 bytes), got ${size} bytes`);
+    default:
+      throw argError(`sum() needs integer values (1, 2, 4 or 8 bytes), got ${size} bytes`);
   }
 }

@@ -79,10 +79,31 @@ export const NATIVE_PATH_ENV = 'TSBPF_NATIVE_PATH';
 
 /** Every function of the binding: each gets a loading stub until the first call. */
 const FUNCTIONS = [
-  'bpf', 'addressOf', 'perfEventOpen', 'ioctl', 'close', 'mmap', 'unmap', 'pollStart', 'pollStop', 'pollResume',
-  'pollClose', 'timerfdCreate', 'timerfdSet', 'monotonicNs', 'sleepUntil', 'pollWait', 'epollCreate', 'epollCtl',
-  'timerfdSetInterval', 'epollWaitTimer', 'schedSetaffinity',
-  'schedGetaffinity', 'schedGetcpu', 'setsockopt', 'pidfdOpen',
+  'bpf',
+  'addressOf',
+  'perfEventOpen',
+  'ioctl',
+  'close',
+  'mmap',
+  'unmap',
+  'pollStart',
+  'pollStop',
+  'pollResume',
+  'pollClose',
+  'timerfdCreate',
+  'timerfdSet',
+  'monotonicNs',
+  'sleepUntil',
+  'pollWait',
+  'epollCreate',
+  'epollCtl',
+  'timerfdSetInterval',
+  'epollWaitTimer',
+  'schedSetaffinity',
+  'schedGetaffinity',
+  'schedGetcpu',
+  'setsockopt',
+  'pidfdOpen',
 ] as const satisfies readonly Exclude<keyof NativeBinding, 'pageSize'>[];
 /** Compile-time check that FUNCTIONS lists every function of NativeBinding (a missing one is named here). */
 type Unlisted = Exclude<Exclude<keyof NativeBinding, 'pageSize'>, (typeof FUNCTIONS)[number]>;
@@ -98,7 +119,9 @@ let loaded: NativeBinding | undefined;
 function candidates(): string[] {
   const override = process.env[NATIVE_PATH_ENV];
   if (override) return [override];
-  return ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) => join(packageRoot, d));
+  return ['build/Release', 'build/Debug', `prebuilds/${process.platform}-${process.arch}`].map((d) =>
+    join(packageRoot, d),
+  );
 }
 
 /**
@@ -114,13 +137,17 @@ export function loadNative(): NativeBinding {
     binding = require(override ? resolve(override) : nodeGypBuild.resolve(packageRoot)) as NativeBinding;
   } catch (e) {
     const where = `${process.platform}-${process.arch}`;
-    const todo = process.platform === 'linux'
-      ? 'prebuilt addons ship for linux-x64 and linux-arm64 (glibc): if this is one, reinstall tsbpf; elsewhere build it from source with a C compiler, make and python3: `npm rebuild tsbpf`'
-      : 'the kernel layer needs Linux (x64 or arm64)';
-    throw new NotSupportedError(`the kernel layer on ${where}`,
+    const todo =
+      process.platform === 'linux'
+        ? 'prebuilt addons ship for linux-x64 and linux-arm64 (glibc): if this is one, reinstall tsbpf; elsewhere build it from source with a C compiler, make and python3: `npm rebuild tsbpf`'
+        : 'the kernel layer needs Linux (x64 or arm64)';
+    throw new NotSupportedError(
+      `the kernel layer on ${where}`,
       `no native addon loaded (looked in ${candidates().join(', ')}): ${todo}. ` +
-      'The pure modules (tsbpf/asm, tsbpf/elf, tsbpf/btf, tsbpf/layout, ...) work without it. ' +
-      `Cause: ${(e as Error).message.split('\n')[0]}`, { cause: e });
+        'The pure modules (tsbpf/asm, tsbpf/elf, tsbpf/btf, tsbpf/layout, ...) work without it. ' +
+        `Cause: ${(e as Error).message.split('\n')[0]}`,
+      { cause: e },
+    );
   }
   loaded = binding;
   // Replace the stubs with the real functions: after the first call every `native.x(...)` is a direct call.
@@ -135,7 +162,8 @@ export function nativeLoaded(): boolean {
 
 /** A stub that loads the addon, then calls the real function (already swapped into `native`). */
 function stub<K extends (typeof FUNCTIONS)[number]>(name: K): NativeBinding[K] {
-  return ((...args: unknown[]): unknown => (loadNative()[name] as (...a: unknown[]) => unknown)(...args)) as NativeBinding[K];
+  return ((...args: unknown[]): unknown =>
+    (loadNative()[name] as (...a: unknown[]) => unknown)(...args)) as NativeBinding[K];
 }
 
 // Every member exists from the start and is replaced in place on load (the pageSize getter stays), so

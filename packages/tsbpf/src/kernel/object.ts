@@ -35,14 +35,27 @@ import { INSN_SIZE, PSEUDO } from '../pure/insn.js';
 import { MAP_PIN, resolveMapShape, isSlotRef, type MapSpec } from '../pure/map-spec.js';
 import { BpfObjectError, GlobalData, type GlobalVariable } from '../pure/global-data.js';
 import {
-  ObjectSpec, coreInstructions, dataBytes, resolveProgramCore, type CoreRecord, type ExternSpec, type LineInfoRecord, type ProgramSpec,
+  ObjectSpec,
+  coreInstructions,
+  dataBytes,
+  resolveProgramCore,
+  type CoreRecord,
+  type ExternSpec,
+  type LineInfoRecord,
+  type ProgramSpec,
 } from '../pure/object-spec.js';
 import { BpfError, VerifierError } from './errors.js';
 import { ArrayMap, BpfMap, updateMapBytes } from './map.js';
 import { Program } from './program.js';
 import { AttachError, type Link } from './link.js';
 import { loadObjectBtf } from './btf-load.js';
-import { explainTracingLoadError, tracingTargetBtfId, vmlinuxBtf, type TracingKind, type TracingLoadOptions } from './attach-tracing.js';
+import {
+  explainTracingLoadError,
+  tracingTargetBtfId,
+  vmlinuxBtf,
+  type TracingKind,
+  type TracingLoadOptions,
+} from './attach-tracing.js';
 import { KsymResolver, type KsymResolution } from './ksyms.js';
 import { patchKfuncCall, patchKsymLoad } from '../pure/ksym-patch.js';
 import { iterTargetBtfId, type IterOptions } from './attach-iter.js';
@@ -100,26 +113,49 @@ export class ObjectProgram {
     this.spec = spec;
   }
 
-  get name(): string { return this.spec.name; }
-  get section(): string { return this.spec.section; }
-  get info(): SectionInfo { return this.spec.info; }
+  get name(): string {
+    return this.spec.name;
+  }
+  get section(): string {
+    return this.spec.section;
+  }
+  get info(): SectionInfo {
+    return this.spec.info;
+  }
   /** Load it with the object (set false before load() to skip, like bpf_program__set_autoload). */
-  get autoload(): boolean { return this.spec.autoload; }
-  set autoload(v: boolean) { this.spec.autoload = v; }
+  get autoload(): boolean {
+    return this.spec.autoload;
+  }
+  set autoload(v: boolean) {
+    this.spec.autoload = v;
+  }
   /** Linked instructions (main function + appended subprograms) before map fds and CO-RE. */
-  get instructions(): Uint8Array { return this.spec.instructions; }
+  get instructions(): Uint8Array {
+    return this.spec.instructions;
+  }
   /** Names of the functions linked in, in order (main first). */
-  get functions(): readonly string[] { return this.spec.functions; }
+  get functions(): readonly string[] {
+    return this.spec.functions;
+  }
   /** func_info records at linked positions. */
-  get funcInfo(): { insn: number; typeId: number }[] | undefined { return this.spec.funcInfo; }
+  get funcInfo(): { insn: number; typeId: number }[] | undefined {
+    return this.spec.funcInfo;
+  }
   /** line_info records at linked positions. */
-  get lineInfo(): LineInfoRecord[] | undefined { return this.spec.lineInfo; }
+  get lineInfo(): LineInfoRecord[] | undefined {
+    return this.spec.lineInfo;
+  }
   /** CO-RE records at linked positions (`result` set once resolved). */
-  get coreRelos(): CoreRecord[] { return this.spec.core; }
+  get coreRelos(): CoreRecord[] {
+    return this.spec.core;
+  }
 
   /** The loaded Program (throws before load() or when autoload was off). */
   get program(): Program {
-    if (!this.#program) throw new TypeError(`tsbpf: program "${this.name}" is not loaded${this.autoload ? ' (call load() first)' : ' (autoload is off)'}`);
+    if (!this.#program)
+      throw new TypeError(
+        `tsbpf: program "${this.name}" is not loaded${this.autoload ? ' (call load() first)' : ' (autoload is off)'}`,
+      );
     return this.#program;
   }
 
@@ -155,7 +191,17 @@ export class ObjectProgram {
   /** Whether attach() works without options. */
   get autoAttachable(): boolean {
     const k = this.info.target.kind;
-    return k === 'tracepoint' || k === 'raw_tracepoint' || k === 'tracing' || k === 'kprobe' || k === 'ksyscall' || k === 'uprobe' || k === 'usdt' || k === 'perf_event' || k === 'invalid';
+    return (
+      k === 'tracepoint' ||
+      k === 'raw_tracepoint' ||
+      k === 'tracing' ||
+      k === 'kprobe' ||
+      k === 'ksyscall' ||
+      k === 'uprobe' ||
+      k === 'usdt' ||
+      k === 'perf_event' ||
+      k === 'invalid'
+    );
   }
 
   /** Same as attach() with no options; throws when the section names no target. */
@@ -168,29 +214,60 @@ export class ObjectProgram {
     const tgt = this.info.target;
     const where = `program "${this.name}" (SEC("${this.section}"))`;
     switch (tgt.kind) {
-      case 'tracepoint': return p.attachTracepoint(tgt.category, tgt.name, { cookie: opts.cookie });
-      case 'raw_tracepoint': return p.attachRawTracepoint(tgt.name, { cookie: opts.cookie });
+      case 'tracepoint':
+        return p.attachTracepoint(tgt.category, tgt.name, { cookie: opts.cookie });
+      case 'raw_tracepoint':
+        return p.attachRawTracepoint(tgt.name, { cookie: opts.cookie });
       case 'tracing':
         if (tgt.tracing === 'iter') return p.attachIter(opts.iter);
-        if (tgt.tracing === 'freplace') throw new BpfObjectError(`${where}: freplace programs are not attached automatically; load the replacement with its target program and attach it yourself`);
+        if (tgt.tracing === 'freplace')
+          throw new BpfObjectError(
+            `${where}: freplace programs are not attached automatically; load the replacement with its target program and attach it yourself`,
+          );
         return p.attachTracing({ cookie: opts.cookie });
-      case 'kprobe': return p.attachKprobe(tgt.function, { offset: tgt.offset || undefined, retprobe: tgt.retprobe, cookie: opts.cookie });
-      case 'ksyscall': return p.attachKprobe(`__x64_sys_${tgt.syscall}`, { retprobe: tgt.retprobe, cookie: opts.cookie });
-      case 'uprobe': return p.attachUprobe({ binary: tgt.binary, symbol: tgt.symbol, offset: tgt.offset || undefined, retprobe: tgt.retprobe, pid: opts.pid, cookie: opts.cookie });
-      case 'usdt': return p.attachUsdt({ binary: tgt.binary, provider: tgt.provider, name: tgt.name, pid: opts.pid, cookie: opts.cookie });
-      case 'perf_event': return p.attachPerfEvent();
-      case 'invalid': throw new AttachError('ENOENT', where, tgt.reason);
+      case 'kprobe':
+        return p.attachKprobe(tgt.function, {
+          offset: tgt.offset || undefined,
+          retprobe: tgt.retprobe,
+          cookie: opts.cookie,
+        });
+      case 'ksyscall':
+        return p.attachKprobe(`__x64_sys_${tgt.syscall}`, { retprobe: tgt.retprobe, cookie: opts.cookie });
+      case 'uprobe':
+        return p.attachUprobe({
+          binary: tgt.binary,
+          symbol: tgt.symbol,
+          offset: tgt.offset || undefined,
+          retprobe: tgt.retprobe,
+          pid: opts.pid,
+          cookie: opts.cookie,
+        });
+      case 'usdt':
+        return p.attachUsdt({
+          binary: tgt.binary,
+          provider: tgt.provider,
+          name: tgt.name,
+          pid: opts.pid,
+          cookie: opts.cookie,
+        });
+      case 'perf_event':
+        return p.attachPerfEvent();
+      case 'invalid':
+        throw new AttachError('ENOENT', where, tgt.reason);
       case 'xdp':
         if (opts.interface === undefined) throw argError(`${where} needs { interface } to attach`);
         return p.attachXdp(opts.interface, { mode: opts.xdpMode });
-      case 'tc': case 'tcx':
+      case 'tc':
+      case 'tcx':
         if (opts.interface === undefined) throw argError(`${where} needs { interface } to attach`);
-        return p.attachTcx(opts.interface, tgt.kind === 'tcx' ? tgt.direction : opts.direction ?? 'ingress');
+        return p.attachTcx(opts.interface, tgt.kind === 'tcx' ? tgt.direction : (opts.direction ?? 'ingress'));
       case 'cgroup':
         if (opts.cgroup === undefined) throw argError(`${where} needs { cgroup } (a cgroup v2 path) to attach`);
         return p.attachCgroup(opts.cgroup, tgt.attachType);
       default:
-        throw argError(`${where} names no attach target; attach its Program (obj.programs.${this.name}.program) by hand`);
+        throw argError(
+          `${where} names no attach target; attach its Program (obj.programs.${this.name}.program) by hand`,
+        );
     }
   }
 
@@ -200,7 +277,25 @@ export class ObjectProgram {
   }
 }
 
-const NO_BTF_MAP_TYPES = new Set<string>(['perf_event_array', 'cgroup_array', 'stack_trace', 'array_of_maps', 'hash_of_maps', 'devmap', 'devmap_hash', 'cpumap', 'xskmap', 'sockmap', 'sockhash', 'queue', 'stack', 'arena', 'ringbuf', 'user_ringbuf', 'prog_array']);
+const NO_BTF_MAP_TYPES = new Set<string>([
+  'perf_event_array',
+  'cgroup_array',
+  'stack_trace',
+  'array_of_maps',
+  'hash_of_maps',
+  'devmap',
+  'devmap_hash',
+  'cpumap',
+  'xskmap',
+  'sockmap',
+  'sockhash',
+  'queue',
+  'stack',
+  'arena',
+  'ringbuf',
+  'user_ringbuf',
+  'prog_array',
+]);
 const PSEUDO_MAP_FD = PSEUDO.map_fd;
 const PSEUDO_MAP_VALUE = PSEUDO.map_value;
 const FUNC_INFO_REC_SIZE = 8;
@@ -210,11 +305,19 @@ const DEFAULT_PIN_ROOT = '/sys/fs/bpf';
 const INNER_NAME_PREFIX = 9;
 
 /** The C source line of a linked instruction, from line_info. */
-function sourceLineOf(p: ProgramSpec, insn: number): { file: string; line: number; column: number; text: string } | undefined {
+function sourceLineOf(
+  p: ProgramSpec,
+  insn: number,
+): { file: string; line: number; column: number; text: string } | undefined {
   if (!p.lineInfo) return undefined;
   let best: LineInfoRecord | undefined;
-  for (const l of p.lineInfo) { if (l.insn <= insn) best = l; else break; }
-  return best ? { file: best.record.fileName, line: best.line, column: best.column, text: best.record.lineText.trim() } : undefined;
+  for (const l of p.lineInfo) {
+    if (l.insn <= insn) best = l;
+    else break;
+  }
+  return best
+    ? { file: best.record.fileName, line: best.line, column: best.column, text: best.record.lineText.trim() }
+    : undefined;
 }
 
 /** A clang-compiled BPF object: an ObjectSpec and, after load(), its maps and programs in the kernel. */
@@ -279,13 +382,20 @@ export class BpfObject {
     } else {
       throw argError('BpfObject.open expects a path or a Uint8Array');
     }
-    const name = options.name ?? (typeof pathOrBuffer === 'string' ? basename(pathOrBuffer).replace(/(\.bpf)?\.o$/, '') : 'obj');
+    const name =
+      options.name ?? (typeof pathOrBuffer === 'string' ? basename(pathOrBuffer).replace(/(\.bpf)?\.o$/, '') : 'obj');
     let spec: ObjectSpec;
     try {
       spec = ObjectSpec.parse(bytes, { name });
     } catch (e) {
       // ObjectSpec.parse throws only tsbpf errors (anything unexpected arrives as BpfObjectError); name the file.
-      if (e instanceof ElfError || e instanceof BtfError || e instanceof BpfObjectError || e instanceof SectionNameError || e instanceof CoreReloError) {
+      if (
+        e instanceof ElfError ||
+        e instanceof BtfError ||
+        e instanceof BpfObjectError ||
+        e instanceof SectionNameError ||
+        e instanceof CoreReloError
+      ) {
         e.message = `${label}: ${e.message}`;
       }
       throw e;
@@ -307,13 +417,21 @@ export class BpfObject {
     return this.#data.get(section);
   }
   /** `.rodata` variables: set before load(). */
-  get rodata(): GlobalData | undefined { return this.#data.get('.rodata'); }
+  get rodata(): GlobalData | undefined {
+    return this.#data.get('.rodata');
+  }
   /** `.data` variables: read and write after load() too. */
-  get dataSection(): GlobalData | undefined { return this.#data.get('.data'); }
+  get dataSection(): GlobalData | undefined {
+    return this.#data.get('.data');
+  }
   /** `.bss` variables: read and write after load() too. */
-  get bss(): GlobalData | undefined { return this.#data.get('.bss'); }
+  get bss(): GlobalData | undefined {
+    return this.#data.get('.bss');
+  }
   /** `.kconfig` externs (values resolved for the running kernel at load; zero before). */
-  get kconfig(): GlobalData | undefined { return this.#data.get('.kconfig'); }
+  get kconfig(): GlobalData | undefined {
+    return this.#data.get('.kconfig');
+  }
 
   /** Maps by name after load(): BTF `.maps` names, legacy map names, and `.rodata`/`.data`/`.bss`. */
   get maps(): Record<string, BpfMap> {
@@ -325,14 +443,20 @@ export class BpfObject {
   /** A program by name; throws listing the names when absent. */
   program(name: string): ObjectProgram {
     const p = this.programs[name];
-    if (!p) throw new RangeError(`tsbpf: no program "${name}" in ${this.name} (programs: ${Object.keys(this.programs).join(', ') || 'none'})`);
+    if (!p)
+      throw new RangeError(
+        `tsbpf: no program "${name}" in ${this.name} (programs: ${Object.keys(this.programs).join(', ') || 'none'})`,
+      );
     return p;
   }
 
   /** A loaded map by name; throws listing the names when absent. */
   map(name: string): BpfMap {
     const m = this.maps[name];
-    if (!m) throw new RangeError(`tsbpf: no map "${name}" in ${this.name} (maps: ${Object.keys(this.maps).join(', ') || 'none'})`);
+    if (!m)
+      throw new RangeError(
+        `tsbpf: no map "${name}" in ${this.name} (maps: ${Object.keys(this.maps).join(', ') || 'none'})`,
+      );
     return m;
   }
 
@@ -406,7 +530,8 @@ export class BpfObject {
     for (const p of Object.values(this.programs)) {
       const ps = p.spec;
       if (!ps.autoload) continue;
-      if (ps.core.some((c) => !c.result)) resolveProgramCore(spec, { ...ps, core: ps.core.filter((c) => !c.result) }, coreTarget());
+      if (ps.core.some((c) => !c.result))
+        resolveProgramCore(spec, { ...ps, core: ps.core.filter((c) => !c.result) }, coreTarget());
       const { instructions, results } = coreInstructions(ps);
       p.coreResults = results;
       applyRelocations(ps, instructions, maps, externs);
@@ -421,11 +546,17 @@ export class BpfObject {
         let fd: number;
         if ('map' in e.value) {
           const inner = maps[e.value.map];
-          if (!inner) throw new BpfObjectError(`map '${name}' slot ${String(e.key)} refers to map '${e.value.map}', which does not exist`);
+          if (!inner)
+            throw new BpfObjectError(
+              `map '${name}' slot ${String(e.key)} refers to map '${e.value.map}', which does not exist`,
+            );
           fd = inner.fd;
         } else {
           const prog = this.programs[e.value.program];
-          if (!prog) throw new BpfObjectError(`map '${name}' slot ${String(e.key)} refers to '${e.value.program}', which is not a program`);
+          if (!prog)
+            throw new BpfObjectError(
+              `map '${name}' slot ${String(e.key)} refers to '${e.value.program}', which is not a program`,
+            );
           if (!prog.loaded) continue;
           fd = prog.fd;
         }
@@ -435,12 +566,16 @@ export class BpfObject {
   }
 
   #createMap(spec: MapSpec, name: string, btfFd: number | undefined): BpfMap {
-    if ((MAP_TYPE as Record<string, number>)[spec.type] === undefined) throw new BpfObjectError(`map '${name}': unknown map type ${spec.type}`);
+    if ((MAP_TYPE as Record<string, number>)[spec.type] === undefined)
+      throw new BpfObjectError(`map '${name}': unknown map type ${spec.type}`);
     const pinPath = spec.pinning === MAP_PIN.byName ? join(this.#options.pinRoot ?? DEFAULT_PIN_ROOT, name) : undefined;
     for (const what of ['key', 'value'] as const) {
       const l = spec[what];
       const size = spec[`${what}Size`];
-      if (l && size && l.size !== size) throw new BpfObjectError(`map '${name}': the ${what} layout is ${l.size} bytes but the object's ${what} is ${size}`);
+      if (l && size && l.size !== size)
+        throw new BpfObjectError(
+          `map '${name}': the ${what} layout is ${l.size} bytes but the object's ${what} is ${size}`,
+        );
     }
     const codecs = this.#codecs(spec);
     const shape = resolveMapShape(spec, { possibleCpus: possibleCpus() });
@@ -448,21 +583,47 @@ export class BpfObject {
     if (pinPath && existsSync(pinPath)) {
       const m = BpfMap.fromPin(pinPath, codecs);
       const info = m.info();
-      if (info.type !== spec.type || info.keySize !== shape.keySize || info.valueSize !== shape.valueSize || info.maxEntries !== shape.maxEntries || (info.flags & ~MAP_FLAG.inner_map) !== (flags & ~MAP_FLAG.inner_map)) {
+      if (
+        info.type !== spec.type ||
+        info.keySize !== shape.keySize ||
+        info.valueSize !== shape.valueSize ||
+        info.maxEntries !== shape.maxEntries ||
+        (info.flags & ~MAP_FLAG.inner_map) !== (flags & ~MAP_FLAG.inner_map)
+      ) {
         m.close();
-        throw new BpfObjectError(`map '${name}': the map pinned at ${pinPath} (${info.type}, key ${info.keySize}, value ${info.valueSize}, ${info.maxEntries} entries, flags 0x${info.flags.toString(16)}) does not match the object's definition`);
+        throw new BpfObjectError(
+          `map '${name}': the map pinned at ${pinPath} (${info.type}, key ${info.keySize}, value ${info.valueSize}, ${info.maxEntries} entries, flags 0x${info.flags.toString(16)}) does not match the object's definition`,
+        );
       }
       return m;
     }
     // Key/value: a BTF-derived layout when it matches the size, else the raw size (0: none).
-    const innerSpec = spec.innerMap && { ...spec.innerMap, pinning: MAP_PIN.none, name: kernelMapName(this.name, name.slice(0, INNER_NAME_PREFIX) + '.inner', spec.innerMap) };
-    if (innerSpec && NO_BTF_MAP_TYPES.has(innerSpec.type)) { delete innerSpec.keyTypeId; delete innerSpec.valueTypeId; }
+    const innerSpec = spec.innerMap && {
+      ...spec.innerMap,
+      pinning: MAP_PIN.none,
+      name: kernelMapName(this.name, `${name.slice(0, INNER_NAME_PREFIX)}.inner`, spec.innerMap),
+    };
+    if (innerSpec && NO_BTF_MAP_TYPES.has(innerSpec.type)) {
+      delete innerSpec.keyTypeId;
+      delete innerSpec.valueTypeId;
+    }
     const create: MapSpec<any, any> = {
-      ...spec, maxEntries: shape.maxEntries, flags, name: kernelMapName(this.name, name, spec), innerMap: innerSpec,
-      key: codecs?.key, value: codecs?.value, keySize: shape.keySize, valueSize: shape.valueSize,
+      ...spec,
+      maxEntries: shape.maxEntries,
+      flags,
+      name: kernelMapName(this.name, name, spec),
+      innerMap: innerSpec,
+      key: codecs?.key,
+      value: codecs?.value,
+      keySize: shape.keySize,
+      valueSize: shape.valueSize,
     };
     {
-      const withBtf = btfFd !== undefined && !NO_BTF_MAP_TYPES.has(spec.type) && spec.valueTypeId !== undefined && (spec.keyTypeId !== undefined || spec.origin === 'data');
+      const withBtf =
+        btfFd !== undefined &&
+        !NO_BTF_MAP_TYPES.has(spec.type) &&
+        spec.valueTypeId !== undefined &&
+        (spec.keyTypeId !== undefined || spec.origin === 'data');
       let m: BpfMap;
       if (withBtf) {
         try {
@@ -476,14 +637,20 @@ export class BpfObject {
         m = BpfMap.create(create);
       }
       if (pinPath) {
-        try { m.pin(pinPath); } catch (e) { m.close(); throw e; }
+        try {
+          m.pin(pinPath);
+        } catch (e) {
+          m.close();
+          throw e;
+        }
       }
       return m;
     }
   }
 
   #codecs(spec: MapSpec): { key?: Layout<any>; value?: Layout<any> } | undefined {
-    if (spec.key || spec.value) return { key: spec.key as Layout<any> | undefined, value: spec.value as Layout<any> | undefined };
+    if (spec.key || spec.value)
+      return { key: spec.key as Layout<any> | undefined, value: spec.value as Layout<any> | undefined };
     const btf = this.btf;
     if (!btf || spec.origin === 'data') return undefined;
     const out: { key?: Layout<any>; value?: Layout<any> } = {};
@@ -492,7 +659,9 @@ export class BpfObject {
       try {
         const l = btfLayout(btf, id, { u64: 'bigint' });
         return l.size === size ? l : undefined;
-      } catch { return undefined; }
+      } catch {
+        return undefined;
+      }
     };
     if (!NO_BTF_MAP_TYPES.has(spec.type)) {
       out.key = tryLayout(spec.keyTypeId, spec.keySize);
@@ -505,27 +674,45 @@ export class BpfObject {
     const info = p.info;
     let attachBtfId: number | undefined;
     const tg = info.target;
-    if (tg.kind === 'tracing' && tg.tracing !== 'iter' && tg.tracing !== 'freplace') attachBtfId = tracingTargetBtfId(tg.tracing as TracingKind, tg.target);
+    if (tg.kind === 'tracing' && tg.tracing !== 'iter' && tg.tracing !== 'freplace')
+      attachBtfId = tracingTargetBtfId(tg.tracing as TracingKind, tg.target);
     if (tg.kind === 'tracing' && tg.tracing === 'iter') attachBtfId = iterTargetBtfId(tg.target);
     let flags = 0;
     if (info.sleepable) flags |= PROG_FLAG.sleepable;
     if (info.xdpFrags) flags |= PROG_FLAG.xdp_has_frags;
     const fi = p.spec.funcInfo;
     const li = p.spec.lineInfo;
-    const btfOpt = btfFd !== undefined && fi ? {
-      fd: btfFd,
-      funcInfo: encodeFuncInfo(fi), funcInfoRecSize: FUNC_INFO_REC_SIZE, funcInfoCount: fi.length,
-      lineInfo: li && li.length ? encodeLineInfo(li) : undefined, lineInfoRecSize: LINE_INFO_REC_SIZE, lineInfoCount: li?.length ?? 0,
-    } : undefined;
+    const btfOpt =
+      btfFd !== undefined && fi
+        ? {
+            fd: btfFd,
+            funcInfo: encodeFuncInfo(fi),
+            funcInfoRecSize: FUNC_INFO_REC_SIZE,
+            funcInfoCount: fi.length,
+            lineInfo: li?.length ? encodeLineInfo(li) : undefined,
+            lineInfoRecSize: LINE_INFO_REC_SIZE,
+            lineInfoCount: li?.length ?? 0,
+          }
+        : undefined;
     try {
       return Program.load({
-        type: info.programType, instructions: insns, license: p.spec.license || 'GPL', name: p.name.slice(0, 15).replace(/[^A-Za-z0-9_.]/g, '_'),
-        expectedAttachType: info.expectedAttachType, attachBtfId, flags, btf: btfOpt, logLevel: this.#options.logLevel,
+        type: info.programType,
+        instructions: insns,
+        license: p.spec.license || 'GPL',
+        name: p.name.slice(0, 15).replace(/[^A-Za-z0-9_.]/g, '_'),
+        expectedAttachType: info.expectedAttachType,
+        attachBtfId,
+        flags,
+        btf: btfOpt,
+        logLevel: this.#options.logLevel,
         fdArray: this.#ksyms?.fdArray,
       });
     } catch (err) {
       // A kernel that refuses trampolines (fentry/fexit/lsm): the same explanation Program.loadTracing gives.
-      const e = tg.kind === 'tracing' ? explainTracingLoadError(err, { kind: tg.tracing, target: tg.target } as TracingLoadOptions) : err;
+      const e =
+        tg.kind === 'tracing'
+          ? explainTracingLoadError(err, { kind: tg.tracing, target: tg.target } as TracingLoadOptions)
+          : err;
       if (e instanceof VerifierError && e.instruction !== undefined) {
         const src = p.sourceLine(e.instruction);
         if (src) {
@@ -563,9 +750,19 @@ export class BpfObject {
   }
 
   #release(): void {
-    for (const l of this.#links.splice(0)) { try { l.close(); } catch { /* already gone */ } }
+    for (const l of this.#links.splice(0)) {
+      try {
+        l.close();
+      } catch {
+        /* already gone */
+      }
+    }
     for (const p of Object.values(this.programs)) {
-      try { if (p.loaded) p.program.close(); } catch { /* closed */ }
+      try {
+        if (p.loaded) p.program.close();
+      } catch {
+        /* closed */
+      }
       p.setProgram(undefined);
     }
     for (const m of this.#mapList.splice(0)) m.close();
@@ -604,7 +801,11 @@ export type ResolvedExtern =
  * into the spec's `.kconfig` map contents. `__ksym` variables and kfuncs the programs use resolve through `ksyms`
  * (kernel BTF ids, kallsyms addresses; weak missing ones to 0); without it, using one throws.
  */
-export function resolveExterns(spec: ObjectSpec, options: BpfObjectOptions = {}, ksyms?: KsymResolver): Map<string, ResolvedExtern> {
+export function resolveExterns(
+  spec: ObjectSpec,
+  options: BpfObjectOptions = {},
+  ksyms?: KsymResolver,
+): Map<string, ResolvedExtern> {
   const out = new Map<string, ResolvedExtern>();
   const kc = spec.maps['.kconfig'];
   const kcBytes = kc ? dataBytes(kc) : undefined;
@@ -621,7 +822,8 @@ export function resolveExterns(spec: ObjectSpec, options: BpfObjectOptions = {},
       }
     }
     if (value === undefined) {
-      if (!ext.weak && ext.name.startsWith('CONFIG_') && (cfg?.size ?? 0) > 0) throw new BpfObjectError(`extern '${ext.name}' (.kconfig) is not set in the kernel config and is not __weak`);
+      if (!ext.weak && ext.name.startsWith('CONFIG_') && (cfg?.size ?? 0) > 0)
+        throw new BpfObjectError(`extern '${ext.name}' (.kconfig) is not set in the kernel config and is not __weak`);
     } else {
       writeKconfig(kcBytes, ext, value);
     }
@@ -630,10 +832,16 @@ export function resolveExterns(spec: ObjectSpec, options: BpfObjectOptions = {},
   // __ksym variables and kfuncs the programs to load use (libbpf's bpf_object__resolve_ksyms_btf_id / kallsyms).
   if (ksyms) {
     const used = new Set<string>();
-    for (const p of Object.values(spec.programs)) if (p.autoload) for (const r of p.relocations) if (r.kind === 'extern' || r.kind === 'kfunc') used.add(r.extern);
-    const list = Object.values(spec.externs).filter((e) => (e.kind === 'ksym' || e.kind === 'kfunc') && used.has(e.name));
+    for (const p of Object.values(spec.programs))
+      if (p.autoload) for (const r of p.relocations) if (r.kind === 'extern' || r.kind === 'kfunc') used.add(r.extern);
+    const list = Object.values(spec.externs).filter(
+      (e) => (e.kind === 'ksym' || e.kind === 'kfunc') && used.has(e.name),
+    );
     let index = 0;
-    for (const [name, res] of ksyms.resolve(list as { name: string; kind: 'ksym' | 'kfunc'; weak: boolean; typeId: number }[], spec.btf)) {
+    for (const [name, res] of ksyms.resolve(
+      list as { name: string; kind: 'ksym' | 'kfunc'; weak: boolean; typeId: number }[],
+      spec.btf,
+    )) {
       out.set(name, { kind: 'ksym', res, index: index++ });
     }
   }
@@ -643,7 +851,9 @@ export function resolveExterns(spec: ObjectSpec, options: BpfObjectOptions = {},
     for (const r of p.relocations) {
       if ((r.kind === 'extern' || r.kind === 'kfunc') && !out.has(r.extern)) {
         const ext = spec.externs[r.extern];
-        throw new BpfObjectError(`program '${p.name}': extern ${ext?.kind ?? ''} '${r.extern}' is not supported by the loader yet (only .kconfig externs are)`);
+        throw new BpfObjectError(
+          `program '${p.name}': extern ${ext?.kind ?? ''} '${r.extern}' is not supported by the loader yet (only .kconfig externs are)`,
+        );
       }
     }
   }
@@ -651,21 +861,34 @@ export function resolveExterns(spec: ObjectSpec, options: BpfObjectOptions = {},
 }
 
 /** Patches map fds, global data addresses and externs into a program's (copied) instructions. */
-function applyRelocations(p: ProgramSpec, insns: Uint8Array, maps: Record<string, BpfMap>, externs: Map<string, ResolvedExtern>): void {
+function applyRelocations(
+  p: ProgramSpec,
+  insns: Uint8Array,
+  maps: Record<string, BpfMap>,
+  externs: Map<string, ResolvedExtern>,
+): void {
   const v = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
   const ldMap = (insn: number, map: string, valueOffset: number | undefined): void => {
     const m = maps[map];
-    if (!m) throw new BpfObjectError(`program '${p.name}': instruction ${insn} refers to map '${map}', which the object does not have`);
+    if (!m)
+      throw new BpfObjectError(
+        `program '${p.name}': instruction ${insn} refers to map '${map}', which the object does not have`,
+      );
     const at = insn * INSN_SIZE;
-    if (at + 2 * INSN_SIZE > insns.length) throw new BpfObjectError(`program '${p.name}': relocation at instruction ${insn} is outside the program`);
+    if (at + 2 * INSN_SIZE > insns.length)
+      throw new BpfObjectError(`program '${p.name}': relocation at instruction ${insn} is outside the program`);
     insns[at + 1] = (insns[at + 1]! & 0x0f) | ((valueOffset === undefined ? PSEUDO_MAP_FD : PSEUDO_MAP_VALUE) << 4);
     v.setInt32(at + 4, m.fd, true);
     v.setInt32(at + INSN_SIZE + 4, valueOffset ?? 0, true);
   };
   for (const r of p.relocations) {
     switch (r.kind) {
-      case 'map': ldMap(r.insn, r.map, undefined); break;
-      case 'data': ldMap(r.insn, r.map, r.offset); break;
+      case 'map':
+        ldMap(r.insn, r.map, undefined);
+        break;
+      case 'data':
+        ldMap(r.insn, r.map, r.offset);
+        break;
       case 'extern': {
         const res = externs.get(r.extern)!;
         if (res.kind === 'ksym') patchKsymLoad(insns, r.insn, res.res, `program '${p.name}': extern '${r.extern}'`);
@@ -674,7 +897,10 @@ function applyRelocations(p: ProgramSpec, insns: Uint8Array, maps: Record<string
       }
       case 'kfunc': {
         const res = externs.get(r.extern);
-        if (res?.kind !== 'ksym') throw new BpfObjectError(`program '${p.name}': '${r.extern}' is called as a kfunc but is not a __ksym function`);
+        if (res?.kind !== 'ksym')
+          throw new BpfObjectError(
+            `program '${p.name}': '${r.extern}' is called as a kfunc but is not a __ksym function`,
+          );
         patchKfuncCall(insns, r.insn, res.res, res.index, `program '${p.name}': kfunc '${r.extern}'`);
         break;
       }
@@ -696,7 +922,10 @@ function kernelMapName(object: string, name: string, spec: MapSpec): string {
 function encodeFuncInfo(recs: { insn: number; typeId: number }[]): Uint8Array {
   const out = new Uint8Array(recs.length * 8);
   const v = new DataView(out.buffer);
-  recs.forEach((r, i) => { v.setUint32(i * 8, r.insn, true); v.setUint32(i * 8 + 4, r.typeId, true); });
+  recs.forEach((r, i) => {
+    v.setUint32(i * 8, r.insn, true);
+    v.setUint32(i * 8 + 4, r.typeId, true);
+  });
   return out;
 }
 
@@ -705,7 +934,9 @@ function encodeLineInfo(recs: LineInfoRecord[]): Uint8Array {
   const v = new DataView(out.buffer);
   recs.forEach((r, i) => {
     const o = i * 16;
-    v.setUint32(o, r.insn, true); v.setUint32(o + 4, r.fileNameOff, true); v.setUint32(o + 8, r.lineOff, true);
+    v.setUint32(o, r.insn, true);
+    v.setUint32(o + 4, r.fileNameOff, true);
+    v.setUint32(o + 8, r.lineOff, true);
     v.setUint32(o + 12, ((r.line << 10) | (r.column & 0x3ff)) >>> 0, true);
   });
   return out;
@@ -723,13 +954,20 @@ function kernelConfig(): Map<string, string> {
   if (kcfg) return kcfg;
   kcfg = new Map();
   let text: string | undefined;
-  try { text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8'); } catch {
-    try { text = readFileSync(`/boot/config-${release()}`, 'utf8'); } catch { /* none */ }
+  try {
+    text = gunzipSync(readFileSync('/proc/config.gz')).toString('utf8');
+  } catch {
+    try {
+      text = readFileSync(`/boot/config-${release()}`, 'utf8');
+    } catch {
+      /* none */
+    }
   }
-  if (text) for (const line of text.split('\n')) {
-    const m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
-    if (m) kcfg.set(m[1]!, m[2]!);
-  }
+  if (text)
+    for (const line of text.split('\n')) {
+      const m = /^(CONFIG_[A-Za-z0-9_]+)=(.*)$/.exec(line);
+      if (m) kcfg.set(m[1]!, m[2]!);
+    }
   return kcfg;
 }
 
@@ -737,11 +975,16 @@ function writeKconfig(bytes: Uint8Array, v: ExternSpec, value: number | bigint |
   let x: number | bigint | string = typeof value === 'boolean' ? (value ? 1 : 0) : value;
   if (typeof x === 'string') {
     // Kconfig: y/m/n tristates (libbpf's enum libbpf_tristate: n=0, y=1, m=2), numbers, quoted strings.
-    if (x === 'y') x = 1; else if (x === 'm') x = 2; else if (x === 'n') x = 0;
+    if (x === 'y') x = 1;
+    else if (x === 'm') x = 2;
+    else if (x === 'n') x = 0;
     else if (/^-?(0x[0-9a-fA-F]+|\d+)$/.test(x)) x = BigInt(x);
     else if (/^".*"$/.test(x)) x = x.slice(1, -1);
   }
-  if (v.offset + v.size > bytes.length) throw new BpfObjectError(`extern '${v.name}' [${v.offset}, +${v.size}) is outside .kconfig (${bytes.length} bytes)`);
+  if (v.offset + v.size > bytes.length)
+    throw new BpfObjectError(
+      `extern '${v.name}' [${v.offset}, +${v.size}) is outside .kconfig (${bytes.length} bytes)`,
+    );
   const slot = bytes.subarray(v.offset, v.offset + v.size);
   slot.fill(0);
   if (typeof x === 'string') {

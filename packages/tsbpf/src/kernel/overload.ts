@@ -50,14 +50,23 @@ export class OverloadGuard {
 
   /** Creates the state map. */
   static create(name = 'tsbpf_overload'): OverloadGuard {
-    return new OverloadGuard(BpfMap.create({ type: 'percpu_array', key: t.u32, value: OVERLOAD_STATE, maxEntries: 1, name }));
+    return new OverloadGuard(
+      BpfMap.create({ type: 'percpu_array', key: t.u32, value: OVERLOAD_STATE, maxEntries: 1, name }),
+    );
   }
 
   /** Wraps a C object's `tsbpf_overload` map (a per-CPU array of one `struct tsbpf_overload_state`). */
   static fromMap(map: BpfMap): OverloadGuard {
     if (!(map instanceof BpfMap)) throw argError('OverloadGuard.fromMap needs a BpfMap');
-    if (map.type !== 'percpu_array' || map.valueSize !== OVERLOAD_STATE.size || map.keySize !== 4 || map.maxEntries < 1) {
-      throw argError(`OverloadGuard.fromMap: map "${map.name}" must be a percpu_array of u32 → struct tsbpf_overload_state (${OVERLOAD_STATE.size} bytes), got ${map.type} ${map.keySize}/${map.valueSize}`);
+    if (
+      map.type !== 'percpu_array' ||
+      map.valueSize !== OVERLOAD_STATE.size ||
+      map.keySize !== 4 ||
+      map.maxEntries < 1
+    ) {
+      throw argError(
+        `OverloadGuard.fromMap: map "${map.name}" must be a percpu_array of u32 → struct tsbpf_overload_state (${OVERLOAD_STATE.size} bytes), got ${map.type} ${map.keySize}/${map.valueSize}`,
+      );
     }
     return new OverloadGuard(map);
   }
@@ -137,13 +146,20 @@ export interface OverloadGateOptions extends OverloadThresholds {
  * `onSkip` for them. Clobbers R0–R5 and 12 bytes of stack at `stackOffset`; R6–R9 are kept.
  */
 export function asmOverloadGate(o: OverloadGateOptions): AsmItem[] {
-  const start = o.startPercent ?? 50, step = o.stepPercent ?? 10, maxShift = o.maxShift ?? 6;
+  const start = o.startPercent ?? 50,
+    step = o.stepPercent ?? 10,
+    maxShift = o.maxShift ?? 6;
   const off = o.stackOffset ?? -8;
-  if (!Number.isInteger(o.ringSize) || o.ringSize <= 0) throw argError(`asmOverloadGate ringSize must be the ring's size in bytes, got ${o.ringSize}`);
-  if (!Number.isInteger(start) || start < 0 || start > 100) throw argError(`asmOverloadGate startPercent must be 0..100, got ${start}`);
-  if (!Number.isInteger(step) || step < 1 || step > 100) throw argError(`asmOverloadGate stepPercent must be 1..100, got ${step}`);
-  if (!Number.isInteger(maxShift) || maxShift < 1 || maxShift > 31) throw argError(`asmOverloadGate maxShift must be 1..31, got ${maxShift}`);
-  if (!Number.isInteger(off) || off % 8 !== 0 || off > -8 || off < -504) throw argError(`asmOverloadGate stackOffset must be a multiple of 8 in -504..-8, got ${off}`);
+  if (!Number.isInteger(o.ringSize) || o.ringSize <= 0)
+    throw argError(`asmOverloadGate ringSize must be the ring's size in bytes, got ${o.ringSize}`);
+  if (!Number.isInteger(start) || start < 0 || start > 100)
+    throw argError(`asmOverloadGate startPercent must be 0..100, got ${start}`);
+  if (!Number.isInteger(step) || step < 1 || step > 100)
+    throw argError(`asmOverloadGate stepPercent must be 1..100, got ${step}`);
+  if (!Number.isInteger(maxShift) || maxShift < 1 || maxShift > 31)
+    throw argError(`asmOverloadGate maxShift must be 1..31, got ${maxShift}`);
+  if (!Number.isInteger(off) || off % 8 !== 0 || off > -8 || off < -504)
+    throw argError(`asmOverloadGate stackOffset must be a multiple of 8 in -504..-8, got ${off}`);
   if (typeof o.onSkip !== 'string') throw argError('asmOverloadGate needs an onSkip label');
   if (o.priority === 'high') return [];
   const keep = freshLabel('keep');

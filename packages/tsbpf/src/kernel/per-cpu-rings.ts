@@ -11,9 +11,9 @@
  * ```
  */
 import { asm, type AsmItem, type MapRef, R0, R1, R2, R3, R10, type Reg } from '../pure/asm.js';
-import { asmCountDrop, DropCounter } from './drop-counter.js';
+import { asmCountDrop, type DropCounter } from './drop-counter.js';
 import { possibleCpus } from './cpus.js';
-import { ArrayOfMaps, BpfMap, RingBufMap } from './map.js';
+import { type ArrayOfMaps, BpfMap, type RingBufMap } from './map.js';
 import { RingBuffer, type RecordCallback, type RingBufferOptions } from './ring-buffer.js';
 import { argError } from './syscall.js';
 
@@ -45,18 +45,30 @@ export class PerCpuRings {
   static create(options: PerCpuRingsOptions, callback?: RecordCallback): PerCpuRings {
     if (options === null || typeof options !== 'object') throw argError('PerCpuRings.create needs options with a size');
     const { size, name = 'pcpu_ring', ...readerOptions } = options;
-    if (!Number.isInteger(size) || size <= 0) throw argError(`PerCpuRings size must be a positive integer (bytes per CPU ring), got ${String(size)}`);
+    if (!Number.isInteger(size) || size <= 0)
+      throw argError(`PerCpuRings size must be a positive integer (bytes per CPU ring), got ${String(size)}`);
     const cpus = possibleCpus();
     const rings: RingBufMap[] = [];
     let outer: ArrayOfMaps | undefined;
     let reader: RingBuffer | undefined;
     try {
-      for (let cpu = 0; cpu < cpus; cpu++) rings.push(BpfMap.create({ type: 'ringbuf', maxEntries: size, name: `${name}${cpu}`.slice(0, 15) }));
-      outer = BpfMap.create({ type: 'array_of_maps', maxEntries: cpus, innerMap: { type: 'ringbuf', maxEntries: size }, name: `${name}s`.slice(0, 15) });
+      for (let cpu = 0; cpu < cpus; cpu++)
+        rings.push(BpfMap.create({ type: 'ringbuf', maxEntries: size, name: `${name}${cpu}`.slice(0, 15) }));
+      outer = BpfMap.create({
+        type: 'array_of_maps',
+        maxEntries: cpus,
+        innerMap: { type: 'ringbuf', maxEntries: size },
+        name: `${name}s`.slice(0, 15),
+      });
       for (let cpu = 0; cpu < cpus; cpu++) outer.set(cpu, rings[cpu]!);
       reader = new RingBuffer(undefined, undefined, { ...readerOptions, dropCounter: undefined });
       // One drop counter serves every ring (it is per-CPU itself): attach it once, or `lost` would count it per ring.
-      rings.forEach((r, cpu) => reader!.add(r, callback, { dropCounter: cpu === 0 ? readerOptions.dropCounter : undefined, priority: readerOptions.priority }));
+      for (const [cpu, r] of rings.entries()) {
+        reader.add(r, callback, {
+          dropCounter: cpu === 0 ? readerOptions.dropCounter : undefined,
+          priority: readerOptions.priority,
+        });
+      }
       return new PerCpuRings(outer, rings, reader);
     } catch (e) {
       reader?.close();
@@ -109,14 +121,18 @@ let labelSeq = 0;
  * Clobbers R0–R5.
  */
 export function asmPerCpuRingReserve(o: PerCpuReserveOptions): AsmItem[] {
-  if (!Number.isInteger(o.size) || o.size <= 0) throw argError(`asmPerCpuRingReserve size must be a positive integer, got ${o.size}`);
-  if (!o.dst || o.dst.n < 6 || o.dst.n > 9) throw argError('asmPerCpuRingReserve dst must be a callee-saved register R6–R9');
+  if (!Number.isInteger(o.size) || o.size <= 0)
+    throw argError(`asmPerCpuRingReserve size must be a positive integer, got ${o.size}`);
+  if (!o.dst || o.dst.n < 6 || o.dst.n > 9)
+    throw argError('asmPerCpuRingReserve dst must be a callee-saved register R6–R9');
   if (typeof o.onFail !== 'string') throw argError('asmPerCpuRingReserve needs an onFail label');
   const off = o.stackOffset ?? -4;
-  if (!Number.isInteger(off) || off > -4 || off < -512 || off % 4 !== 0) throw argError(`asmPerCpuRingReserve stackOffset must be a multiple of 4 in -512..-4, got ${off}`);
+  if (!Number.isInteger(off) || off > -4 || off < -512 || off % 4 !== 0)
+    throw argError(`asmPerCpuRingReserve stackOffset must be a multiple of 4 in -512..-4, got ${off}`);
   const outer = o.rings instanceof PerCpuRings ? o.rings.outer : o.rings;
   const n = ++labelSeq;
-  const fail = `__tsbpf_pcpu_fail_${n}`, ok = `__tsbpf_pcpu_ok_${n}`;
+  const fail = `__tsbpf_pcpu_fail_${n}`,
+    ok = `__tsbpf_pcpu_ok_${n}`;
   return [
     asm.call('get_smp_processor_id'),
     asm.stxw(R10, off, R0),

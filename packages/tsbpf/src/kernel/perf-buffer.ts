@@ -5,7 +5,7 @@
  * PERF_RECORD_LOST reported with counts, records that wrap the ring end reassembled.
  */
 import { BpfError, ClosedError } from './errors.js';
-import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.js';
+import { checkWaitOptions, FdWaiter, type WaitOptions, type WaitStats } from './fd-waiter.js';
 import { onlineCpus } from './cpus.js';
 import { BpfMap, PerfEventArray } from './map.js';
 import { MAP_SHARED, native, PROT } from './native.js';
@@ -107,7 +107,7 @@ class CpuRing {
     if (this.unmapped) return this.u32.length === 0;
     const t = this.drainState![0]! | 0;
     const lo = this.u32[TAIL >> 2]! | 0;
-    if (t !== lo) this.publish(t, (this.u32[(TAIL >> 2) + 1]! + ((t >>> 0) < (lo >>> 0) ? 1 : 0)) >>> 0);
+    if (t !== lo) this.publish(t, (this.u32[(TAIL >> 2) + 1]! + (t >>> 0 < lo >>> 0 ? 1 : 0)) >>> 0);
     return false;
   }
 
@@ -275,18 +275,29 @@ export class PerfBuffer {
     if (!(map instanceof BpfMap)) throw argError('PerfBuffer expects a BpfMap of type perf_event_array');
     if (options === null || typeof options !== 'object') throw argError('PerfBuffer options must be an object');
     const mapFd = map.fd; // ClosedError for a closed map
-    if (map.type !== 'perf_event_array') throw argError(`PerfBuffer reads perf_event_array maps, not ${map.type} (use RingBuffer for ringbuf)`);
-    if (callback !== undefined && typeof callback !== 'function') throw argError('PerfBuffer callback must be a function');
+    if (map.type !== 'perf_event_array')
+      throw argError(`PerfBuffer reads perf_event_array maps, not ${map.type} (use RingBuffer for ringbuf)`);
+    if (callback !== undefined && typeof callback !== 'function')
+      throw argError('PerfBuffer callback must be a function');
     const pages = options.pageCount ?? 64;
-    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0 || pages > 1 << 20) throw argError(`pageCount must be a power of two, got ${pages}`);
+    if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0 || pages > 1 << 20)
+      throw argError(`pageCount must be a power of two, got ${pages}`);
     const wakeupEvents = options.wakeupEvents ?? 1;
-    if (!Number.isInteger(wakeupEvents) || wakeupEvents < 1) throw argError(`wakeupEvents must be a positive integer, got ${wakeupEvents}`);
+    if (!Number.isInteger(wakeupEvents) || wakeupEvents < 1)
+      throw argError(`wakeupEvents must be a positive integer, got ${wakeupEvents}`);
     const watermark = options.watermarkBytes;
-    if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 1)) throw argError(`watermarkBytes must be a positive integer, got ${watermark}`);
+    if (watermark !== undefined && (!Number.isInteger(watermark) || watermark < 1))
+      throw argError(`watermarkBytes must be a positive integer, got ${watermark}`);
     const cpus = options.cpus ?? onlineCpus();
-    if (!Array.isArray(cpus) || cpus.length === 0 || cpus.some((c) => !Number.isInteger(c) || c < 0)) throw argError('cpus must be a non-empty array of CPU ids');
-    for (const c of cpus) if (c >= map.maxEntries) throw argError(`CPU ${c} does not fit the map (maxEntries ${map.maxEntries}); create it with maxEntries ≥ ${Math.max(...cpus) + 1}`);
-    if (options.onLost !== undefined && typeof options.onLost !== 'function') throw argError('onLost must be a function');
+    if (!Array.isArray(cpus) || cpus.length === 0 || cpus.some((c) => !Number.isInteger(c) || c < 0))
+      throw argError('cpus must be a non-empty array of CPU ids');
+    for (const c of cpus)
+      if (c >= map.maxEntries)
+        throw argError(
+          `CPU ${c} does not fit the map (maxEntries ${map.maxEntries}); create it with maxEntries ≥ ${Math.max(...cpus) + 1}`,
+        );
+    if (options.onLost !== undefined && typeof options.onLost !== 'function')
+      throw argError('onLost must be a function');
     this.#waiter = new FdWaiter(this.#what, () => this.availableBytes() > 0, checkWaitOptions(options, 'PerfBuffer'));
     this.#cb = callback;
     this.#onLost = options.onLost;
@@ -309,12 +320,22 @@ export class PerfBuffer {
     try {
       for (const cpu of cpus) {
         const fd = native.perfEventOpen(attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
-        if (fd < 0) throw new BpfError(-fd, { syscall: 'perf_event_open', command: 'PERF_COUNT_SW_BPF_OUTPUT', object: `CPU ${cpu}` });
+        if (fd < 0)
+          throw new BpfError(-fd, {
+            syscall: 'perf_event_open',
+            command: 'PERF_COUNT_SW_BPF_OUTPUT',
+            object: `CPU ${cpu}`,
+          });
         const owned = new OwnedFd(fd, `perf event (CPU ${cpu})`);
         const m = native.mmap(fd, pg * (pages + 1), PROT.read | PROT.write, MAP_SHARED, 0);
         if (typeof m === 'number') {
           owned.close();
-          throw new BpfError(-m, { syscall: 'mmap', object: `perf buffer of CPU ${cpu} (${pages} pages)`, hint: -m === 1 ? 'perf buffers count against perf_event_mlock_kb; use fewer pages or run as root' : undefined });
+          throw new BpfError(-m, {
+            syscall: 'mmap',
+            object: `perf buffer of CPU ${cpu} (${pages} pages)`,
+            hint:
+              -m === 1 ? 'perf buffers count against perf_event_mlock_kb; use fewer pages or run as root' : undefined,
+          });
         }
         const ring = new CpuRing(cpu, owned, m, pg, pages * pg);
         ring.drain = makePerfDrain(ring, this.#slowRecord);
@@ -376,7 +397,10 @@ export class PerfBuffer {
       for (let j = 0; j < k; j++) {
         r = rings[(first + j) % k]!;
         const n = r.drain !== undefined ? r.drain(cb) : this.#drain(r, cb);
-        if (n < 0) { total += -n - 1; break; }
+        if (n < 0) {
+          total += -n - 1;
+          break;
+        }
         total += n;
         if (this.#state.closed) break;
       }
@@ -390,7 +414,13 @@ export class PerfBuffer {
   }
 
   #drain(r: CpuRing, cb: PerfSampleCallback): number {
-    const u32 = r.u32, u8 = r.u8, view = r.view, base = r.base, mask = r.mask, size = r.size, cpu = r.cpu;
+    const u32 = r.u32,
+      u8 = r.u8,
+      view = r.view,
+      base = r.base,
+      mask = r.mask,
+      size = r.size,
+      cpu = r.cpu;
     const head = Atomics.load(u32, HEAD >> 2) | 0; // acquire: pairs with the kernel's release of data_head
     const start = u32[TAIL >> 2]! | 0;
     let hi = u32[(TAIL >> 2) + 1]!;
@@ -411,7 +441,10 @@ export class PerfBuffer {
           if (type0 === PERF_RECORD_SAMPLE && size0 >= 16 && off + size0 <= size) {
             t = (t + size0) | 0;
             n++;
-            if (cb(view, at + 12, u32[w + 2]!, cpu) === false || state.closed) { stopped = true; break; }
+            if (cb(view, at + 12, u32[w + 2]!, cpu) === false || state.closed) {
+              stopped = true;
+              break;
+            }
             continue;
           }
         }
@@ -436,17 +469,23 @@ export class PerfBuffer {
         if (type === PERF_RECORD_SAMPLE) {
           const len = v.getUint32(at + 8, true);
           n++;
-          if (cb(v, at + 12, len, cpu) === false || state.closed) { stopped = true; break; }
+          if (cb(v, at + 12, len, cpu) === false || state.closed) {
+            stopped = true;
+            break;
+          }
         } else if (type === PERF_RECORD_LOST) {
           // { u64 id; u64 lost }
           const lost = v.getUint32(at + 16, true) + v.getUint32(at + 20, true) * 0x100000000;
           this.#lost += lost;
           this.#onLost?.(cpu, lost);
-          if (state.closed) { stopped = true; break; } // onLost closed the reader: the ring is unmapped
+          if (state.closed) {
+            stopped = true;
+            break;
+          } // onLost closed the reader: the ring is unmapped
         }
       }
     } finally {
-      if ((t >>> 0) < (start >>> 0)) hi++;
+      if (t >>> 0 < start >>> 0) hi++;
       if (t !== start) r.publish(t, hi);
     }
     void u8;
@@ -455,7 +494,10 @@ export class PerfBuffer {
 
   /** The generated drains' rare records (see SlowRecord). */
   readonly #slowRecord: SlowRecord = (r, t, cb, st) => {
-    if (r.unmapped) { st[5] = 1; return; } // closed by an earlier callback of this drain
+    if (r.unmapped) {
+      st[5] = 1;
+      return;
+    } // closed by an earlier callback of this drain
     const off = t & r.mask;
     let at = r.base + off;
     let v = r.view;
@@ -509,7 +551,9 @@ export class PerfBuffer {
   /** Async iteration over copies of the samples with their CPU. Ends on close(). */
   [Symbol.asyncIterator](): AsyncIterator<{ cpu: number; data: Uint8Array }> {
     const batch: { cpu: number; data: Uint8Array }[] = [];
-    const collect: PerfSampleCallback = (view, off, len, cpu) => { batch.push({ cpu, data: view.slice(off, len) }); };
+    const collect: PerfSampleCallback = (view, off, len, cpu) => {
+      batch.push({ cpu, data: view.slice(off, len) });
+    };
     return drainInBatches(this.#waiter, this.#state, batch, () => this.consume(collect));
   }
 
@@ -531,7 +575,13 @@ export class PerfBuffer {
     for (const r of this.#rings) {
       if (r.fd.closed) continue;
       native.ioctl(r.fd.fd, PERF_EVENT_IOC_DISABLE, 0);
-      if (clearMap && !this.#map.closed) { try { this.#map.delete(r.cpu); } catch { /* already gone */ } }
+      if (clearMap && !this.#map.closed) {
+        try {
+          this.#map.delete(r.cpu);
+        } catch {
+          /* already gone */
+        }
+      }
       r.unmap();
       r.fd.close();
     }

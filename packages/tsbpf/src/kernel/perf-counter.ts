@@ -19,7 +19,9 @@ import type { OwnedFd } from './syscall.js';
 
 /** `PERF_EVENT_IOC_RESET` (`_IO('$', 3)`). */
 const PERF_IOC_RESET = 0x2403;
-const ENOENT = 2, ENODEV = 19, EOPNOTSUPP = 95;
+const ENOENT = 2,
+  ENODEV = 19,
+  EOPNOTSUPP = 95;
 
 /** Which counter: a hardware event (needs a PMU) or a software one (always there). */
 export type PerfCounterEvent =
@@ -57,16 +59,28 @@ export class PerfCounter {
    */
   static open(what: PerfCounterEvent, opts: PerfCounterOptions = {}): PerfCounter {
     if (what === null || typeof what !== 'object') throw new TypeError('tsbpf: PerfCounter.open needs { type, event }');
-    const table: Record<string, number> = what.type === 'hardware' ? HARDWARE_EVENT : what.type === 'software' ? SOFTWARE_EVENT : {};
-    if (what.type !== 'hardware' && what.type !== 'software') throw new TypeError(`tsbpf: perf counter type must be 'hardware' or 'software', got ${String((what as { type: unknown }).type)}`);
+    const table: Record<string, number> =
+      what.type === 'hardware' ? HARDWARE_EVENT : what.type === 'software' ? SOFTWARE_EVENT : {};
+    if (what.type !== 'hardware' && what.type !== 'software')
+      throw new TypeError(
+        `tsbpf: perf counter type must be 'hardware' or 'software', got ${String((what as { type: unknown }).type)}`,
+      );
     const config = table[what.event];
-    if (config === undefined) throw new RangeError(`tsbpf: unknown ${what.type} event "${String(what.event)}" (known: ${Object.keys(table).join(', ')})`);
+    if (config === undefined)
+      throw new RangeError(
+        `tsbpf: unknown ${what.type} event "${String(what.event)}" (known: ${Object.keys(table).join(', ')})`,
+      );
     const name = `${what.type} ${what.event}`;
     let flags = PERF_ATTR_FLAG.disabled | PERF_ATTR_FLAG.exclude_hv;
     if (opts.kernel === false) flags |= PERF_ATTR_FLAG.exclude_kernel;
     if (opts.user === false) flags |= PERF_ATTR_FLAG.exclude_user;
     try {
-      const fd = perfEventOpen({ type: what.type === 'hardware' ? PERF_TYPE.hardware : PERF_TYPE.software, config, flags }, 0, -1, `perf counter ${name}`);
+      const fd = perfEventOpen(
+        { type: what.type === 'hardware' ? PERF_TYPE.hardware : PERF_TYPE.software, config, flags },
+        0,
+        -1,
+        `perf counter ${name}`,
+      );
       return new PerfCounter(name, fd);
     } catch (e) {
       if (e instanceof BpfError && (e.errno === ENOENT || e.errno === ENODEV || e.errno === EOPNOTSUPP)) {
@@ -95,14 +109,19 @@ export class PerfCounter {
   get value(): number {
     if (this.#fd.closed) throw new ClosedError(`perf counter ${this.name}`);
     const n = readSync(this.#fd.fd, this.#buf, 0, 8, null);
-    if (n !== 8) throw new BpfError(5, { syscall: 'read', object: `perf counter ${this.name}`, hint: `short read of ${n} bytes` });
+    if (n !== 8)
+      throw new BpfError(5, { syscall: 'read', object: `perf counter ${this.name}`, hint: `short read of ${n} bytes` });
     return Number(this.#view.getBigUint64(0, true));
   }
 
   /** Runs `work` between start() and stop() and returns the count. */
   measure(work: () => void): number {
     this.start();
-    try { work(); } finally { this.stop(); }
+    try {
+      work();
+    } finally {
+      this.stop();
+    }
     return this.value;
   }
 

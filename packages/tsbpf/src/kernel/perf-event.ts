@@ -5,7 +5,7 @@
  */
 import { ATTACH_TYPE, BPF_CMD } from '../pure/uapi.js';
 import { BpfError } from './errors.js';
-import { LinkPart, PERF_IOC } from './link.js';
+import { type LinkPart, PERF_IOC } from './link.js';
 import { native } from './native.js';
 import type { Program } from './program.js';
 import { Attr, bpfRaw, OwnedFd } from './syscall.js';
@@ -14,7 +14,15 @@ import { Attr, bpfRaw, OwnedFd } from './syscall.js';
 export const PERF_TYPE = { hardware: 0, software: 1, tracepoint: 2, hw_cache: 3, raw: 4, breakpoint: 5 } as const;
 
 /** perf_event_attr flag bits (the bitfield word at offset 40). */
-export const PERF_ATTR_FLAG = { disabled: 1 << 0, inherit: 1 << 1, exclude_user: 1 << 4, exclude_kernel: 1 << 5, exclude_hv: 1 << 6, exclude_idle: 1 << 7, freq: 1 << 10 } as const;
+export const PERF_ATTR_FLAG = {
+  disabled: 1 << 0,
+  inherit: 1 << 1,
+  exclude_user: 1 << 4,
+  exclude_kernel: 1 << 5,
+  exclude_hv: 1 << 6,
+  exclude_idle: 1 << 7,
+  freq: 1 << 10,
+} as const;
 
 const PERF_FLAG_FD_CLOEXEC = 8;
 const ATTR_SIZE = 128; // PERF_ATTR_SIZE_VER7
@@ -35,10 +43,21 @@ export interface PerfEventAttr {
 }
 
 /** perf_event_open(2) → an owned fd, or a BpfError naming the event. */
-export function perfEventOpen(attr: PerfEventAttr, pid: number, cpu: number, what: string, hint?: string, keepAlive?: unknown): OwnedFd {
+export function perfEventOpen(
+  attr: PerfEventAttr,
+  pid: number,
+  cpu: number,
+  what: string,
+  hint?: string,
+  keepAlive?: unknown,
+): OwnedFd {
   const a = new Attr(ATTR_SIZE).u32(0, attr.type).u32(4, ATTR_SIZE);
-  a.u64n(8, BigInt(attr.config ?? 0)).u64(16, attr.sample ?? 0).u64(40, attr.flags ?? 0).u32(48, attr.wakeupEvents ?? 0)
-    .u64(56, attr.config1 ?? 0).u64(64, attr.config2 ?? 0);
+  a.u64n(8, BigInt(attr.config ?? 0))
+    .u64(16, attr.sample ?? 0)
+    .u64(40, attr.flags ?? 0)
+    .u32(48, attr.wakeupEvents ?? 0)
+    .u64(56, attr.config1 ?? 0)
+    .u64(64, attr.config2 ?? 0);
   const fd = native.perfEventOpen(a.bytes, pid, cpu, -1, PERF_FLAG_FD_CLOEXEC);
   void keepAlive; // buffers behind config1 must live until here
   if (fd < 0) throw new BpfError(-fd, { syscall: 'perf_event_open', object: what, hint: hint ?? perfHint(-fd) });
@@ -51,7 +70,10 @@ function perfHint(errno: number): string | undefined {
   return undefined;
 }
 
-const EINVAL = 22, EOPNOTSUPP = 95, ENOTSUPP = 524, EBADF = 9;
+const EINVAL = 22,
+  EOPNOTSUPP = 95,
+  ENOTSUPP = 524,
+  EBADF = 9;
 
 /**
  * Attaches `program` to an open perf event; takes ownership of `perf`. Prefers a BPF link and
@@ -67,13 +89,22 @@ export function attachToPerfEvent(program: Program, perf: OwnedFd, what: string,
     } else if (r === -EINVAL || r === -EOPNOTSUPP || r === -ENOTSUPP || r === -EBADF) {
       // Older kernels: no perf_event link type.
       const s = native.ioctl(perf.fd, PERF_IOC.setBpf, program.fd);
-      if (s < 0) throw new BpfError(-s, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_SET_BPF', object: what, hint: `a ${program.type} program cannot attach here (link create said ${-r})` });
+      if (s < 0)
+        throw new BpfError(-s, {
+          syscall: 'ioctl',
+          command: 'PERF_EVENT_IOC_SET_BPF',
+          object: what,
+          hint: `a ${program.type} program cannot attach here (link create said ${-r})`,
+        });
       part = { perf };
     } else {
       throw new BpfError(-r, { syscall: 'bpf', command: 'BPF_LINK_CREATE', object: what });
     }
     const e = native.ioctl(perf.fd, PERF_IOC.enable, 0);
-    if (e < 0) { part.link?.close(); throw new BpfError(-e, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_ENABLE', object: what }); }
+    if (e < 0) {
+      part.link?.close();
+      throw new BpfError(-e, { syscall: 'ioctl', command: 'PERF_EVENT_IOC_ENABLE', object: what });
+    }
     return part;
   } catch (err) {
     perf.close();

@@ -3,9 +3,19 @@
  * read their kernel info and stats, pin them. Attach methods return Links (see link.ts, attach-*.ts).
  */
 import { constants } from 'node:os';
-import { asm, assembleProgram, AsmInput, R0 } from '../pure/asm.js';
+import { asm, assembleProgram, type AsmInput, R0 } from '../pure/asm.js';
 import { annotateInstruction } from '../pure/disasm.js';
-import { ATTACH_TYPE, AttachTypeName, BPF_CMD, nameOf, PROG_TYPE, ProgTypeName, STATS_TYPE, TEST_RUN_FLAG, XDP } from '../pure/uapi.js';
+import {
+  ATTACH_TYPE,
+  type AttachTypeName,
+  BPF_CMD,
+  nameOf,
+  PROG_TYPE,
+  type ProgTypeName,
+  STATS_TYPE,
+  TEST_RUN_FLAG,
+  XDP,
+} from '../pure/uapi.js';
 import { BpfError, NotSupportedError, VerifierError } from './errors.js';
 import { preparePinPath } from './fs-mounts.js';
 import type { BpfMap } from './map.js';
@@ -13,16 +23,29 @@ import { Attr, argError, bpf, bpfFail, bpfRaw, commandName, cString, OwnedFd } f
 import type { Link } from './link.js';
 import { attachTracepoint } from './attach-tracepoint.js';
 import { attachRawTracepoint } from './attach-raw-tracepoint.js';
-import { attachTracing, explainTracingLoadError, trampolineSupport, tracingLoadOptions, TracingLoadOptions } from './attach-tracing.js';
-import { attachUprobe, UprobeOptions } from './attach-uprobe.js';
-import { attachPerfEvent, PerfEventOptions } from './attach-perf-event.js';
-import { attachTcx, attachXdp, Interface, XdpMode } from './attach-net.js';
-import { attachCgroup, CgroupAttachType } from './attach-cgroup.js';
-import { attachKprobe, KprobeOptions } from './kprobe.js';
+import {
+  attachTracing,
+  explainTracingLoadError,
+  trampolineSupport,
+  tracingLoadOptions,
+  type TracingLoadOptions,
+} from './attach-tracing.js';
+import { attachUprobe, type UprobeOptions } from './attach-uprobe.js';
+import { attachPerfEvent, type PerfEventOptions } from './attach-perf-event.js';
+import { attachTcx, attachXdp, type Interface, type XdpMode } from './attach-net.js';
+import { attachCgroup, type CgroupAttachType } from './attach-cgroup.js';
+import { attachKprobe, type KprobeOptions } from './kprobe.js';
 import { loadGeneratedFuncBtf } from './func-btf.js';
-import { attachIter, explainIterLoadError, IterLink, iterLoadOptions, IterLoadOptions, IterOptions } from './attach-iter.js';
-import { attachUsdt, UsdtLink, UsdtOptions } from './attach-usdt.js';
-import { attachSocket, SocketFilter, SocketTarget } from './attach-socket.js';
+import {
+  attachIter,
+  explainIterLoadError,
+  type IterLink,
+  iterLoadOptions,
+  type IterLoadOptions,
+  type IterOptions,
+} from './attach-iter.js';
+import { attachUsdt, type UsdtLink, type UsdtOptions } from './attach-usdt.js';
+import { attachSocket, type SocketFilter, type SocketTarget } from './attach-socket.js';
 
 const ENOSPC = 28;
 const EAGAIN = 11;
@@ -59,7 +82,15 @@ export interface ProgramLoadOptions {
   /** prog_flags mask (BPF_F_SLEEPABLE, BPF_F_XDP_HAS_FRAGS, ...). */
   flags?: number;
   /** BTF and func/line info (the object loader passes these). */
-  btf?: { fd: number; funcInfo?: Uint8Array; funcInfoRecSize?: number; funcInfoCount?: number; lineInfo?: Uint8Array; lineInfoRecSize?: number; lineInfoCount?: number };
+  btf?: {
+    fd: number;
+    funcInfo?: Uint8Array;
+    funcInfoRecSize?: number;
+    funcInfoCount?: number;
+    lineInfo?: Uint8Array;
+    lineInfoRecSize?: number;
+    lineInfoCount?: number;
+  };
   /** Network interface index for offloaded programs. */
   ifindex?: number;
   /** fd_array for BPF_PSEUDO_MAP_IDX references. */
@@ -138,7 +169,15 @@ export class Program {
   readonly verifierLog: string;
   readonly #testAttr = new Attr(80);
 
-  private constructor(fd: number, type: ProgTypeName, name: string, insns: Uint8Array, expectedAttachType: AttachTypeName | undefined, attachBtfId: number | undefined, log: string) {
+  private constructor(
+    fd: number,
+    type: ProgTypeName,
+    name: string,
+    insns: Uint8Array,
+    expectedAttachType: AttachTypeName | undefined,
+    attachBtfId: number | undefined,
+    log: string,
+  ) {
     this.#owned = new OwnedFd(fd, `program "${name || '(unnamed)'}" (${type})`);
     this.type = type;
     this.name = name;
@@ -152,7 +191,8 @@ export class Program {
   static load(opts: ProgramLoadOptions): Program {
     if (!opts || typeof opts !== 'object') throw argError('Program.load needs an options object');
     const typeId = (PROG_TYPE as Record<string, number>)[opts.type];
-    if (typeId === undefined) throw argError(`unknown program type "${String(opts.type)}" (known: ${Object.keys(PROG_TYPE).join(', ')})`);
+    if (typeId === undefined)
+      throw argError(`unknown program type "${String(opts.type)}" (known: ${Object.keys(PROG_TYPE).join(', ')})`);
     let attachType = 0;
     if (opts.expectedAttachType !== undefined) {
       const at = (ATTACH_TYPE as Record<string, number>)[opts.expectedAttachType];
@@ -160,33 +200,56 @@ export class Program {
       attachType = at;
     }
     const name = opts.name ?? '';
-    if (!/^[A-Za-z0-9_.]{0,15}$/.test(name)) throw argError(`program name "${name}" must be at most 15 characters of [A-Za-z0-9_.]`);
+    if (!/^[A-Za-z0-9_.]{0,15}$/.test(name))
+      throw argError(`program name "${name}" must be at most 15 characters of [A-Za-z0-9_.]`);
     let insns: Uint8Array;
     if (opts.instructions instanceof Uint8Array) insns = opts.instructions;
     else if (Array.isArray(opts.instructions)) {
-      const assembled = assembleProgram(opts.instructions as AsmInput, { maps: opts.maps as Record<string, { fd: number }> | undefined });
+      const assembled = assembleProgram(opts.instructions as AsmInput, {
+        maps: opts.maps as Record<string, { fd: number }> | undefined,
+      });
       insns = assembled.bytes;
       // Callbacks need BTF func_info, which assembled code lacks: generate it (the kernel keeps its own reference).
       const gen = opts.btf ? undefined : loadGeneratedFuncBtf(insns, assembled.labels, name);
       if (gen) {
-        try { return Program.load({ ...opts, instructions: insns, btf: gen.btf }); } finally { gen.owned.close(); }
+        try {
+          return Program.load({ ...opts, instructions: insns, btf: gen.btf });
+        } finally {
+          gen.owned.close();
+        }
       }
-    }
-    else throw argError('instructions must be a Uint8Array of encoded instructions or an array of asm items');
-    if (insns.byteLength === 0 || insns.byteLength % 8 !== 0) throw argError(`instructions must be a non-empty multiple of 8 bytes, got ${insns.byteLength}`);
+    } else throw argError('instructions must be a Uint8Array of encoded instructions or an array of asm items');
+    if (insns.byteLength === 0 || insns.byteLength % 8 !== 0)
+      throw argError(`instructions must be a non-empty multiple of 8 bytes, got ${insns.byteLength}`);
     const license = cString(opts.license ?? 'GPL');
     const what = `program "${name || '(unnamed)'}" (${opts.type})`;
 
     const a = new Attr(152);
     const fill = (logLevel: number, log: Uint8Array | undefined): void => {
-      a.reset().u32(0, typeId).u32(4, insns.byteLength / 8).ptr(8, insns).ptr(16, license)
-        .u32(24, log ? logLevel : 0).u32(28, log ? log.byteLength : 0).ptr(32, log)
-        .u32(44, opts.flags ?? 0).name(48, name).u32(64, opts.ifindex ?? 0).u32(68, attachType)
-        .u32(108, opts.attachBtfId ?? 0).u32(112, opts.attachProgFd ?? opts.attachBtfObjFd ?? 0);
+      a.reset()
+        .u32(0, typeId)
+        .u32(4, insns.byteLength / 8)
+        .ptr(8, insns)
+        .ptr(16, license)
+        .u32(24, log ? logLevel : 0)
+        .u32(28, log ? log.byteLength : 0)
+        .ptr(32, log)
+        .u32(44, opts.flags ?? 0)
+        .name(48, name)
+        .u32(64, opts.ifindex ?? 0)
+        .u32(68, attachType)
+        .u32(108, opts.attachBtfId ?? 0)
+        .u32(112, opts.attachProgFd ?? opts.attachBtfObjFd ?? 0);
       if (opts.btf) {
         a.u32(72, opts.btf.fd);
-        if (opts.btf.funcInfo && opts.btf.funcInfoCount) a.u32(76, opts.btf.funcInfoRecSize ?? 8).ptr(80, opts.btf.funcInfo).u32(88, opts.btf.funcInfoCount);
-        if (opts.btf.lineInfo && opts.btf.lineInfoCount) a.u32(92, opts.btf.lineInfoRecSize ?? 16).ptr(96, opts.btf.lineInfo).u32(104, opts.btf.lineInfoCount);
+        if (opts.btf.funcInfo && opts.btf.funcInfoCount)
+          a.u32(76, opts.btf.funcInfoRecSize ?? 8)
+            .ptr(80, opts.btf.funcInfo)
+            .u32(88, opts.btf.funcInfoCount);
+        if (opts.btf.lineInfo && opts.btf.lineInfoCount)
+          a.u32(92, opts.btf.lineInfoRecSize ?? 16)
+            .ptr(96, opts.btf.lineInfo)
+            .u32(104, opts.btf.lineInfoCount);
       }
       if (opts.fdArray) a.ptr(120, opts.fdArray);
     };
@@ -213,9 +276,19 @@ export class Program {
     const text = log ? decodeLog(log) : '';
     if (r < 0) {
       if (text.trim()) {
-        throw new VerifierError(-r, { syscall: 'bpf', command: commandName(BPF_CMD.prog_load), object: what }, text, (i) => annotateInstruction(insns, i));
+        throw new VerifierError(
+          -r,
+          { syscall: 'bpf', command: commandName(BPF_CMD.prog_load), object: what },
+          text,
+          (i) => annotateInstruction(insns, i),
+        );
       }
-      throw new BpfError(-r, { syscall: 'bpf', command: commandName(BPF_CMD.prog_load), object: what, hint: loadHint(-r, opts) });
+      throw new BpfError(-r, {
+        syscall: 'bpf',
+        command: commandName(BPF_CMD.prog_load),
+        object: what,
+        hint: loadHint(-r, opts),
+      });
     }
     return new Program(r, opts.type, name, insns, opts.expectedAttachType, opts.attachBtfId, wantLog ? text : '');
   }
@@ -269,7 +342,12 @@ export class Program {
 
   static #fromFd(fd: number): Program {
     let info: ProgramInfo;
-    try { info = readProgramInfo(fd, `program fd ${fd}`); } catch (e) { new OwnedFd(fd, 'program').close(); throw e; }
+    try {
+      info = readProgramInfo(fd, `program fd ${fd}`);
+    } catch (e) {
+      new OwnedFd(fd, 'program').close();
+      throw e;
+    }
     return new Program(fd, info.type as ProgTypeName, info.name, new Uint8Array(0), undefined, undefined, '');
   }
 
@@ -301,7 +379,8 @@ export class Program {
     // raw_tracepoint, tracing and syscall test runs refuse repeat, duration and ctx_out (EINVAL).
     const oneShot = this.type === 'raw_tracepoint' || this.type === 'tracing' || this.type === 'syscall';
     const repeat = opts.repeat ?? (oneShot ? 0 : 1);
-    if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) throw argError(`repeat must be a non-negative 32-bit integer, got ${repeat}`);
+    if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff)
+      throw argError(`repeat must be a non-negative 32-bit integer, got ${repeat}`);
     const dataOutSize = opts.dataOutSize ?? (data ? data.byteLength + 256 : 0);
     const dataOut = dataOutSize > 0 ? new Uint8Array(dataOutSize) : undefined;
     const ctxOutSize = opts.ctxOutSize ?? (ctx && !oneShot ? ctx.byteLength : 0);
@@ -309,19 +388,43 @@ export class Program {
     let flags = opts.flags ?? 0;
     if (opts.cpu !== undefined) flags |= 1;
     const a = this.#testAttr;
-    a.reset().u32(0, this.fd).u32(8, data?.byteLength ?? 0).u32(12, dataOut?.byteLength ?? 0).ptr(16, data).ptr(24, dataOut)
-      .u32(32, repeat).u32(40, ctx?.byteLength ?? 0).u32(44, ctxOut?.byteLength ?? 0).ptr(48, ctx).ptr(56, ctxOut)
-      .u32(64, flags).u32(68, opts.cpu ?? 0).u32(72, opts.batchSize ?? 0);
+    a.reset()
+      .u32(0, this.fd)
+      .u32(8, data?.byteLength ?? 0)
+      .u32(12, dataOut?.byteLength ?? 0)
+      .ptr(16, data)
+      .ptr(24, dataOut)
+      .u32(32, repeat)
+      .u32(40, ctx?.byteLength ?? 0)
+      .u32(44, ctxOut?.byteLength ?? 0)
+      .ptr(48, ctx)
+      .ptr(56, ctxOut)
+      .u32(64, flags)
+      .u32(68, opts.cpu ?? 0)
+      .u32(72, opts.batchSize ?? 0);
     const r = bpfRaw(BPF_CMD.prog_test_run, a.bytes);
     if (r < 0) {
       // Kernels before 5.18 refuse the live-frames flag with the EINVAL of any bad argument: tell
       // the two apart with a minimal live run, so a missing feature is a NotSupportedError.
-      if (r === -EINVAL && (flags & TEST_RUN_FLAG.xdp_live_frames) !== 0 && this.type === 'xdp' && !xdpLiveFramesWork()) {
-        throw new NotSupportedError('XDP live frames (BPF_F_TEST_XDP_LIVE_FRAMES)',
-          `program "${this.name}": this kernel test-runs XDP programs without live frames (Linux 5.18+); drop flags: xdp_live_frames to run on a copied frame instead`);
+      if (
+        r === -EINVAL &&
+        (flags & TEST_RUN_FLAG.xdp_live_frames) !== 0 &&
+        this.type === 'xdp' &&
+        !xdpLiveFramesWork()
+      ) {
+        throw new NotSupportedError(
+          'XDP live frames (BPF_F_TEST_XDP_LIVE_FRAMES)',
+          `program "${this.name}": this kernel test-runs XDP programs without live frames (Linux 5.18+); drop flags: xdp_live_frames to run on a copied frame instead`,
+        );
       }
-      bpfFail(BPF_CMD.prog_test_run, r, `program "${this.name}" (${this.type})`,
-        this.type === 'tracepoint' || this.type === 'kprobe' || this.type === 'perf_event' ? `${this.type} programs cannot be test-run; attach them instead` : undefined);
+      bpfFail(
+        BPF_CMD.prog_test_run,
+        r,
+        `program "${this.name}" (${this.type})`,
+        this.type === 'tracepoint' || this.type === 'kprobe' || this.type === 'perf_event'
+          ? `${this.type} programs cannot be test-run; attach them instead`
+          : undefined,
+      );
     }
     const res: TestRunResult = { retval: a.getU32(4), durationNs: a.getU32(36) };
     if (dataOut) res.dataOut = dataOut.subarray(0, a.getU32(12));
@@ -435,7 +538,8 @@ function decodeLog(log: Uint8Array): string {
 
 function loadHint(errno: number, opts: ProgramLoadOptions): string | undefined {
   if (errno === 1 || errno === 13) return undefined; // the privilege hint comes from BpfError
-  if (errno === 22 && (opts.type === 'tracing' || opts.type === 'lsm') && !opts.attachBtfId) return `${opts.type} programs need attachBtfId (the target function's BTF id) and expectedAttachType`;
+  if (errno === 22 && (opts.type === 'tracing' || opts.type === 'lsm') && !opts.attachBtfId)
+    return `${opts.type} programs need attachBtfId (the target function's BTF id) and expectedAttachType`;
   if (errno === 22) return 'the kernel rejected the load attributes (program type, attach type or flags)';
   return undefined;
 }
@@ -490,7 +594,12 @@ function xdpLiveFramesWork(): boolean {
     using p = Program.load({ type: 'xdp', name: 'probe_live', instructions: [asm.mov64(R0, XDP.drop), asm.exit()] });
     const frame = new Uint8Array(64);
     frame[12] = 0x08; // an IPv4 ethertype: a well-formed Ethernet frame
-    const a = new Attr(80).u32(0, p.fd).u32(8, frame.byteLength).ptr(16, frame).u32(32, 1).u32(64, TEST_RUN_FLAG.xdp_live_frames);
+    const a = new Attr(80)
+      .u32(0, p.fd)
+      .u32(8, frame.byteLength)
+      .ptr(16, frame)
+      .u32(32, 1)
+      .u32(64, TEST_RUN_FLAG.xdp_live_frames);
     liveFramesWork = bpfRaw(BPF_CMD.prog_test_run, a.bytes) >= 0;
   } catch {
     liveFramesWork = false;

@@ -9,7 +9,12 @@ import type { FdWaiter } from './fd-waiter.js';
  * Yields the items each `drain()` appends to `batch` (the caller's callback pushes there), until
  * `state.closed` is set or `waiter` reports the reader closed (a rejected wait counts as closed).
  */
-export async function* drainInBatches<T>(waiter: FdWaiter, state: { readonly closed: boolean }, batch: T[], drain: () => void): AsyncGenerator<T, void, undefined> {
+export async function* drainInBatches<T>(
+  waiter: FdWaiter,
+  state: { readonly closed: boolean },
+  batch: T[],
+  drain: () => void,
+): AsyncGenerator<T, void, undefined> {
   while (!state.closed) {
     drain();
     if (batch.length === 0) {

@@ -13,7 +13,11 @@ function readOnly(): never {
  * `offset` argument is where the record starts). Valid only during the callback: after it the
  * memory may be reused by the producer, and after close() every access throws.
  */
-export class RecordView extends (DataView as new (buffer: ArrayBuffer, byteOffset?: number, byteLength?: number) => DataView) {
+export class RecordView extends (DataView as new (
+  buffer: ArrayBuffer,
+  byteOffset?: number,
+  byteLength?: number,
+) => DataView) {
   /** Copies `length` bytes at `offset` into a new Uint8Array. */
   slice(offset: number, length: number): Uint8Array {
     const out = new Uint8Array(length);
@@ -36,8 +40,24 @@ export class RecordView extends (DataView as new (buffer: ArrayBuffer, byteOffse
 
 const SUPER_BUFFER = Object.getOwnPropertyDescriptor(DataView.prototype, 'buffer')!.get!;
 
-for (const name of ['setInt8', 'setUint8', 'setInt16', 'setUint16', 'setInt32', 'setUint32', 'setFloat32', 'setFloat64', 'setBigInt64', 'setBigUint64']) {
-  Object.defineProperty(RecordView.prototype, name, { value: readOnly, writable: false, configurable: false, enumerable: false });
+for (const name of [
+  'setInt8',
+  'setUint8',
+  'setInt16',
+  'setUint16',
+  'setInt32',
+  'setUint32',
+  'setFloat32',
+  'setFloat64',
+  'setBigInt64',
+  'setBigUint64',
+]) {
+  Object.defineProperty(RecordView.prototype, name, {
+    value: readOnly,
+    writable: false,
+    configurable: false,
+    enumerable: false,
+  });
 }
 // `.buffer` would let a caller build a writable Uint8Array over read-only pages.
 Object.defineProperty(RecordView.prototype, 'buffer', { get: readOnly, configurable: false, enumerable: false });

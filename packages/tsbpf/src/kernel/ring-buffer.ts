@@ -12,7 +12,7 @@ import { RINGBUF_HDR } from '../pure/uapi.js';
 import type { DropCounter } from './drop-counter.js';
 import type { OverloadGuard } from './overload.js';
 import { BpfError, ClosedError } from './errors.js';
-import { checkWaitOptions, FdWaiter, WaitOptions, WaitStats } from './fd-waiter.js';
+import { checkWaitOptions, FdWaiter, type WaitOptions, type WaitStats } from './fd-waiter.js';
 import { drainInBatches } from './reader-batches.js';
 import { BpfMap, PerCpuArray } from './map.js';
 import { MAP_SHARED, native, PROT } from './native.js';
@@ -70,8 +70,14 @@ const FLOAT_MOVE_EXACT = (() => {
   // Positions are subnormal bit patterns as doubles; make sure moving them keeps every bit.
   const a = new Float64Array(1);
   const b = new Uint32Array(a.buffer);
-  for (const [lo, hi] of [[0x12345678, 0], [8, 0], [0xfffffff8, 1], [0x40, 0x000fffff]] as const) {
-    scratchU32[0] = lo; scratchU32[1] = hi;
+  for (const [lo, hi] of [
+    [0x12345678, 0],
+    [8, 0],
+    [0xfffffff8, 1],
+    [0x40, 0x000fffff],
+  ] as const) {
+    scratchU32[0] = lo;
+    scratchU32[1] = hi;
     a[0] = scratchF64[0]!;
     if (b[0] !== lo || b[1] !== hi) return false;
   }
@@ -116,7 +122,12 @@ class Ring {
   unmapped = false;
   readonly code: RingCode;
 
-  constructor(index: number, map: BpfMap, cb: RecordCallback | undefined, dropCounter: DropCounter | OverloadGuard | BpfMap | undefined) {
+  constructor(
+    index: number,
+    map: BpfMap,
+    cb: RecordCallback | undefined,
+    dropCounter: DropCounter | OverloadGuard | BpfMap | undefined,
+  ) {
     this.index = index;
     this.map = map;
     this.cb = cb;
@@ -148,7 +159,10 @@ class Ring {
   /** Publishes the consumer position (lo, hi) with one 64-bit store. */
   publish(lo: number, hi: number): void {
     // Same high half: the low half alone is the same 64-bit value, stored atomically (see ringCodeSource).
-    if (hi === this.cons32[1]) { this.cons32[0] = lo; return; }
+    if (hi === this.cons32[1]) {
+      this.cons32[0] = lo;
+      return;
+    }
     scratchU32[0] = lo;
     scratchU32[1] = hi;
     if (FLOAT_MOVE_EXACT) this.consF64[0] = scratchF64[0]!;
@@ -165,7 +179,9 @@ class Ring {
    * record, or -1 when there is none (empty, or the next one is still busy).
    */
   nextRecord(): number {
-    const hdr = this.hdr, mask = this.mask, base = this.base;
+    const hdr = this.hdr,
+      mask = this.mask,
+      base = this.base;
     const start = this.cons32[0]! | 0;
     const prod = (ACQUIRE_LOADS ? Atomics.load(this.prod32, 0) : this.prod32[0]!) | 0;
     let c = start;
@@ -174,10 +190,13 @@ class Ring {
       const at = (base + (c & mask)) >> 2;
       const len = ACQUIRE_LOADS ? Atomics.load(hdr, at) : hdr[at]!;
       if (len & BUSY) break;
-      if ((len & DISCARD) === 0) { found = at; break; }
+      if ((len & DISCARD) === 0) {
+        found = at;
+        break;
+      }
       c = (c + (((len & LEN_MASK) + HDR + 7) & ~7)) | 0;
     }
-    if (c !== start) this.publish(c, this.cons32[1]! + ((c >>> 0) < (start >>> 0) ? 1 : 0));
+    if (c !== start) this.publish(c, this.cons32[1]! + (c >>> 0 < start >>> 0 ? 1 : 0));
     return found;
   }
 
@@ -220,12 +239,14 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
   const load = (arr: string, i: string): string => (ACQUIRE_LOADS ? `Atomics.load(${arr}, ${i})` : `${arr}[${i}]`);
   // Header words in the drain: an int32 always (no undefined to test for), and a TypeError once
   // close() has detached the ring. The DataView load also needs no index shift.
-  const hdrLoad = (off: string): string => (ACQUIRE_LOADS ? `Atomics.load(hdr, ${off} >> 2)` : `view.getInt32(${off}, true)`);
+  const hdrLoad = (off: string): string =>
+    ACQUIRE_LOADS ? `Atomics.load(hdr, ${off} >> 2)` : `view.getInt32(${off}, true)`;
   // While the high half stays the same (all but once per 4 GiB consumed), storing the low half
   // alone publishes the same 64-bit value atomically, and avoids assembling it in scratch memory:
   // two 4-byte stores read back as one 8-byte load defeat store-to-load forwarding (a stall per
   // readInto). When the high half changes, the whole value goes out in one 64-bit store.
-  const publish = (lo: string, hi: string): string => `if (${hi} === cons32[1]) cons32[0] = ${lo}; else publishWide(${lo}, ${hi});`;
+  const publish = (lo: string, hi: string): string =>
+    `if (${hi} === cons32[1]) cons32[0] = ${lo}; else publishWide(${lo}, ${hi});`;
   // Rarely run code (the wide store, a batch limit, the 32-bit wrap) is written so that V8 has no
   // arithmetic without type feedback on those paths: such an operation deoptimises the drain the
   // first time it runs (say, a long drain after short ones), and the reoptimised on-stack code
@@ -239,8 +260,12 @@ function ringCodeSource(id: number, mask: number, base: number, size: number): s
 ${indent}n = (n + 1) | 0;
 ${indent}inCb = true;
 ${indent}if (cb(view, off + ${HDR}, ${len}) === false) { stopped = true; done = true; break; }
-${indent}inCb = false;${limited ? `
-${indent}if (n >= limit) { done = true; break; }` : ''}`;
+${indent}inCb = false;${
+    limited
+      ? `
+${indent}if (n >= limit) { done = true; break; }`
+      : ''
+  }`;
   const drainLoop = (name: string, limited: boolean): string => `function ${name}(cb${limited ? ', limit' : ''}) {
   let c = cons32[0] | 0;
   let hi = cons32[1] >>> 0;
@@ -394,7 +419,19 @@ return { drain: drain_ring_${id}, readInto: readInto_ring_${id} };
 `;
 }
 
-const CODE_PARAMS = ['ring', 'cons32', 'consF64', 'consI64', 'prod32', 'hdr', 'u8', 'view', 'scratchU32', 'scratchF64', 'scratchI64'] as const;
+const CODE_PARAMS = [
+  'ring',
+  'cons32',
+  'consF64',
+  'consI64',
+  'prod32',
+  'hdr',
+  'u8',
+  'view',
+  'scratchU32',
+  'scratchF64',
+  'scratchI64',
+] as const;
 
 function makeRingCode(r: Ring): RingCode {
   const src = ringCodeSource(nextRingId++, r.mask, r.base, r.size);
@@ -434,26 +471,39 @@ function closureRingCode(r: Ring): RingCode {
           do {
             const off = base + (c & mask);
             const len = ACQUIRE_LOADS ? Atomics.load(hdr, off >> 2) : hdr[off >> 2];
-            if (!(len! >= 0)) { done = true; break; }
-            if (len === 0 && r.unmapped) { done = true; break; } // a callback closed the reader: zeros from here
+            if (!(len! >= 0)) {
+              done = true;
+              break;
+            }
+            if (len === 0 && r.unmapped) {
+              done = true;
+              break;
+            } // a callback closed the reader: zeros from here
             const size = len! & LEN_MASK;
             const step = (size + HDR + 7) & -8;
             c = (c + step) | 0;
             left -= step;
             if ((len! & DISCARD) === 0) {
               n++;
-              if (cb(view, off + HDR, size) === false) { stopped = true; done = true; break; }
-              if (n >= limit) { done = true; break; }
+              if (cb(view, off + HDR, size) === false) {
+                stopped = true;
+                done = true;
+                break;
+              }
+              if (n >= limit) {
+                done = true;
+                break;
+              }
             }
           } while (left > 0);
-          if ((c >>> 0) < (batchStart >>> 0)) hi = (hi + 1) >>> 0;
+          if (c >>> 0 < batchStart >>> 0) hi = (hi + 1) >>> 0;
           pub(c, hi);
           published = c;
           if (done) break;
         }
       } finally {
         if (published !== c) {
-          if ((c >>> 0) < (published >>> 0)) hi = (hi + 1) >>> 0;
+          if (c >>> 0 < published >>> 0) hi = (hi + 1) >>> 0;
           pub(c, hi);
         }
         r.stopped = stopped;
@@ -464,13 +514,14 @@ function closureRingCode(r: Ring): RingCode {
       if (buffer !== lastBuffer) {
         if (!(buffer instanceof Uint8Array)) throw new TypeError('tsbpf: readInto expects a Uint8Array');
         lastBuffer = buffer;
-        lastDst32 = (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
+        lastDst32 =
+          (buffer.byteOffset & 3) === 0 ? new Int32Array(buffer.buffer, buffer.byteOffset, buffer.length >> 2) : null;
       }
       const start = cons32[0]! | 0;
       let c = start;
       let prod = prodCache;
-      if (((prod - c) >>> 0) > ringSize) prod = c;
-      const publishTo = (to: number): void => pub(to, (cons32[1]! + ((to >>> 0) < (start >>> 0) ? 1 : 0)) >>> 0);
+      if ((prod - c) >>> 0 > ringSize) prod = c;
+      const publishTo = (to: number): void => pub(to, (cons32[1]! + (to >>> 0 < start >>> 0 ? 1 : 0)) >>> 0);
       for (;;) {
         if (c === prod) {
           prod = prodCache = (ACQUIRE_LOADS ? Atomics.load(prod32, 0) : prod32[0]!) | 0;
@@ -546,10 +597,13 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   add(map: BpfMap, callback?: RecordCallback, options: RingOptions = {}): this {
     this.#check();
     if (!(map instanceof BpfMap)) throw argError('RingBuffer.add expects a BpfMap of type ringbuf');
-    if (map.type !== 'ringbuf') throw argError(`RingBuffer reads ringbuf maps, not ${map.type} (use PerfBuffer for perf_event_array)`);
-    if (callback !== undefined && typeof callback !== 'function') throw argError('RingBuffer callback must be a function');
+    if (map.type !== 'ringbuf')
+      throw argError(`RingBuffer reads ringbuf maps, not ${map.type} (use PerfBuffer for perf_event_array)`);
+    if (callback !== undefined && typeof callback !== 'function')
+      throw argError('RingBuffer callback must be a function');
     const priority = options.priority ?? 0;
-    if (typeof priority !== 'number' || !Number.isFinite(priority)) throw argError(`RingBuffer ring priority must be a finite number, got ${String(options.priority)}`);
+    if (typeof priority !== 'number' || !Number.isFinite(priority))
+      throw argError(`RingBuffer ring priority must be a finite number, got ${String(options.priority)}`);
     const own = ownFd(map); // throws ClosedError for a closed map
     let ring: Ring;
     try {
@@ -572,7 +626,8 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     const byPriority = new Map<number, Ring[]>();
     for (const r of this.#rings) {
       const level = byPriority.get(r.priority);
-      if (level) level.push(r); else byPriority.set(r.priority, [r]);
+      if (level) level.push(r);
+      else byPriority.set(r.priority, [r]);
     }
     this.#levels = [...byPriority.entries()].sort((a, b) => b[0] - a[0]).map(([, rings]) => rings);
     this.#levelNext = this.#levels.map(() => 0);
@@ -705,7 +760,8 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    */
   async poll(timeoutMs = -1, callback?: RecordCallback): Promise<number> {
     this.#check();
-    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)) throw argError(`poll timeout must be a number of milliseconds, got ${String(timeoutMs)}`);
+    if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs))
+      throw argError(`poll timeout must be a number of milliseconds, got ${String(timeoutMs)}`);
     const r = await this.#waiter.wait(timeoutMs);
     if (r === 'closed' || this.#state.closed) return 0;
     return this.consume(callback);
@@ -725,13 +781,20 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     this.#check();
     if (hooks === null || typeof hooks !== 'object') throw argError('RingBuffer.start hooks must be an object');
     const { beforeDrain, afterDrain } = hooks;
-    if (beforeDrain !== undefined && typeof beforeDrain !== 'function') throw argError('start: beforeDrain must be a function');
-    if (afterDrain !== undefined && typeof afterDrain !== 'function') throw argError('start: afterDrain must be a function');
-    for (const r of this.#rings) if (!r.cb) throw argError(`start needs a callback for ring ${r.index} (none was given to the constructor or add)`);
+    if (beforeDrain !== undefined && typeof beforeDrain !== 'function')
+      throw argError('start: beforeDrain must be a function');
+    if (afterDrain !== undefined && typeof afterDrain !== 'function')
+      throw argError('start: afterDrain must be a function');
+    for (const r of this.#rings)
+      if (!r.cb)
+        throw argError(`start needs a callback for ring ${r.index} (none was given to the constructor or add)`);
     const state = this.#state;
     this.#waiter.run(() => {
       if (state.closed) return 0;
-      if (beforeDrain !== undefined) { beforeDrain(); if (state.closed) return 0; }
+      if (beforeDrain !== undefined) {
+        beforeDrain();
+        if (state.closed) return 0;
+      }
       const n = this.consume();
       if (afterDrain !== undefined && !state.closed) afterDrain(n);
       return n;
@@ -752,17 +815,25 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    * or a callback closes the reader; timers, promises and messages of that thread wait meanwhile.
    * Errors thrown by callbacks propagate.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a hook written as `() => {}` must type-check.
   runBlocking(hooks: { beforeDrain?: () => void; afterDrain?: (records: number) => boolean | void } = {}): void {
     this.#check();
     if (hooks === null || typeof hooks !== 'object') throw argError('RingBuffer.runBlocking hooks must be an object');
     const { beforeDrain, afterDrain } = hooks;
-    if (beforeDrain !== undefined && typeof beforeDrain !== 'function') throw argError('runBlocking: beforeDrain must be a function');
-    if (afterDrain !== undefined && typeof afterDrain !== 'function') throw argError('runBlocking: afterDrain must be a function');
-    for (const r of this.#rings) if (!r.cb) throw argError(`runBlocking needs a callback for ring ${r.index} (none was given to the constructor or add)`);
+    if (beforeDrain !== undefined && typeof beforeDrain !== 'function')
+      throw argError('runBlocking: beforeDrain must be a function');
+    if (afterDrain !== undefined && typeof afterDrain !== 'function')
+      throw argError('runBlocking: afterDrain must be a function');
+    for (const r of this.#rings)
+      if (!r.cb)
+        throw argError(`runBlocking needs a callback for ring ${r.index} (none was given to the constructor or add)`);
     const state = this.#state;
     this.#waiter.runBlocking(() => {
       if (state.closed) return -1;
-      if (beforeDrain !== undefined) { beforeDrain(); if (state.closed) return -1; }
+      if (beforeDrain !== undefined) {
+        beforeDrain();
+        if (state.closed) return -1;
+      }
       const n = this.consume();
       if (state.closed) return -1;
       return afterDrain !== undefined && afterDrain(n) === true ? -1 : n;
@@ -801,7 +872,7 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
     for (const r of this.#rings) {
       const dc = r.dropCounter;
       if (dc === undefined) continue;
-      n += dc instanceof BpfMap ? PerCpuArray.from<number>(dc).sum(0) ?? 0 : dc.read();
+      n += dc instanceof BpfMap ? (PerCpuArray.from<number>(dc).sum(0) ?? 0) : dc.read();
     }
     return n;
   }
@@ -837,7 +908,9 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
    */
   [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
     const batch: Uint8Array[] = [];
-    const collect: RecordCallback = (view, off, len) => { batch.push(view.slice(off, len)); };
+    const collect: RecordCallback = (view, off, len) => {
+      batch.push(view.slice(off, len));
+    };
     return drainInBatches(this.#waiter, this.#state, batch, () => this.consume(collect, 65536));
   }
 
@@ -845,7 +918,9 @@ export class RingBuffer implements AsyncIterable<Uint8Array> {
   close(): void {
     if (this.#state.closed) return;
     this.#state.closed = true;
-    this.#readInto = () => { throw new ClosedError(this.#what); };
+    this.#readInto = () => {
+      throw new ClosedError(this.#what);
+    };
     this.#waiter.close();
     // Immediately, also from inside a callback: unmap detaches the buffers first, so the running
     // drain's next header load throws (the drain catches that and ends), and no JS can reach the

@@ -3,7 +3,7 @@
  * pointers to user buffers, and fd ownership (close once, close on GC if forgotten).
  */
 import { BPF_CMD } from '../pure/uapi.js';
-import { BpfError, BpfErrorContext, ClosedError } from './errors.js';
+import { BpfError, type BpfErrorContext, ClosedError } from './errors.js';
 import { native } from './native.js';
 
 const CMD_NAMES: string[] = [];
@@ -42,35 +42,55 @@ export class Attr {
     this.bytes = new Uint8Array(size);
     this.view = new DataView(this.bytes.buffer);
   }
-  reset(): this { this.bytes.fill(0); return this; }
-  u32(off: number, v: number): this { this.view.setUint32(off, v >>> 0, true); return this; }
-  i32(off: number, v: number): this { this.view.setInt32(off, v | 0, true); return this; }
+  reset(): this {
+    this.bytes.fill(0);
+    return this;
+  }
+  u32(off: number, v: number): this {
+    this.view.setUint32(off, v >>> 0, true);
+    return this;
+  }
+  i32(off: number, v: number): this {
+    this.view.setInt32(off, v | 0, true);
+    return this;
+  }
   /** A 64-bit field from a JS number (exact below 2^53: addresses, sizes). */
   u64(off: number, v: number): this {
     this.view.setUint32(off, v % 0x100000000, true);
     this.view.setUint32(off + 4, Math.floor(v / 0x100000000), true);
     return this;
   }
-  u64n(off: number, v: bigint): this { this.view.setBigUint64(off, BigInt.asUintN(64, v), true); return this; }
+  u64n(off: number, v: bigint): this {
+    this.view.setBigUint64(off, BigInt.asUintN(64, v), true);
+    return this;
+  }
   /** A pointer field: the address of `buf` (0 for none). */
-  ptr(off: number, buf: ArrayBufferView | undefined): this { return this.u64(off, buf && buf.byteLength ? native.addressOf(buf) : 0); }
+  ptr(off: number, buf: ArrayBufferView | undefined): this {
+    return this.u64(off, buf?.byteLength ? native.addressOf(buf) : 0);
+  }
   /** A NUL-terminated name copied into a fixed char[len] field. */
   name(off: number, s: string, len = 16): this {
     const b = Buffer.from(s, 'utf8').subarray(0, len - 1);
     this.bytes.set(b, off);
     return this;
   }
-  getU32(off: number): number { return this.view.getUint32(off, true); }
-  getU64(off: number): number { return this.view.getUint32(off, true) + this.view.getUint32(off + 4, true) * 0x100000000; }
+  getU32(off: number): number {
+    return this.view.getUint32(off, true);
+  }
+  getU64(off: number): number {
+    return this.view.getUint32(off, true) + this.view.getUint32(off + 4, true) * 0x100000000;
+  }
 }
 
 /** A NUL-terminated C string buffer (keep a reference while the kernel reads it). */
 export function cString(s: string): Uint8Array {
-  const b = Buffer.from(s + '\0', 'utf8');
+  const b = Buffer.from(`${s}\0`, 'utf8');
   return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-const fdRegistry = new FinalizationRegistry<number>((fd) => { native.close(fd); });
+const fdRegistry = new FinalizationRegistry<number>((fd) => {
+  native.close(fd);
+});
 
 /**
  * An owned file descriptor: close() is idempotent, use after close throws, and an fd whose owner
@@ -89,8 +109,12 @@ export class OwnedFd {
     if (this.#fd < 0) throw new ClosedError(this.#what);
     return this.#fd;
   }
-  get closed(): boolean { return this.#fd < 0; }
-  get what(): string { return this.#what; }
+  get closed(): boolean {
+    return this.#fd < 0;
+  }
+  get what(): string {
+    return this.#what;
+  }
   close(): void {
     if (this.#fd < 0) return;
     fdRegistry.unregister(this);

@@ -15,7 +15,8 @@ import { CLASS, INSN_SIZE, JMP_OP, LD_IMM64, PSEUDO, PSEUDO_CALL } from './insn.
  * Sorted, unique; targets outside the program are left out (the verifier reports those itself).
  */
 export function subprogramStarts(insns: Uint8Array): number[] {
-  if (insns.byteLength % INSN_SIZE !== 0) throw new RangeError(`tsbpf: instructions must be a multiple of 8 bytes, got ${insns.byteLength}`);
+  if (insns.byteLength % INSN_SIZE !== 0)
+    throw new RangeError(`tsbpf: instructions must be a multiple of 8 bytes, got ${insns.byteLength}`);
   const v = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
   const n = insns.byteLength / INSN_SIZE;
   const starts = new Set<number>([0]);
@@ -81,7 +82,7 @@ export function programFuncBtf(insns: Uint8Array, opts: ProgramFuncBtfOptions = 
   const subProto = b.addFuncProto(long, []);
   const used = new Set<string>();
   const funcs: ProgramFunc[] = starts.map((insn) => {
-    const base = sanitizeIdentifier(insn === 0 ? opts.mainName || 'main' : labelAt.get(insn) ?? `sub_${insn}`);
+    const base = sanitizeIdentifier(insn === 0 ? opts.mainName || 'main' : (labelAt.get(insn) ?? `sub_${insn}`));
     let name = base;
     for (let k = 2; used.has(name); k++) name = `${base}_${k}`;
     used.add(name);

@@ -8,8 +8,25 @@
  * different maps.
  */
 import {
-  ALU_OP, ATOMIC_OP, CLASS, END, INSN_SIZE, JMP_OP, LD_IMM64, MODE, PSEUDO, PSEUDO_CALL, PSEUDO_KFUNC_CALL,
-  SIZE, SRC, encodeInsn, splitImm64, type AluOpName, type CondJumpName, type RawInsn, type SizeName,
+  ALU_OP,
+  ATOMIC_OP,
+  CLASS,
+  END,
+  INSN_SIZE,
+  JMP_OP,
+  LD_IMM64,
+  MODE,
+  PSEUDO,
+  PSEUDO_CALL,
+  PSEUDO_KFUNC_CALL,
+  SIZE,
+  SRC,
+  encodeInsn,
+  splitImm64,
+  type AluOpName,
+  type CondJumpName,
+  type RawInsn,
+  type SizeName,
 } from './insn.js';
 import { HELPER_IDS } from './helper-ids.js';
 import { TsbpfError } from './errors.js';
@@ -19,7 +36,6 @@ export class AsmError extends TsbpfError {
   override readonly name = 'AsmError';
   readonly code = 'ERR_ASM';
 }
-
 
 // ---------------------------------------------------------------------------------------------
 // Registers
@@ -106,7 +122,8 @@ export type Operand = Reg | number;
 // Validation
 
 function checkReg(r: unknown, what: string): number {
-  if (!isReg(r) || r.n < 0 || r.n > 10) throw new TypeError(`tsbpf: ${what}: expected a register R0..R10, got ${String(r)}`);
+  if (!isReg(r) || r.n < 0 || r.n > 10)
+    throw new TypeError(`tsbpf: ${what}: expected a register R0..R10, got ${String(r)}`);
   return r.n;
 }
 function checkImm(v: unknown, what: string): number {
@@ -123,7 +140,8 @@ function checkOff(v: unknown, what: string): number {
   return v;
 }
 function checkLabel(name: unknown, what: string): string {
-  if (typeof name !== 'string' || name.length === 0) throw new TypeError(`tsbpf: ${what}: label must be a non-empty string`);
+  if (typeof name !== 'string' || name.length === 0)
+    throw new TypeError(`tsbpf: ${what}: label must be a non-empty string`);
   return name;
 }
 function checkMap(m: unknown, what: string): MapRef {
@@ -132,7 +150,14 @@ function checkMap(m: unknown, what: string): MapRef {
   throw new TypeError(`tsbpf: ${what}: expected a map (an object with .fd) or a map name, got ${String(m)}`);
 }
 
-function insn(code: number, dst: number, src: number, off: number, imm: number, extra?: { offLabel?: string; immLabel?: string }): InsnItem {
+function insn(
+  code: number,
+  dst: number,
+  src: number,
+  off: number,
+  imm: number,
+  extra?: { offLabel?: string; immLabel?: string },
+): InsnItem {
   return { kind: 'insn', code, dst, src, off, imm, ...extra };
 }
 
@@ -140,7 +165,11 @@ function insn(code: number, dst: number, src: number, off: number, imm: number, 
 // Helpers
 
 /** Helper ids by name: the generated uapi table plus helpers newer than the installed header. */
-export const HELPERS: Readonly<Record<string, number>> = { ...HELPER_IDS, cgrp_storage_get: 210, cgrp_storage_delete: 211 };
+export const HELPERS: Readonly<Record<string, number>> = {
+  ...HELPER_IDS,
+  cgrp_storage_get: 210,
+  cgrp_storage_delete: 211,
+};
 const HELPER_BY_ID: string[] = [];
 for (const [name, id] of Object.entries(HELPERS)) HELPER_BY_ID[id] = name;
 
@@ -217,26 +246,44 @@ const J32 = CLASS.jmp32;
 
 const core = {
   // ALU64 (`r1 += r2`) and ALU32 (`w1 += w2`, zero-extends into the upper half).
-  add64: alu(A64, 'add', 'add64'), sub64: alu(A64, 'sub', 'sub64'), mul64: alu(A64, 'mul', 'mul64'),
-  div64: alu(A64, 'div', 'div64'), mod64: alu(A64, 'mod', 'mod64'), or64: alu(A64, 'or', 'or64'),
-  and64: alu(A64, 'and', 'and64'), xor64: alu(A64, 'xor', 'xor64'), lsh64: alu(A64, 'lsh', 'lsh64'),
-  rsh64: alu(A64, 'rsh', 'rsh64'), arsh64: alu(A64, 'arsh', 'arsh64'), mov64: alu(A64, 'mov', 'mov64'),
+  add64: alu(A64, 'add', 'add64'),
+  sub64: alu(A64, 'sub', 'sub64'),
+  mul64: alu(A64, 'mul', 'mul64'),
+  div64: alu(A64, 'div', 'div64'),
+  mod64: alu(A64, 'mod', 'mod64'),
+  or64: alu(A64, 'or', 'or64'),
+  and64: alu(A64, 'and', 'and64'),
+  xor64: alu(A64, 'xor', 'xor64'),
+  lsh64: alu(A64, 'lsh', 'lsh64'),
+  rsh64: alu(A64, 'rsh', 'rsh64'),
+  arsh64: alu(A64, 'arsh', 'arsh64'),
+  mov64: alu(A64, 'mov', 'mov64'),
   /** Signed division (v4): `r1 s/= r2`. */
   sdiv64: alu(A64, 'div', 'sdiv64', 1),
   /** Signed modulo (v4): `r1 s%= r2`. */
   smod64: alu(A64, 'mod', 'smod64', 1),
-  add32: alu(A32, 'add', 'add32'), sub32: alu(A32, 'sub', 'sub32'), mul32: alu(A32, 'mul', 'mul32'),
-  div32: alu(A32, 'div', 'div32'), mod32: alu(A32, 'mod', 'mod32'), or32: alu(A32, 'or', 'or32'),
-  and32: alu(A32, 'and', 'and32'), xor32: alu(A32, 'xor', 'xor32'), lsh32: alu(A32, 'lsh', 'lsh32'),
-  rsh32: alu(A32, 'rsh', 'rsh32'), arsh32: alu(A32, 'arsh', 'arsh32'), mov32: alu(A32, 'mov', 'mov32'),
-  sdiv32: alu(A32, 'div', 'sdiv32', 1), smod32: alu(A32, 'mod', 'smod32', 1),
+  add32: alu(A32, 'add', 'add32'),
+  sub32: alu(A32, 'sub', 'sub32'),
+  mul32: alu(A32, 'mul', 'mul32'),
+  div32: alu(A32, 'div', 'div32'),
+  mod32: alu(A32, 'mod', 'mod32'),
+  or32: alu(A32, 'or', 'or32'),
+  and32: alu(A32, 'and', 'and32'),
+  xor32: alu(A32, 'xor', 'xor32'),
+  lsh32: alu(A32, 'lsh', 'lsh32'),
+  rsh32: alu(A32, 'rsh', 'rsh32'),
+  arsh32: alu(A32, 'arsh', 'arsh32'),
+  mov32: alu(A32, 'mov', 'mov32'),
+  sdiv32: alu(A32, 'div', 'sdiv32', 1),
+  smod32: alu(A32, 'mod', 'smod32', 1),
   /** `r1 = -r1`. */
   neg64: (dst: Reg): InsnItem => insn(A64 | ALU_OP.neg, checkReg(dst, 'neg64'), 0, 0, 0),
   /** `w1 = -w1`. */
   neg32: (dst: Reg): InsnItem => insn(A32 | ALU_OP.neg, checkReg(dst, 'neg32'), 0, 0, 0),
   /** Sign-extending move (v4): `r1 = (s8)r2`; `bits` is 8, 16 or 32. */
   movsx64: (dst: Reg, src: Reg, bits: 8 | 16 | 32): InsnItem => {
-    if (bits !== 8 && bits !== 16 && bits !== 32) throw new RangeError(`tsbpf: movsx64: bits must be 8, 16 or 32, got ${String(bits)}`);
+    if (bits !== 8 && bits !== 16 && bits !== 32)
+      throw new RangeError(`tsbpf: movsx64: bits must be 8, 16 or 32, got ${String(bits)}`);
     return insn(A64 | ALU_OP.mov | SRC.x, checkReg(dst, 'movsx64'), checkReg(src, 'movsx64'), bits, 0);
   },
   /** Sign-extending 32-bit move (v4): `w1 = (s8)w2`; `bits` is 8 or 16. */
@@ -246,17 +293,39 @@ const core = {
   },
 
   // Byte order: be/le convert host (little-endian) to the named order and zero-extend; bswap swaps unconditionally (v4).
-  be16: endian(A32, END.to_be, 16, 'be16'), be32: endian(A32, END.to_be, 32, 'be32'), be64: endian(A32, END.to_be, 64, 'be64'),
-  le16: endian(A32, END.to_le, 16, 'le16'), le32: endian(A32, END.to_le, 32, 'le32'), le64: endian(A32, END.to_le, 64, 'le64'),
-  bswap16: endian(A64, END.to_le, 16, 'bswap16'), bswap32: endian(A64, END.to_le, 32, 'bswap32'), bswap64: endian(A64, END.to_le, 64, 'bswap64'),
+  be16: endian(A32, END.to_be, 16, 'be16'),
+  be32: endian(A32, END.to_be, 32, 'be32'),
+  be64: endian(A32, END.to_be, 64, 'be64'),
+  le16: endian(A32, END.to_le, 16, 'le16'),
+  le32: endian(A32, END.to_le, 32, 'le32'),
+  le64: endian(A32, END.to_le, 64, 'le64'),
+  bswap16: endian(A64, END.to_le, 16, 'bswap16'),
+  bswap32: endian(A64, END.to_le, 32, 'bswap32'),
+  bswap64: endian(A64, END.to_le, 64, 'bswap64'),
 
   // Conditional jumps, 64-bit (`if r1 > r2 goto`) and 32-bit (`if w1 > w2 goto`).
-  jeq: cond(J64, 'jeq', 'jeq'), jne: cond(J64, 'jne', 'jne'), jgt: cond(J64, 'jgt', 'jgt'), jge: cond(J64, 'jge', 'jge'),
-  jlt: cond(J64, 'jlt', 'jlt'), jle: cond(J64, 'jle', 'jle'), jset: cond(J64, 'jset', 'jset'),
-  jsgt: cond(J64, 'jsgt', 'jsgt'), jsge: cond(J64, 'jsge', 'jsge'), jslt: cond(J64, 'jslt', 'jslt'), jsle: cond(J64, 'jsle', 'jsle'),
-  jeq32: cond(J32, 'jeq', 'jeq32'), jne32: cond(J32, 'jne', 'jne32'), jgt32: cond(J32, 'jgt', 'jgt32'), jge32: cond(J32, 'jge', 'jge32'),
-  jlt32: cond(J32, 'jlt', 'jlt32'), jle32: cond(J32, 'jle', 'jle32'), jset32: cond(J32, 'jset', 'jset32'),
-  jsgt32: cond(J32, 'jsgt', 'jsgt32'), jsge32: cond(J32, 'jsge', 'jsge32'), jslt32: cond(J32, 'jslt', 'jslt32'), jsle32: cond(J32, 'jsle', 'jsle32'),
+  jeq: cond(J64, 'jeq', 'jeq'),
+  jne: cond(J64, 'jne', 'jne'),
+  jgt: cond(J64, 'jgt', 'jgt'),
+  jge: cond(J64, 'jge', 'jge'),
+  jlt: cond(J64, 'jlt', 'jlt'),
+  jle: cond(J64, 'jle', 'jle'),
+  jset: cond(J64, 'jset', 'jset'),
+  jsgt: cond(J64, 'jsgt', 'jsgt'),
+  jsge: cond(J64, 'jsge', 'jsge'),
+  jslt: cond(J64, 'jslt', 'jslt'),
+  jsle: cond(J64, 'jsle', 'jsle'),
+  jeq32: cond(J32, 'jeq', 'jeq32'),
+  jne32: cond(J32, 'jne', 'jne32'),
+  jgt32: cond(J32, 'jgt', 'jgt32'),
+  jge32: cond(J32, 'jge', 'jge32'),
+  jlt32: cond(J32, 'jlt', 'jlt32'),
+  jle32: cond(J32, 'jle', 'jle32'),
+  jset32: cond(J32, 'jset', 'jset32'),
+  jsgt32: cond(J32, 'jsgt', 'jsgt32'),
+  jsge32: cond(J32, 'jsge', 'jsge32'),
+  jslt32: cond(J32, 'jslt', 'jslt32'),
+  jsle32: cond(J32, 'jsle', 'jsle32'),
   /** Unconditional jump, 16-bit offset: `goto +N`. */
   ja: (target: Target): InsnItem => {
     const t = targetOf(target, 'ja');
@@ -274,7 +343,8 @@ const core = {
   },
   /** Call a kernel helper by name (`'ringbuf_reserve'`, `bpf_` prefix optional) or id. */
   call: (helper: string | number): InsnItem => {
-    if (typeof helper !== 'string' && typeof helper !== 'number') throw new TypeError(`tsbpf: call: expected a helper name or id, got ${String(helper)}`);
+    if (typeof helper !== 'string' && typeof helper !== 'number')
+      throw new TypeError(`tsbpf: call: expected a helper name or id, got ${String(helper)}`);
     return insn(J64 | JMP_OP.call, 0, 0, 0, helperId(helper));
   },
   /** bpf-to-bpf call of the subprogram at `label` (BPF_PSEUDO_CALL). */
@@ -291,16 +361,31 @@ const core = {
   label: (name: string): LabelItem => ({ kind: 'label', name: checkLabel(name, 'label') }),
 
   // Loads `dst = *(size *)(src + off)`, sign-extending loads (v4), stores `*(size *)(dst + off) = src|imm`.
-  ldxb: ldx('b', MODE.mem, 'ldxb'), ldxh: ldx('h', MODE.mem, 'ldxh'), ldxw: ldx('w', MODE.mem, 'ldxw'), ldxdw: ldx('dw', MODE.mem, 'ldxdw'),
-  ldxsb: ldx('b', MODE.memsx, 'ldxsb'), ldxsh: ldx('h', MODE.memsx, 'ldxsh'), ldxsw: ldx('w', MODE.memsx, 'ldxsw'),
-  stxb: stx('b', 'stxb'), stxh: stx('h', 'stxh'), stxw: stx('w', 'stxw'), stxdw: stx('dw', 'stxdw'),
-  stb: st('b', 'stb'), sth: st('h', 'sth'), stw: st('w', 'stw'), stdw: st('dw', 'stdw'),
+  ldxb: ldx('b', MODE.mem, 'ldxb'),
+  ldxh: ldx('h', MODE.mem, 'ldxh'),
+  ldxw: ldx('w', MODE.mem, 'ldxw'),
+  ldxdw: ldx('dw', MODE.mem, 'ldxdw'),
+  ldxsb: ldx('b', MODE.memsx, 'ldxsb'),
+  ldxsh: ldx('h', MODE.memsx, 'ldxsh'),
+  ldxsw: ldx('w', MODE.memsx, 'ldxsw'),
+  stxb: stx('b', 'stxb'),
+  stxh: stx('h', 'stxh'),
+  stxw: stx('w', 'stxw'),
+  stxdw: stx('dw', 'stxdw'),
+  stb: st('b', 'stb'),
+  sth: st('h', 'sth'),
+  stw: st('w', 'stw'),
+  stdw: st('dw', 'stdw'),
 
   // Atomics `lock *(size *)(dst + off) op= src`; fetch forms also return the old value in src.
-  atomicAdd64: atomic('dw', ATOMIC_OP.add, 'atomicAdd64'), atomicOr64: atomic('dw', ATOMIC_OP.or, 'atomicOr64'),
-  atomicAnd64: atomic('dw', ATOMIC_OP.and, 'atomicAnd64'), atomicXor64: atomic('dw', ATOMIC_OP.xor, 'atomicXor64'),
-  atomicAdd32: atomic('w', ATOMIC_OP.add, 'atomicAdd32'), atomicOr32: atomic('w', ATOMIC_OP.or, 'atomicOr32'),
-  atomicAnd32: atomic('w', ATOMIC_OP.and, 'atomicAnd32'), atomicXor32: atomic('w', ATOMIC_OP.xor, 'atomicXor32'),
+  atomicAdd64: atomic('dw', ATOMIC_OP.add, 'atomicAdd64'),
+  atomicOr64: atomic('dw', ATOMIC_OP.or, 'atomicOr64'),
+  atomicAnd64: atomic('dw', ATOMIC_OP.and, 'atomicAnd64'),
+  atomicXor64: atomic('dw', ATOMIC_OP.xor, 'atomicXor64'),
+  atomicAdd32: atomic('w', ATOMIC_OP.add, 'atomicAdd32'),
+  atomicOr32: atomic('w', ATOMIC_OP.or, 'atomicOr32'),
+  atomicAnd32: atomic('w', ATOMIC_OP.and, 'atomicAnd32'),
+  atomicXor32: atomic('w', ATOMIC_OP.xor, 'atomicXor32'),
   atomicFetchAdd64: atomic('dw', ATOMIC_OP.add | ATOMIC_OP.fetch, 'atomicFetchAdd64'),
   atomicFetchOr64: atomic('dw', ATOMIC_OP.or | ATOMIC_OP.fetch, 'atomicFetchOr64'),
   atomicFetchAnd64: atomic('dw', ATOMIC_OP.and | ATOMIC_OP.fetch, 'atomicFetchAnd64'),
@@ -310,43 +395,70 @@ const core = {
   atomicFetchAnd32: atomic('w', ATOMIC_OP.and | ATOMIC_OP.fetch, 'atomicFetchAnd32'),
   atomicFetchXor32: atomic('w', ATOMIC_OP.xor | ATOMIC_OP.fetch, 'atomicFetchXor32'),
   /** `src = xchg(dst + off, src)`. */
-  xchg64: atomic('dw', ATOMIC_OP.xchg, 'xchg64'), xchg32: atomic('w', ATOMIC_OP.xchg, 'xchg32'),
+  xchg64: atomic('dw', ATOMIC_OP.xchg, 'xchg64'),
+  xchg32: atomic('w', ATOMIC_OP.xchg, 'xchg32'),
   /** `r0 = cmpxchg(dst + off, r0, src)`: writes src if the memory equals R0; R0 gets the old value. */
-  cmpxchg64: atomic('dw', ATOMIC_OP.cmpxchg, 'cmpxchg64'), cmpxchg32: atomic('w', ATOMIC_OP.cmpxchg, 'cmpxchg32'),
+  cmpxchg64: atomic('dw', ATOMIC_OP.cmpxchg, 'cmpxchg64'),
+  cmpxchg32: atomic('w', ATOMIC_OP.cmpxchg, 'cmpxchg32'),
   /** Acquire load (kernel 6.15+): `dst = load_acquire((size *)(src + off))`. */
   loadAcquire: (size: SizeName, dst: Reg, src: Reg, off = 0): InsnItem =>
-    insn(CLASS.stx | MODE.atomic | SIZE[checkSize(size, 'loadAcquire')], checkReg(dst, 'loadAcquire'), checkReg(src, 'loadAcquire'), checkOff(off, 'loadAcquire'), ATOMIC_OP.load_acq),
+    insn(
+      CLASS.stx | MODE.atomic | SIZE[checkSize(size, 'loadAcquire')],
+      checkReg(dst, 'loadAcquire'),
+      checkReg(src, 'loadAcquire'),
+      checkOff(off, 'loadAcquire'),
+      ATOMIC_OP.load_acq,
+    ),
   /** Release store (kernel 6.15+): `store_release((size *)(dst + off), src)`. */
   storeRelease: (size: SizeName, dst: Reg, off: number, src: Reg): InsnItem =>
-    insn(CLASS.stx | MODE.atomic | SIZE[checkSize(size, 'storeRelease')], checkReg(dst, 'storeRelease'), checkReg(src, 'storeRelease'), checkOff(off, 'storeRelease'), ATOMIC_OP.store_rel),
+    insn(
+      CLASS.stx | MODE.atomic | SIZE[checkSize(size, 'storeRelease')],
+      checkReg(dst, 'storeRelease'),
+      checkReg(src, 'storeRelease'),
+      checkOff(off, 'storeRelease'),
+      ATOMIC_OP.store_rel,
+    ),
 
   // ld_imm64 and its pseudo forms (two slots each).
   /** `dst = imm ll`: any 64-bit constant. */
   ldImm64: (dst: Reg, value: bigint | number): LdImm64Item => {
-    if (typeof value === 'number' && !Number.isSafeInteger(value)) throw new RangeError(`tsbpf: ldImm64: ${value} is not a safe integer; pass a bigint`);
+    if (typeof value === 'number' && !Number.isSafeInteger(value))
+      throw new RangeError(`tsbpf: ldImm64: ${value} is not a safe integer; pass a bigint`);
     const v = BigInt(value);
     if (v < -(1n << 63n) || v >= 1n << 64n) throw new RangeError(`tsbpf: ldImm64: ${v} does not fit in 64 bits`);
     return ldImm64Item(checkReg(dst, 'ldImm64'), 0, v);
   },
   /** `dst = map` (BPF_PSEUDO_MAP_FD): the map pointer, as `bpf_map_lookup_elem` etc. expect in R1. */
-  ldMapFd: (dst: Reg, map: MapRef): LdImm64Item => ldImm64Item(checkReg(dst, 'ldMapFd'), PSEUDO.map_fd, 0n, { map: checkMap(map, 'ldMapFd') }),
+  ldMapFd: (dst: Reg, map: MapRef): LdImm64Item =>
+    ldImm64Item(checkReg(dst, 'ldMapFd'), PSEUDO.map_fd, 0n, { map: checkMap(map, 'ldMapFd') }),
   /** `dst = &map.value[0] + offset` (BPF_PSEUDO_MAP_VALUE), for array maps with one entry (globals). */
   ldMapValue: (dst: Reg, map: MapRef, offset = 0): LdImm64Item => {
     const off = checkImm(offset, 'ldMapValue');
-    return ldImm64Item(checkReg(dst, 'ldMapValue'), PSEUDO.map_value, BigInt(off >>> 0) << 32n, { map: checkMap(map, 'ldMapValue') });
+    return ldImm64Item(checkReg(dst, 'ldMapValue'), PSEUDO.map_value, BigInt(off >>> 0) << 32n, {
+      map: checkMap(map, 'ldMapValue'),
+    });
   },
   /** `dst = map` by index into the load's `fd_array` (BPF_PSEUDO_MAP_IDX). */
-  ldMapIdx: (dst: Reg, index: number): LdImm64Item => ldImm64Item(checkReg(dst, 'ldMapIdx'), PSEUDO.map_idx, BigInt(checkImm(index, 'ldMapIdx') >>> 0)),
+  ldMapIdx: (dst: Reg, index: number): LdImm64Item =>
+    ldImm64Item(checkReg(dst, 'ldMapIdx'), PSEUDO.map_idx, BigInt(checkImm(index, 'ldMapIdx') >>> 0)),
   /** `dst = &fd_array[index].value[0] + offset` (BPF_PSEUDO_MAP_IDX_VALUE). */
   ldMapIdxValue: (dst: Reg, index: number, offset = 0): LdImm64Item =>
-    ldImm64Item(checkReg(dst, 'ldMapIdxValue'), PSEUDO.map_idx_value,
-      (BigInt(checkImm(offset, 'ldMapIdxValue') >>> 0) << 32n) | BigInt(checkImm(index, 'ldMapIdxValue') >>> 0)),
+    ldImm64Item(
+      checkReg(dst, 'ldMapIdxValue'),
+      PSEUDO.map_idx_value,
+      (BigInt(checkImm(offset, 'ldMapIdxValue') >>> 0) << 32n) | BigInt(checkImm(index, 'ldMapIdxValue') >>> 0),
+    ),
   /** `dst = &ksym` by vmlinux BTF id of a VAR (BPF_PSEUDO_BTF_ID); `btfFd` selects module BTF. */
   ldBtfId: (dst: Reg, btfId: number, btfFd = 0): LdImm64Item =>
-    ldImm64Item(checkReg(dst, 'ldBtfId'), PSEUDO.btf_id, (BigInt(checkImm(btfFd, 'ldBtfId') >>> 0) << 32n) | BigInt(checkImm(btfId, 'ldBtfId') >>> 0)),
+    ldImm64Item(
+      checkReg(dst, 'ldBtfId'),
+      PSEUDO.btf_id,
+      (BigInt(checkImm(btfFd, 'ldBtfId') >>> 0) << 32n) | BigInt(checkImm(btfId, 'ldBtfId') >>> 0),
+    ),
   /** `dst = &subprog` (BPF_PSEUDO_FUNC), for callbacks such as `bpf_loop` and `bpf_for_each_map_elem`. */
   ldFunc: (dst: Reg, target: Target): LdImm64Item => {
-    if (typeof target === 'number') return ldImm64Item(checkReg(dst, 'ldFunc'), PSEUDO.func, BigInt(checkImm(target, 'ldFunc') >>> 0));
+    if (typeof target === 'number')
+      return ldImm64Item(checkReg(dst, 'ldFunc'), PSEUDO.func, BigInt(checkImm(target, 'ldFunc') >>> 0));
     return ldImm64Item(checkReg(dst, 'ldFunc'), PSEUDO.func, 0n, { funcLabel: checkLabel(target, 'ldFunc') });
   },
 
@@ -355,13 +467,24 @@ const core = {
     insn(CLASS.ld | MODE.abs | SIZE[checkSize(size, 'ldAbs', ['b', 'h', 'w'])], 0, 0, 0, checkImm(offset, 'ldAbs')),
   /** Legacy packet load (socket filters): `r0 = *(size *)skb[src + imm]`. */
   ldInd: (size: 'b' | 'h' | 'w', src: Reg, offset = 0): InsnItem =>
-    insn(CLASS.ld | MODE.ind | SIZE[checkSize(size, 'ldInd', ['b', 'h', 'w'])], 0, checkReg(src, 'ldInd'), 0, checkImm(offset, 'ldInd')),
+    insn(
+      CLASS.ld | MODE.ind | SIZE[checkSize(size, 'ldInd', ['b', 'h', 'w'])],
+      0,
+      checkReg(src, 'ldInd'),
+      0,
+      checkImm(offset, 'ldInd'),
+    ),
 
   /** An arbitrary raw instruction (for tests and forms without a builder). */
   raw: (code: number, dst = 0, src = 0, off = 0, imm = 0): InsnItem => {
-    if (!Number.isInteger(code) || code < 0 || code > 0xff) throw new RangeError(`tsbpf: raw: opcode ${code} is not a byte`);
-    for (const [v, what] of [[dst, 'dst'], [src, 'src']] as const) {
-      if (!Number.isInteger(v) || v < 0 || v > 15) throw new RangeError(`tsbpf: raw: ${what} ${v} is not a 4-bit register field`);
+    if (!Number.isInteger(code) || code < 0 || code > 0xff)
+      throw new RangeError(`tsbpf: raw: opcode ${code} is not a byte`);
+    for (const [v, what] of [
+      [dst, 'dst'],
+      [src, 'src'],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 0 || v > 15)
+        throw new RangeError(`tsbpf: raw: ${what} ${v} is not a 4-bit register field`);
     }
     return insn(code, dst, src, checkOff(off, 'raw'), checkImm(imm, 'raw'));
   },
@@ -372,8 +495,19 @@ const JUMP_NAMES = ['jeq', 'jne', 'jgt', 'jge', 'jlt', 'jle', 'jset', 'jsgt', 'j
 /** Readable aliases: widthless ALU names (64-bit) and size-named memory, jump and byte-swap builders. */
 const aliases = {
   /** `mov`, `add`, ... without a width are the 64-bit forms (`mov64`, `add64`, ...). */
-  mov: core.mov64, add: core.add64, sub: core.sub64, mul: core.mul64, div: core.div64, mod: core.mod64,
-  or: core.or64, and: core.and64, xor: core.xor64, lsh: core.lsh64, rsh: core.rsh64, arsh: core.arsh64, neg: core.neg64,
+  mov: core.mov64,
+  add: core.add64,
+  sub: core.sub64,
+  mul: core.mul64,
+  div: core.div64,
+  mod: core.mod64,
+  or: core.or64,
+  and: core.and64,
+  xor: core.xor64,
+  lsh: core.lsh64,
+  rsh: core.rsh64,
+  arsh: core.arsh64,
+  neg: core.neg64,
   /** `dst = src` between registers (64-bit), e.g. `movReg(R6, R1)`. */
   movReg: (dst: Reg, src: Reg): InsnItem => core.mov64(dst, checkRegObj(src, 'movReg')),
   /** `*(size *)(dst + off) = src` (a register or an immediate), e.g. `storeMem('w', R9, 0, R0)`. */
@@ -382,26 +516,33 @@ const aliases = {
     return isReg(src) ? stx(s, 'storeMem')(dst, off, src) : st(s, 'storeMem')(dst, off, src);
   },
   /** `dst = *(size *)(src + off)`, e.g. `loadMem('w', R1, R9, 0)`. */
-  loadMem: (size: SizeName, dst: Reg, src: Reg, off = 0): InsnItem => ldx(checkSize(size, 'loadMem'), MODE.mem, 'loadMem')(dst, src, off),
+  loadMem: (size: SizeName, dst: Reg, src: Reg, off = 0): InsnItem =>
+    ldx(checkSize(size, 'loadMem'), MODE.mem, 'loadMem')(dst, src, off),
   /** Loads a context field through R1: `dst = *(size *)(R1 + off)`, e.g. `loadCtx('w', R2, 0)`. */
-  loadCtx: (size: SizeName, dst: Reg, off: number): InsnItem => ldx(checkSize(size, 'loadCtx'), MODE.mem, 'loadCtx')(dst, R1, off),
+  loadCtx: (size: SizeName, dst: Reg, off: number): InsnItem =>
+    ldx(checkSize(size, 'loadCtx'), MODE.mem, 'loadCtx')(dst, R1, off),
   /** Conditional jump against an immediate, e.g. `jmpImm('jeq', R0, 0, 'exit')`. */
-  jmpImm: (op: CondJumpName, dst: Reg, imm: number, target: Target): InsnItem => condByName(op, 'jmpImm')(dst, checkImm(imm, 'jmpImm'), target),
+  jmpImm: (op: CondJumpName, dst: Reg, imm: number, target: Target): InsnItem =>
+    condByName(op, 'jmpImm')(dst, checkImm(imm, 'jmpImm'), target),
   /** Conditional jump against a register, e.g. `jmpReg('jgt', R4, R3, 'drop')`. */
-  jmpReg: (op: CondJumpName, dst: Reg, src: Reg, target: Target): InsnItem => condByName(op, 'jmpReg')(dst, checkRegObj(src, 'jmpReg'), target),
+  jmpReg: (op: CondJumpName, dst: Reg, src: Reg, target: Target): InsnItem =>
+    condByName(op, 'jmpReg')(dst, checkRegObj(src, 'jmpReg'), target),
   /** Unconditional jump to a label, e.g. `jmp('pass')`. */
   jmp: (target: Target): InsnItem => core.ja(target),
   /** Converts `dst` to big-endian (network order) in place, e.g. `endianBe('h', R6)`. */
-  endianBe: (size: 'h' | 'w' | 'dw', dst: Reg): InsnItem => endian(A32, END.to_be, endianBits(size, 'endianBe'), 'endianBe')(dst),
+  endianBe: (size: 'h' | 'w' | 'dw', dst: Reg): InsnItem =>
+    endian(A32, END.to_be, endianBits(size, 'endianBe'), 'endianBe')(dst),
   /** Converts `dst` to little-endian in place, e.g. `endianLe('h', R6)`. */
-  endianLe: (size: 'h' | 'w' | 'dw', dst: Reg): InsnItem => endian(A32, END.to_le, endianBits(size, 'endianLe'), 'endianLe')(dst),
+  endianLe: (size: 'h' | 'w' | 'dw', dst: Reg): InsnItem =>
+    endian(A32, END.to_le, endianBits(size, 'endianLe'), 'endianLe')(dst),
 };
 function checkRegObj(r: Reg, what: string): Reg {
   checkReg(r, what);
   return r;
 }
 function condByName(op: CondJumpName, what: string): JmpBuilder {
-  if (!(JUMP_NAMES as readonly string[]).includes(op)) throw new RangeError(`tsbpf: ${what}: unknown jump '${String(op)}'`);
+  if (!(JUMP_NAMES as readonly string[]).includes(op))
+    throw new RangeError(`tsbpf: ${what}: unknown jump '${String(op)}'`);
   return core[op];
 }
 function endianBits(size: string, what: string): 16 | 32 | 64 {
@@ -458,15 +599,23 @@ function layout(flat: AsmItem[]): { labels: Map<string, number>; slots: number }
   const labels = new Map<string, number>();
   let pc = 0;
   flat.forEach((item, i) => {
-    if (typeof item !== 'object' || item === null) throw new TypeError(`tsbpf: assemble: item ${i} is not an instruction (${String(item)})`);
+    if (typeof item !== 'object' || item === null)
+      throw new TypeError(`tsbpf: assemble: item ${i} is not an instruction (${String(item)})`);
     switch (item.kind) {
       case 'label':
         if (labels.has(item.name)) throw new AsmError(`tsbpf: assemble: duplicate label '${item.name}'`);
         labels.set(item.name, pc);
         break;
-      case 'insn': pc += 1; break;
-      case 'ld_imm64': pc += 2; break;
-      default: throw new TypeError(`tsbpf: assemble: item ${i} is not an instruction (kind ${String((item as { kind?: unknown }).kind)})`);
+      case 'insn':
+        pc += 1;
+        break;
+      case 'ld_imm64':
+        pc += 2;
+        break;
+      default:
+        throw new TypeError(
+          `tsbpf: assemble: item ${i} is not an instruction (kind ${String((item as { kind?: unknown }).kind)})`,
+        );
     }
   });
   return { labels, slots: pc };
@@ -489,18 +638,22 @@ export function assembleProgram(items: AsmInput, options: AssembleOptions = {}):
   const view = new DataView(bytes.buffer);
   const resolve = (label: string, pc: number, what: string): number => {
     const target = labels.get(label);
-    if (target === undefined) throw new AsmError(`tsbpf: assemble: unknown label '${label}' (${what} at instruction ${pc})`);
+    if (target === undefined)
+      throw new AsmError(`tsbpf: assemble: unknown label '${label}' (${what} at instruction ${pc})`);
     return target - (pc + 1);
   };
   const mapFd = (map: MapRef, pc: number): number => {
     let m: { readonly fd: number } | undefined;
     if (typeof map === 'string') {
       m = options.maps?.[map];
-      if (!m) throw new AsmError(`tsbpf: assemble: map '${map}' is not bound (instruction ${pc}); pass it in options.maps`);
+      if (!m)
+        throw new AsmError(`tsbpf: assemble: map '${map}' is not bound (instruction ${pc}); pass it in options.maps`);
     } else m = map;
     const fd = m.fd;
     if (!Number.isInteger(fd) || fd < 0 || fd > 0x7fffffff) {
-      throw new RangeError(`tsbpf: assemble: map${typeof map === 'string' ? ` '${map}'` : ''} has no valid fd (${String(fd)}) at instruction ${pc}`);
+      throw new RangeError(
+        `tsbpf: assemble: map${typeof map === 'string' ? ` '${map}'` : ''} has no valid fd (${String(fd)}) at instruction ${pc}`,
+      );
     }
     return fd;
   };
@@ -512,13 +665,17 @@ export function assembleProgram(items: AsmInput, options: AssembleOptions = {}):
       if (item.offLabel !== undefined) {
         off = resolve(item.offLabel, pc, 'jump');
         if (off < -0x8000 || off > 0x7fff) {
-          throw new RangeError(`tsbpf: assemble: jump to label '${item.offLabel}' at instruction ${pc} is out of 16-bit range (offset ${off}); use gotol`);
+          throw new RangeError(
+            `tsbpf: assemble: jump to label '${item.offLabel}' at instruction ${pc} is out of 16-bit range (offset ${off}); use gotol`,
+          );
         }
       }
       if (item.immLabel !== undefined) {
         imm = resolve(item.immLabel, pc, item.code === (J32 | JMP_OP.ja) ? 'gotol' : 'call');
         if (imm < -0x80000000 || imm > 0x7fffffff) {
-          throw new RangeError(`tsbpf: assemble: target label '${item.immLabel}' at instruction ${pc} is out of 32-bit range (offset ${imm})`);
+          throw new RangeError(
+            `tsbpf: assemble: target label '${item.immLabel}' at instruction ${pc} is out of 32-bit range (offset ${imm})`,
+          );
         }
       }
       encodeInsn(view, pc * INSN_SIZE, { code: item.code, dst: item.dst, src: item.src, off, imm });
@@ -529,7 +686,8 @@ export function assembleProgram(items: AsmInput, options: AssembleOptions = {}):
     if (item.map !== undefined) value = (value & 0xffffffff00000000n) | BigInt(mapFd(item.map, pc));
     if (item.funcLabel !== undefined) {
       const rel = resolve(item.funcLabel, pc, 'ldFunc');
-      if (rel < -0x80000000 || rel > 0x7fffffff) throw new RangeError(`tsbpf: assemble: ldFunc label '${item.funcLabel}' is out of 32-bit range`);
+      if (rel < -0x80000000 || rel > 0x7fffffff)
+        throw new RangeError(`tsbpf: assemble: ldFunc label '${item.funcLabel}' is out of 32-bit range`);
       value = BigInt(rel >>> 0);
     }
     const { lo, hi } = splitImm64(value);

@@ -3,7 +3,15 @@
  * functions), for programs that have no compiler-made BTF. `Btf` (btf.ts) parses and re-encodes existing
  * BTF; this builds new BTF that `Btf.parse` reads back and BPF_BTF_LOAD accepts.
  */
-import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, BTF_KIND, BTF_MAGIC } from './btf.js';
+import {
+  BTF_FUNC_GLOBAL,
+  BTF_FUNC_STATIC,
+  BTF_INT_BOOL,
+  BTF_INT_CHAR,
+  BTF_INT_SIGNED,
+  BTF_KIND,
+  BTF_MAGIC,
+} from './btf.js';
 
 /** A function parameter: name (may be '') and type id. */
 export interface BtfBuilderParam {
@@ -50,19 +58,22 @@ export class BtfBuilder {
   }
 
   #type(name: string, kind: number, vlen: number, sizeOrType: number, extra: number[] = []): number {
-    if (!Number.isInteger(vlen) || vlen < 0 || vlen > 0xffff) throw new RangeError(`tsbpf: BTF vlen ${vlen} out of range`);
+    if (!Number.isInteger(vlen) || vlen < 0 || vlen > 0xffff)
+      throw new RangeError(`tsbpf: BTF vlen ${vlen} out of range`);
     this.#words.push(this.addString(name), ((kind << 24) | vlen) >>> 0, sizeOrType >>> 0, ...extra);
     return ++this.#count;
   }
 
   #checkRef(id: number, what: string): number {
-    if (!Number.isInteger(id) || id < 0 || id > this.#count) throw new RangeError(`tsbpf: ${what}: type id ${id} is not defined (have 0..${this.#count})`);
+    if (!Number.isInteger(id) || id < 0 || id > this.#count)
+      throw new RangeError(`tsbpf: ${what}: type id ${id} is not defined (have 0..${this.#count})`);
     return id;
   }
 
   /** BTF_KIND_INT of `size` bytes (1, 2, 4, 8 or 16). */
   addInt(name: string, size: number, opts: { signed?: boolean; char?: boolean; bool?: boolean } = {}): number {
-    if (![1, 2, 4, 8, 16].includes(size)) throw new RangeError(`tsbpf: BTF int '${name}': size ${size} must be 1, 2, 4, 8 or 16`);
+    if (![1, 2, 4, 8, 16].includes(size))
+      throw new RangeError(`tsbpf: BTF int '${name}': size ${size} must be 1, 2, 4, 8 or 16`);
     if (!name) throw new TypeError('tsbpf: BTF int needs a name');
     const enc = (opts.signed ? BTF_INT_SIGNED : 0) | (opts.char ? BTF_INT_CHAR : 0) | (opts.bool ? BTF_INT_BOOL : 0);
     return this.#type(name, BTF_KIND.int, 0, size, [((enc << 24) | (size * 8)) >>> 0]);
@@ -75,8 +86,13 @@ export class BtfBuilder {
 
   /** Anonymous BTF_KIND_ARRAY of `nelems` elements of type `elem`, indexed by integer type `index`. */
   addArray(elem: number, index: number, nelems: number): number {
-    if (!Number.isInteger(nelems) || nelems < 0 || nelems > 0xffffffff) throw new RangeError(`tsbpf: BTF array: ${nelems} elements out of range`);
-    return this.#type('', BTF_KIND.array, 0, 0, [this.#checkRef(elem, 'addArray element'), this.#checkRef(index, 'addArray index'), nelems]);
+    if (!Number.isInteger(nelems) || nelems < 0 || nelems > 0xffffffff)
+      throw new RangeError(`tsbpf: BTF array: ${nelems} elements out of range`);
+    return this.#type('', BTF_KIND.array, 0, 0, [
+      this.#checkRef(elem, 'addArray element'),
+      this.#checkRef(index, 'addArray index'),
+      nelems,
+    ]);
   }
 
   /** Anonymous BTF_KIND_FUNC_PROTO: `returnType (*)(params...)`; parameter names must be C identifiers or ''. */
@@ -84,7 +100,8 @@ export class BtfBuilder {
     this.#checkRef(returnType, 'addFuncProto');
     const extra: number[] = [];
     for (const p of params) {
-      if (p.name !== '' && !IDENT.test(p.name)) throw new TypeError(`tsbpf: BTF parameter name '${p.name}' is not a C identifier`);
+      if (p.name !== '' && !IDENT.test(p.name))
+        throw new TypeError(`tsbpf: BTF parameter name '${p.name}' is not a C identifier`);
       extra.push(this.addString(p.name), this.#checkRef(p.type, 'addFuncProto parameter'));
     }
     return this.#type('', BTF_KIND.func_proto, params.length, returnType, extra);
@@ -93,7 +110,8 @@ export class BtfBuilder {
   /** BTF_KIND_FUNC named `name` (a C identifier) of prototype `proto`; linkage static unless given. */
   addFunc(name: string, proto: number, linkage: number = BTF_FUNC_STATIC): number {
     if (!IDENT.test(name)) throw new TypeError(`tsbpf: BTF function name '${name}' is not a C identifier`);
-    if (linkage !== BTF_FUNC_STATIC && linkage !== BTF_FUNC_GLOBAL) throw new RangeError(`tsbpf: BTF function '${name}': linkage ${linkage} must be static (0) or global (1)`);
+    if (linkage !== BTF_FUNC_STATIC && linkage !== BTF_FUNC_GLOBAL)
+      throw new RangeError(`tsbpf: BTF function '${name}': linkage ${linkage} must be static (0) or global (1)`);
     return this.#type(name, BTF_KIND.func, linkage, this.#checkRef(proto, 'addFunc'));
   }
 
@@ -111,7 +129,7 @@ export class BtfBuilder {
     v.setUint32(12, typeLen, true);
     v.setUint32(16, typeLen, true); // str_off
     v.setUint32(20, strLen, true);
-    this.#words.forEach((w, i) => v.setUint32(24 + i * 4, w, true));
+    for (const [i, w] of this.#words.entries()) v.setUint32(24 + i * 4, w, true);
     out.set(this.#strings, 24 + typeLen);
     return out;
   }

@@ -3,13 +3,23 @@
  * encoders for the kernel's bpf_func_info / bpf_line_info arrays (BPF_PROG_LOAD wants instruction indexes, not the
  * byte offsets clang writes).
  */
-import { Btf, BtfError } from './btf.js';
+import { type Btf, BtfError } from './btf.js';
 
 /** CO-RE relocation kinds (enum bpf_core_relo_kind). */
 export const CORE_RELO_KIND = {
-  field_byte_offset: 0, field_byte_size: 1, field_exists: 2, field_signed: 3, field_lshift_u64: 4,
-  field_rshift_u64: 5, type_id_local: 6, type_id_target: 7, type_exists: 8, type_size: 9, enumval_exists: 10,
-  enumval_value: 11, type_matches: 12,
+  field_byte_offset: 0,
+  field_byte_size: 1,
+  field_exists: 2,
+  field_signed: 3,
+  field_lshift_u64: 4,
+  field_rshift_u64: 5,
+  type_id_local: 6,
+  type_id_target: 7,
+  type_exists: 8,
+  type_size: 9,
+  enumval_exists: 10,
+  enumval_value: 11,
+  type_matches: 12,
 } as const;
 export type CoreReloKindName = keyof typeof CORE_RELO_KIND;
 const CORE_KIND_NAMES = Object.keys(CORE_RELO_KIND) as CoreReloKindName[];
@@ -94,12 +104,19 @@ export class BtfExt {
     if (magic !== 0xeb9f) throw new BtfError(`bad .BTF.ext magic 0x${magic.toString(16)}`);
     if (bytes[2] !== 1) throw new BtfError(`unsupported .BTF.ext version ${bytes[2]}`);
     const hdrLen = v.getUint32(4, true);
-    if (hdrLen < 24 || hdrLen > bytes.length) throw new BtfError(`bad .BTF.ext header length ${hdrLen} (section is ${bytes.length} bytes)`);
+    if (hdrLen < 24 || hdrLen > bytes.length)
+      throw new BtfError(`bad .BTF.ext header length ${hdrLen} (section is ${bytes.length} bytes)`);
     const header: BtfExtHeader = {
-      magic, version: bytes[2]!, flags: bytes[3]!, hdrLen,
-      funcInfoOff: v.getUint32(8, true), funcInfoLen: v.getUint32(12, true),
-      lineInfoOff: v.getUint32(16, true), lineInfoLen: v.getUint32(20, true),
-      coreReloOff: hdrLen >= 32 ? v.getUint32(24, true) : 0, coreReloLen: hdrLen >= 32 ? v.getUint32(28, true) : 0,
+      magic,
+      version: bytes[2]!,
+      flags: bytes[3]!,
+      hdrLen,
+      funcInfoOff: v.getUint32(8, true),
+      funcInfoLen: v.getUint32(12, true),
+      lineInfoOff: v.getUint32(16, true),
+      lineInfoLen: v.getUint32(20, true),
+      coreReloOff: hdrLen >= 32 ? v.getUint32(24, true) : 0,
+      coreReloLen: hdrLen >= 32 ? v.getUint32(28, true) : 0,
     };
     const str = (off: number, what: string): string => {
       if (off >= btf.stringsLength) throw new BtfError(`.BTF.ext ${what}: string offset ${off} out of range`);
@@ -122,8 +139,13 @@ export class BtfExt {
       const lineOff = v.getUint32(o + 8, true);
       const lineCol = v.getUint32(o + 12, true);
       return {
-        insnOff: insnOff(v.getUint32(o, true), 'line_info'), fileNameOff, lineOff, line: lineCol >>> 10, column: lineCol & 0x3ff,
-        fileName: str(fileNameOff, 'line_info file name'), lineText: str(lineOff, 'line_info line'),
+        insnOff: insnOff(v.getUint32(o, true), 'line_info'),
+        fileNameOff,
+        lineOff,
+        line: lineCol >>> 10,
+        column: lineCol & 0x3ff,
+        fileName: str(fileNameOff, 'line_info file name'),
+        lineText: str(lineOff, 'line_info line'),
       };
     });
     const cr = parseInfo(v, hdrLen, header.coreReloOff, header.coreReloLen, 16, 'core_relo', str, (o) => {
@@ -132,8 +154,12 @@ export class BtfExt {
       const kind = v.getUint32(o + 12, true);
       if (kind >= CORE_KIND_NAMES.length) throw new BtfError(`.BTF.ext core_relo: unknown relocation kind ${kind}`);
       return {
-        insnOff: insnOff(v.getUint32(o, true), 'core_relo'), typeId: typeId(v.getUint32(o + 4, true), 'core_relo'),
-        accessStrOff, accessString, access: parseAccessString(accessString), kind,
+        insnOff: insnOff(v.getUint32(o, true), 'core_relo'),
+        typeId: typeId(v.getUint32(o + 4, true), 'core_relo'),
+        accessStrOff,
+        accessString,
+        access: parseAccessString(accessString),
+        kind,
       };
     });
     return new BtfExt(header, fi.recSize, fi.sections, li.recSize, li.sections, cr.recSize, cr.sections);
@@ -160,17 +186,25 @@ export function parseAccessString(s: string): number[] {
 }
 
 function parseInfo<T>(
-  v: DataView, hdrLen: number, off: number, len: number, minRec: number, what: string,
-  str: (off: number, what: string) => string, rec: (o: number) => T,
+  v: DataView,
+  hdrLen: number,
+  off: number,
+  len: number,
+  minRec: number,
+  what: string,
+  str: (off: number, what: string) => string,
+  rec: (o: number) => T,
 ): { recSize: number; sections: BtfExtSection<T>[] } {
   if (len === 0) return { recSize: 0, sections: [] };
   const total = v.byteLength;
   const start = hdrLen + off;
-  if (off > total - hdrLen || len > total - start) throw new BtfError(`.BTF.ext ${what} [${off}, +${len}) is outside the section`);
+  if (off > total - hdrLen || len > total - start)
+    throw new BtfError(`.BTF.ext ${what} [${off}, +${len}) is outside the section`);
   if (len < 4) throw new BtfError(`.BTF.ext ${what} too short`);
   const end = start + len;
   const recSize = v.getUint32(start, true);
-  if (recSize < minRec || recSize % 4 !== 0 || recSize > 1024) throw new BtfError(`.BTF.ext ${what}: bad record size ${recSize}`);
+  if (recSize < minRec || recSize % 4 !== 0 || recSize > 1024)
+    throw new BtfError(`.BTF.ext ${what}: bad record size ${recSize}`);
   const sections: BtfExtSection<T>[] = [];
   let o = start + 4;
   while (o < end) {
@@ -179,7 +213,8 @@ function parseInfo<T>(
     const n = v.getUint32(o + 4, true);
     o += 8;
     if (n === 0) throw new BtfError(`.BTF.ext ${what}: section with zero records`);
-    if (n > (end - o) / recSize) throw new BtfError(`.BTF.ext ${what}: ${n} records of ${recSize} bytes overrun the section`);
+    if (n > (end - o) / recSize)
+      throw new BtfError(`.BTF.ext ${what}: ${n} records of ${recSize} bytes overrun the section`);
     const section = str(secOff, `${what} section name`);
     const records: T[] = new Array(n);
     for (let i = 0; i < n; i++, o += recSize) records[i] = rec(o);
@@ -204,7 +239,10 @@ export function encodeFuncInfo(records: readonly { insnOff: number; typeId: numb
 }
 
 /** Kernel `struct bpf_line_info` array (16 bytes each) for BPF_PROG_LOAD; see {@link encodeFuncInfo}. */
-export function encodeLineInfo(records: readonly { insnOff: number; fileNameOff: number; lineOff: number; line: number; column: number }[], insnBase = 0): Uint8Array {
+export function encodeLineInfo(
+  records: readonly { insnOff: number; fileNameOff: number; lineOff: number; line: number; column: number }[],
+  insnBase = 0,
+): Uint8Array {
   const out = new Uint8Array(records.length * 16);
   const v = new DataView(out.buffer);
   records.forEach((r, i) => {

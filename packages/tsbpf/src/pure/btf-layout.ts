@@ -6,7 +6,15 @@
  * and bitfields are exact. Scalars reuse `t.*` layouts; `char[N]` becomes `t.cstring(N)`, other byte arrays
  * `t.bytes(N)`, 64-bit integers and pointers bigint (or numbers with `{ u64: 'number' }`).
  */
-import { Btf, BtfError, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
+import {
+  type Btf,
+  BtfError,
+  BTF_INT_BOOL,
+  BTF_INT_CHAR,
+  BTF_INT_SIGNED,
+  type BtfComposite,
+  type BtfType,
+} from './btf.js';
 import { BitfieldLayout, compileStructDecoder, t, type Layout, type StructLayout } from './layout.js';
 
 export interface BtfLayoutOptions {
@@ -24,7 +32,11 @@ export function btfLayout(btf: Btf, idOrName: number | string, options: BtfLayou
 }
 
 /** Like {@link btfLayout} but requires a struct or union and returns it typed as a StructLayout. */
-export function btfStructLayout(btf: Btf, idOrName: number | string, options: BtfLayoutOptions = {}): StructLayout<Record<string, Layout<any>>> {
+export function btfStructLayout(
+  btf: Btf,
+  idOrName: number | string,
+  options: BtfLayoutOptions = {},
+): StructLayout<Record<string, Layout<any>>> {
   const id = typeof idOrName === 'number' ? idOrName : findNamed(btf, idOrName);
   const ty = btf.resolved(id);
   if (ty.kind !== 4 && ty.kind !== 5) throw new BtfError(`${btf.describe(id)} is not a struct or union`);
@@ -32,7 +44,11 @@ export function btfStructLayout(btf: Btf, idOrName: number | string, options: Bt
 }
 
 function findNamed(btf: Btf, name: string): number {
-  const id = btf.findByName(name, 'struct') ?? btf.findByName(name, 'union') ?? btf.findByName(name, 'typedef') ?? btf.findByName(name);
+  const id =
+    btf.findByName(name, 'struct') ??
+    btf.findByName(name, 'union') ??
+    btf.findByName(name, 'typedef') ??
+    btf.findByName(name);
   if (id === undefined) throw new BtfError(`BTF has no type named '${name}'`);
   return id;
 }
@@ -42,7 +58,10 @@ const MAX_FIELDS = 65536;
 
 class Builder {
   readonly #cache = new Map<number, Layout<any>>();
-  constructor(readonly btf: Btf, readonly opts: BtfLayoutOptions) {}
+  constructor(
+    readonly btf: Btf,
+    readonly opts: BtfLayoutOptions,
+  ) {}
 
   layout(id: number, depth: number): Layout<any> {
     if (depth > MAX_DEPTH) throw new BtfError(`BTF type ${id}: nesting too deep for a layout`);
@@ -58,10 +77,14 @@ class Builder {
   #build(ty: BtfType, depth: number): Layout<any> {
     const big = this.opts.u64 !== 'number';
     switch (ty.kind) {
-      case 1: return intLayout(ty.size, (ty.encoding & BTF_INT_SIGNED) !== 0, big);
-      case 6: return intLayout(ty.size, ty.signed, big);
-      case 19: return intLayout(ty.size, ty.signed, big);
-      case 2: return big ? t.u64 : t.u64num;
+      case 1:
+        return intLayout(ty.size, (ty.encoding & BTF_INT_SIGNED) !== 0, big);
+      case 6:
+        return intLayout(ty.size, ty.signed, big);
+      case 19:
+        return intLayout(ty.size, ty.signed, big);
+      case 2:
+        return big ? t.u64 : t.u64num;
       case 16:
         if (ty.size <= 0) throw new BtfError(`zero-sized float ${ty.id} has no layout`);
         return ty.size === 4 ? t.f32 : ty.size === 8 ? t.f64 : t.bytes(ty.size);
@@ -74,8 +97,13 @@ class Builder {
         }
         return t.array(this.layout(ty.type, depth + 1), ty.nelems);
       }
-      case 4: case 5: return new BtfStructLayout(this.btf, ty, (id) => this.layout(id, depth + 1));
-      default: throw new BtfError(`${this.btf.describe(ty.id)} (${ty.kind === 7 ? 'forward declaration' : 'no value'}) has no layout`);
+      case 4:
+      case 5:
+        return new BtfStructLayout(this.btf, ty, (id) => this.layout(id, depth + 1));
+      default:
+        throw new BtfError(
+          `${this.btf.describe(ty.id)} (${ty.kind === 7 ? 'forward declaration' : 'no value'}) has no layout`,
+        );
     }
   }
 }
@@ -83,11 +111,16 @@ class Builder {
 function intLayout(size: number, signed: boolean, big: boolean): Layout<any> {
   if (size <= 0) throw new BtfError('zero-sized integer has no layout');
   switch (size) {
-    case 1: return signed ? t.i8 : t.u8;
-    case 2: return signed ? t.i16 : t.u16;
-    case 4: return signed ? t.i32 : t.u32;
-    case 8: return signed ? t.i64 : big ? t.u64 : t.u64num;
-    default: return t.bytes(size);
+    case 1:
+      return signed ? t.i8 : t.u8;
+    case 2:
+      return signed ? t.i16 : t.u16;
+    case 4:
+      return signed ? t.i32 : t.u32;
+    case 8:
+      return signed ? t.i64 : big ? t.u64 : t.u64num;
+    default:
+      return t.bytes(size);
   }
 }
 
@@ -96,7 +129,12 @@ export { BitfieldLayout };
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
 
-interface FlatField { name: string; byteOffset: number; layout: Layout<any>; bitfield?: BitfieldLayout }
+interface FlatField {
+  name: string;
+  byteOffset: number;
+  layout: Layout<any>;
+  bitfield?: BitfieldLayout;
+}
 
 /** A struct/union layout whose offsets come from BTF. Implements the layout library's StructLayout. */
 export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>> {
@@ -117,7 +155,11 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
     this.size = ty.size;
     this.#cname = btf.describe(ty.id);
     let align = 1;
-    try { align = btf.alignOf(ty.id); } catch { /* keep 1 */ }
+    try {
+      align = btf.alignOf(ty.id);
+    } catch {
+      /* keep 1 */
+    }
     this.align = align;
     const flat: FlatField[] = [];
     this.#collect(btf, ty, 0, layoutOf, flat, 0);
@@ -125,18 +167,29 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
     for (const f of flat) {
       if (seen.has(f.name)) throw new BtfError(`${this.#cname}: duplicate member name '${f.name}' after flattening`);
       seen.add(f.name);
-      if (f.byteOffset + f.layout.size > this.size) throw new BtfError(`${this.#cname}: member '${f.name}' overruns the ${this.size}-byte type`);
+      if (f.byteOffset + f.layout.size > this.size)
+        throw new BtfError(`${this.#cname}: member '${f.name}' overruns the ${this.size}-byte type`);
     }
     this.#flat = flat;
     const fields: Record<string, Layout<any>> = {};
     const offsets: Record<string, number> = {};
-    for (const f of flat) { fields[f.name] = f.layout; offsets[f.name] = f.byteOffset; }
+    for (const f of flat) {
+      fields[f.name] = f.layout;
+      offsets[f.name] = f.byteOffset;
+    }
     this.fields = fields;
     this.offsets = Object.freeze(offsets);
     this.decode = compileDecoder(flat);
   }
 
-  #collect(btf: Btf, ty: BtfComposite, bitBase: number, layoutOf: (id: number) => Layout<any>, out: FlatField[], depth: number): void {
+  #collect(
+    btf: Btf,
+    ty: BtfComposite,
+    bitBase: number,
+    layoutOf: (id: number) => Layout<any>,
+    out: FlatField[],
+    depth: number,
+  ): void {
     if (depth > MAX_DEPTH) throw new BtfError(`${this.#cname}: anonymous member nesting too deep`);
     // Anonymous members flatten into the parent and can fan out; a real value has far fewer fields than this.
     this.#budget -= ty.members.length;
@@ -153,10 +206,17 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
       if (m.bitfieldSize > 0 || bitOffset % 8 !== 0) {
         const bits = m.bitfieldSize || btf.sizeOf(m.type) * 8;
         // Malformed BTF can claim any width; a C bitfield fits its 1..64-bit base type.
-        if (bits < 1 || bits > 64) throw new BtfError(`${this.#cname}.${m.name}: a bitfield of ${bits} bits (valid: 1..64)`);
-        const signed = (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) || ((mt.kind === 6 || mt.kind === 19) && mt.signed);
+        if (bits < 1 || bits > 64)
+          throw new BtfError(`${this.#cname}.${m.name}: a bitfield of ${bits} bits (valid: 1..64)`);
+        const signed =
+          (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) || ((mt.kind === 6 || mt.kind === 19) && mt.signed);
         const wide = btf.sizeOf(m.type) === 8;
-        const bf = new BitfieldLayout(bitOffset % 8, bits, signed, wide && (layoutOf(m.type) === t.u64 || layoutOf(m.type) === t.i64));
+        const bf = new BitfieldLayout(
+          bitOffset % 8,
+          bits,
+          signed,
+          wide && (layoutOf(m.type) === t.u64 || layoutOf(m.type) === t.i64),
+        );
         out.push({ name: m.name, byteOffset: Math.floor(bitOffset / 8), layout: bf, bitfield: bf });
         continue;
       }
@@ -166,12 +226,16 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
 
   offsetOf(field: string): number {
     const o = this.offsets[field];
-    if (o === undefined) throw new RangeError(`tsbpf: ${this.#cname} has no field "${field}" (fields: ${Object.keys(this.offsets).join(', ')})`);
+    if (o === undefined)
+      throw new RangeError(
+        `tsbpf: ${this.#cname} has no field "${field}" (fields: ${Object.keys(this.offsets).join(', ')})`,
+      );
     return o;
   }
 
   encode(value: Record<string, any>, view: DataView, offset = 0): void {
-    if (value === null || typeof value !== 'object') throw new TypeError(`tsbpf: ${this.#cname} expects an object, got ${value === null ? 'null' : typeof value}`);
+    if (value === null || typeof value !== 'object')
+      throw new TypeError(`tsbpf: ${this.#cname} expects an object, got ${value === null ? 'null' : typeof value}`);
     for (let i = 0; i < this.size; i++) view.setUint8(offset + i, 0);
     for (const f of this.#flat) {
       const v = value[f.name];
@@ -186,7 +250,8 @@ export class BtfStructLayout implements StructLayout<Record<string, Layout<any>>
   }
 
   fromBytes(bytes: Uint8Array): Record<string, any> {
-    if (bytes.byteLength < this.size) throw new RangeError(`tsbpf: ${this.#cname} needs ${this.size} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength < this.size)
+      throw new RangeError(`tsbpf: ${this.#cname} needs ${this.size} bytes, got ${bytes.byteLength}`);
     return this.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), 0);
   }
 
@@ -216,10 +281,18 @@ function compileDecoder(flat: FlatField[]): (view: DataView, offset?: number) =>
       const bytes = Array.from({ length: bf.size }, (_, i) => `v.getUint8(${at} + ${i}) * ${2 ** (8 * i)}`).join(' + ');
       const raw = `(Math.floor((${bytes}) / ${2 ** bf.bitShift}) % ${2 ** bf.bits})`;
       parts.push(bf.signed ? `${key}: ((${raw}) << ${32 - bf.bits}) >> ${32 - bf.bits}` : `${key}: ${raw}`);
-    } else if (l.kind === 'u64num') parts.push(`${key}: v.getUint32(${at}, true) + v.getUint32(${at} + 4, true) * 4294967296`);
+    } else if (l.kind === 'u64num')
+      parts.push(`${key}: v.getUint32(${at}, true) + v.getUint32(${at} + 4, true) * 4294967296`);
     else if (l === t.u64) parts.push(`${key}: v.getBigUint64(${at}, true)`);
     else if (l === t.i64) parts.push(`${key}: v.getBigInt64(${at}, true)`);
-    else { codecs.push(l); parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`); }
+    else {
+      codecs.push(l);
+      parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`);
+    }
   }
-  return compileStructDecoder<Record<string, any>>(parts, codecs, flat.map((f) => [f.name, f.layout, f.byteOffset] as const));
+  return compileStructDecoder<Record<string, any>>(
+    parts,
+    codecs,
+    flat.map((f) => [f.name, f.layout, f.byteOffset] as const),
+  );
 }

@@ -17,7 +17,13 @@ const BTF_KIND_FUNC = 12;
 /** Names of global/weak functions with hidden or internal visibility defined in section `textIndex` (`.text`: subprograms). */
 export function hiddenSubprograms(symbols: readonly ElfSymbol[], textIndex: number): string[] {
   return symbols
-    .filter((s) => s.type === STT_FUNC && s.shndx === textIndex && s.bind !== STB_LOCAL && (s.visibility === STV_HIDDEN || s.visibility === STV_INTERNAL))
+    .filter(
+      (s) =>
+        s.type === STT_FUNC &&
+        s.shndx === textIndex &&
+        s.bind !== STB_LOCAL &&
+        (s.visibility === STV_HIDDEN || s.visibility === STV_INTERNAL),
+    )
     .map((s) => s.name);
 }
 

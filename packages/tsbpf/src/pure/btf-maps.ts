@@ -4,7 +4,7 @@
  * `__type(name, T)` is `T *name`, `__array(values, struct inner)` is a flexible array of pointers to the inner
  * map's definition.
  */
-import { Btf, BtfError, type BtfComposite } from './btf.js';
+import { type Btf, BtfError, type BtfComposite } from './btf.js';
 
 /** One map declared in `.maps`. Absent attributes are undefined (the loader applies defaults). */
 export interface BtfMapDefinition {
@@ -36,8 +36,14 @@ export interface BtfMapDefinition {
 }
 
 const UINT_ATTRS: Record<string, keyof BtfMapDefinition> = {
-  type: 'type', max_entries: 'maxEntries', map_flags: 'mapFlags', numa_node: 'numaNode', key_size: 'keySize',
-  value_size: 'valueSize', pinning: 'pinning', map_extra: 'mapExtra',
+  type: 'type',
+  max_entries: 'maxEntries',
+  map_flags: 'mapFlags',
+  numa_node: 'numaNode',
+  key_size: 'keySize',
+  value_size: 'valueSize',
+  pinning: 'pinning',
+  map_extra: 'mapExtra',
 };
 
 /** All map definitions of a `.maps`-style DATASEC (empty when the object has none). */
@@ -48,7 +54,8 @@ export function parseBtfMaps(btf: Btf, sectionName = '.maps'): BtfMapDefinition[
   if (sec.kind !== 15) return [];
   return sec.vars.map((vs) => {
     const v = btf.type(vs.type);
-    if (v.kind !== 14) throw new BtfError(`${sectionName}: entry ${vs.type} is ${btf.describe(vs.type)}, not a variable`);
+    if (v.kind !== 14)
+      throw new BtfError(`${sectionName}: entry ${vs.type} is ${btf.describe(vs.type)}, not a variable`);
     const def = parseMapStruct(btf, v.name, v.type, 0);
     return { ...def, name: v.name, offset: vs.offset, size: vs.size, varId: v.id };
   });
@@ -67,15 +74,24 @@ function parseMapStruct(btf: Btf, name: string, typeId: number, depth: number): 
     }
     if (m.name === 'key' || m.name === 'value') {
       const p = btf.resolved(m.type);
-      if (p.kind !== 2) throw new BtfError(`map '${name}': ${m.name} must be a pointer (__type(${m.name}, T)), got ${btf.describe(m.type)}`);
+      if (p.kind !== 2)
+        throw new BtfError(
+          `map '${name}': ${m.name} must be a pointer (__type(${m.name}, T)), got ${btf.describe(m.type)}`,
+        );
       const size = btf.sizeOf(p.type);
-      if (m.name === 'key') { def.keyType = p.type; def.keySize = checkSame(name, 'key_size', def.keySize, size); }
-      else { def.valueType = p.type; def.valueSize = checkSame(name, 'value_size', def.valueSize, size); }
+      if (m.name === 'key') {
+        def.keyType = p.type;
+        def.keySize = checkSame(name, 'key_size', def.keySize, size);
+      } else {
+        def.valueType = p.type;
+        def.valueSize = checkSame(name, 'value_size', def.valueSize, size);
+      }
       continue;
     }
     if (m.name === 'values') {
       const arr = btf.resolved(m.type);
-      if (arr.kind !== 3 || arr.nelems !== 0) throw new BtfError(`map '${name}': values must be a flexible array (__array(values, ...))`);
+      if (arr.kind !== 3 || arr.nelems !== 0)
+        throw new BtfError(`map '${name}': values must be a flexible array (__array(values, ...))`);
       const p = btf.resolved(arr.type);
       if (p.kind !== 2) throw new BtfError(`map '${name}': values elements must be pointers`);
       const target = btf.resolved(p.type);
@@ -90,13 +106,18 @@ function parseMapStruct(btf: Btf, name: string, typeId: number, depth: number): 
 
 function uintAttr(btf: Btf, map: string, attr: string, typeId: number): number {
   const p = btf.resolved(typeId);
-  if (p.kind !== 2) throw new BtfError(`map '${map}': attribute '${attr}' must be __uint(${attr}, N) (a pointer to an array), got ${btf.describe(typeId)}`);
+  if (p.kind !== 2)
+    throw new BtfError(
+      `map '${map}': attribute '${attr}' must be __uint(${attr}, N) (a pointer to an array), got ${btf.describe(typeId)}`,
+    );
   const a = btf.resolved(p.type);
-  if (a.kind !== 3) throw new BtfError(`map '${map}': attribute '${attr}' must point to an array, got ${btf.describe(p.type)}`);
+  if (a.kind !== 3)
+    throw new BtfError(`map '${map}': attribute '${attr}' must point to an array, got ${btf.describe(p.type)}`);
   return a.nelems;
 }
 
 function checkSame(map: string, what: string, prev: number | undefined, size: number): number {
-  if (prev !== undefined && prev !== size) throw new BtfError(`map '${map}': ${what} ${prev} conflicts with the type's size ${size}`);
+  if (prev !== undefined && prev !== size)
+    throw new BtfError(`map '${map}': ${what} ${prev} conflicts with the type's size ${size}`);
   return size;
 }

@@ -16,8 +16,26 @@ export class BtfError extends TsbpfError {
 
 /** BTF_KIND_* numbers. */
 export const BTF_KIND = {
-  unkn: 0, int: 1, ptr: 2, array: 3, struct: 4, union: 5, enum: 6, fwd: 7, typedef: 8, volatile: 9, const: 10,
-  restrict: 11, func: 12, func_proto: 13, var: 14, datasec: 15, float: 16, decl_tag: 17, type_tag: 18, enum64: 19,
+  unkn: 0,
+  int: 1,
+  ptr: 2,
+  array: 3,
+  struct: 4,
+  union: 5,
+  enum: 6,
+  fwd: 7,
+  typedef: 8,
+  volatile: 9,
+  const: 10,
+  restrict: 11,
+  func: 12,
+  func_proto: 13,
+  var: 14,
+  datasec: 15,
+  float: 16,
+  decl_tag: 17,
+  type_tag: 18,
+  enum64: 19,
 } as const;
 export type BtfKindName = keyof typeof BTF_KIND;
 const KIND_NAMES = Object.keys(BTF_KIND) as BtfKindName[];
@@ -54,7 +72,9 @@ export interface BtfTypeBase {
   /** Raw kind_flag when it carries meaning beyond the kind-specific fields (e.g. TYPE_TAG/DECL_TAG attributes). */
   kindFlag?: boolean;
 }
-export interface BtfVoid extends BtfTypeBase { kind: 0 }
+export interface BtfVoid extends BtfTypeBase {
+  kind: 0;
+}
 export interface BtfInt extends BtfTypeBase {
   kind: 1;
   size: number;
@@ -65,8 +85,16 @@ export interface BtfInt extends BtfTypeBase {
   bits: number;
 }
 /** PTR, TYPEDEF, VOLATILE, CONST, RESTRICT, TYPE_TAG: a reference to another type. */
-export interface BtfRef extends BtfTypeBase { kind: 2 | 8 | 9 | 10 | 11 | 18; type: number }
-export interface BtfArray extends BtfTypeBase { kind: 3; type: number; indexType: number; nelems: number }
+export interface BtfRef extends BtfTypeBase {
+  kind: 2 | 8 | 9 | 10 | 11 | 18;
+  type: number;
+}
+export interface BtfArray extends BtfTypeBase {
+  kind: 3;
+  type: number;
+  indexType: number;
+  nelems: number;
+}
 export interface BtfMember {
   name: string;
   nameOff: number;
@@ -83,23 +111,87 @@ export interface BtfComposite extends BtfTypeBase {
   kindFlag: boolean;
   members: BtfMember[];
 }
-export interface BtfEnumValue { name: string; nameOff: number; value: number }
-export interface BtfEnum extends BtfTypeBase { kind: 6; size: number; signed: boolean; values: BtfEnumValue[] }
-export interface BtfEnum64Value { name: string; nameOff: number; value: bigint }
-export interface BtfEnum64 extends BtfTypeBase { kind: 19; size: number; signed: boolean; values: BtfEnum64Value[] }
-export interface BtfFwd extends BtfTypeBase { kind: 7; union: boolean }
-export interface BtfFunc extends BtfTypeBase { kind: 12; type: number; linkage: number }
-export interface BtfParam { name: string; nameOff: number; type: number }
-export interface BtfFuncProto extends BtfTypeBase { kind: 13; returnType: number; params: BtfParam[] }
-export interface BtfVar extends BtfTypeBase { kind: 14; type: number; linkage: number }
-export interface BtfVarSecinfo { type: number; offset: number; size: number }
-export interface BtfDatasec extends BtfTypeBase { kind: 15; size: number; vars: BtfVarSecinfo[] }
-export interface BtfFloat extends BtfTypeBase { kind: 16; size: number }
-export interface BtfDeclTag extends BtfTypeBase { kind: 17; type: number; componentIdx: number }
+export interface BtfEnumValue {
+  name: string;
+  nameOff: number;
+  value: number;
+}
+export interface BtfEnum extends BtfTypeBase {
+  kind: 6;
+  size: number;
+  signed: boolean;
+  values: BtfEnumValue[];
+}
+export interface BtfEnum64Value {
+  name: string;
+  nameOff: number;
+  value: bigint;
+}
+export interface BtfEnum64 extends BtfTypeBase {
+  kind: 19;
+  size: number;
+  signed: boolean;
+  values: BtfEnum64Value[];
+}
+export interface BtfFwd extends BtfTypeBase {
+  kind: 7;
+  union: boolean;
+}
+export interface BtfFunc extends BtfTypeBase {
+  kind: 12;
+  type: number;
+  linkage: number;
+}
+export interface BtfParam {
+  name: string;
+  nameOff: number;
+  type: number;
+}
+export interface BtfFuncProto extends BtfTypeBase {
+  kind: 13;
+  returnType: number;
+  params: BtfParam[];
+}
+export interface BtfVar extends BtfTypeBase {
+  kind: 14;
+  type: number;
+  linkage: number;
+}
+export interface BtfVarSecinfo {
+  type: number;
+  offset: number;
+  size: number;
+}
+export interface BtfDatasec extends BtfTypeBase {
+  kind: 15;
+  size: number;
+  vars: BtfVarSecinfo[];
+}
+export interface BtfFloat extends BtfTypeBase {
+  kind: 16;
+  size: number;
+}
+export interface BtfDeclTag extends BtfTypeBase {
+  kind: 17;
+  type: number;
+  componentIdx: number;
+}
 
 export type BtfType =
-  | BtfVoid | BtfInt | BtfRef | BtfArray | BtfComposite | BtfEnum | BtfEnum64 | BtfFwd | BtfFunc | BtfFuncProto
-  | BtfVar | BtfDatasec | BtfFloat | BtfDeclTag;
+  | BtfVoid
+  | BtfInt
+  | BtfRef
+  | BtfArray
+  | BtfComposite
+  | BtfEnum
+  | BtfEnum64
+  | BtfFwd
+  | BtfFunc
+  | BtfFuncProto
+  | BtfVar
+  | BtfDatasec
+  | BtfFloat
+  | BtfDeclTag;
 
 export interface BtfHeader {
   magic: number;
@@ -173,25 +265,40 @@ export class Btf {
       throw new BtfError(`bad BTF magic 0x${magic.toString(16)} (expected 0xeb9f)`);
     }
     const header: BtfHeader = {
-      magic, version: bytes[2]!, flags: bytes[3]!, hdrLen: v.getUint32(4, true),
-      typeOff: v.getUint32(8, true), typeLen: v.getUint32(12, true),
-      strOff: v.getUint32(16, true), strLen: v.getUint32(20, true),
+      magic,
+      version: bytes[2]!,
+      flags: bytes[3]!,
+      hdrLen: v.getUint32(4, true),
+      typeOff: v.getUint32(8, true),
+      typeLen: v.getUint32(12, true),
+      strOff: v.getUint32(16, true),
+      strLen: v.getUint32(20, true),
     };
     if (header.version !== 1) throw new BtfError(`unsupported BTF version ${header.version}`);
-    if (header.hdrLen < 24 || header.hdrLen > bytes.length) throw new BtfError(`bad BTF header length ${header.hdrLen} (blob is ${bytes.length} bytes)`);
+    if (header.hdrLen < 24 || header.hdrLen > bytes.length)
+      throw new BtfError(`bad BTF header length ${header.hdrLen} (blob is ${bytes.length} bytes)`);
     // A longer header than we know must be zero-filled (kernel rule), so newer fields cannot change meaning.
-    for (let i = 24; i < header.hdrLen; i++) if (bytes[i] !== 0) throw new BtfError('BTF header has unknown non-zero fields');
+    for (let i = 24; i < header.hdrLen; i++)
+      if (bytes[i] !== 0) throw new BtfError('BTF header has unknown non-zero fields');
     const dataLen = bytes.length - header.hdrLen;
-    if (header.typeOff > dataLen || header.typeLen > dataLen - header.typeOff) throw new BtfError(`BTF type section [${header.typeOff}, +${header.typeLen}) is outside the data (${dataLen} bytes)`);
-    if (header.strOff > dataLen || header.strLen > dataLen - header.strOff) throw new BtfError(`BTF string section [${header.strOff}, +${header.strLen}) is outside the data (${dataLen} bytes)`);
+    if (header.typeOff > dataLen || header.typeLen > dataLen - header.typeOff)
+      throw new BtfError(
+        `BTF type section [${header.typeOff}, +${header.typeLen}) is outside the data (${dataLen} bytes)`,
+      );
+    if (header.strOff > dataLen || header.strLen > dataLen - header.strOff)
+      throw new BtfError(
+        `BTF string section [${header.strOff}, +${header.strLen}) is outside the data (${dataLen} bytes)`,
+      );
     if (header.typeOff % 4 !== 0) throw new BtfError(`BTF type section offset ${header.typeOff} is not 4-byte aligned`);
     const strStart = header.hdrLen + header.strOff;
     const strings = bytes.slice(strStart, strStart + header.strLen);
     const base = options.base;
     if (!base) {
-      if (strings.length === 0 || strings[0] !== 0) throw new BtfError('BTF string table must start with an empty string');
+      if (strings.length === 0 || strings[0] !== 0)
+        throw new BtfError('BTF string table must start with an empty string');
     }
-    if (strings.length > 0 && strings[strings.length - 1] !== 0) throw new BtfError('BTF string table is not NUL-terminated');
+    if (strings.length > 0 && strings[strings.length - 1] !== 0)
+      throw new BtfError('BTF string table is not NUL-terminated');
     const btf = new Btf(header, base, strings);
     btf.#parseTypes(v, header.hdrLen + header.typeOff, header.typeLen);
     btf.#validate();
@@ -212,7 +319,8 @@ export class Btf {
   str(off: number): string {
     if (off < this.#strBase) return this.base!.str(off);
     const local = off - this.#strBase;
-    if (local >= this.#strLen) throw new BtfError(`BTF string offset ${off} out of range (${this.stringsLength} bytes)`);
+    if (local >= this.#strLen)
+      throw new BtfError(`BTF string offset ${off} out of range (${this.stringsLength} bytes)`);
     // ASCII tables (the normal case) are decoded once; byte offsets are then char offsets and slices are cheap.
     if (this.#ascii === undefined) this.#ascii = asciiString(this.#strings, this.#strLen);
     if (this.#ascii !== null) return this.#ascii.slice(local, this.#ascii.indexOf('\0', local));
@@ -221,8 +329,15 @@ export class Btf {
     const tab = this.#strings;
     const end = tab.indexOf(0, local);
     let ascii = end - local < 128;
-    if (ascii) for (let i = local; i < end; i++) if (tab[i]! >= 0x80) { ascii = false; break; }
-    const s = ascii ? String.fromCharCode.apply(null, tab.subarray(local, end) as unknown as number[]) : decoder.decode(tab.subarray(local, end));
+    if (ascii)
+      for (let i = local; i < end; i++)
+        if (tab[i]! >= 0x80) {
+          ascii = false;
+          break;
+        }
+    const s = ascii
+      ? String.fromCharCode.apply(null, tab.subarray(local, end) as unknown as number[])
+      : decoder.decode(tab.subarray(local, end));
     this.#strCache.set(off, s);
     return s;
   }
@@ -267,56 +382,98 @@ export class Btf {
       o += 12;
       const kind = (info >>> 24) & 0x1f;
       const vlen = info & 0xffff;
-      const kindFlag = (info >>> 31) === 1;
+      const kindFlag = info >>> 31 === 1;
       const name = nameOff === 0 ? '' : this.#strChecked(nameOff, id);
       let t: BtfType;
       switch (kind) {
-        case 1: { // INT
+        case 1: {
+          // INT
           need(4, 'int');
-          const x = v.getUint32(o, true); o += 4;
-          t = { id, kind, name, nameOff, size: sizeOrType, encoding: (x >>> 24) & 0xf, bitOffset: (x >>> 16) & 0xff, bits: x & 0xff };
+          const x = v.getUint32(o, true);
+          o += 4;
+          t = {
+            id,
+            kind,
+            name,
+            nameOff,
+            size: sizeOrType,
+            encoding: (x >>> 24) & 0xf,
+            bitOffset: (x >>> 16) & 0xff,
+            bits: x & 0xff,
+          };
           break;
         }
-        case 2: case 8: case 9: case 10: case 11: case 18:
-          t = kindFlag ? { id, kind, name, nameOff, type: sizeOrType, kindFlag } : { id, kind, name, nameOff, type: sizeOrType };
+        case 2:
+        case 8:
+        case 9:
+        case 10:
+        case 11:
+        case 18:
+          t = kindFlag
+            ? { id, kind, name, nameOff, type: sizeOrType, kindFlag }
+            : { id, kind, name, nameOff, type: sizeOrType };
           break;
-        case 3: { // ARRAY
+        case 3: {
+          // ARRAY
           need(12, 'array');
-          t = { id, kind, name, nameOff, type: v.getUint32(o, true), indexType: v.getUint32(o + 4, true), nelems: v.getUint32(o + 8, true) };
+          t = {
+            id,
+            kind,
+            name,
+            nameOff,
+            type: v.getUint32(o, true),
+            indexType: v.getUint32(o + 4, true),
+            nelems: v.getUint32(o + 8, true),
+          };
           o += 12;
           break;
         }
-        case 4: case 5: { // STRUCT, UNION
+        case 4:
+        case 5: {
+          // STRUCT, UNION
           need(12 * vlen, 'members');
           const members: BtfMember[] = new Array(vlen);
           for (let i = 0; i < vlen; i++, o += 12) {
             const mOff = v.getUint32(o, true);
             const off = v.getUint32(o + 8, true);
             members[i] = {
-              name: mOff === 0 ? '' : this.#strChecked(mOff, id), nameOff: mOff, type: v.getUint32(o + 4, true),
-              bitOffset: kindFlag ? off & 0xffffff : off, bitfieldSize: kindFlag ? off >>> 24 : 0,
+              name: mOff === 0 ? '' : this.#strChecked(mOff, id),
+              nameOff: mOff,
+              type: v.getUint32(o + 4, true),
+              bitOffset: kindFlag ? off & 0xffffff : off,
+              bitfieldSize: kindFlag ? off >>> 24 : 0,
             };
           }
           t = { id, kind, name, nameOff, size: sizeOrType, kindFlag, members };
           break;
         }
-        case 6: { // ENUM
+        case 6: {
+          // ENUM
           need(8 * vlen, 'enum values');
           const values: BtfEnumValue[] = new Array(vlen);
           for (let i = 0; i < vlen; i++, o += 8) {
             const eOff = v.getUint32(o, true);
-            values[i] = { name: this.#strChecked(eOff, id), nameOff: eOff, value: kindFlag ? v.getInt32(o + 4, true) : v.getUint32(o + 4, true) };
+            values[i] = {
+              name: this.#strChecked(eOff, id),
+              nameOff: eOff,
+              value: kindFlag ? v.getInt32(o + 4, true) : v.getUint32(o + 4, true),
+            };
           }
           t = { id, kind, name, nameOff, size: sizeOrType, signed: kindFlag, values };
           break;
         }
-        case 19: { // ENUM64
+        case 19: {
+          // ENUM64
           need(12 * vlen, 'enum64 values');
           const values: BtfEnum64Value[] = new Array(vlen);
           for (let i = 0; i < vlen; i++, o += 12) {
             const eOff = v.getUint32(o, true);
             const raw = (BigInt(v.getUint32(o + 8, true)) << 32n) | BigInt(v.getUint32(o + 4, true));
-            values[i] = { name: this.#strChecked(eOff, id), nameOff: eOff, value: kindFlag ? BigInt.asIntN(64, raw) : raw };
+            values[i] = {
+              name: this.#strChecked(eOff, id),
+              nameOff: eOff,
+              value: kindFlag ? BigInt.asIntN(64, raw) : raw,
+            };
           }
           t = { id, kind, name, nameOff, size: sizeOrType, signed: kindFlag, values };
           break;
@@ -327,12 +484,17 @@ export class Btf {
         case 12:
           t = { id, kind, name, nameOff, type: sizeOrType, linkage: vlen };
           break;
-        case 13: { // FUNC_PROTO
+        case 13: {
+          // FUNC_PROTO
           need(8 * vlen, 'params');
           const params: BtfParam[] = new Array(vlen);
           for (let i = 0; i < vlen; i++, o += 8) {
             const pOff = v.getUint32(o, true);
-            params[i] = { name: pOff === 0 ? '' : this.#strChecked(pOff, id), nameOff: pOff, type: v.getUint32(o + 4, true) };
+            params[i] = {
+              name: pOff === 0 ? '' : this.#strChecked(pOff, id),
+              nameOff: pOff,
+              type: v.getUint32(o + 4, true),
+            };
           }
           t = { id, kind, name, nameOff, returnType: sizeOrType, params };
           break;
@@ -342,7 +504,8 @@ export class Btf {
           t = { id, kind, name, nameOff, type: sizeOrType, linkage: v.getUint32(o, true) };
           o += 4;
           break;
-        case 15: { // DATASEC
+        case 15: {
+          // DATASEC
           need(12 * vlen, 'datasec vars');
           const vars: BtfVarSecinfo[] = new Array(vlen);
           for (let i = 0; i < vlen; i++, o += 12) {
@@ -369,7 +532,8 @@ export class Btf {
   }
 
   #strChecked(off: number, id: number): string {
-    if (off >= this.stringsLength) throw new BtfError(`BTF type ${id}: name offset ${off} out of range (${this.stringsLength} bytes)`);
+    if (off >= this.stringsLength)
+      throw new BtfError(`BTF type ${id}: name offset ${off} out of range (${this.stringsLength} bytes)`);
     return this.str(off);
   }
 
@@ -377,22 +541,48 @@ export class Btf {
   #validate(): void {
     const end = this.endId;
     const ref = (t: BtfType, x: number, what: string): void => {
-      if (x >= end) throw new BtfError(`BTF type ${t.id} (${btfKindName(t.kind)} '${t.name}'): ${what} refers to type ${x}, beyond the last id ${end - 1}`);
+      if (x >= end)
+        throw new BtfError(
+          `BTF type ${t.id} (${btfKindName(t.kind)} '${t.name}'): ${what} refers to type ${x}, beyond the last id ${end - 1}`,
+        );
     };
     for (const t of this.types) {
       switch (t.kind) {
         case 1:
-          if (t.bits > 128 || t.bitOffset + t.bits > t.size * 8) throw new BtfError(`BTF type ${t.id} (int '${t.name}'): ${t.bits} bits at ${t.bitOffset} do not fit ${t.size} bytes`);
+          if (t.bits > 128 || t.bitOffset + t.bits > t.size * 8)
+            throw new BtfError(
+              `BTF type ${t.id} (int '${t.name}'): ${t.bits} bits at ${t.bitOffset} do not fit ${t.size} bytes`,
+            );
           break;
-        case 2: case 8: case 9: case 10: case 11: case 18: case 12: case 14:
+        case 2:
+        case 8:
+        case 9:
+        case 10:
+        case 11:
+        case 18:
+        case 12:
+        case 14:
           ref(t, t.type, 'type');
           if (t.type === t.id) throw new BtfError(`BTF type ${t.id} refers to itself`);
           break;
-        case 17: ref(t, t.type, 'type'); break;
-        case 3: ref(t, t.type, 'element type'); ref(t, t.indexType, 'index type'); break;
-        case 4: case 5: for (const m of t.members) ref(t, m.type, `member '${m.name}'`); break;
-        case 13: ref(t, t.returnType, 'return type'); for (const p of t.params) ref(t, p.type, `param '${p.name}'`); break;
-        case 15: for (const x of t.vars) ref(t, x.type, 'variable'); break;
+        case 17:
+          ref(t, t.type, 'type');
+          break;
+        case 3:
+          ref(t, t.type, 'element type');
+          ref(t, t.indexType, 'index type');
+          break;
+        case 4:
+        case 5:
+          for (const m of t.members) ref(t, m.type, `member '${m.name}'`);
+          break;
+        case 13:
+          ref(t, t.returnType, 'return type');
+          for (const p of t.params) ref(t, p.type, `param '${p.name}'`);
+          break;
+        case 15:
+          for (const x of t.vars) ref(t, x.type, 'variable');
+          break;
       }
     }
   }
@@ -442,7 +632,10 @@ export class Btf {
   /** Like findByName but returns the type and throws BtfError when absent. */
   get(name: string, kind?: number | BtfKindName): BtfType {
     const id = this.findByName(name, kind);
-    if (id === undefined) throw new BtfError(`BTF has no ${kind === undefined ? 'type' : btfKindName(typeof kind === 'string' ? BTF_KIND[kind] : kind)} named '${name}'`);
+    if (id === undefined)
+      throw new BtfError(
+        `BTF has no ${kind === undefined ? 'type' : btfKindName(typeof kind === 'string' ? BTF_KIND[kind] : kind)} named '${name}'`,
+      );
     return this.type(id);
   }
 
@@ -480,15 +673,30 @@ export class Btf {
     if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(`BTF type ${id}: size nesting too deep (loop?)`);
     const t = this.type(id);
     switch (t.kind) {
-      case 1: case 4: case 5: case 6: case 19: case 15: case 16: return t.size;
-      case 2: return 8;
-      case 8: case 9: case 10: case 11: case 18: case 14: return this.#sizeOf(t.type, depth + 1);
+      case 1:
+      case 4:
+      case 5:
+      case 6:
+      case 19:
+      case 15:
+      case 16:
+        return t.size;
+      case 2:
+        return 8;
+      case 8:
+      case 9:
+      case 10:
+      case 11:
+      case 18:
+      case 14:
+        return this.#sizeOf(t.type, depth + 1);
       case 3: {
         const n = t.nelems * this.#sizeOf(t.type, depth + 1);
         if (n > 0xffffffff) throw new BtfError(`BTF array ${id} is too large`);
         return n;
       }
-      default: throw new BtfError(`BTF type ${id} (${btfKindName(t.kind)} '${t.name}') has no size`);
+      default:
+        throw new BtfError(`BTF type ${id} (${btfKindName(t.kind)} '${t.name}') has no size`);
     }
   }
 
@@ -504,25 +712,41 @@ export class Btf {
     if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(`BTF type ${id}: alignment nesting too deep (loop?)`);
     const t = this.type(id);
     switch (t.kind) {
-      case 1: case 6: case 19: case 16: return Math.max(1, Math.min(t.size, 8));
-      case 2: return 8;
-      case 8: case 9: case 10: case 11: case 18: return this.#alignOf(t.type, depth + 1);
-      case 3: return this.#alignOf(t.type, depth + 1);
-      case 4: case 5: {
+      case 1:
+      case 6:
+      case 19:
+      case 16:
+        return Math.max(1, Math.min(t.size, 8));
+      case 2:
+        return 8;
+      case 8:
+      case 9:
+      case 10:
+      case 11:
+      case 18:
+        return this.#alignOf(t.type, depth + 1);
+      case 3:
+        return this.#alignOf(t.type, depth + 1);
+      case 4:
+      case 5: {
         const cached = this.#alignCache.get(id);
         if (cached !== undefined) return cached;
         let max = 1;
         let packed = false;
         for (const m of t.members) {
           const a = this.#alignOf(m.type, depth + 1);
-          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) { packed = true; break; }
+          if (m.bitfieldSize === 0 && m.bitOffset % (8 * a) !== 0) {
+            packed = true;
+            break;
+          }
           max = Math.max(max, a);
         }
         const align = packed || t.size % max !== 0 ? 1 : max;
         this.#alignCache.set(id, align);
         return align;
       }
-      default: throw new BtfError(`BTF type ${id} (${btfKindName(t.kind)} '${t.name}') has no alignment`);
+      default:
+        throw new BtfError(`BTF type ${id} (${btfKindName(t.kind)} '${t.name}') has no alignment`);
     }
   }
 
@@ -540,14 +764,25 @@ export class Btf {
       const hit = this.#findMemberIn(t, part, 0, { left: 100_000 });
       if (!hit) return undefined;
       const bitOffset = bitBase + hit.bitOffset;
-      loc = { member: hit.member, bitOffset, byteOffset: Math.floor(bitOffset / 8), bitfieldSize: hit.member.bitfieldSize, type: hit.member.type };
+      loc = {
+        member: hit.member,
+        bitOffset,
+        byteOffset: Math.floor(bitOffset / 8),
+        bitfieldSize: hit.member.bitfieldSize,
+        type: hit.member.type,
+      };
       bitBase = bitOffset;
       cur = hit.member.type;
     }
     return loc;
   }
 
-  #findMemberIn(t: BtfComposite, name: string, depth: number, budget: { left: number }): { member: BtfMember; bitOffset: number } | undefined {
+  #findMemberIn(
+    t: BtfComposite,
+    name: string,
+    depth: number,
+    budget: { left: number },
+  ): { member: BtfMember; bitOffset: number } | undefined {
     if (depth > MAX_RESOLVE_DEPTH) throw new BtfError(`BTF type ${t.id}: anonymous member nesting too deep`);
     // Anonymous members can fan out at every level; bound the walk so corrupt BTF cannot hang a lookup.
     budget.left -= t.members.length;
@@ -569,7 +804,8 @@ export class Btf {
   memberOffset(structId: number, path: string): number {
     const loc = this.findMember(structId, path);
     if (!loc) throw new BtfError(`type ${this.describe(structId)} has no member '${path}'`);
-    if (loc.bitOffset % 8 !== 0) throw new BtfError(`member '${path}' of ${this.describe(structId)} is a bitfield at bit ${loc.bitOffset}`);
+    if (loc.bitOffset % 8 !== 0)
+      throw new BtfError(`member '${path}' of ${this.describe(structId)} is a bitfield at bit ${loc.bitOffset}`);
     return loc.byteOffset;
   }
 
@@ -578,20 +814,36 @@ export class Btf {
     if (depth > 8) return '...';
     const t = this.type(id);
     switch (t.kind) {
-      case 0: return 'void';
-      case 1: case 16: return t.name;
-      case 2: return `${this.describe(t.type, depth + 1)} *`;
-      case 3: return `${this.describe(t.type, depth + 1)}[${t.nelems}]`;
-      case 4: return `struct ${t.name || '(anon)'}`;
-      case 5: return `union ${t.name || '(anon)'}`;
-      case 6: case 19: return `enum ${t.name || '(anon)'}`;
-      case 7: return `${t.union ? 'union' : 'struct'} ${t.name} (fwd)`;
-      case 8: return t.name;
-      case 9: return `volatile ${this.describe(t.type, depth + 1)}`;
-      case 10: return `const ${this.describe(t.type, depth + 1)}`;
-      case 11: return `${this.describe(t.type, depth + 1)} restrict`;
-      case 18: return `${this.describe(t.type, depth + 1)} __tag(${t.name})`;
-      case 12: return `func ${t.name}`;
+      case 0:
+        return 'void';
+      case 1:
+      case 16:
+        return t.name;
+      case 2:
+        return `${this.describe(t.type, depth + 1)} *`;
+      case 3:
+        return `${this.describe(t.type, depth + 1)}[${t.nelems}]`;
+      case 4:
+        return `struct ${t.name || '(anon)'}`;
+      case 5:
+        return `union ${t.name || '(anon)'}`;
+      case 6:
+      case 19:
+        return `enum ${t.name || '(anon)'}`;
+      case 7:
+        return `${t.union ? 'union' : 'struct'} ${t.name} (fwd)`;
+      case 8:
+        return t.name;
+      case 9:
+        return `volatile ${this.describe(t.type, depth + 1)}`;
+      case 10:
+        return `const ${this.describe(t.type, depth + 1)}`;
+      case 11:
+        return `${this.describe(t.type, depth + 1)} restrict`;
+      case 18:
+        return `${this.describe(t.type, depth + 1)} __tag(${t.name})`;
+      case 12:
+        return `func ${t.name}`;
       case 13: {
         // Bounded: prototypes of prototypes with many parameters would otherwise fan out exponentially.
         if (depth > 1) return 'fn(...)';
@@ -599,9 +851,12 @@ export class Btf {
         if (t.params.length > 8) shown.push('...');
         return `${this.describe(t.returnType, depth + 1)} (*)(${shown.join(', ')})`;
       }
-      case 14: return `var ${t.name}`;
-      case 15: return `section ${t.name}`;
-      case 17: return `decl_tag ${t.name}`;
+      case 14:
+        return `var ${t.name}`;
+      case 15:
+        return `section ${t.name}`;
+      case 17:
+        return `decl_tag ${t.name}`;
     }
   }
 
@@ -658,7 +913,8 @@ export class Btf {
     v.setUint32(16, typeLen, true);
     v.setUint32(20, strLen, true);
     let o = hdrLen;
-    const info = (kind: number, vlen: number, flag: boolean): number => ((flag ? 1 : 0) << 31 | kind << 24 | vlen) >>> 0;
+    const info = (kind: number, vlen: number, flag: boolean): number =>
+      (((flag ? 1 : 0) << 31) | (kind << 24) | vlen) >>> 0;
     const hdr = (t: BtfType, vlen: number, flag: boolean, sizeOrType: number): void => {
       if (vlen > MAX_VLEN) throw new BtfError(`BTF type ${t.id}: too many entries (${vlen})`);
       v.setUint32(o, t.nameOff, true);
@@ -668,49 +924,96 @@ export class Btf {
     };
     for (const t of this.types) {
       switch (t.kind) {
-        case 0: throw new BtfError('cannot encode void');
+        case 0:
+          throw new BtfError('cannot encode void');
         case 1:
           hdr(t, 0, false, t.size);
-          v.setUint32(o, ((t.encoding & 0xf) << 24 | (t.bitOffset & 0xff) << 16 | (t.bits & 0xff)) >>> 0, true); o += 4;
+          v.setUint32(o, (((t.encoding & 0xf) << 24) | ((t.bitOffset & 0xff) << 16) | (t.bits & 0xff)) >>> 0, true);
+          o += 4;
           break;
-        case 2: case 8: case 9: case 10: case 11: case 18:
-          hdr(t, 0, t.kindFlag === true, t.type); break;
+        case 2:
+        case 8:
+        case 9:
+        case 10:
+        case 11:
+        case 18:
+          hdr(t, 0, t.kindFlag === true, t.type);
+          break;
         case 3:
           hdr(t, 0, false, 0);
-          v.setUint32(o, t.type, true); v.setUint32(o + 4, t.indexType, true); v.setUint32(o + 8, t.nelems, true); o += 12;
+          v.setUint32(o, t.type, true);
+          v.setUint32(o + 4, t.indexType, true);
+          v.setUint32(o + 8, t.nelems, true);
+          o += 12;
           break;
-        case 4: case 5:
+        case 4:
+        case 5:
           hdr(t, t.members.length, t.kindFlag, t.size);
           for (const m of t.members) {
-            v.setUint32(o, m.nameOff, true); v.setUint32(o + 4, m.type, true);
-            v.setUint32(o + 8, t.kindFlag ? ((m.bitfieldSize << 24) | (m.bitOffset & 0xffffff)) >>> 0 : m.bitOffset, true);
+            v.setUint32(o, m.nameOff, true);
+            v.setUint32(o + 4, m.type, true);
+            v.setUint32(
+              o + 8,
+              t.kindFlag ? ((m.bitfieldSize << 24) | (m.bitOffset & 0xffffff)) >>> 0 : m.bitOffset,
+              true,
+            );
             o += 12;
           }
           break;
         case 6:
           hdr(t, t.values.length, t.signed, t.size);
-          for (const e of t.values) { v.setUint32(o, e.nameOff, true); v.setUint32(o + 4, e.value >>> 0, true); o += 8; }
+          for (const e of t.values) {
+            v.setUint32(o, e.nameOff, true);
+            v.setUint32(o + 4, e.value >>> 0, true);
+            o += 8;
+          }
           break;
         case 19:
           hdr(t, t.values.length, t.signed, t.size);
           for (const e of t.values) {
             const u = BigInt.asUintN(64, e.value);
-            v.setUint32(o, e.nameOff, true); v.setUint32(o + 4, Number(u & 0xffffffffn), true); v.setUint32(o + 8, Number(u >> 32n), true); o += 12;
+            v.setUint32(o, e.nameOff, true);
+            v.setUint32(o + 4, Number(u & 0xffffffffn), true);
+            v.setUint32(o + 8, Number(u >> 32n), true);
+            o += 12;
           }
           break;
-        case 7: hdr(t, 0, t.union, 0); break;
-        case 12: hdr(t, t.linkage, false, t.type); break;
+        case 7:
+          hdr(t, 0, t.union, 0);
+          break;
+        case 12:
+          hdr(t, t.linkage, false, t.type);
+          break;
         case 13:
           hdr(t, t.params.length, false, t.returnType);
-          for (const p of t.params) { v.setUint32(o, p.nameOff, true); v.setUint32(o + 4, p.type, true); o += 8; }
+          for (const p of t.params) {
+            v.setUint32(o, p.nameOff, true);
+            v.setUint32(o + 4, p.type, true);
+            o += 8;
+          }
           break;
-        case 14: hdr(t, 0, false, t.type); v.setUint32(o, t.linkage, true); o += 4; break;
+        case 14:
+          hdr(t, 0, false, t.type);
+          v.setUint32(o, t.linkage, true);
+          o += 4;
+          break;
         case 15:
           hdr(t, t.vars.length, false, t.size);
-          for (const x of t.vars) { v.setUint32(o, x.type, true); v.setUint32(o + 4, x.offset, true); v.setUint32(o + 8, x.size, true); o += 12; }
+          for (const x of t.vars) {
+            v.setUint32(o, x.type, true);
+            v.setUint32(o + 4, x.offset, true);
+            v.setUint32(o + 8, x.size, true);
+            o += 12;
+          }
           break;
-        case 16: hdr(t, 0, false, t.size); break;
-        case 17: hdr(t, 0, t.kindFlag === true, t.type); v.setInt32(o, t.componentIdx, true); o += 4; break;
+        case 16:
+          hdr(t, 0, false, t.size);
+          break;
+        case 17:
+          hdr(t, 0, t.kindFlag === true, t.type);
+          v.setInt32(o, t.componentIdx, true);
+          o += 4;
+          break;
       }
     }
     out.set(this.#strings.subarray(0, strLen), o);
@@ -720,14 +1023,25 @@ export class Btf {
 
 function encodedSize(t: BtfType): number {
   switch (t.kind) {
-    case 1: case 14: case 17: return 16;
-    case 3: return 24;
-    case 4: case 5: return 12 + 12 * t.members.length;
-    case 6: return 12 + 8 * t.values.length;
-    case 19: return 12 + 12 * t.values.length;
-    case 13: return 12 + 8 * t.params.length;
-    case 15: return 12 + 12 * t.vars.length;
-    default: return 12;
+    case 1:
+    case 14:
+    case 17:
+      return 16;
+    case 3:
+      return 24;
+    case 4:
+    case 5:
+      return 12 + 12 * t.members.length;
+    case 6:
+      return 12 + 8 * t.values.length;
+    case 19:
+      return 12 + 12 * t.values.length;
+    case 13:
+      return 12 + 8 * t.params.length;
+    case 15:
+      return 12 + 12 * t.vars.length;
+    default:
+      return 12;
   }
 }
 

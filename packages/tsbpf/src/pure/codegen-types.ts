@@ -29,7 +29,16 @@
  * explicit `{ offsets, size, align }`. Every layout is built here too and checked against BTF, and the module
  * checks its sizes when imported, so a wrong offset cannot go unnoticed. Pure: no filesystem, no addon.
  */
-import { Btf, BtfError, BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED, type BtfComposite, type BtfEnum, type BtfEnum64 } from './btf.js';
+import {
+  type Btf,
+  BtfError,
+  BTF_INT_BOOL,
+  BTF_INT_CHAR,
+  BTF_INT_SIGNED,
+  type BtfComposite,
+  type BtfEnum,
+  type BtfEnum64,
+} from './btf.js';
 import { t, type Layout, type StructFields } from './layout.js';
 import type { ObjectSpec } from './object-spec.js';
 import type { MapSpec } from './map-spec.js';
@@ -79,14 +88,95 @@ export interface GeneratedModule {
 }
 
 const RESERVED = new Set([
-  'break', 'case', 'catch', 'class', 'const', 'continue', 'debugger', 'default', 'delete', 'do', 'else', 'enum', 'export', 'extends',
-  'false', 'finally', 'for', 'function', 'if', 'import', 'in', 'instanceof', 'new', 'null', 'return', 'super', 'switch', 'this', 'throw',
-  'true', 'try', 'typeof', 'var', 'void', 'while', 'with', 'as', 'implements', 'interface', 'let', 'package', 'private', 'protected',
-  'public', 'static', 'yield', 'await', 'any', 'boolean', 'number', 'string', 'symbol', 'bigint', 'object', 'never', 'unknown',
-  'undefined', 'type', 'declare', 'namespace', 'module', 'keyof', 'infer', 'is', 'asserts', 'readonly', 'unique', 'global', 'of',
-  'satisfies', 'accessor', 'constructor', 'require', 'arguments', 'eval',
+  'break',
+  'case',
+  'catch',
+  'class',
+  'const',
+  'continue',
+  'debugger',
+  'default',
+  'delete',
+  'do',
+  'else',
+  'enum',
+  'export',
+  'extends',
+  'false',
+  'finally',
+  'for',
+  'function',
+  'if',
+  'import',
+  'in',
+  'instanceof',
+  'new',
+  'null',
+  'return',
+  'super',
+  'switch',
+  'this',
+  'throw',
+  'true',
+  'try',
+  'typeof',
+  'var',
+  'void',
+  'while',
+  'with',
+  'as',
+  'implements',
+  'interface',
+  'let',
+  'package',
+  'private',
+  'protected',
+  'public',
+  'static',
+  'yield',
+  'await',
+  'any',
+  'boolean',
+  'number',
+  'string',
+  'symbol',
+  'bigint',
+  'object',
+  'never',
+  'unknown',
+  'undefined',
+  'type',
+  'declare',
+  'namespace',
+  'module',
+  'keyof',
+  'infer',
+  'is',
+  'asserts',
+  'readonly',
+  'unique',
+  'global',
+  'of',
+  'satisfies',
+  'accessor',
+  'constructor',
+  'require',
+  'arguments',
+  'eval',
   // Globals the module itself uses.
-  'Buffer', 'URL', 'Error', 'Promise', 'Symbol', 'DataView', 'Uint8Array', 'Array', 'Object', 'String', 'Number', 'BigInt', 'Boolean',
+  'Buffer',
+  'URL',
+  'Error',
+  'Promise',
+  'Symbol',
+  'DataView',
+  'Uint8Array',
+  'Array',
+  'Object',
+  'String',
+  'Number',
+  'BigInt',
+  'Boolean',
   'decodeURIComponent',
 ]);
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;
@@ -96,11 +186,45 @@ const CHAR_BITS = 8;
 
 /** The tsbpf names the module may import (reserved against C names). */
 const IMPORTS = [
-  't', 'Layout', 'BpfObject', 'BpfObjectOptions', 'GlobalData', 'ObjectProgram', 'AttachTarget', 'SectionInfo', 'Link',
-  'HashMap', 'LruHash', 'ArrayMap', 'PerCpuArray', 'PerCpuHash', 'LruPerCpuHash', 'LpmTrie', 'Queue', 'Stack', 'BloomFilter', 'RingBufMap',
-  'PerfEventArray', 'ProgArray', 'ArrayOfMaps', 'HashOfMaps', 'TaskStorage', 'SkStorage', 'InodeStorage', 'CgrpStorage', 'GenericMap',
+  't',
+  'Layout',
+  'BpfObject',
+  'BpfObjectOptions',
+  'GlobalData',
+  'ObjectProgram',
+  'AttachTarget',
+  'SectionInfo',
+  'Link',
+  'HashMap',
+  'LruHash',
+  'ArrayMap',
+  'PerCpuArray',
+  'PerCpuHash',
+  'LruPerCpuHash',
+  'LpmTrie',
+  'Queue',
+  'Stack',
+  'BloomFilter',
+  'RingBufMap',
+  'PerfEventArray',
+  'ProgArray',
+  'ArrayOfMaps',
+  'HashOfMaps',
+  'TaskStorage',
+  'SkStorage',
+  'InodeStorage',
+  'CgrpStorage',
+  'GenericMap',
 ] as const;
-const TYPE_ONLY_IMPORTS = new Set(['Layout', 'BpfObjectOptions', 'GlobalData', 'ObjectProgram', 'AttachTarget', 'SectionInfo', 'Link']);
+const TYPE_ONLY_IMPORTS = new Set([
+  'Layout',
+  'BpfObjectOptions',
+  'GlobalData',
+  'ObjectProgram',
+  'AttachTarget',
+  'SectionInfo',
+  'Link',
+]);
 
 /** Map type → the typed class and which codecs its `from` takes. */
 const MAP_CLASSES: Partial<Record<MapTypeName, { cls: string; codecs: 'kv' | 'v' | 'k' | 'none' }>> = {
@@ -146,7 +270,8 @@ interface Member {
  * no BTF (compile with `-g`), a `--type` name is unknown, or a type cannot be represented.
  */
 export function generateTypes(spec: ObjectSpec, options: GenTypesOptions): GeneratedModule {
-  if (!options || typeof options.name !== 'string' || options.name === '') throw new TypeError('tsbpf: generateTypes needs options.name');
+  if (!options || typeof options.name !== 'string' || options.name === '')
+    throw new TypeError('tsbpf: generateTypes needs options.name');
   const btf = spec.btf;
   if (!btf) throw new BtfError(`${options.name}: the object has no .BTF section; compile it with clang -g`);
   return new Generator(btf, spec, options).run();
@@ -186,6 +311,7 @@ class Generator {
     this.#btf = btf;
     this.#spec = spec;
     this.#opts = opts;
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes from a file name put into generated source.
     this.#file = (opts.file ?? `${opts.name}.bpf.o`).replace(/\*\//g, '*_/').replace(/[`$\\\x00-\x1f]/g, '_');
   }
 
@@ -194,12 +320,14 @@ class Generator {
     if (wrapper) {
       this.#className = this.#claim(wrapperClassName(this.#opts.name));
       // The wrapper's helper classes take these names: reserve them before any C type can.
-      for (const suffix of ['Maps', 'Programs', 'Program']) this.#claim(this.#className.replace(/Object$/, '') + suffix);
+      for (const suffix of ['Maps', 'Programs', 'Program'])
+        this.#claim(this.#className.replace(/Object$/, '') + suffix);
     }
     // Reachable from maps.
     const maps = Object.entries(this.#spec.maps).filter(([, m]) => m.origin !== 'data');
     const mapRefs = new Map<string, { key?: Ref; value?: Ref }>();
-    for (const [name, m] of maps) mapRefs.set(name, { key: this.#mapSide(m, 'key', name), value: this.#mapSide(m, 'value', name) });
+    for (const [name, m] of maps)
+      mapRefs.set(name, { key: this.#mapSide(m, 'key', name), value: this.#mapSide(m, 'value', name) });
     // Reachable from global variables.
     const sections = this.#sections();
     // Named on the command line.
@@ -208,13 +336,25 @@ class Generator {
     const out: string[] = [];
     out.push(`// Generated by \`tsbpf gen types\` from ${this.#file}: do not edit; regenerate when the C changes.`);
     out.push(`/* eslint-disable */`);
-    if (wrapper) for (const n of ['BpfObject', 'BpfObjectOptions', 'GlobalData', 'ObjectProgram', 'AttachTarget', 'SectionInfo', 'Link']) this.#imports.add(n);
+    if (wrapper)
+      for (const n of [
+        'BpfObject',
+        'BpfObjectOptions',
+        'GlobalData',
+        'ObjectProgram',
+        'AttachTarget',
+        'SectionInfo',
+        'Link',
+      ])
+        this.#imports.add(n);
     const body: string[] = [...this.#chunks];
     if (wrapper) body.push(this.#wrapper(maps, mapRefs, sections));
     body.push(this.#sizeCheck());
     const values = [...this.#imports].filter((n) => !TYPE_ONLY_IMPORTS.has(n)).sort();
     const types = [...this.#imports].filter((n) => TYPE_ONLY_IMPORTS.has(n)).sort();
-    out.push(`import { ${[...values, ...types.map((n) => `type ${n}`)].join(', ')} } from ${JSON.stringify(this.#opts.importFrom ?? 'tsbpf')};`);
+    out.push(
+      `import { ${[...values, ...types.map((n) => `type ${n}`)].join(', ')} } from ${JSON.stringify(this.#opts.importFrom ?? 'tsbpf')};`,
+    );
     out.push('');
     return { source: `${out.join('\n')}\n${body.join('\n\n')}\n`, className: this.#className, types: this.#types };
   }
@@ -241,8 +381,10 @@ class Generator {
         if (ty.size === 1 && ty.encoding & BTF_INT_BOOL) return { ts: 'boolean', expr: 't.bool', layout: t.bool };
         return intRef(ty.size, (ty.encoding & BTF_INT_SIGNED) !== 0);
       }
-      case 2: return { ts: 'bigint', expr: 't.u64', layout: t.u64 };
-      case 6: case 19: {
+      case 2:
+        return { ts: 'bigint', expr: 't.u64', layout: t.u64 };
+      case 6:
+      case 19: {
         const name = this.#enum(ty, typedefName(btf, id) ?? hint);
         return { ...intRef(ty.size, ty.signed), note: `enum ${name}` };
       }
@@ -259,17 +401,26 @@ class Generator {
           return bytesRef(ty.nelems);
         }
         const e = this.#ref(ty.type, hint, depth + 1);
-        return { ts: `${/[ |]/.test(e.ts) ? `(${e.ts})` : e.ts}[]`, expr: `t.array(${e.expr}, ${ty.nelems})`, layout: t.array(e.layout, ty.nelems), note: e.note };
+        return {
+          ts: `${/[ |]/.test(e.ts) ? `(${e.ts})` : e.ts}[]`,
+          expr: `t.array(${e.expr}, ${ty.nelems})`,
+          layout: t.array(e.layout, ty.nelems),
+          note: e.note,
+        };
       }
-      case 4: case 5: {
+      case 4:
+      case 5: {
         const name = this.#composite(ty, typedefName(btf, id) ?? hint, depth);
         // No layout: the type contains itself (by value), or building it failed earlier.
         const layout = this.#layouts.get(rid);
-        if (!layout) throw new BtfError(`${btf.describe(rid)}: has no layout (it contains itself, or could not be laid out)`);
+        if (!layout)
+          throw new BtfError(`${btf.describe(rid)}: has no layout (it contains itself, or could not be laid out)`);
         return { ts: name, expr: name, layout };
       }
       default:
-        throw new BtfError(`${btf.describe(rid)} has no value layout (${ty.kind === 7 ? 'a forward declaration' : 'not a value type'})`);
+        throw new BtfError(
+          `${btf.describe(rid)} has no value layout (${ty.kind === 7 ? 'a forward declaration' : 'not a value type'})`,
+        );
     }
   }
 
@@ -279,13 +430,19 @@ class Generator {
     const name = this.#claim(ty.name || hint);
     this.#named.set(ty.id, name);
     const big = ty.kind === 19 && ty.size === 8;
-    const vals = ty.values.map((v) => `  ${IDENT.test(v.name) ? v.name : JSON.stringify(v.name)}: ${big ? `${v.value}n` : String(v.value)},`);
-    this.#chunks.push([
-      `/** enum ${ty.name || `(anonymous, ${hint})`}: its values; fields of this type decode to ${big ? 'a bigint' : 'a number'}. */`,
-      `export const ${name} = {`, ...vals, `} as const;`,
-      `/** The values of enum ${ty.name || hint}. */`,
-      `export type ${name} = (typeof ${name})[keyof typeof ${name}];`,
-    ].join('\n'));
+    const vals = ty.values.map(
+      (v) => `  ${IDENT.test(v.name) ? v.name : JSON.stringify(v.name)}: ${big ? `${v.value}n` : String(v.value)},`,
+    );
+    this.#chunks.push(
+      [
+        `/** enum ${ty.name || `(anonymous, ${hint})`}: its values; fields of this type decode to ${big ? 'a bigint' : 'a number'}. */`,
+        `export const ${name} = {`,
+        ...vals,
+        `} as const;`,
+        `/** The values of enum ${ty.name || hint}. */`,
+        `export type ${name} = (typeof ${name})[keyof typeof ${name}];`,
+      ].join('\n'),
+    );
     this.#types.push({ id: ty.id, name, kind: 'enum', layout: undefined });
     return name;
   }
@@ -300,7 +457,10 @@ class Generator {
     this.#flatten(ty, 0, name, members, depth, 0);
     const seen = new Set<string>();
     for (const m of members) {
-      if (seen.has(m.name)) throw new BtfError(`${this.#btf.describe(ty.id)}: duplicate member name '${m.name}' after flattening anonymous members`);
+      if (seen.has(m.name))
+        throw new BtfError(
+          `${this.#btf.describe(ty.id)}: duplicate member name '${m.name}' after flattening anonymous members`,
+        );
       seen.add(m.name);
     }
     const fields: StructFields = {};
@@ -308,7 +468,11 @@ class Generator {
     const offsets: Record<string, number> = {};
     for (const m of members) offsets[m.name] = m.byteOffset;
     let align = 1;
-    try { align = this.#btf.alignOf(ty.id); } catch { /* keep 1 */ }
+    try {
+      align = this.#btf.alignOf(ty.id);
+    } catch {
+      /* keep 1 */
+    }
 
     // Natural placement when it reproduces BTF exactly (readable output), else explicit.
     let explicit = false;
@@ -318,22 +482,32 @@ class Generator {
     // layout library's argument error.
     for (const m of members) {
       if (m.byteOffset + m.ref.layout.size > ty.size) {
-        throw new BtfError(`${this.#btf.describe(ty.id)}: member '${m.name}' (${m.ref.layout.size} bytes at offset ${m.byteOffset}) overruns the ${ty.size}-byte type`);
+        throw new BtfError(
+          `${this.#btf.describe(ty.id)}: member '${m.name}' (${m.ref.layout.size} bytes at offset ${m.byteOffset}) overruns the ${ty.size}-byte type`,
+        );
       }
     }
     try {
       const natural = union ? t.union(fields) : t.struct(fields);
-      explicit = natural.size !== ty.size || natural.align !== align || members.some((m) => natural.offsets[m.name] !== m.byteOffset);
+      explicit =
+        natural.size !== ty.size ||
+        natural.align !== align ||
+        members.some((m) => natural.offsets[m.name] !== m.byteOffset);
       layout = natural;
     } catch {
       explicit = true;
     }
     if (explicit) {
       try {
-        layout = union ? t.union(fields, { size: ty.size, align }) : t.struct(fields, { offsets, size: ty.size, align });
+        layout = union
+          ? t.union(fields, { size: ty.size, align })
+          : t.struct(fields, { offsets, size: ty.size, align });
       } catch (e) {
         if (!((e instanceof RangeError || e instanceof TypeError) && e.message.startsWith('tsbpf: '))) throw e;
-        throw new BtfError(`${this.#btf.describe(ty.id)}: cannot be laid out as BTF describes it: ${e.message.slice('tsbpf: '.length)}`, { cause: e });
+        throw new BtfError(
+          `${this.#btf.describe(ty.id)}: cannot be laid out as BTF describes it: ${e.message.slice('tsbpf: '.length)}`,
+          { cause: e },
+        );
       }
     }
     this.#verify(ty, name, layout, members);
@@ -342,17 +516,22 @@ class Generator {
     const ctor = union ? 't.union' : 't.struct';
     const kw = isUnion ? 'union' : 'struct';
     const iface = members.map((m) => `  ${prop(m.name)}: ${m.ref.ts};${m.ref.note ? ` // ${m.ref.note}` : ''}`);
-    const lfields = members.map((m) => `  ${prop(m.name)}: ${m.ref.expr},${explicit && !union ? ` // offset ${m.byteOffset}` : ''}`);
+    const lfields = members.map(
+      (m) => `  ${prop(m.name)}: ${m.ref.expr},${explicit && !union ? ` // offset ${m.byteOffset}` : ''}`,
+    );
     let placement = '';
     if (explicit) {
-      placement = union ? `, { size: ${ty.size}, align: ${align} }`
+      placement = union
+        ? `, { size: ${ty.size}, align: ${align} }`
         : `, {\n  offsets: { ${members.map((m) => `${prop(m.name)}: ${m.byteOffset}`).join(', ')} },\n  size: ${ty.size},\n  align: ${align},\n}`;
     }
-    this.#chunks.push([
-      `/** ${kw} ${ty.name || `(anonymous, ${hint})`}: ${ty.size} bytes. */`,
-      members.length ? `export interface ${name} {\n${iface.join('\n')}\n}` : `export interface ${name} {}`,
-      `export const ${name} = ${ctor}({${lfields.length ? `\n${lfields.join('\n')}\n` : ''}}${placement}) satisfies Layout<${name}>;`,
-    ].join('\n'));
+    this.#chunks.push(
+      [
+        `/** ${kw} ${ty.name || `(anonymous, ${hint})`}: ${ty.size} bytes. */`,
+        members.length ? `export interface ${name} {\n${iface.join('\n')}\n}` : `export interface ${name} {}`,
+        `export const ${name} = ${ctor}({${lfields.length ? `\n${lfields.join('\n')}\n` : ''}}${placement}) satisfies Layout<${name}>;`,
+      ].join('\n'),
+    );
     this.#sizes.push({ name, size: ty.size });
     this.#types.push({ id: ty.id, name, kind: kw, layout });
     return name;
@@ -376,7 +555,8 @@ class Generator {
         if (![1, 2, 4, 8].includes(storage) || bits > storage * CHAR_BITS || (mt.kind === 16 && bits > 52)) {
           throw new BtfError(`${btf.describe(ty.id)}: bitfield '${m.name}' of ${bits} bits in ${storage}-byte storage`);
         }
-        const signed = (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) || ((mt.kind === 6 || mt.kind === 19) && mt.signed);
+        const signed =
+          (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) || ((mt.kind === 6 || mt.kind === 19) && mt.signed);
         const shift = bitOffset % CHAR_BITS;
         const opts = `${shift ? `shift: ${shift}` : ''}${shift && signed ? ', ' : ''}${signed ? 'signed: true' : ''}`;
         const arg = opts ? `${bits}, { ${opts} }` : `${bits}`;
@@ -388,7 +568,11 @@ class Generator {
         out.push({ name: m.name, byteOffset: Math.floor(bitOffset / CHAR_BITS), ref });
         continue;
       }
-      out.push({ name: m.name, byteOffset: bitOffset / CHAR_BITS, ref: this.#ref(m.type, `${owner}__${m.name}`, depth + 1) });
+      out.push({
+        name: m.name,
+        byteOffset: bitOffset / CHAR_BITS,
+        ref: this.#ref(m.type, `${owner}__${m.name}`, depth + 1),
+      });
     }
   }
 
@@ -397,23 +581,37 @@ class Generator {
     const l = layout as Layout<unknown> & { offsets?: Record<string, number> };
     if (l.size !== ty.size) throw new BtfError(`gen types: ${name} is ${l.size} bytes, BTF says ${ty.size}`);
     for (const m of members) {
-      if (l.offsets?.[m.name] !== m.byteOffset) throw new BtfError(`gen types: ${name}.${m.name} at ${l.offsets?.[m.name]}, BTF says ${m.byteOffset}`);
-      if (m.byteOffset + m.ref.layout.size > ty.size) throw new BtfError(`gen types: ${name}.${m.name} overruns the ${ty.size}-byte type`);
+      if (l.offsets?.[m.name] !== m.byteOffset)
+        throw new BtfError(`gen types: ${name}.${m.name} at ${l.offsets?.[m.name]}, BTF says ${m.byteOffset}`);
+      if (m.byteOffset + m.ref.layout.size > ty.size)
+        throw new BtfError(`gen types: ${name}.${m.name} overruns the ${ty.size}-byte type`);
     }
   }
 
   #extraType(n: string): void {
     const btf = this.#btf;
-    const id = btf.findByName(n, 'struct') ?? btf.findByName(n, 'union') ?? btf.findByName(n, 'enum') ?? btf.findByName(n, 'enum64')
-      ?? btf.findByName(n, 'typedef');
-    if (id === undefined) throw new BtfError(`the object's BTF has no struct, union, enum or typedef named '${n}' (a type used only inside functions is not in BTF: mention it in a global, e.g. \`struct ${n} *unused_${n} __attribute__((unused));\`)`);
+    const id =
+      btf.findByName(n, 'struct') ??
+      btf.findByName(n, 'union') ??
+      btf.findByName(n, 'enum') ??
+      btf.findByName(n, 'enum64') ??
+      btf.findByName(n, 'typedef');
+    if (id === undefined)
+      throw new BtfError(
+        `the object's BTF has no struct, union, enum or typedef named '${n}' (a type used only inside functions is not in BTF: mention it in a global, e.g. \`struct ${n} *unused_${n} __attribute__((unused));\`)`,
+      );
     const ty = btf.type(id);
-    if (ty.kind !== 8) { this.#ref(id, n); return; }
+    if (ty.kind !== 8) {
+      this.#ref(id, n);
+      return;
+    }
     const r = this.#ref(ty.type, n);
     // A typedef naming something else (`typedef struct foo foo_t`, `typedef __u32 pid_t`): an alias.
     if (r.ts === n) return;
     const name = this.#claim(n);
-    this.#chunks.push(`/** typedef ${n}. */\nexport type ${name} = ${r.ts};\nexport const ${name}: Layout<${name}> = ${r.expr};`);
+    this.#chunks.push(
+      `/** typedef ${n}. */\nexport type ${name} = ${r.ts};\nexport const ${name}: Layout<${name}> = ${r.expr};`,
+    );
     this.#types.push({ id, name, kind: 'typedef', layout: r.layout });
   }
 
@@ -444,7 +642,11 @@ class Generator {
       for (const v of gd.variables.values()) {
         let ref: Ref | undefined;
         if (v.type) {
-          try { ref = this.#ref(v.type, v.name); } catch (e) { if (!(e instanceof BtfError)) throw e; }
+          try {
+            ref = this.#ref(v.type, v.name);
+          } catch (e) {
+            if (!(e instanceof BtfError)) throw e;
+          }
         }
         if (!ref || ref.layout.size !== v.size) ref = rawRef(v.size);
         vars.push({ name: v.name, ref });
@@ -452,14 +654,16 @@ class Generator {
       const prop = section.replace(/^\./, '').replace(/[^A-Za-z0-9_]/g, '_');
       out.push({ section, prop, cls: '', readOnly: section.startsWith('.rodata') || section === '.kconfig', vars });
     }
-    if (this.#className) for (const s of out) s.cls = this.#claim(`${this.#className.replace(/Object$/, '')}${pascal(s.prop)}`);
+    if (this.#className)
+      for (const s of out) s.cls = this.#claim(`${this.#className.replace(/Object$/, '')}${pascal(s.prop)}`);
     return out;
   }
 
   // ---- wrapper -----------------------------------------------------------------------------------------
 
   #wrapper(
-    maps: [string, MapSpec][], refs: Map<string, { key?: Ref; value?: Ref }>,
+    maps: [string, MapSpec][],
+    refs: Map<string, { key?: Ref; value?: Ref }>,
     sections: { section: string; prop: string; cls: string; readOnly: boolean; vars: { name: string; ref: Ref }[] }[],
   ): string {
     const cls = this.#className!;
@@ -468,19 +672,26 @@ class Generator {
     const parts: string[] = [];
 
     // Programs.
-    parts.push([
-      `/** A program of ${this.#file} whose section names a \`K\` attach target (\`info.target\` is narrowed). */`,
-      `export type ${base}Program<K extends AttachTarget['kind']> = ObjectProgram & {`,
-      `  readonly info: SectionInfo & { readonly target: Extract<AttachTarget, { kind: K }> };`,
-      `};`,
-    ].join('\n'));
+    parts.push(
+      [
+        `/** A program of ${this.#file} whose section names a \`K\` attach target (\`info.target\` is narrowed). */`,
+        `export type ${base}Program<K extends AttachTarget['kind']> = ObjectProgram & {`,
+        `  readonly info: SectionInfo & { readonly target: Extract<AttachTarget, { kind: K }> };`,
+        `};`,
+      ].join('\n'),
+    );
     const progs = Object.values(this.#spec.programs);
-    parts.push([
-      `/** The programs of ${this.#file}, with their sections and attach kinds. */`,
-      `export interface ${base}Programs {`,
-      ...progs.map((p) => `  /** SEC("${p.section.replace(/\*\//g, '*\\/')}"): ${p.info.programType}, attaches as ${p.info.target.kind}. */\n  readonly ${prop(p.name)}: ${base}Program<${JSON.stringify(p.info.target.kind)}>;`),
-      `}`,
-    ].join('\n'));
+    parts.push(
+      [
+        `/** The programs of ${this.#file}, with their sections and attach kinds. */`,
+        `export interface ${base}Programs {`,
+        ...progs.map(
+          (p) =>
+            `  /** SEC("${p.section.replace(/\*\//g, '*\\/')}"): ${p.info.programType}, attaches as ${p.info.target.kind}. */\n  readonly ${prop(p.name)}: ${base}Program<${JSON.stringify(p.info.target.kind)}>;`,
+        ),
+        `}`,
+      ].join('\n'),
+    );
 
     // Maps.
     const mapLines: string[] = [];
@@ -504,12 +715,18 @@ class Generator {
         this.#imports.add(c.cls);
         switch (c.codecs) {
           case 'kv':
-            if (!v) { generic(); break; }
+            if (!v) {
+              generic();
+              break;
+            }
             type = `${c.cls}<${k.ts}, ${v.ts}>`;
             init = `${c.cls}.from<${k.ts}, ${v.ts}>(${at}, { key: ${k.expr}, value: ${v.expr} })`;
             break;
           case 'v':
-            if (!v) { generic(); break; }
+            if (!v) {
+              generic();
+              break;
+            }
             type = `${c.cls}<${v.ts}>`;
             init = `${c.cls}.from<${v.ts}>(${at}, { value: ${v.expr} })`;
             break;
@@ -522,14 +739,19 @@ class Generator {
             init = `${c.cls}.from(${at})`;
         }
       }
-      const size = m.type === 'ringbuf' || m.type === 'user_ringbuf' ? `${m.maxEntries} bytes` : `${m.maxEntries} entries`;
+      const size =
+        m.type === 'ringbuf' || m.type === 'user_ringbuf' ? `${m.maxEntries} bytes` : `${m.maxEntries} entries`;
       mapLines.push(`  /** ${m.type}${m.maxEntries ? `, ${size}` : ''}. */\n  readonly ${prop(name)}: ${type!};`);
       mapInit.push(`      ${prop(name)}: ${init!},`);
     }
-    parts.push([
-      `/** The maps of ${this.#file} as typed map classes (after load()). */`,
-      `export interface ${base}Maps {`, ...mapLines, `}`,
-    ].join('\n'));
+    parts.push(
+      [
+        `/** The maps of ${this.#file} as typed map classes (after load()). */`,
+        `export interface ${base}Maps {`,
+        ...mapLines,
+        `}`,
+      ].join('\n'),
+    );
 
     // Global data sections.
     for (const s of sections) {
@@ -538,16 +760,22 @@ class Generator {
         const set = `  set ${prop(v.name)}(value: ${v.ref.ts}) { this.data.set(${JSON.stringify(v.name)}, ${v.ref.expr}, value); }`;
         return s.section === '.kconfig' ? get : `${get}\n${set}`;
       });
-      const doc = s.section === '.kconfig' ? 'values resolved for the running kernel at load() (read only)'
-        : s.readOnly ? 'set before load() (frozen at load)' : 'read and write, also after load() (the map\'s memory)';
-      parts.push([
-        `/** ${s.section} of ${this.#file}: ${doc}. */`,
-        `export class ${s.cls} {`,
-        `  private readonly data: GlobalData;`,
-        `  constructor(data: GlobalData) { this.data = data; }`,
-        ...acc,
-        `}`,
-      ].join('\n'));
+      const doc =
+        s.section === '.kconfig'
+          ? 'values resolved for the running kernel at load() (read only)'
+          : s.readOnly
+            ? 'set before load() (frozen at load)'
+            : "read and write, also after load() (the map's memory)";
+      parts.push(
+        [
+          `/** ${s.section} of ${this.#file}: ${doc}. */`,
+          `export class ${s.cls} {`,
+          `  private readonly data: GlobalData;`,
+          `  constructor(data: GlobalData) { this.data = data; }`,
+          ...acc,
+          `}`,
+        ].join('\n'),
+      );
     }
 
     // The object bytes.
@@ -557,7 +785,9 @@ class Generator {
       const b64 = base64(obj.embed);
       const lines: string[] = [];
       for (let i = 0; i < b64.length; i += BASE64_LINE) lines.push(`  '${b64.slice(i, i + BASE64_LINE)}',`);
-      parts.push(`/** ${this.#file} (${obj.embed.length} bytes), base64. */\nconst OBJECT_BASE64 = [\n${lines.join('\n')}\n].join('');`);
+      parts.push(
+        `/** ${this.#file} (${obj.embed.length} bytes), base64. */\nconst OBJECT_BASE64 = [\n${lines.join('\n')}\n].join('');`,
+      );
       open = `BpfObject.open(Buffer.from(OBJECT_BASE64, 'base64'), { name: ${JSON.stringify(this.#opts.name)}, ...options })`;
     } else {
       const rel = obj.path.startsWith('.') || obj.path.startsWith('/') ? obj.path : `./${obj.path}`;
@@ -565,77 +795,85 @@ class Generator {
     }
 
     const sectionFields = sections.map((s) => `  /** ${s.section} variables. */\n  readonly ${s.prop}: ${s.cls};`);
-    const sectionInit = sections.map((s) => `    this.${s.prop} = new ${s.cls}(dataOf(object, ${JSON.stringify(s.section)}));`);
-    const progInit = progs.map((p) => `      ${prop(p.name)}: object.program(${JSON.stringify(p.name)}) as ${base}Program<${JSON.stringify(p.info.target.kind)}>,`);
-    const where = 'embed' in obj ? 'embedded in this module' : `read from ${JSON.stringify(obj.path)} (relative to this module)`;
-    parts.push([
-      `function dataOf(object: BpfObject, section: string): GlobalData {`,
-      `  const data = object.data(section);`,
-      `  if (!data) throw new Error(\`tsbpf: ${this.#file} has no \${section} section: regenerate this module\`);`,
-      `  return data;`,
-      `}`,
-      ``,
-      `/**`,
-      ` * ${this.#file}, typed (the object is ${where}).`,
-      ` *`,
-      ` * \`\`\`ts`,
-      ` * using obj = await ${cls}.open();`,
-      ` * obj.load();`,
-      ` * obj.attach();`,
-      ` * \`\`\``,
-      ` */`,
-      `export class ${cls} {`,
-      `  /** The underlying BpfObject (spec, programs, maps by name). */`,
-      `  readonly object: BpfObject;`,
-      `  /** Programs by name (set \`autoload\` before load(); \`attach()\` after). */`,
-      `  readonly programs: ${base}Programs;`,
-      ...sectionFields,
-      `  private typedMaps: ${base}Maps | undefined;`,
-      ``,
-      `  private constructor(object: BpfObject) {`,
-      `    this.object = object;`,
-      `    this.programs = {`,
-      ...progInit,
-      `    };`,
-      ...sectionInit,
-      `  }`,
-      ``,
-      `  /** Parses the object (nothing touches the kernel until load()). */`,
-      `  static async open(options: BpfObjectOptions = {}): Promise<${cls}> {`,
-      `    return new ${cls}(${open});`,
-      `  }`,
-      ``,
-      `  /** Creates the maps and loads the programs (after setting .rodata). */`,
-      `  load(): this {`,
-      `    this.object.load();`,
-      `    return this;`,
-      `  }`,
-      ``,
-      `  /** The maps, typed (after load()). */`,
-      `  get maps(): ${base}Maps {`,
-      `    const o = this.object;`,
-      `    this.typedMaps ??= {`,
-      ...mapInit,
-      `    };`,
-      `    return this.typedMaps;`,
-      `  }`,
-      ``,
-      `  /** Attaches every program whose section names its target; the links close with the object. */`,
-      `  attach(): Link[] {`,
-      `    return this.object.attach();`,
-      `  }`,
-      ``,
-      `  /** Detaches, unloads and closes everything. Safe twice. */`,
-      `  close(): void {`,
-      `    this.typedMaps = undefined;`,
-      `    this.object.close();`,
-      `  }`,
-      ``,
-      `  [Symbol.dispose](): void {`,
-      `    this.close();`,
-      `  }`,
-      `}`,
-    ].join('\n'));
+    const sectionInit = sections.map(
+      (s) => `    this.${s.prop} = new ${s.cls}(dataOf(object, ${JSON.stringify(s.section)}));`,
+    );
+    const progInit = progs.map(
+      (p) =>
+        `      ${prop(p.name)}: object.program(${JSON.stringify(p.name)}) as ${base}Program<${JSON.stringify(p.info.target.kind)}>,`,
+    );
+    const where =
+      'embed' in obj ? 'embedded in this module' : `read from ${JSON.stringify(obj.path)} (relative to this module)`;
+    parts.push(
+      [
+        `function dataOf(object: BpfObject, section: string): GlobalData {`,
+        `  const data = object.data(section);`,
+        `  if (!data) throw new Error(\`tsbpf: ${this.#file} has no \${section} section: regenerate this module\`);`,
+        `  return data;`,
+        `}`,
+        ``,
+        `/**`,
+        ` * ${this.#file}, typed (the object is ${where}).`,
+        ` *`,
+        ` * \`\`\`ts`,
+        ` * using obj = await ${cls}.open();`,
+        ` * obj.load();`,
+        ` * obj.attach();`,
+        ` * \`\`\``,
+        ` */`,
+        `export class ${cls} {`,
+        `  /** The underlying BpfObject (spec, programs, maps by name). */`,
+        `  readonly object: BpfObject;`,
+        `  /** Programs by name (set \`autoload\` before load(); \`attach()\` after). */`,
+        `  readonly programs: ${base}Programs;`,
+        ...sectionFields,
+        `  private typedMaps: ${base}Maps | undefined;`,
+        ``,
+        `  private constructor(object: BpfObject) {`,
+        `    this.object = object;`,
+        `    this.programs = {`,
+        ...progInit,
+        `    };`,
+        ...sectionInit,
+        `  }`,
+        ``,
+        `  /** Parses the object (nothing touches the kernel until load()). */`,
+        `  static async open(options: BpfObjectOptions = {}): Promise<${cls}> {`,
+        `    return new ${cls}(${open});`,
+        `  }`,
+        ``,
+        `  /** Creates the maps and loads the programs (after setting .rodata). */`,
+        `  load(): this {`,
+        `    this.object.load();`,
+        `    return this;`,
+        `  }`,
+        ``,
+        `  /** The maps, typed (after load()). */`,
+        `  get maps(): ${base}Maps {`,
+        `    const o = this.object;`,
+        `    this.typedMaps ??= {`,
+        ...mapInit,
+        `    };`,
+        `    return this.typedMaps;`,
+        `  }`,
+        ``,
+        `  /** Attaches every program whose section names its target; the links close with the object. */`,
+        `  attach(): Link[] {`,
+        `    return this.object.attach();`,
+        `  }`,
+        ``,
+        `  /** Detaches, unloads and closes everything. Safe twice. */`,
+        `  close(): void {`,
+        `    this.typedMaps = undefined;`,
+        `    this.object.close();`,
+        `  }`,
+        ``,
+        `  [Symbol.dispose](): void {`,
+        `    this.close();`,
+        `  }`,
+        `}`,
+      ].join('\n'),
+    );
     return parts.join('\n\n');
   }
 
@@ -654,10 +892,14 @@ class Generator {
 
 function intRef(size: number, signed: boolean): Ref {
   switch (size) {
-    case 1: return signed ? { ts: 'number', expr: 't.i8', layout: t.i8 } : { ts: 'number', expr: 't.u8', layout: t.u8 };
-    case 2: return signed ? { ts: 'number', expr: 't.i16', layout: t.i16 } : { ts: 'number', expr: 't.u16', layout: t.u16 };
-    case 4: return signed ? { ts: 'number', expr: 't.i32', layout: t.i32 } : { ts: 'number', expr: 't.u32', layout: t.u32 };
-    case 8: return signed ? { ts: 'bigint', expr: 't.i64', layout: t.i64 } : { ts: 'bigint', expr: 't.u64', layout: t.u64 };
+    case 1:
+      return signed ? { ts: 'number', expr: 't.i8', layout: t.i8 } : { ts: 'number', expr: 't.u8', layout: t.u8 };
+    case 2:
+      return signed ? { ts: 'number', expr: 't.i16', layout: t.i16 } : { ts: 'number', expr: 't.u16', layout: t.u16 };
+    case 4:
+      return signed ? { ts: 'number', expr: 't.i32', layout: t.i32 } : { ts: 'number', expr: 't.u32', layout: t.u32 };
+    case 8:
+      return signed ? { ts: 'bigint', expr: 't.i64', layout: t.i64 } : { ts: 'bigint', expr: 't.u64', layout: t.u64 };
     default:
       if (size <= 0) throw new BtfError('a zero-sized integer has no value');
       return bytesRef(size);
@@ -690,7 +932,11 @@ function prop(name: string): string {
 }
 
 function pascal(s: string): string {
-  return s.split(/[^A-Za-z0-9]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join('');
+  return s
+    .split(/[^A-Za-z0-9]+/)
+    .filter(Boolean)
+    .map((w) => w[0]!.toUpperCase() + w.slice(1))
+    .join('');
 }
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';

@@ -10,7 +10,7 @@
  * Pure: works on Btf objects and instruction bytes.
  */
 import { TsbpfError } from './errors.js';
-import { Btf, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
+import { type Btf, BTF_INT_SIGNED, type BtfComposite, type BtfType } from './btf.js';
 import { CORE_RELO_KIND, coreReloKindName, type BtfCoreRelo } from './btf-ext.js';
 
 /** Thrown when a relocation cannot be applied (ambiguous candidates, instruction that does not match, ...). */
@@ -51,7 +51,8 @@ const ENUM_KINDS = new Set<number>([10, 11]);
 /** `task_struct___old` → `task_struct` (libbpf's bpf_core_essential_name_len). */
 export function essentialName(name: string): string {
   for (let i = name.length - 5; i >= 0; i--) {
-    if (name[i] !== '_' && name[i + 1] === '_' && name[i + 2] === '_' && name[i + 3] === '_' && name[i + 4] !== '_') return name.slice(0, i + 1);
+    if (name[i] !== '_' && name[i + 1] === '_' && name[i + 2] === '_' && name[i + 3] === '_' && name[i + 4] !== '_')
+      return name.slice(0, i + 1);
   }
   return name;
 }
@@ -77,7 +78,8 @@ export function findCandidates(target: Btf, name: string, kind: number): number[
       if (!t.name) continue;
       const ess = essentialName(t.name);
       const list = idx.get(ess);
-      if (list) list.push(id); else idx.set(ess, [id]);
+      if (list) list.push(id);
+      else idx.set(ess, [id]);
     }
     candidateIndex.set(target, idx);
   }
@@ -93,11 +95,19 @@ function fieldsCompat(lb: Btf, lid: number, tb: Btf, tid: number, depth = 0): bo
   if (isComposite(l) && isComposite(t)) return true;
   if (kindClass(l.kind) !== kindClass(t.kind)) return false;
   switch (l.kind) {
-    case 2: case 16: return true;
-    case 7: case 6: case 19: return !l.name || !t.name || essentialName(l.name) === essentialName(t.name);
-    case 1: return l.bitOffset === 0 && (t as typeof l).bitOffset === 0;
-    case 3: return fieldsCompat(lb, l.type, tb, (t as typeof l).type, depth + 1);
-    default: return false;
+    case 2:
+    case 16:
+      return true;
+    case 7:
+    case 6:
+    case 19:
+      return !l.name || !t.name || essentialName(l.name) === essentialName(t.name);
+    case 1:
+      return l.bitOffset === 0 && (t as typeof l).bitOffset === 0;
+    case 3:
+      return fieldsCompat(lb, l.type, tb, (t as typeof l).type, depth + 1);
+    default:
+      return false;
   }
 }
 
@@ -108,17 +118,29 @@ export function typesCompat(lb: Btf, lid: number, tb: Btf, tid: number, depth = 
   const t = tb.type(skipModsAndTypedefs(tb, tid));
   if (kindClass(l.kind) !== kindClass(t.kind)) return false;
   switch (l.kind) {
-    case 0: case 4: case 5: case 6: case 19: case 7: case 16: return true;
-    case 1: return l.bitOffset === 0 && (t as typeof l).bitOffset === 0;
-    case 2: return typesCompat(lb, l.type, tb, (t as typeof l).type, depth + 1);
-    case 3: return typesCompat(lb, l.type, tb, (t as typeof l).type, depth + 1);
+    case 0:
+    case 4:
+    case 5:
+    case 6:
+    case 19:
+    case 7:
+    case 16:
+      return true;
+    case 1:
+      return l.bitOffset === 0 && (t as typeof l).bitOffset === 0;
+    case 2:
+      return typesCompat(lb, l.type, tb, (t as typeof l).type, depth + 1);
+    case 3:
+      return typesCompat(lb, l.type, tb, (t as typeof l).type, depth + 1);
     case 13: {
       const tp = t as typeof l;
       if (l.params.length !== tp.params.length) return false;
-      for (let i = 0; i < l.params.length; i++) if (!typesCompat(lb, l.params[i]!.type, tb, tp.params[i]!.type, depth + 1)) return false;
+      for (let i = 0; i < l.params.length; i++)
+        if (!typesCompat(lb, l.params[i]!.type, tb, tp.params[i]!.type, depth + 1)) return false;
       return typesCompat(lb, l.returnType, tb, tp.returnType, depth + 1);
     }
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -150,11 +172,17 @@ function localFieldSpec(btf: Btf, relo: BtfCoreRelo): { spec: FieldSpec; steps: 
     const idx = acc[i]!;
     if (isComposite(t)) {
       const m = t.members[idx];
-      if (!m) throw new CoreReloError(`CO-RE access ${relo.accessString} on ${btf.describe(relo.typeId)}: member #${idx} out of range`);
+      if (!m)
+        throw new CoreReloError(
+          `CO-RE access ${relo.accessString} on ${btf.describe(relo.typeId)}: member #${idx} out of range`,
+        );
       bitOffset += m.bitOffset;
       bitfieldSize = m.bitfieldSize;
       isMember = true;
-      if (m.name) { steps.push({ member: m.name, type: m.type }); names.push(m.name); }
+      if (m.name) {
+        steps.push({ member: m.name, type: m.type });
+        names.push(m.name);
+      }
       cur = m.type;
     } else if (t.kind === 3) {
       bitOffset += idx * btf.sizeOf(t.type) * 8;
@@ -164,14 +192,25 @@ function localFieldSpec(btf: Btf, relo: BtfCoreRelo): { spec: FieldSpec; steps: 
       names.push(`[${idx}]`);
       cur = t.type;
     } else {
-      throw new CoreReloError(`CO-RE access ${relo.accessString} on ${btf.describe(relo.typeId)}: step ${i} indexes ${btf.describe(cur)}`);
+      throw new CoreReloError(
+        `CO-RE access ${relo.accessString} on ${btf.describe(relo.typeId)}: step ${i} indexes ${btf.describe(cur)}`,
+      );
     }
   }
-  return { spec: { bitOffset, fieldType: cur, bitfieldSize, isMember }, steps, path: names.join('.').replace(/\.\[/g, '[') };
+  return {
+    spec: { bitOffset, fieldType: cur, bitfieldSize, isMember },
+    steps,
+    path: names.join('.').replace(/\.\[/g, '['),
+  };
 }
 
 /** Find member `name` in composite `t` (through anonymous members). */
-function matchMember(btf: Btf, t: BtfComposite, name: string, depth = 0): { bitOffset: number; type: number; bitfieldSize: number } | undefined {
+function matchMember(
+  btf: Btf,
+  t: BtfComposite,
+  name: string,
+  depth = 0,
+): { bitOffset: number; type: number; bitfieldSize: number } | undefined {
   if (depth > 32) return undefined;
   for (const m of t.members) {
     if (m.name === name) return { bitOffset: m.bitOffset, type: m.type, bitfieldSize: m.bitfieldSize };
@@ -186,7 +225,13 @@ function matchMember(btf: Btf, t: BtfComposite, name: string, depth = 0): { bitO
   return undefined;
 }
 
-function targetFieldSpec(local: Btf, steps: Step[], rootIndex: number, target: Btf, targetRoot: number): FieldSpec | undefined {
+function targetFieldSpec(
+  local: Btf,
+  steps: Step[],
+  rootIndex: number,
+  target: Btf,
+  targetRoot: number,
+): FieldSpec | undefined {
   let cur = targetRoot;
   let bitOffset = rootIndex * target.sizeOf(targetRoot) * 8;
   let bitfieldSize = 0;
@@ -235,7 +280,8 @@ function fieldValue(btf: Btf, spec: FieldSpec, kind: number): FieldValue {
   if (!spec.isMember) {
     // Array element (or the root itself): only offset and size make sense.
     const sz = btf.sizeOf(fieldId);
-    if (kind === CORE_RELO_KIND.field_byte_offset) return { value: spec.bitOffset / 8, size: sz, typeId: fieldId, validate: true };
+    if (kind === CORE_RELO_KIND.field_byte_offset)
+      return { value: spec.bitOffset / 8, size: sz, typeId: fieldId, validate: true };
     if (kind === CORE_RELO_KIND.field_byte_size) return { value: sz, size: 0, typeId: 0, validate: true };
     throw new CoreReloError(`CO-RE ${coreReloKindName(kind)} cannot be applied to an array element access`);
   }
@@ -251,7 +297,8 @@ function fieldValue(btf: Btf, spec: FieldSpec, kind: number): FieldValue {
     byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     // Smallest naturally aligned integer load that covers all the bits.
     while (bitOff + bitSize - byteOff * 8 > byteSize * 8) {
-      if (byteSize >= 8) throw new CoreReloError(`bitfield at bit ${bitOff} (${bitSize} bits) cannot be read with a 64-bit load`);
+      if (byteSize >= 8)
+        throw new CoreReloError(`bitfield at bit ${bitOff} (${bitSize} bits) cannot be read with a 64-bit load`);
       byteSize *= 2;
       byteOff = Math.floor(bitOff / 8 / byteSize) * byteSize;
     }
@@ -264,16 +311,25 @@ function fieldValue(btf: Btf, spec: FieldSpec, kind: number): FieldValue {
   switch (kind) {
     case CORE_RELO_KIND.field_byte_offset:
       return { value: byteOff, size: bitfield ? 0 : byteSize, typeId: bitfield ? 0 : fieldId, validate };
-    case CORE_RELO_KIND.field_byte_size: return { value: byteSize, size: 0, typeId: 0, validate };
+    case CORE_RELO_KIND.field_byte_size:
+      return { value: byteSize, size: 0, typeId: 0, validate };
     case CORE_RELO_KIND.field_signed:
       return {
-        value: (isEnum(mt) && (mt as { signed: boolean }).signed) || (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0) ? 1 : 0,
-        size: 0, typeId: 0, validate: true,
+        value:
+          (isEnum(mt) && (mt as { signed: boolean }).signed) || (mt.kind === 1 && (mt.encoding & BTF_INT_SIGNED) !== 0)
+            ? 1
+            : 0,
+        size: 0,
+        typeId: 0,
+        validate: true,
       };
     // Little-endian (the only byte order tsbpf targets).
-    case CORE_RELO_KIND.field_lshift_u64: return { value: 64 - (bitOff + bitSize - byteOff * 8), size: 0, typeId: 0, validate };
-    case CORE_RELO_KIND.field_rshift_u64: return { value: 64 - bitSize, size: 0, typeId: 0, validate: true };
-    default: throw new CoreReloError(`not a field relocation kind: ${kind}`);
+    case CORE_RELO_KIND.field_lshift_u64:
+      return { value: 64 - (bitOff + bitSize - byteOff * 8), size: 0, typeId: 0, validate };
+    case CORE_RELO_KIND.field_rshift_u64:
+      return { value: 64 - bitSize, size: 0, typeId: 0, validate: true };
+    default:
+      throw new CoreReloError(`not a field relocation kind: ${kind}`);
   }
 }
 
@@ -290,10 +346,16 @@ function memSizeAdjustSafe(local: Btf, localId: number, target: Btf, targetId: n
 
 function typeValue(btf: Btf, id: number, kind: number): number {
   switch (kind) {
-    case CORE_RELO_KIND.type_id_local: case CORE_RELO_KIND.type_id_target: return id;
-    case CORE_RELO_KIND.type_exists: case CORE_RELO_KIND.type_matches: return 1;
-    case CORE_RELO_KIND.type_size: return btf.sizeOf(id);
-    default: throw new CoreReloError(`not a type relocation kind: ${kind}`);
+    case CORE_RELO_KIND.type_id_local:
+    case CORE_RELO_KIND.type_id_target:
+      return id;
+    case CORE_RELO_KIND.type_exists:
+    case CORE_RELO_KIND.type_matches:
+      return 1;
+    case CORE_RELO_KIND.type_size:
+      return btf.sizeOf(id);
+    default:
+      throw new CoreReloError(`not a type relocation kind: ${kind}`);
   }
 }
 
@@ -323,10 +385,19 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
   const root = local.type(relo.typeId);
   const kname = coreReloKindName(kind);
   if (kind === CORE_RELO_KIND.type_id_local) {
-    return { kind, origValue: relo.typeId, newValue: relo.typeId, poison: false, validate: true, description: `${kname} ${local.describe(relo.typeId)}` };
+    return {
+      kind,
+      origValue: relo.typeId,
+      newValue: relo.typeId,
+      poison: false,
+      validate: true,
+      description: `${kname} ${local.describe(relo.typeId)}`,
+    };
   }
   if (!root.name && kind !== CORE_RELO_KIND.type_id_local) {
-    throw new CoreReloError(`CO-RE ${kname} relocation on anonymous ${local.describe(relo.typeId)} cannot be matched by name`);
+    throw new CoreReloError(
+      `CO-RE ${kname} relocation on anonymous ${local.describe(relo.typeId)} cannot be matched by name`,
+    );
   }
   const cands = findCandidates(target, root.name, root.kind);
   if (FIELD_KINDS.has(kind)) {
@@ -339,16 +410,25 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
       if (!ts) continue;
       const v = fieldValue(target, ts, kind);
       if (found && found.value !== v.value) {
-        throw new CoreReloError(`${desc}: ambiguous: candidates ${target.describe(found.id)} [${found.id}] and [${id}] give ${found.value} and ${v.value}`);
+        throw new CoreReloError(
+          `${desc}: ambiguous: candidates ${target.describe(found.id)} [${found.id}] and [${id}] give ${found.value} and ${v.value}`,
+        );
       }
       found ??= { ...v, id };
     }
     if (!found) {
-      if (kind === CORE_RELO_KIND.field_exists) return { kind, origValue: orig.value, newValue: 0, poison: false, validate: true, description: desc };
+      if (kind === CORE_RELO_KIND.field_exists)
+        return { kind, origValue: orig.value, newValue: 0, poison: false, validate: true, description: desc };
       return { kind, origValue: orig.value, newValue: orig.value, poison: true, validate: false, description: desc };
     }
     const res: CoreReloResult = {
-      kind, origValue: orig.value, newValue: found.value, poison: false, validate: orig.validate, targetId: found.id, description: desc,
+      kind,
+      origValue: orig.value,
+      newValue: found.value,
+      poison: false,
+      validate: orig.validate,
+      targetId: found.id,
+      description: desc,
     };
     if (orig.size !== found.size) {
       res.origSize = orig.size;
@@ -365,19 +445,31 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
       if (!typesCompat(local, relo.typeId, target, id)) continue;
       const v = typeValue(target, id, kind);
       if (found && found.value !== v && kind !== CORE_RELO_KIND.type_id_target) {
-        throw new CoreReloError(`${desc}: ambiguous: candidates [${found.id}] and [${id}] give ${found.value} and ${v}`);
+        throw new CoreReloError(
+          `${desc}: ambiguous: candidates [${found.id}] and [${id}] give ${found.value} and ${v}`,
+        );
       }
       found ??= { value: v, id };
     }
     if (!found) {
-      if (kind === CORE_RELO_KIND.type_exists || kind === CORE_RELO_KIND.type_matches) return { kind, origValue: orig, newValue: 0, poison: false, validate: false, description: desc };
+      if (kind === CORE_RELO_KIND.type_exists || kind === CORE_RELO_KIND.type_matches)
+        return { kind, origValue: orig, newValue: 0, poison: false, validate: false, description: desc };
       return { kind, origValue: orig, newValue: orig, poison: true, validate: false, description: desc };
     }
-    return { kind, origValue: orig, newValue: found.value, poison: false, validate: false, targetId: found.id, description: desc };
+    return {
+      kind,
+      origValue: orig,
+      newValue: found.value,
+      poison: false,
+      validate: false,
+      targetId: found.id,
+      description: desc,
+    };
   }
   if (ENUM_KINDS.has(kind)) {
     const e = enumerator(local, relo.typeId, relo.access[0]!);
-    if (!e) throw new CoreReloError(`CO-RE ${kname}: ${local.describe(relo.typeId)} has no enumerator #${relo.access[0]}`);
+    if (!e)
+      throw new CoreReloError(`CO-RE ${kname}: ${local.describe(relo.typeId)} has no enumerator #${relo.access[0]}`);
     const desc = `${kname} ${local.describe(relo.typeId)}::${e.name}`;
     const orig = kind === CORE_RELO_KIND.enumval_exists ? 1 : e.value;
     let found: { value: number | bigint; id: number } | undefined;
@@ -385,20 +477,32 @@ export function resolveCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo): Cor
       const v = findEnumerator(target, id, e.name);
       if (v === undefined) continue;
       const val = kind === CORE_RELO_KIND.enumval_exists ? 1 : v;
-      if (found && !same(found.value, val)) throw new CoreReloError(`${desc}: ambiguous: candidates [${found.id}] and [${id}] give ${found.value} and ${val}`);
+      if (found && !same(found.value, val))
+        throw new CoreReloError(
+          `${desc}: ambiguous: candidates [${found.id}] and [${id}] give ${found.value} and ${val}`,
+        );
       found ??= { value: val, id };
     }
     if (!found) {
-      if (kind === CORE_RELO_KIND.enumval_exists) return { kind, origValue: orig, newValue: 0, poison: false, validate: false, description: desc };
+      if (kind === CORE_RELO_KIND.enumval_exists)
+        return { kind, origValue: orig, newValue: 0, poison: false, validate: false, description: desc };
       return { kind, origValue: orig, newValue: orig, poison: true, validate: false, description: desc };
     }
-    return { kind, origValue: orig, newValue: found.value, poison: false, validate: false, targetId: found.id, description: desc };
+    return {
+      kind,
+      origValue: orig,
+      newValue: found.value,
+      poison: false,
+      validate: false,
+      targetId: found.id,
+      description: desc,
+    };
   }
   throw new CoreReloError(`unsupported CO-RE relocation kind ${kind}`);
 }
 
 const SIZE_CODE: Record<number, number> = { 1: 0x10, 2: 0x08, 4: 0x00, 8: 0x18 };
-const CODE_SIZE: Record<number, number> = { 0x10: 1, 0x08: 2, 0x00: 4, 0x18: 8 };
+const CODE_SIZE: Record<number, number> = { 16: 1, 8: 2, 0: 4, 24: 8 };
 
 /**
  * Patch instruction `index` of `insns` (8-byte slots) with a relocation result, as libbpf's bpf_core_patch_insn:
@@ -407,62 +511,90 @@ const CODE_SIZE: Record<number, number> = { 0x10: 1, 0x08: 2, 0x00: 4, 0x18: 8 }
  */
 export function patchCoreInsn(insns: Uint8Array, index: number, res: CoreReloResult): void {
   const at = index * 8;
-  if (index < 0 || at + 8 > insns.length) throw new CoreReloError(`${res.description}: instruction ${index} out of range`);
+  if (index < 0 || at + 8 > insns.length)
+    throw new CoreReloError(`${res.description}: instruction ${index} out of range`);
   const v = new DataView(insns.buffer, insns.byteOffset, insns.byteLength);
   const code = insns[at]!;
   const cls = code & 7;
   if (res.poison) {
-    const poisonOne = (o: number): void => { insns[o] = 0x85; insns[o + 1] = 0; v.setInt16(o + 2, 0, true); v.setInt32(o + 4, CORE_POISON_IMM, true); };
+    const poisonOne = (o: number): void => {
+      insns[o] = 0x85;
+      insns[o + 1] = 0;
+      v.setInt16(o + 2, 0, true);
+      v.setInt32(o + 4, CORE_POISON_IMM, true);
+    };
     poisonOne(at);
     if (code === 0x18 && at + 16 <= insns.length) poisonOne(at + 8);
     return;
   }
   const orig = Number(res.origValue);
-  if (cls === 0x04 || cls === 0x07) { // ALU / ALU64
-    if (code & 0x08) throw new CoreReloError(`${res.description}: instruction ${index} is a register ALU op, cannot patch an immediate`);
+  if (cls === 0x04 || cls === 0x07) {
+    // ALU / ALU64
+    if (code & 0x08)
+      throw new CoreReloError(
+        `${res.description}: instruction ${index} is a register ALU op, cannot patch an immediate`,
+      );
     const imm = v.getInt32(at + 4, true);
-    if (res.validate && imm !== orig) throw new CoreReloError(`${res.description}: instruction ${index} has imm ${imm}, expected ${orig}`);
+    if (res.validate && imm !== orig)
+      throw new CoreReloError(`${res.description}: instruction ${index} has imm ${imm}, expected ${orig}`);
     const nv = Number(res.newValue);
-    if (nv > 0x7fffffff || nv < -0x80000000) throw new CoreReloError(`${res.description}: value ${nv} does not fit a 32-bit immediate`);
+    if (nv > 0x7fffffff || nv < -0x80000000)
+      throw new CoreReloError(`${res.description}: value ${nv} does not fit a 32-bit immediate`);
     v.setInt32(at + 4, nv, true);
     return;
   }
-  if (cls === 0x01 || cls === 0x02 || cls === 0x03) { // LDX / ST / STX
+  if (cls === 0x01 || cls === 0x02 || cls === 0x03) {
+    // LDX / ST / STX
     const off = v.getInt16(at + 2, true);
-    if (res.validate && off !== orig) throw new CoreReloError(`${res.description}: instruction ${index} has offset ${off}, expected ${orig}`);
+    if (res.validate && off !== orig)
+      throw new CoreReloError(`${res.description}: instruction ${index} has offset ${off}, expected ${orig}`);
     const nv = Number(res.newValue);
     if (nv > 0x7fff || nv < -0x8000) throw new CoreReloError(`${res.description}: offset ${nv} does not fit 16 bits`);
     if (res.failMemSizeAdjust) {
       // libbpf: "invalid mem size adjustment" poisons the load/store; the verifier complains only if reachable.
-      insns[at] = 0x85; insns[at + 1] = 0; v.setInt16(at + 2, 0, true); v.setInt32(at + 4, CORE_POISON_IMM, true);
+      insns[at] = 0x85;
+      insns[at + 1] = 0;
+      v.setInt16(at + 2, 0, true);
+      v.setInt32(at + 4, CORE_POISON_IMM, true);
       return;
     }
     if (res.origSize !== undefined && res.newSize !== undefined && res.origSize !== res.newSize) {
       const cur = CODE_SIZE[code & 0x18];
       if (cur !== res.origSize || SIZE_CODE[res.newSize] === undefined) {
-        throw new CoreReloError(`${res.description}: field size changed from ${res.origSize} to ${res.newSize} bytes and instruction ${index} (${cur}-byte access) cannot be adjusted`);
+        throw new CoreReloError(
+          `${res.description}: field size changed from ${res.origSize} to ${res.newSize} bytes and instruction ${index} (${cur}-byte access) cannot be adjusted`,
+        );
       }
       insns[at] = (code & ~0x18) | SIZE_CODE[res.newSize]!;
     }
     v.setInt16(at + 2, nv, true);
     return;
   }
-  if (code === 0x18) { // LD_IMM64
+  if (code === 0x18) {
+    // LD_IMM64
     if (at + 16 > insns.length) throw new CoreReloError(`${res.description}: ld_imm64 at ${index} is truncated`);
     const cur = (BigInt(v.getUint32(at + 12, true)) << 32n) | BigInt(v.getUint32(at + 4, true));
-    if (res.validate && cur !== BigInt.asUintN(64, BigInt(res.origValue))) throw new CoreReloError(`${res.description}: ld_imm64 ${index} holds ${cur}, expected ${res.origValue}`);
+    if (res.validate && cur !== BigInt.asUintN(64, BigInt(res.origValue)))
+      throw new CoreReloError(`${res.description}: ld_imm64 ${index} holds ${cur}, expected ${res.origValue}`);
     const nv = BigInt.asUintN(64, BigInt(res.newValue));
     v.setUint32(at + 4, Number(nv & 0xffffffffn), true);
     v.setUint32(at + 12, Number(nv >> 32n), true);
     return;
   }
-  throw new CoreReloError(`${res.description}: instruction ${index} (opcode 0x${code.toString(16)}) cannot carry a CO-RE relocation`);
+  throw new CoreReloError(
+    `${res.description}: instruction ${index} (opcode 0x${code.toString(16)}) cannot carry a CO-RE relocation`,
+  );
 }
 
 /** Resolve and patch in one step; returns the result (for logs and tests). */
-export function applyCoreRelo(local: Btf, target: Btf, relo: BtfCoreRelo, insns: Uint8Array, index: number): CoreReloResult {
+export function applyCoreRelo(
+  local: Btf,
+  target: Btf,
+  relo: BtfCoreRelo,
+  insns: Uint8Array,
+  index: number,
+): CoreReloResult {
   const res = resolveCoreRelo(local, target, relo);
   patchCoreInsn(insns, index, res);
   return res;
 }
-

@@ -5,7 +5,22 @@
  * reserved fields set, an unknown opcode or a truncated `ld_imm64` becomes an `<unknown>` line; nothing
  * in the input can make it throw.
  */
-import { ALU_OP, ATOMIC_OP, CLASS, INSN_SIZE, JMP_OP, LD_IMM64, MODE, PSEUDO, PSEUDO_CALL, PSEUDO_KFUNC_CALL, SIZE, decodeInsn, imm64Of, type RawInsn } from './insn.js';
+import {
+  ALU_OP,
+  ATOMIC_OP,
+  CLASS,
+  INSN_SIZE,
+  JMP_OP,
+  LD_IMM64,
+  MODE,
+  PSEUDO,
+  PSEUDO_CALL,
+  PSEUDO_KFUNC_CALL,
+  SIZE,
+  decodeInsn,
+  imm64Of,
+  type RawInsn,
+} from './insn.js';
 import { helperName } from './asm.js';
 
 /** Options of {@link disassemble}. */
@@ -44,16 +59,36 @@ export interface DecodedInsn {
 }
 
 const ALU_SYM: Record<number, string> = {
-  [ALU_OP.add]: '+=', [ALU_OP.sub]: '-=', [ALU_OP.mul]: '*=', [ALU_OP.div]: '/=', [ALU_OP.or]: '|=',
-  [ALU_OP.and]: '&=', [ALU_OP.lsh]: '<<=', [ALU_OP.rsh]: '>>=', [ALU_OP.mod]: '%=', [ALU_OP.xor]: '^=',
+  [ALU_OP.add]: '+=',
+  [ALU_OP.sub]: '-=',
+  [ALU_OP.mul]: '*=',
+  [ALU_OP.div]: '/=',
+  [ALU_OP.or]: '|=',
+  [ALU_OP.and]: '&=',
+  [ALU_OP.lsh]: '<<=',
+  [ALU_OP.rsh]: '>>=',
+  [ALU_OP.mod]: '%=',
+  [ALU_OP.xor]: '^=',
   [ALU_OP.arsh]: 's>>=',
 };
 const JMP_SYM: Record<number, string> = {
-  [JMP_OP.jeq]: '==', [JMP_OP.jgt]: '>', [JMP_OP.jge]: '>=', [JMP_OP.jset]: '&', [JMP_OP.jne]: '!=',
-  [JMP_OP.jsgt]: 's>', [JMP_OP.jsge]: 's>=', [JMP_OP.jlt]: '<', [JMP_OP.jle]: '<=', [JMP_OP.jslt]: 's<', [JMP_OP.jsle]: 's<=',
+  [JMP_OP.jeq]: '==',
+  [JMP_OP.jgt]: '>',
+  [JMP_OP.jge]: '>=',
+  [JMP_OP.jset]: '&',
+  [JMP_OP.jne]: '!=',
+  [JMP_OP.jsgt]: 's>',
+  [JMP_OP.jsge]: 's>=',
+  [JMP_OP.jlt]: '<',
+  [JMP_OP.jle]: '<=',
+  [JMP_OP.jslt]: 's<',
+  [JMP_OP.jsle]: 's<=',
 };
 const ATOMIC_SYM: Record<number, [string, string]> = {
-  [ATOMIC_OP.add]: ['+=', 'add'], [ATOMIC_OP.or]: ['|=', 'or'], [ATOMIC_OP.and]: ['&=', 'and'], [ATOMIC_OP.xor]: ['^=', 'xor'],
+  [ATOMIC_OP.add]: ['+=', 'add'],
+  [ATOMIC_OP.or]: ['|=', 'or'],
+  [ATOMIC_OP.and]: ['&=', 'and'],
+  [ATOMIC_OP.xor]: ['^=', 'xor'],
 };
 const SIZE_NAME: Record<number, string> = { [SIZE.b]: 'u8', [SIZE.h]: 'u16', [SIZE.w]: 'u32', [SIZE.dw]: 'u64' };
 
@@ -83,12 +118,19 @@ export function decodeProgram(bytes: Uint8Array): DecodedInsn[] {
       const op = raw.code & 0xf0;
       if (cls === CLASS.jmp32 && op === JMP_OP.ja) d.target = i + 1 + raw.imm;
       else if (cls === CLASS.jmp && op === JMP_OP.call && raw.src === PSEUDO_CALL) d.target = i + 1 + raw.imm;
-      else if ((cls === CLASS.jmp || cls === CLASS.jmp32) && op !== JMP_OP.call && op !== JMP_OP.exit) d.target = i + 1 + raw.off;
+      else if ((cls === CLASS.jmp || cls === CLASS.jmp32) && op !== JMP_OP.call && op !== JMP_OP.exit)
+        d.target = i + 1 + raw.off;
     }
     out.push(d);
   }
   if (bytes.length % INSN_SIZE !== 0) {
-    out.push({ index: n, slots: 1, raw: { code: 0, dst: 0, src: 0, off: 0, imm: 0 }, known: false, truncated: bytes.slice(n * INSN_SIZE) });
+    out.push({
+      index: n,
+      slots: 1,
+      raw: { code: 0, dst: 0, src: 0, off: 0, imm: 0 },
+      known: false,
+      truncated: bytes.slice(n * INSN_SIZE),
+    });
   }
   return out;
 }
@@ -96,9 +138,17 @@ export function decodeProgram(bytes: Uint8Array): DecodedInsn[] {
 function validLdImm64(raw: RawInsn, hi: number): boolean {
   if (raw.off !== 0 || raw.dst > 10) return false;
   switch (raw.src) {
-    case 0: case PSEUDO.map_value: case PSEUDO.map_idx_value: case PSEUDO.btf_id: return true;
-    case PSEUDO.map_fd: case PSEUDO.map_idx: case PSEUDO.func: return hi === 0;
-    default: return false;
+    case 0:
+    case PSEUDO.map_value:
+    case PSEUDO.map_idx_value:
+    case PSEUDO.btf_id:
+      return true;
+    case PSEUDO.map_fd:
+    case PSEUDO.map_idx:
+    case PSEUDO.func:
+      return hi === 0;
+    default:
+      return false;
   }
 }
 
@@ -119,7 +169,7 @@ function validInsn(r: RawInsn): boolean {
       if (op === ALU_OP.neg) return !x && src === 0 && off === 0 && imm === 0;
       if (op === ALU_OP.mov) {
         if (!x) return src === 0 && off === 0;
-        if (cls === CLASS.alu64 && off === 1) return (imm === 1 << 16 || imm === 1); // addr_space_cast
+        if (cls === CLASS.alu64 && off === 1) return imm === 1 << 16 || imm === 1; // addr_space_cast
         if (imm !== 0) return false;
         return off === 0 || off === 8 || off === 16 || (off === 32 && cls === CLASS.alu64);
       }
@@ -215,12 +265,18 @@ export function formatInsn(d: DecodedInsn, options: DisasmOptions = {}): string 
     const hi = Number(BigInt.asIntN(32, d.imm64! >> 32n));
     const lo = imm >>> 0;
     switch (src) {
-      case PSEUDO.map_fd: return `r${dst} = map_fd(${lo}) ll`;
-      case PSEUDO.map_idx: return `r${dst} = map_idx(${lo}) ll`;
-      case PSEUDO.map_value: return `r${dst} = map_value(${lo}, ${num(hi, f)}) ll`;
-      case PSEUDO.map_idx_value: return `r${dst} = map_idx_value(${lo}, ${num(hi, f)}) ll`;
-      case PSEUDO.btf_id: return hi === 0 ? `r${dst} = btf_id(${lo}) ll` : `r${dst} = btf_id(${lo}, ${hi >>> 0}) ll`;
-      default: return `r${dst} = func(pc${rel(imm, f)}) ll`;
+      case PSEUDO.map_fd:
+        return `r${dst} = map_fd(${lo}) ll`;
+      case PSEUDO.map_idx:
+        return `r${dst} = map_idx(${lo}) ll`;
+      case PSEUDO.map_value:
+        return `r${dst} = map_value(${lo}, ${num(hi, f)}) ll`;
+      case PSEUDO.map_idx_value:
+        return `r${dst} = map_idx_value(${lo}, ${num(hi, f)}) ll`;
+      case PSEUDO.btf_id:
+        return hi === 0 ? `r${dst} = btf_id(${lo}) ll` : `r${dst} = btf_id(${lo}, ${hi >>> 0}) ll`;
+      default:
+        return `r${dst} = func(pc${rel(imm, f)}) ll`;
     }
   }
   switch (cls) {
@@ -284,7 +340,8 @@ export function formatInsn(d: DecodedInsn, options: DisasmOptions = {}): string 
       if (imm === ATOMIC_OP.xchg) return `${r}${src} = xchg${sfx}(${addr(dst, off, f)}, ${r}${src})`;
       if (imm === ATOMIC_OP.cmpxchg) return `${r}0 = cmpxchg${sfx}(${addr(dst, off, f)}, ${r}0, ${r}${src})`;
       const [sym, name] = ATOMIC_SYM[imm & ~ATOMIC_OP.fetch];
-      if (imm & ATOMIC_OP.fetch) return `${r}${src} = atomic_fetch_${name}((${size} *)(${addr(dst, off, f)}), ${r}${src})`;
+      if (imm & ATOMIC_OP.fetch)
+        return `${r}${src} = atomic_fetch_${name}((${size} *)(${addr(dst, off, f)}), ${r}${src})`;
       return `lock *(${size} *)(${addr(dst, off, f)}) ${sym} ${r}${src}`;
     }
   }
@@ -294,7 +351,9 @@ export function formatInsn(d: DecodedInsn, options: DisasmOptions = {}): string 
 /** Label names for every in-range jump/call target: `LBB0_0`, `LBB0_1`, ... in program order. */
 function targetLabels(insns: DecodedInsn[]): Map<number, string> {
   const starts = new Set(insns.map((d) => d.index));
-  const targets = [...new Set(insns.filter((d) => d.target !== undefined && starts.has(d.target)).map((d) => d.target!))].sort((a, b) => a - b);
+  const targets = [
+    ...new Set(insns.filter((d) => d.target !== undefined && starts.has(d.target)).map((d) => d.target!)),
+  ].sort((a, b) => a - b);
   return new Map(targets.map((t, k) => [t, `LBB0_${k}`]));
 }
 
@@ -323,9 +382,14 @@ export function disassemble(bytes: Uint8Array, options: DisasmOptions = {}): str
  * The instruction at slot `index` with `context` instructions either side, each line prefixed by its
  * slot index and the failing one marked with `>`, for annotating verifier errors.
  */
-export function annotateInstruction(bytes: Uint8Array, index: number, context = 3, options: DisasmOptions = {}): string {
+export function annotateInstruction(
+  bytes: Uint8Array,
+  index: number,
+  context = 3,
+  options: DisasmOptions = {},
+): string {
   const insns = decodeProgram(bytes);
-  let at = insns.findIndex((d) => d.index <= index && index < d.index + d.slots);
+  const at = insns.findIndex((d) => d.index <= index && index < d.index + d.slots);
   if (at < 0) return `(instruction ${index} is outside the program of ${Math.floor(bytes.length / INSN_SIZE)} slots)`;
   const fmt: DisasmOptions = { style: 'readable', ...options };
   const from = Math.max(0, at - context);

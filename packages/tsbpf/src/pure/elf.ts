@@ -186,13 +186,16 @@ export class Elf {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: Elf.parse: expected a Uint8Array');
     // A plain Uint8Array view (not a Buffer), so section.data.slice() copies as callers expect.
     bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    if (bytes.length < 16) throw new ElfError(`ELF truncated: ${bytes.length} bytes, need at least 64 for the header`, 'truncated');
+    if (bytes.length < 16)
+      throw new ElfError(`ELF truncated: ${bytes.length} bytes, need at least 64 for the header`, 'truncated');
     if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
       throw new ElfError('not an ELF file (bad magic)', 'magic');
     }
     if (bytes[4] !== 2) throw new ElfError(`unsupported ELF class ${bytes[4]} (only ELFCLASS64 is supported)`, 'class');
-    if (bytes[5] !== 1) throw new ElfError(`unsupported ELF data encoding ${bytes[5]} (only little-endian is supported)`, 'endian');
-    if (bytes.length < 64) throw new ElfError(`ELF truncated: ${bytes.length} bytes, need 64 for the header`, 'truncated');
+    if (bytes[5] !== 1)
+      throw new ElfError(`unsupported ELF data encoding ${bytes[5]} (only little-endian is supported)`, 'endian');
+    if (bytes.length < 64)
+      throw new ElfError(`ELF truncated: ${bytes.length} bytes, need 64 for the header`, 'truncated');
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     const header: ElfHeader = {
       type: view.getUint16(16, true),
@@ -210,7 +213,10 @@ export class Elf {
       shstrndx: view.getUint16(62, true),
     };
     if (options.machine !== undefined && header.machine !== options.machine) {
-      throw new ElfError(`wrong ELF machine ${header.machine} (${machineName(header.machine)}), expected ${options.machine} (${machineName(options.machine)})`, 'machine');
+      throw new ElfError(
+        `wrong ELF machine ${header.machine} (${machineName(header.machine)}), expected ${options.machine} (${machineName(options.machine)})`,
+        'machine',
+      );
     }
     return new Elf(bytes, header, view);
   }
@@ -280,8 +286,18 @@ export class Elf {
         data = bytes.subarray(r.offset, r.offset + r.size);
       }
       sections[i] = {
-        index: r.index, name: '', type: r.type, flags: r.flags, addr: r.addr, offset: r.offset, size: r.size,
-        link: r.link, info: r.info, addralign: r.addralign, entsize: r.entsize, data,
+        index: r.index,
+        name: '',
+        type: r.type,
+        flags: r.flags,
+        addr: r.addr,
+        offset: r.offset,
+        size: r.size,
+        link: r.link,
+        info: r.info,
+        addralign: r.addralign,
+        entsize: r.entsize,
+        data,
       };
     }
     if (shnum > 0 && shstrndx !== SHN_UNDEF) {
@@ -336,9 +352,11 @@ export class Elf {
     }
     const entsize = symtab.entsize || 24;
     if (entsize < 24) throw new ElfError(`symbol table ${symtab.name}: bad sh_entsize ${symtab.entsize}`, 'format');
-    if (symtab.link >= this.sections.length) throw new ElfError(`symbol table ${symtab.name}: sh_link ${symtab.link} out of range`, 'range');
+    if (symtab.link >= this.sections.length)
+      throw new ElfError(`symbol table ${symtab.name}: sh_link ${symtab.link} out of range`, 'range');
     const strtab = this.sections[symtab.link]!;
-    if (strtab.type !== SHT_STRTAB) throw new ElfError(`symbol table ${symtab.name}: sh_link ${symtab.link} is not a string table`, 'format');
+    if (strtab.type !== SHT_STRTAB)
+      throw new ElfError(`symbol table ${symtab.name}: sh_link ${symtab.link} is not a string table`, 'format');
     const d = symtab.data;
     const v = new DataView(d.buffer, d.byteOffset, d.byteLength);
     const n = Math.floor(d.length / entsize);
@@ -371,14 +389,17 @@ export class Elf {
   /** Parse one SHT_REL/SHT_RELA section. Symbol indexes are checked against the linked table. */
   relocationsOf(section: ElfSection): ElfRelocationSection {
     const rela = section.type === SHT_RELA;
-    if (!rela && section.type !== SHT_REL) throw new ElfError(`section ${section.index} (${section.name}) is not a relocation section`, 'format');
+    if (!rela && section.type !== SHT_REL)
+      throw new ElfError(`section ${section.index} (${section.name}) is not a relocation section`, 'format');
     const min = rela ? 24 : 16;
     const entsize = section.entsize || min;
-    if (entsize < min) throw new ElfError(`relocation section ${section.name}: bad sh_entsize ${section.entsize}`, 'format');
+    if (entsize < min)
+      throw new ElfError(`relocation section ${section.name}: bad sh_entsize ${section.entsize}`, 'format');
     if (section.info >= this.sections.length || section.info === 0) {
       throw new ElfError(`relocation section ${section.name}: target section ${section.info} out of range`, 'range');
     }
-    if (section.link >= this.sections.length) throw new ElfError(`relocation section ${section.name}: sh_link ${section.link} out of range`, 'range');
+    if (section.link >= this.sections.length)
+      throw new ElfError(`relocation section ${section.name}: sh_link ${section.link} out of range`, 'range');
     const symtab = this.sections[section.link]!;
     const nsyms = this.symbolsOf(symtab).length;
     const d = section.data;
@@ -389,7 +410,10 @@ export class Elf {
       const o = i * entsize;
       const symbolIndex = v.getUint32(o + 12, true);
       if (symbolIndex >= nsyms) {
-        throw new ElfError(`relocation ${i} in ${section.name}: symbol index ${symbolIndex} out of range (${nsyms} symbols)`, 'range');
+        throw new ElfError(
+          `relocation ${i} in ${section.name}: symbol index ${symbolIndex} out of range (${nsyms} symbols)`,
+          'range',
+        );
       }
       relocations[i] = {
         offset: u64(v, o, 'r_offset'),
@@ -405,13 +429,20 @@ export class Elf {
 /** Human name for common e_machine values. */
 export function machineName(machine: number): string {
   switch (machine) {
-    case EM_X86_64: return 'x86-64';
-    case EM_AARCH64: return 'AArch64';
-    case EM_BPF: return 'BPF';
-    case 3: return 'i386';
-    case 40: return 'ARM';
-    case 243: return 'RISC-V';
-    default: return 'unknown';
+    case EM_X86_64:
+      return 'x86-64';
+    case EM_AARCH64:
+      return 'AArch64';
+    case EM_BPF:
+      return 'BPF';
+    case 3:
+      return 'i386';
+    case 40:
+      return 'ARM';
+    case 243:
+      return 'RISC-V';
+    default:
+      return 'unknown';
   }
 }
 
@@ -443,15 +474,22 @@ export function findFunctionSymbol(elf: Elf, name: string): ElfFunctionSymbol {
       let match: boolean;
       if (wantVersioned) match = sym.name === name;
       else {
-        match = sym.name === name || (sym.name.startsWith(name) && sym.name.charCodeAt(name.length) === 0x40 /* @ */);
+        match = sym.name === name || (sym.name.startsWith(name) && sym.name.charCodeAt(name.length) === 0x40) /* @ */;
       }
       if (!match) continue;
       if (sym.bind !== STB_GLOBAL && sym.bind !== STB_WEAK && sym.bind !== STB_LOCAL) continue;
-      if (!found) { found = { symbol: sym, table: table.name }; continue; }
+      if (!found) {
+        found = { symbol: sym, table: table.name };
+        continue;
+      }
       if (found.symbol.value === sym.value) continue; // aliases (e.g. default and versioned) agree
-      const fb = found.symbol.bind, sb = sym.bind;
+      const fb = found.symbol.bind,
+        sb = sym.bind;
       if (fb === STB_GLOBAL && sb === STB_GLOBAL) {
-        throw new ElfError(`symbol '${name}' is ambiguous: two global definitions at 0x${found.symbol.value.toString(16)} and 0x${sym.value.toString(16)}`, 'format');
+        throw new ElfError(
+          `symbol '${name}' is ambiguous: two global definitions at 0x${found.symbol.value.toString(16)} and 0x${sym.value.toString(16)}`,
+          'format',
+        );
       }
       if (sb === STB_GLOBAL && fb !== STB_GLOBAL) found = { symbol: sym, table: table.name };
     }
@@ -502,7 +540,10 @@ function u64Lossy(v: DataView, off: number): number {
 
 function checkRange(bytes: Uint8Array, off: number, len: number, what: string): void {
   if (off > bytes.length || len > bytes.length - off) {
-    throw new ElfError(`${what} [${off}, +${len}) is outside the file (${bytes.length} bytes)`, off > bytes.length ? 'range' : 'truncated');
+    throw new ElfError(
+      `${what} [${off}, +${len}) is outside the file (${bytes.length} bytes)`,
+      off > bytes.length ? 'range' : 'truncated',
+    );
   }
 }
 
@@ -517,7 +558,11 @@ export function readCString(tab: Uint8Array, off: number, what = 'string'): stri
   if (end === off) return '';
   // Pure-ASCII fast path: most names are.
   let ascii = true;
-  for (let i = off; i < end; i++) if (tab[i]! >= 0x80) { ascii = false; break; }
+  for (let i = off; i < end; i++)
+    if (tab[i]! >= 0x80) {
+      ascii = false;
+      break;
+    }
   if (ascii && end - off < 64) return String.fromCharCode.apply(null, tab.subarray(off, end) as unknown as number[]);
   return decoder.decode(tab.subarray(off, end));
 }

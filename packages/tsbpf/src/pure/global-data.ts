@@ -28,10 +28,17 @@ export interface GlobalVariable {
 export function lazyVariable(btf: Btf, name: string, offset: number, size: number, type: number): GlobalVariable {
   let layout: Layout<any> | undefined;
   return {
-    name, offset, size, type,
+    name,
+    offset,
+    size,
+    type,
     get layout(): Layout<any> {
       if (!layout) {
-        try { layout = btfLayout(btf, type); } catch { layout = t.bytes(size); }
+        try {
+          layout = btfLayout(btf, type);
+        } catch {
+          layout = t.bytes(size);
+        }
         if (layout.size !== size) layout = t.bytes(size);
       }
       return layout;
@@ -79,7 +86,10 @@ export class GlobalData {
 
   #var(name: string): GlobalVariable {
     const v = this.variables.get(name);
-    if (!v) throw new RangeError(`tsbpf: ${this.section} has no variable "${name}" (variables: ${this.names.join(', ') || 'none'})`);
+    if (!v)
+      throw new RangeError(
+        `tsbpf: ${this.section} has no variable "${name}" (variables: ${this.names.join(', ') || 'none'})`,
+      );
     return v;
   }
 
@@ -100,13 +110,17 @@ export class GlobalData {
   set(name: string, ...args: unknown[]): void {
     const v = this.#var(name);
     const layout = args.length > 1 ? this.#layoutOf(v, args[0] as Layout<unknown>) : v.layout;
-    if (this.#frozen) throw new TypeError(`tsbpf: ${this.section} is read-only after load() (set "${name}" before loading)`);
+    if (this.#frozen)
+      throw new TypeError(`tsbpf: ${this.section} is read-only after load() (set "${name}" before loading)`);
     layout.encode(args.length > 1 ? args[1] : args[0], this.#view, v.offset);
   }
 
   #layoutOf(v: GlobalVariable, layout: Layout<unknown> | undefined): Layout<unknown> {
     if (layout === undefined) return v.layout;
-    if (layout.size !== v.size) throw new RangeError(`tsbpf: ${this.section} variable "${v.name}" is ${v.size} bytes, the layout given is ${layout.size} (${layout})`);
+    if (layout.size !== v.size)
+      throw new RangeError(
+        `tsbpf: ${this.section} variable "${v.name}" is ${v.size} bytes, the layout given is ${layout.size} (${layout})`,
+      );
     return layout;
   }
 
@@ -114,10 +128,17 @@ export class GlobalData {
   get vars(): Record<string, any> {
     this.#vars ??= new Proxy(Object.create(null), {
       get: (_, k) => (typeof k === 'string' ? this.get(k) : undefined),
-      set: (_, k, val) => { if (typeof k !== 'string') return false; this.set(k, val); return true; },
+      set: (_, k, val) => {
+        if (typeof k !== 'string') return false;
+        this.set(k, val);
+        return true;
+      },
       has: (_, k) => typeof k === 'string' && this.variables.has(k),
       ownKeys: () => this.names,
-      getOwnPropertyDescriptor: (_, k) => (typeof k === 'string' && this.variables.has(k) ? { enumerable: true, configurable: true, value: this.get(k), writable: !this.#frozen } : undefined),
+      getOwnPropertyDescriptor: (_, k) =>
+        typeof k === 'string' && this.variables.has(k)
+          ? { enumerable: true, configurable: true, value: this.get(k), writable: !this.#frozen }
+          : undefined,
     });
     return this.#vars!;
   }
@@ -134,7 +155,9 @@ export class GlobalData {
 
   /** @internal Switch to the map's memory after load (undefined: back to the initial bytes). */
   bind(view: DataView | undefined, frozen: boolean): void {
-    this.#view = view ? new DataView(view.buffer, view.byteOffset, this.size) : new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.size);
+    this.#view = view
+      ? new DataView(view.buffer, view.byteOffset, this.size)
+      : new DataView(this.#bytes.buffer, this.#bytes.byteOffset, this.size);
     this.#frozen = frozen;
   }
 }

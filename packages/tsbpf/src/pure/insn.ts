@@ -5,7 +5,16 @@
  */
 
 /** Instruction classes (`code & 0x07`). */
-export const CLASS = { ld: 0x00, ldx: 0x01, st: 0x02, stx: 0x03, alu: 0x04, jmp: 0x05, jmp32: 0x06, alu64: 0x07 } as const;
+export const CLASS = {
+  ld: 0x00,
+  ldx: 0x01,
+  st: 0x02,
+  stx: 0x03,
+  alu: 0x04,
+  jmp: 0x05,
+  jmp32: 0x06,
+  alu64: 0x07,
+} as const;
 /** Access sizes (`code & 0x18`) for loads and stores. */
 export const SIZE = { w: 0x00, h: 0x08, b: 0x10, dw: 0x18 } as const;
 export type SizeName = keyof typeof SIZE;
@@ -17,16 +26,41 @@ export const MODE = { imm: 0x00, abs: 0x20, ind: 0x40, mem: 0x60, memsx: 0x80, a
 export const SRC = { k: 0x00, x: 0x08 } as const;
 /** ALU operations (`code & 0xf0`). */
 export const ALU_OP = {
-  add: 0x00, sub: 0x10, mul: 0x20, div: 0x30, or: 0x40, and: 0x50, lsh: 0x60, rsh: 0x70,
-  neg: 0x80, mod: 0x90, xor: 0xa0, mov: 0xb0, arsh: 0xc0, end: 0xd0,
+  add: 0x00,
+  sub: 0x10,
+  mul: 0x20,
+  div: 0x30,
+  or: 0x40,
+  and: 0x50,
+  lsh: 0x60,
+  rsh: 0x70,
+  neg: 0x80,
+  mod: 0x90,
+  xor: 0xa0,
+  mov: 0xb0,
+  arsh: 0xc0,
+  end: 0xd0,
 } as const;
 export type AluOpName = keyof typeof ALU_OP;
 /** Byte-order flag of `BPF_END`: to little-endian (also `bswap` in ALU64) or to big-endian. */
 export const END = { to_le: 0x00, to_be: 0x08 } as const;
 /** Jump operations (`code & 0xf0`). `jcond` is `may_goto`. */
 export const JMP_OP = {
-  ja: 0x00, jeq: 0x10, jgt: 0x20, jge: 0x30, jset: 0x40, jne: 0x50, jsgt: 0x60, jsge: 0x70,
-  call: 0x80, exit: 0x90, jlt: 0xa0, jle: 0xb0, jslt: 0xc0, jsle: 0xd0, jcond: 0xe0,
+  ja: 0x00,
+  jeq: 0x10,
+  jgt: 0x20,
+  jge: 0x30,
+  jset: 0x40,
+  jne: 0x50,
+  jsgt: 0x60,
+  jsge: 0x70,
+  call: 0x80,
+  exit: 0x90,
+  jlt: 0xa0,
+  jle: 0xb0,
+  jslt: 0xc0,
+  jsle: 0xd0,
+  jcond: 0xe0,
 } as const;
 export type JmpOpName = keyof typeof JMP_OP;
 /** Conditional jump names (the ones taking two operands). */
@@ -34,13 +68,24 @@ export const COND_JUMPS = ['jeq', 'jgt', 'jge', 'jset', 'jne', 'jsgt', 'jsge', '
 export type CondJumpName = (typeof COND_JUMPS)[number];
 /** Atomic operations, carried in the imm of `BPF_STX | BPF_ATOMIC`. */
 export const ATOMIC_OP = {
-  add: 0x00, or: 0x40, and: 0x50, xor: 0xa0,
-  fetch: 0x01, xchg: 0xe1, cmpxchg: 0xf1,
-  load_acq: 0x100, store_rel: 0x110,
+  add: 0x00,
+  or: 0x40,
+  and: 0x50,
+  xor: 0xa0,
+  fetch: 0x01,
+  xchg: 0xe1,
+  cmpxchg: 0xf1,
+  load_acq: 0x100,
+  store_rel: 0x110,
 } as const;
 /** `src_reg` values of the first `ld_imm64` slot. */
 export const PSEUDO = {
-  map_fd: 1, map_value: 2, btf_id: 3, func: 4, map_idx: 5, map_idx_value: 6,
+  map_fd: 1,
+  map_value: 2,
+  btf_id: 3,
+  func: 4,
+  map_idx: 5,
+  map_idx_value: 6,
 } as const;
 /** `src_reg` values of `call`: a bpf-to-bpf call (imm is pc-relative) or a kfunc (imm is a BTF id). */
 export const PSEUDO_CALL = 1;
@@ -86,7 +131,7 @@ export function decodeInsn(view: DataView, at: number): RawInsn {
 export function encodeInsns(insns: readonly RawInsn[]): Uint8Array {
   const bytes = new Uint8Array(insns.length * INSN_SIZE);
   const view = new DataView(bytes.buffer);
-  insns.forEach((insn, i) => encodeInsn(view, i * INSN_SIZE, insn));
+  for (const [i, insn] of insns.entries()) encodeInsn(view, i * INSN_SIZE, insn);
   return bytes;
 }
 

@@ -38,7 +38,9 @@ function view(insns: Uint8Array): DataView {
 export function patchKsymLoad(insns: Uint8Array, insn: number, res: KsymResolution, what: string): void {
   const at = insn * INSN_SIZE;
   if (insn < 0 || at + 2 * INSN_SIZE > insns.length || insns[at] !== LD_IMM64) {
-    throw new BpfObjectError(`${what}: instruction ${insn} is not an ld_imm64 (opcode 0x${(insns[at] ?? 0).toString(16)})`);
+    throw new BpfObjectError(
+      `${what}: instruction ${insn} is not an ld_imm64 (opcode 0x${(insns[at] ?? 0).toString(16)})`,
+    );
   }
   const v = view(insns);
   const dst = insns[at + 1]! & 0x0f;
@@ -55,7 +57,13 @@ export function patchKsymLoad(insns: Uint8Array, insn: number, res: KsymResoluti
 }
 
 /** Patches the `call` at `insn` of a kfunc; `externIndex` makes a poisoned call identifiable in the verifier log. */
-export function patchKfuncCall(insns: Uint8Array, insn: number, res: KsymResolution, externIndex: number, what: string): void {
+export function patchKfuncCall(
+  insns: Uint8Array,
+  insn: number,
+  res: KsymResolution,
+  externIndex: number,
+  what: string,
+): void {
   const at = insn * INSN_SIZE;
   if (insn < 0 || at + INSN_SIZE > insns.length || insns[at] !== CALL) {
     throw new BpfObjectError(`${what}: instruction ${insn} is not a call (opcode 0x${(insns[at] ?? 0).toString(16)})`);
@@ -75,7 +83,7 @@ export function patchKfuncCall(insns: Uint8Array, insn: number, res: KsymResolut
 
 /**
  * Parses /proc/kallsyms text into addresses for `wanted` names (first definition wins, as libbpf; module symbols
- * `name [mod]` included). 
+ * `name [mod]` included).
  */
 export function parseKallsyms(text: string, wanted?: ReadonlySet<string>): Map<string, bigint> {
   const out = new Map<string, bigint>();
@@ -92,7 +100,7 @@ export function parseKallsyms(text: string, wanted?: ReadonlySet<string>): Map<s
     const tab = name.indexOf('\t');
     if (tab >= 0) name = name.slice(0, tab);
     if ((wanted && !wanted.has(name)) || out.has(name)) continue;
-    out.set(name, BigInt('0x' + line.slice(0, sp1)));
+    out.set(name, BigInt(`0x${line.slice(0, sp1)}`));
   }
   return out;
 }

@@ -54,7 +54,8 @@ export abstract class BaseLayout<T> implements Layout<T> {
   abstract decode(view: DataView, offset?: number): T;
   abstract encode(value: T, view: DataView, offset?: number): void;
   fromBytes(bytes: Uint8Array): T {
-    if (bytes.byteLength < this.size) throw new RangeError(`tsbpf: ${this} needs ${this.size} bytes, got ${bytes.byteLength}`);
+    if (bytes.byteLength < this.size)
+      throw new RangeError(`tsbpf: ${this} needs ${this.size} bytes, got ${bytes.byteLength}`);
     return this.decode(viewOf(bytes), 0);
   }
   toBytes(value: T): Uint8Array {
@@ -99,28 +100,39 @@ export class NumberLayout extends BaseLayout<number> {
     checkNumber(this.kind, value);
     (view as any)[this.setter](offset, value, true);
   }
-  override toString(): string { return this.kind; }
+  override toString(): string {
+    return this.kind;
+  }
 }
 
 function checkNumber(kind: NumberKind, value: unknown): void {
   const d = NUM[kind];
-  if (typeof value !== 'number' || Number.isNaN(value)) throw new TypeError(`tsbpf: ${kind} expects a number, got ${typeof value === 'bigint' ? `bigint ${value}n` : String(value)}`);
-  if (d.int && (!Number.isInteger(value) || value < d.min || value > d.max)) throw new RangeError(`tsbpf: ${value} does not fit in ${kind} (${d.min}..${d.max})`);
+  if (typeof value !== 'number' || Number.isNaN(value))
+    throw new TypeError(
+      `tsbpf: ${kind} expects a number, got ${typeof value === 'bigint' ? `bigint ${value}n` : String(value)}`,
+    );
+  if (d.int && (!Number.isInteger(value) || value < d.min || value > d.max))
+    throw new RangeError(`tsbpf: ${value} does not fit in ${kind} (${d.min}..${d.max})`);
 }
 
 /** A 64-bit integer decoded as bigint (exact); encode accepts bigint or a safe-integer number. */
 export class BigIntLayout extends BaseLayout<bigint> {
   readonly size: number = 8;
   readonly align: number = 8;
-  constructor(readonly kind: 'u64' | 'i64') { super(); }
+  constructor(readonly kind: 'u64' | 'i64') {
+    super();
+  }
   decode(view: DataView, offset = 0): bigint {
     return this.kind === 'u64' ? view.getBigUint64(offset, true) : view.getBigInt64(offset, true);
   }
   encode(value: bigint | number, view: DataView, offset = 0): void {
     const v = toBig64(this.kind, value);
-    if (this.kind === 'u64') view.setBigUint64(offset, v, true); else view.setBigInt64(offset, v, true);
+    if (this.kind === 'u64') view.setBigUint64(offset, v, true);
+    else view.setBigInt64(offset, v, true);
   }
-  override toString(): string { return this.kind; }
+  override toString(): string {
+    return this.kind;
+  }
 }
 
 function toBig64(kind: 'u64' | 'i64', value: unknown): bigint {
@@ -145,18 +157,23 @@ export class U64NumberLayout extends BaseLayout<number> {
     return view.getUint32(offset, true) + view.getUint32(offset + 4, true) * 4294967296;
   }
   encode(value: number, view: DataView, offset = 0): void {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) throw new RangeError(`tsbpf: u64num expects a non-negative safe integer, got ${String(value)}`);
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0)
+      throw new RangeError(`tsbpf: u64num expects a non-negative safe integer, got ${String(value)}`);
     view.setUint32(offset, value % 4294967296, true);
     view.setUint32(offset + 4, Math.floor(value / 4294967296), true);
   }
-  override toString(): string { return 'u64'; }
+  override toString(): string {
+    return 'u64';
+  }
 }
 
 /** `char[N]`: decodes up to the first NUL; encodes UTF-8, zero-padded, truncated to fit with a NUL. */
 export class CStringLayout extends BaseLayout<string> {
   readonly kind = 'cstring';
   readonly align: number = 1;
-  constructor(readonly size: number) { super(); }
+  constructor(readonly size: number) {
+    super();
+  }
   decode(view: DataView, offset = 0): string {
     let s = '';
     const end = offset + this.size;
@@ -169,12 +186,15 @@ export class CStringLayout extends BaseLayout<string> {
     return s;
   }
   encode(value: string, view: DataView, offset = 0): void {
-    if (typeof value !== 'string') throw new TypeError(`tsbpf: char[${this.size}] expects a string, got ${typeof value}`);
+    if (typeof value !== 'string')
+      throw new TypeError(`tsbpf: char[${this.size}] expects a string, got ${typeof value}`);
     const bytes = utf8.encode(value);
     const n = Math.min(bytes.length, this.size - 1);
     for (let i = 0; i < this.size; i++) view.setUint8(offset + i, i < n ? bytes[i]! : 0);
   }
-  override toString(): string { return `char[${this.size}]`; }
+  override toString(): string {
+    return `char[${this.size}]`;
+  }
 }
 
 const utf8 = new TextEncoder();
@@ -189,7 +209,9 @@ function decodeUtf8(view: DataView, start: number, end: number): string {
 export class BytesLayout extends BaseLayout<Uint8Array> {
   readonly kind = 'bytes';
   readonly align: number = 1;
-  constructor(readonly size: number) { super(); }
+  constructor(readonly size: number) {
+    super();
+  }
   decode(view: DataView, offset = 0): Uint8Array {
     return new Uint8Array(view.buffer.slice(view.byteOffset + offset, view.byteOffset + offset + this.size));
   }
@@ -198,7 +220,9 @@ export class BytesLayout extends BaseLayout<Uint8Array> {
     if (value.length > this.size) throw new RangeError(`tsbpf: ${value.length} bytes do not fit in u8[${this.size}]`);
     new Uint8Array(view.buffer, view.byteOffset + offset, this.size).fill(0).set(value);
   }
-  override toString(): string { return `u8[${this.size}]`; }
+  override toString(): string {
+    return `u8[${this.size}]`;
+  }
 }
 
 /** A fixed array `T[N]`, decoded to a JS array. */
@@ -206,7 +230,10 @@ export class ArrayLayout<T> extends BaseLayout<T[]> {
   readonly kind = 'array';
   readonly size: number;
   readonly align: number;
-  constructor(readonly element: Layout<T>, readonly length: number) {
+  constructor(
+    readonly element: Layout<T>,
+    readonly length: number,
+  ) {
     super();
     this.size = element.size * length;
     this.align = element.align;
@@ -224,19 +251,27 @@ export class ArrayLayout<T> extends BaseLayout<T[]> {
       else new Uint8Array(view.buffer, view.byteOffset + offset + i * this.element.size, this.element.size).fill(0);
     }
   }
-  override toString(): string { return `${this.element}[${this.length}]`; }
+  override toString(): string {
+    return `${this.element}[${this.length}]`;
+  }
 }
 
 /** Explicit padding bytes (decoded as undefined, encoded as zeros). */
 export class PadLayout extends BaseLayout<undefined> {
   readonly kind = 'pad';
   readonly align: number = 1;
-  constructor(readonly size: number) { super(); }
-  decode(): undefined { return undefined; }
+  constructor(readonly size: number) {
+    super();
+  }
+  decode(): undefined {
+    return undefined;
+  }
   encode(_v: undefined, view: DataView, offset = 0): void {
     for (let i = 0; i < this.size; i++) view.setUint8(offset + i, 0);
   }
-  override toString(): string { return `pad[${this.size}]`; }
+  override toString(): string {
+    return `pad[${this.size}]`;
+  }
 }
 
 /** `bool` (`_Bool`): one byte, decoded as `value !== 0`, encoded as 0/1. */
@@ -251,7 +286,9 @@ export class BoolLayout extends BaseLayout<boolean> {
     if (typeof value !== 'boolean') throw new TypeError(`tsbpf: bool expects a boolean, got ${typeof value}`);
     view.setUint8(offset, value ? 1 : 0);
   }
-  override toString(): string { return 'bool'; }
+  override toString(): string {
+    return 'bool';
+  }
 }
 
 /**
@@ -271,8 +308,10 @@ export class BitfieldLayout<T extends number | bigint = number | bigint> impleme
     readonly signed: boolean,
     readonly bigint: boolean,
   ) {
-    if (!Number.isInteger(bits) || bits < 1 || bits > 64) throw new RangeError(`tsbpf: a bitfield has 1..64 bits, got ${bits}`);
-    if (!Number.isInteger(bitShift) || bitShift < 0 || bitShift > 7) throw new RangeError(`tsbpf: bitfield shift must be 0..7 (the byte offset holds the rest), got ${bitShift}`);
+    if (!Number.isInteger(bits) || bits < 1 || bits > 64)
+      throw new RangeError(`tsbpf: a bitfield has 1..64 bits, got ${bits}`);
+    if (!Number.isInteger(bitShift) || bitShift < 0 || bitShift > 7)
+      throw new RangeError(`tsbpf: bitfield shift must be 0..7 (the byte offset holds the rest), got ${bitShift}`);
     this.size = Math.ceil((bitShift + bits) / 8);
   }
   decode(view: DataView, offset = 0): T {
@@ -283,17 +322,25 @@ export class BitfieldLayout<T extends number | bigint = number | bigint> impleme
     return (this.bigint ? x : Number(x)) as T;
   }
   encode(value: T, view: DataView, offset = 0): void {
-    if (typeof value !== 'number' && typeof value !== 'bigint') throw new TypeError(`tsbpf: bitfield expects a number, got ${typeof value}`);
-    if (typeof value === 'number' && !Number.isInteger(value)) throw new RangeError(`tsbpf: bitfield expects an integer, got ${value}`);
+    if (typeof value !== 'number' && typeof value !== 'bigint')
+      throw new TypeError(`tsbpf: bitfield expects a number, got ${typeof value}`);
+    if (typeof value === 'number' && !Number.isInteger(value))
+      throw new RangeError(`tsbpf: bitfield expects an integer, got ${value}`);
     const v = BigInt(value);
     const lo = this.signed ? -(1n << BigInt(this.bits - 1)) : 0n;
     const hi = this.signed ? (1n << BigInt(this.bits - 1)) - 1n : (1n << BigInt(this.bits)) - 1n;
-    if (v < lo || v > hi) throw new RangeError(`tsbpf: ${value} does not fit in a ${this.bits}-bit ${this.signed ? 'signed' : 'unsigned'} bitfield`);
+    if (v < lo || v > hi)
+      throw new RangeError(
+        `tsbpf: ${value} does not fit in a ${this.bits}-bit ${this.signed ? 'signed' : 'unsigned'} bitfield`,
+      );
     let word = 0n;
     for (let i = this.size - 1; i >= 0; i--) word = (word << 8n) | BigInt(view.getUint8(offset + i));
     const mask = ((1n << BigInt(this.bits)) - 1n) << BigInt(this.bitShift);
     word = (word & ~mask) | ((BigInt.asUintN(this.bits, v) << BigInt(this.bitShift)) & mask);
-    for (let i = 0; i < this.size; i++) { view.setUint8(offset + i, Number(word & 0xffn)); word >>= 8n; }
+    for (let i = 0; i < this.size; i++) {
+      view.setUint8(offset + i, Number(word & 0xffn));
+      word >>= 8n;
+    }
   }
   fromBytes(bytes: Uint8Array): T {
     return this.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength));
@@ -303,7 +350,9 @@ export class BitfieldLayout<T extends number | bigint = number | bigint> impleme
     this.encode(value, new DataView(out.buffer));
     return out;
   }
-  toString(): string { return `${this.signed ? 'int' : 'unsigned'} :${this.bits}`; }
+  toString(): string {
+    return `${this.signed ? 'int' : 'unsigned'} :${this.bits}`;
+  }
 }
 
 /**
@@ -330,11 +379,17 @@ class StructLayoutImpl<F extends StructFields> extends BaseLayout<StructValue<F>
   readonly decode: (view: DataView, offset?: number) => StructValue<F>;
   readonly #names: string[];
 
-  constructor(readonly fields: F, packed: boolean, placement?: StructPlacement<F>, readonly union = false) {
+  constructor(
+    readonly fields: F,
+    packed: boolean,
+    placement?: StructPlacement<F>,
+    readonly union = false,
+  ) {
     super();
     const names = Object.keys(fields);
     const what = union ? 'union' : 'struct';
-    if (names.length === 0 && placement?.size === undefined) throw new TypeError(`tsbpf: a ${what} needs at least one field`);
+    if (names.length === 0 && placement?.size === undefined)
+      throw new TypeError(`tsbpf: a ${what} needs at least one field`);
     const given = placement?.offsets as Record<string, number> | undefined;
     let off = 0;
     let end = 0;
@@ -346,7 +401,8 @@ class StructLayoutImpl<F extends StructFields> extends BaseLayout<StructValue<F>
       const a = packed ? 1 : f.align;
       if (given) {
         const o = given[n];
-        if (!Number.isInteger(o) || o! < 0) throw new TypeError(`tsbpf: ${what} placement has no valid offset for field "${n}"`);
+        if (!Number.isInteger(o) || o! < 0)
+          throw new TypeError(`tsbpf: ${what} placement has no valid offset for field "${n}"`);
         off = o!;
       } else if (!union) off = alignUp(off, a);
       offsets[n] = off;
@@ -356,7 +412,8 @@ class StructLayoutImpl<F extends StructFields> extends BaseLayout<StructValue<F>
     }
     if (placement?.align !== undefined) align = positiveInt(placement.align, `${what} alignment`);
     const size = placement?.size ?? alignUp(end, align);
-    if (!Number.isInteger(size) || size < end) throw new RangeError(`tsbpf: ${what} size ${size} is smaller than its fields (${end} bytes)`);
+    if (!Number.isInteger(size) || size < end)
+      throw new RangeError(`tsbpf: ${what} size ${size} is smaller than its fields (${end} bytes)`);
     this.size = size;
     this.align = align;
     this.offsets = Object.freeze(offsets) as Record<keyof F & string, number>;
@@ -366,12 +423,14 @@ class StructLayoutImpl<F extends StructFields> extends BaseLayout<StructValue<F>
 
   offsetOf(field: keyof F & string): number {
     const o = this.offsets[field];
-    if (o === undefined) throw new RangeError(`tsbpf: struct has no field "${String(field)}" (fields: ${this.#names.join(', ')})`);
+    if (o === undefined)
+      throw new RangeError(`tsbpf: struct has no field "${String(field)}" (fields: ${this.#names.join(', ')})`);
     return o;
   }
 
   encode(value: StructValue<F>, view: DataView, offset = 0): void {
-    if (value === null || typeof value !== 'object') throw new TypeError(`tsbpf: struct expects an object, got ${value === null ? 'null' : typeof value}`);
+    if (value === null || typeof value !== 'object')
+      throw new TypeError(`tsbpf: struct expects an object, got ${value === null ? 'null' : typeof value}`);
     // Zero the whole struct first: padding and omitted fields must not leak stale bytes.
     for (let i = 0; i < this.size; i++) view.setUint8(offset + i, 0);
     for (const n of this.#names) {
@@ -401,11 +460,18 @@ type ObjectDecoder<T> = (view: DataView, offset?: number) => T;
  * decoder is `fieldwise` instead: the same fields, each through its own layout (slower, same values).
  * @internal
  */
-export function compileStructDecoder<T>(parts: readonly string[], codecs: readonly Layout<any>[], fieldwise: readonly (readonly [name: string, layout: Layout<any>, offset: number])[]): ObjectDecoder<T> {
+export function compileStructDecoder<T>(
+  parts: readonly string[],
+  codecs: readonly Layout<any>[],
+  fieldwise: readonly (readonly [name: string, layout: Layout<any>, offset: number])[],
+): ObjectDecoder<T> {
   let make: (c: readonly Layout<any>[]) => ObjectDecoder<T>;
   try {
     // eslint-disable-next-line no-new-func
-    make = new Function('c', `return function decode(v, o) { if (o === undefined) o = 0; return { ${parts.join(', ')} }; }`) as typeof make;
+    make = new Function(
+      'c',
+      `return function decode(v, o) { if (o === undefined) o = 0; return { ${parts.join(', ')} }; }`,
+    ) as typeof make;
   } catch (e) {
     if (!(e instanceof EvalError)) throw e;
     return (view, offset = 0) => {
@@ -418,7 +484,11 @@ export function compileStructDecoder<T>(parts: readonly string[], codecs: readon
 }
 
 /** Generates `(v, o) => ({ pid: v.getUint32(o + 0, true), ... })` once per struct. */
-function compileDecoder<F extends StructFields>(names: string[], fields: F, offsets: Record<string, number>): (view: DataView, offset?: number) => StructValue<F> {
+function compileDecoder<F extends StructFields>(
+  names: string[],
+  fields: F,
+  offsets: Record<string, number>,
+): (view: DataView, offset?: number) => StructValue<F> {
   const codecs: Layout<any>[] = [];
   const parts: string[] = [];
   for (const n of names) {
@@ -427,17 +497,24 @@ function compileDecoder<F extends StructFields>(names: string[], fields: F, offs
     const at = `o + ${offsets[n]}`;
     if (f instanceof PadLayout) continue;
     if (f instanceof NumberLayout) parts.push(`${key}: v.${f.getter}(${at}, true)`);
-    else if (f instanceof U64NumberLayout) parts.push(`${key}: v.getUint32(${at}, true) + v.getUint32(${at} + 4, true) * 4294967296`);
-    else if (f instanceof BigIntLayout) parts.push(`${key}: v.${f.kind === 'u64' ? 'getBigUint64' : 'getBigInt64'}(${at}, true)`);
+    else if (f instanceof U64NumberLayout)
+      parts.push(`${key}: v.getUint32(${at}, true) + v.getUint32(${at} + 4, true) * 4294967296`);
+    else if (f instanceof BigIntLayout)
+      parts.push(`${key}: v.${f.kind === 'u64' ? 'getBigUint64' : 'getBigInt64'}(${at}, true)`);
     else if (f instanceof BoolLayout) parts.push(`${key}: v.getUint8(${at}) !== 0`);
     else if (f instanceof BitfieldLayout && !f.bigint && f.size <= 4 && f.bits < 32) {
       // Bitfield in at most 4 bytes: assemble the little-endian bytes, shift and mask without BigInt.
       const bytes = Array.from({ length: f.size }, (_, i) => `v.getUint8(${at} + ${i}) * ${2 ** (8 * i)}`).join(' + ');
       const raw = `(Math.floor((${bytes}) / ${2 ** f.bitShift}) % ${2 ** f.bits})`;
       parts.push(f.signed ? `${key}: ((${raw}) << ${32 - f.bits}) >> ${32 - f.bits}` : `${key}: ${raw}`);
-    } else { codecs.push(f); parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`); }
+    } else {
+      codecs.push(f);
+      parts.push(`${key}: c[${codecs.length - 1}].decode(v, ${at})`);
+    }
   }
-  const fieldwise = names.filter((n) => !(fields[n] instanceof PadLayout)).map((n) => [n, fields[n]!, offsets[n]!] as const);
+  const fieldwise = names
+    .filter((n) => !(fields[n] instanceof PadLayout))
+    .map((n) => [n, fields[n]!, offsets[n]!] as const);
   return compileStructDecoder<StructValue<F>>(parts, codecs, fieldwise);
 }
 
@@ -471,21 +548,24 @@ export const t = {
   /** `u8[n]` as a Uint8Array. */
   bytes: (n: number) => new BytesLayout(positiveInt(n, 'bytes length')),
   /** `T[n]` (elements typed by what they decode to: `t.array(t.u64, 4)` is bigint[]). */
-  array: <L extends Layout<any>>(element: L, n: number): ArrayLayout<Infer<L>> => new ArrayLayout(element as Layout<Infer<L>>, positiveInt(n, 'array length')),
+  array: <L extends Layout<any>>(element: L, n: number): ArrayLayout<Infer<L>> =>
+    new ArrayLayout(element as Layout<Infer<L>>, positiveInt(n, 'array length')),
   /** Explicit padding. */
   pad: (n: number) => new PadLayout(positiveInt(n, 'pad length')),
   /**
    * A C struct with natural alignment and tail padding, or placed exactly with `{ offsets, size, align }` (what
    * `tsbpf gen types` emits from BTF: bitfields, packed/aligned attributes, flattened anonymous members).
    */
-  struct: <F extends StructFields>(fields: F, placement?: StructPlacement<F>): StructLayout<F> => new StructLayoutImpl(fields, false, placement),
+  struct: <F extends StructFields>(fields: F, placement?: StructPlacement<F>): StructLayout<F> =>
+    new StructLayoutImpl(fields, false, placement),
   /** A `__attribute__((packed))` struct. */
   packed: <F extends StructFields>(fields: F): StructLayout<F> => new StructLayoutImpl(fields, true),
   /**
    * A C union: every member at offset 0, size of the largest rounded up to the alignment (or `{ size, align }`).
    * Decoding reads every member; encoding writes the members given (give one).
    */
-  union: <F extends StructFields>(fields: F, placement?: Omit<StructPlacement<F>, 'offsets'>): StructLayout<F> => new StructLayoutImpl(fields, false, placement, true),
+  union: <F extends StructFields>(fields: F, placement?: Omit<StructPlacement<F>, 'offsets'>): StructLayout<F> =>
+    new StructLayoutImpl(fields, false, placement, true),
   /** `bool` / `_Bool` as a boolean. */
   bool: new BoolLayout(),
   /**
@@ -493,7 +573,8 @@ export const t = {
    * { offsets })`. `signed` sign-extends. For bitfields over 52 bits use `t.bitfield64`.
    */
   bitfield: (bits: number, options: { shift?: number; signed?: boolean } = {}): BitfieldLayout<number> => {
-    if (bits > 52) throw new RangeError(`tsbpf: a ${bits}-bit bitfield does not fit a JS number exactly; use t.bitfield64`);
+    if (bits > 52)
+      throw new RangeError(`tsbpf: a ${bits}-bit bitfield does not fit a JS number exactly; use t.bitfield64`);
     return new BitfieldLayout<number>(options.shift ?? 0, bits, options.signed ?? false, false);
   },
   /** A bitfield member decoded as a bigint (64-bit storage). */
@@ -503,5 +584,10 @@ export const t = {
 
 /** True when `x` is a layout (as opposed to a byte size). */
 export function isLayout(x: unknown): x is Layout<unknown> {
-  return typeof x === 'object' && x !== null && typeof (x as Layout<unknown>).decode === 'function' && typeof (x as Layout<unknown>).size === 'number';
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof (x as Layout<unknown>).decode === 'function' &&
+    typeof (x as Layout<unknown>).size === 'number'
+  );
 }

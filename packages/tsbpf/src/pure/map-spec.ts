@@ -86,9 +86,20 @@ export interface MapSpec<K = unknown, V = unknown> {
 }
 
 /** Map types whose key and value are 4-byte fds or indexes, which libbpf fills in when the object omits them. */
-const FOUR_BYTE_KV = new Set<MapTypeName>(['perf_event_array', 'prog_array', 'array_of_maps', 'hash_of_maps', 'cgroup_array']);
+const FOUR_BYTE_KV = new Set<MapTypeName>([
+  'perf_event_array',
+  'prog_array',
+  'array_of_maps',
+  'hash_of_maps',
+  'cgroup_array',
+]);
 /** Storage maps: max_entries must be 0. */
-export const STORAGE_MAP_TYPES: ReadonlySet<MapTypeName> = new Set<MapTypeName>(['task_storage', 'sk_storage', 'inode_storage', 'cgrp_storage']);
+export const STORAGE_MAP_TYPES: ReadonlySet<MapTypeName> = new Set<MapTypeName>([
+  'task_storage',
+  'sk_storage',
+  'inode_storage',
+  'cgrp_storage',
+]);
 const DEFAULT_PAGE_SIZE = 4096;
 
 /** What resolveMapShape needs from the running kernel. */

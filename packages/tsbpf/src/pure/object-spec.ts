@@ -19,8 +19,18 @@
  * ```
  */
 import {
-  Elf, EM_BPF, ET_REL, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STB_LOCAL, STT_SECTION,
-  type ElfSection, type ElfSymbol,
+  Elf,
+  EM_BPF,
+  ET_REL,
+  SHF_ALLOC,
+  SHF_EXECINSTR,
+  SHN_UNDEF,
+  SHT_NOBITS,
+  SHT_PROGBITS,
+  STB_LOCAL,
+  STT_SECTION,
+  type ElfSection,
+  type ElfSymbol,
 } from './elf.js';
 import { Btf, type BtfDatasec } from './btf.js';
 import { BtfExt } from './btf-ext.js';
@@ -34,7 +44,13 @@ import { copyMapSpec, type MapSpec } from './map-spec.js';
 import { TsbpfError } from './errors.js';
 import { BpfObjectError, GlobalData, lazyVariable, rawVariable, type GlobalVariable } from './global-data.js';
 import {
-  functionsOf, linkProgram, relocationsOf, type CoreRecord, type FuncInfoRecord, type InsnRelocation, type LineInfoRecord,
+  functionsOf,
+  linkProgram,
+  relocationsOf,
+  type CoreRecord,
+  type FuncInfoRecord,
+  type InsnRelocation,
+  type LineInfoRecord,
 } from './linker.js';
 
 export { BpfObjectError } from './global-data.js';
@@ -153,8 +169,15 @@ export class ObjectSpec {
 
   /** @internal Use ObjectSpec.parse or copy(). */
   constructor(init: {
-    name: string; license: string; btf: Btf | undefined; btfExt: BtfExt | undefined; maps: Record<string, MapSpec>;
-    programs: Record<string, ProgramSpec>; variables: Record<string, VariableSpec>; externs: Record<string, ExternSpec>; meta: SharedMeta;
+    name: string;
+    license: string;
+    btf: Btf | undefined;
+    btfExt: BtfExt | undefined;
+    maps: Record<string, MapSpec>;
+    programs: Record<string, ProgramSpec>;
+    variables: Record<string, VariableSpec>;
+    externs: Record<string, ExternSpec>;
+    meta: SharedMeta;
   }) {
     this.name = init.name;
     this.license = init.license;
@@ -173,7 +196,8 @@ export class ObjectSpec {
    */
   static parse(bytes: Uint8Array, options: ObjectSpecParseOptions = {}): ObjectSpec {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('tsbpf: ObjectSpec.parse expects a Uint8Array');
-    if (options === null || typeof options !== 'object') throw new TypeError('tsbpf: ObjectSpec.parse options must be an object');
+    if (options === null || typeof options !== 'object')
+      throw new TypeError('tsbpf: ObjectSpec.parse options must be an object');
     let spec: ObjectSpec;
     try {
       spec = parseObject(bytes, options.name ?? 'obj');
@@ -196,13 +220,26 @@ export class ObjectSpec {
     for (const [k, v] of Object.entries(this.variables)) variables[k] = { ...v };
     const externs: Record<string, ExternSpec> = Object.create(null);
     for (const [k, v] of Object.entries(this.externs)) externs[k] = { ...v };
-    return new ObjectSpec({ name: this.name, license: this.license, btf: this.btf, btfExt: this.btfExt, maps, programs, variables, externs, meta: this.#meta });
+    return new ObjectSpec({
+      name: this.name,
+      license: this.license,
+      btf: this.btf,
+      btfExt: this.btfExt,
+      maps,
+      programs,
+      variables,
+      externs,
+      meta: this.#meta,
+    });
   }
 
   /** A program by name; throws listing the names when absent. */
   program(name: string): ProgramSpec {
     const p = this.programs[name];
-    if (!p) throw new RangeError(`tsbpf: no program "${name}" in ${this.name} (programs: ${Object.keys(this.programs).join(', ') || 'none'})`);
+    if (!p)
+      throw new RangeError(
+        `tsbpf: no program "${name}" in ${this.name} (programs: ${Object.keys(this.programs).join(', ') || 'none'})`,
+      );
     return p;
   }
 
@@ -212,17 +249,28 @@ export class ObjectSpec {
    */
   data(section: string): GlobalData | undefined {
     const m = this.maps[section];
-    if (!m || m.origin !== 'data') return undefined;
+    if (m?.origin !== 'data') return undefined;
     const bytes = dataBytes(m);
-    return new GlobalData(section, bytes, section.startsWith('.rodata') || section === KCONFIG, this.#meta.sectionVars.get(section) ?? new Map());
+    return new GlobalData(
+      section,
+      bytes,
+      section.startsWith('.rodata') || section === KCONFIG,
+      this.#meta.sectionVars.get(section) ?? new Map(),
+    );
   }
 
   /** `.rodata` constants (edit before loading). */
-  get rodata(): GlobalData | undefined { return this.data('.rodata'); }
+  get rodata(): GlobalData | undefined {
+    return this.data('.rodata');
+  }
   /** `.data` initial values. */
-  get dataSection(): GlobalData | undefined { return this.data('.data'); }
+  get dataSection(): GlobalData | undefined {
+    return this.data('.data');
+  }
   /** `.bss` initial values (zero unless edited). */
-  get bss(): GlobalData | undefined { return this.data('.bss'); }
+  get bss(): GlobalData | undefined {
+    return this.data('.bss');
+  }
 
   /**
    * Resolves every program's CO-RE relocations against `target` (the kernel's BTF, or any other), replacing
@@ -244,7 +292,8 @@ export function resolveProgramCore(spec: ObjectSpec, p: ProgramSpec, target: Btf
     try {
       c.result = resolveCoreRelo(btf, target, c.relo);
     } catch (e) {
-      if (e instanceof CoreReloError || e instanceof BtfError) e.message = `program '${p.name}': CO-RE relocation at instruction ${c.insn}: ${e.message}`;
+      if (e instanceof CoreReloError || e instanceof BtfError)
+        e.message = `program '${p.name}': CO-RE relocation at instruction ${c.insn}: ${e.message}`;
       throw e;
     }
   }
@@ -258,7 +307,10 @@ export function coreInstructions(p: ProgramSpec): { instructions: Uint8Array; re
   const insns = p.instructions.slice();
   const results: CoreReloResult[] = [];
   for (const c of p.core) {
-    if (!c.result) throw new BpfObjectError(`program '${p.name}': CO-RE relocation at instruction ${c.insn} is not resolved (call resolveCore first)`);
+    if (!c.result)
+      throw new BpfObjectError(
+        `program '${p.name}': CO-RE relocation at instruction ${c.insn} is not resolved (call resolveCore first)`,
+      );
     patchCoreInsn(insns, c.insn, c.result);
     results.push(c.result);
   }
@@ -290,11 +342,17 @@ function copyProgramSpec(p: ProgramSpec): ProgramSpec {
 
 // ---- parsing -------------------------------------------------------------------------------------------
 
-interface MapPlace { spec: MapSpec; sectionIndex: number; offset: number; defSize: number }
+interface MapPlace {
+  spec: MapSpec;
+  sectionIndex: number;
+  offset: number;
+  defSize: number;
+}
 
 function parseObject(bytes: Uint8Array, name: string): ObjectSpec {
   const elf = Elf.parse(bytes, { machine: EM_BPF });
-  if (elf.header.type !== ET_REL) throw new BpfObjectError(`not a relocatable object (e_type ${elf.header.type}); compile with clang -target bpf -c`);
+  if (elf.header.type !== ET_REL)
+    throw new BpfObjectError(`not a relocatable object (e_type ${elf.header.type}); compile with clang -target bpf -c`);
   const lic = elf.section('license');
   const license = lic ? cstr(lic.data) : '';
   const symbols = elf.symbols();
@@ -333,7 +391,12 @@ function parseObject(bytes: Uint8Array, name: string): ObjectSpec {
     if (!btf) throw new BpfObjectError('the object has a .maps section but no .BTF: compile with -g');
     for (const def of parseBtfMaps(btf)) {
       const sym = symbols.find((x) => x.shndx === mapsSec.index && x.name === def.name);
-      addMap({ spec: btfMapSpec(def), sectionIndex: mapsSec.index, offset: sym ? sym.value : def.offset, defSize: def.size });
+      addMap({
+        spec: btfMapSpec(def),
+        sectionIndex: mapsSec.index,
+        offset: sym ? sym.value : def.offset,
+        defSize: def.size,
+      });
     }
     collectMapSlots(elf, btf, mapsSec, places);
   }
@@ -344,21 +407,38 @@ function parseObject(bytes: Uint8Array, name: string): ObjectSpec {
   const variables: Record<string, VariableSpec> = Object.create(null);
   const sectionVars = new Map<string, Map<string, GlobalVariable>>();
   for (const sec of elf.sections) {
-    if (!DATA_SECTION.test(sec.name) || !(sec.flags & SHF_ALLOC) || (sec.type !== SHT_PROGBITS && sec.type !== SHT_NOBITS)) continue;
+    if (
+      !DATA_SECTION.test(sec.name) ||
+      !(sec.flags & SHF_ALLOC) ||
+      (sec.type !== SHT_PROGBITS && sec.type !== SHT_NOBITS)
+    )
+      continue;
     if (sec.size === 0) continue;
     const readOnly = sec.name.startsWith('.rodata');
     const vars = sectionVariables(elf, btf, sec.name, sec.size);
     sectionVars.set(sec.name, vars);
-    for (const v of vars.values()) variables[v.name] ??= { name: v.name, section: sec.name, offset: v.offset, size: v.size, typeId: v.type };
+    for (const v of vars.values())
+      variables[v.name] ??= { name: v.name, section: sec.name, offset: v.offset, size: v.size, typeId: v.type };
     const initial = new Uint8Array(sec.size);
     if (sec.type !== SHT_NOBITS) initial.set(sec.data.subarray(0, sec.size));
     addMap({
       spec: {
-        name: sec.name, type: 'array', keySize: 4, valueSize: sec.size, maxEntries: 1,
-        flags: MAP_FLAG.mmapable | (readOnly ? MAP_FLAG.rdonly_prog : 0), pinning: 0, numaNode: 0, mapExtra: 0,
-        valueTypeId: btf?.findByName(sec.name, 'datasec'), origin: 'data', contents: [{ key: 0, value: initial }],
+        name: sec.name,
+        type: 'array',
+        keySize: 4,
+        valueSize: sec.size,
+        maxEntries: 1,
+        flags: MAP_FLAG.mmapable | (readOnly ? MAP_FLAG.rdonly_prog : 0),
+        pinning: 0,
+        numaNode: 0,
+        mapExtra: 0,
+        valueTypeId: btf?.findByName(sec.name, 'datasec'),
+        origin: 'data',
+        contents: [{ key: 0, value: initial }],
       },
-      sectionIndex: sec.index, offset: 0, defSize: sec.size,
+      sectionIndex: sec.index,
+      offset: 0,
+      defSize: sec.size,
     });
   }
 
@@ -367,13 +447,26 @@ function parseObject(bytes: Uint8Array, name: string): ObjectSpec {
   const kconfig = layoutKconfig(btf, symbols, externs);
   if (kconfig) {
     sectionVars.set(KCONFIG, kconfig.vars);
-    for (const v of kconfig.vars.values()) variables[v.name] ??= { name: v.name, section: KCONFIG, offset: v.offset, size: v.size, typeId: v.type };
+    for (const v of kconfig.vars.values())
+      variables[v.name] ??= { name: v.name, section: KCONFIG, offset: v.offset, size: v.size, typeId: v.type };
     addMap({
       spec: {
-        name: KCONFIG, type: 'array', keySize: 4, valueSize: kconfig.size, maxEntries: 1, flags: MAP_FLAG.mmapable | MAP_FLAG.rdonly_prog,
-        pinning: 0, numaNode: 0, mapExtra: 0, valueTypeId: kconfig.id, origin: 'data', contents: [{ key: 0, value: new Uint8Array(kconfig.size) }],
+        name: KCONFIG,
+        type: 'array',
+        keySize: 4,
+        valueSize: kconfig.size,
+        maxEntries: 1,
+        flags: MAP_FLAG.mmapable | MAP_FLAG.rdonly_prog,
+        pinning: 0,
+        numaNode: 0,
+        mapExtra: 0,
+        valueTypeId: kconfig.id,
+        origin: 'data',
+        contents: [{ key: 0, value: new Uint8Array(kconfig.size) }],
       },
-      sectionIndex: -1, offset: 0, defSize: kconfig.size,
+      sectionIndex: -1,
+      offset: 0,
+      defSize: kconfig.size,
     });
   }
   recordKsyms(btf, symbols, externs);
@@ -388,29 +481,58 @@ function parseObject(bytes: Uint8Array, name: string): ObjectSpec {
     if (!(sec.flags & SHF_EXECINSTR) || sec.size === 0 || sec.type !== SHT_PROGBITS) continue;
     if (text && sec.index === text.index) continue;
     let info: SectionInfo;
-    try { info = parseSectionName(sec.name); } catch (e) {
+    try {
+      info = parseSectionName(sec.name);
+    } catch (e) {
       throw new BpfObjectError(`${(e as Error).message}`);
     }
     for (const fn of funcs.get(sec.index) ?? []) {
-      if (fn.symbol.bind === STB_LOCAL) throw new BpfObjectError(`program '${fn.name}' in section '${sec.name}' is static: BPF programs must be global functions`);
+      if (fn.symbol.bind === STB_LOCAL)
+        throw new BpfObjectError(
+          `program '${fn.name}' in section '${sec.name}' is static: BPF programs must be global functions`,
+        );
       if (programs[fn.name]) throw new BpfObjectError(`duplicate program name '${fn.name}'`);
       const linked = linkProgram(fn, funcs, relocs, text, btfExt, resolve);
       for (const r of linked.relocations) {
         if (r.kind === 'kfunc' && !externs[r.extern]) {
           const id = btf?.findByName(r.extern, 'func');
           const sym = symbols.find((s) => s.name === r.extern && s.shndx === SHN_UNDEF);
-          externs[r.extern] = { name: r.extern, kind: 'kfunc', weak: sym?.bind === STB_WEAK, typeId: id ?? 0, offset: 0, size: 0 };
+          externs[r.extern] = {
+            name: r.extern,
+            kind: 'kfunc',
+            weak: sym?.bind === STB_WEAK,
+            typeId: id ?? 0,
+            offset: 0,
+            size: 0,
+          };
         }
       }
       programs[fn.name] = {
-        name: fn.name, section: sec.name, info, license, instructions: linked.instructions, functions: linked.functions,
-        offsets: linked.offsets, relocations: linked.relocations, funcInfo: linked.funcInfo, lineInfo: linked.lineInfo,
-        core: linked.core, autoload: true,
+        name: fn.name,
+        section: sec.name,
+        info,
+        license,
+        instructions: linked.instructions,
+        functions: linked.functions,
+        offsets: linked.offsets,
+        relocations: linked.relocations,
+        funcInfo: linked.funcInfo,
+        lineInfo: linked.lineInfo,
+        core: linked.core,
+        autoload: true,
       };
     }
   }
   return new ObjectSpec({
-    name, license, btf, btfExt, maps, programs, variables, externs, meta: { sectionVars },
+    name,
+    license,
+    btf,
+    btfExt,
+    maps,
+    programs,
+    variables,
+    externs,
+    meta: { sectionVars },
   });
 }
 
@@ -427,16 +549,27 @@ function symbolResolver(elf: Elf, places: MapPlace[], externs: Record<string, Ex
       const ext = externs[sym.name];
       // A kfunc as a value (`bpf_ksym_exists(kfunc)`) is an extern load too.
       if (ext) return { kind: 'extern', insn, extern: sym.name, offset: imm };
-      throw new BpfObjectError(`bad relocation at ${where}: extern '${sym.name}' is neither a .kconfig nor a .ksyms variable`);
+      throw new BpfObjectError(
+        `bad relocation at ${where}: extern '${sym.name}' is neither a .kconfig nor a .ksyms variable`,
+      );
     }
     const sec = elf.sections[sym.shndx];
-    if (!sec) throw new BpfObjectError(`bad relocation at ${where}: symbol '${sym.name}' is in section ${sym.shndx}, which does not exist`);
+    if (!sec)
+      throw new BpfObjectError(
+        `bad relocation at ${where}: symbol '${sym.name}' is in section ${sym.shndx}, which does not exist`,
+      );
     const list = bySection.get(sec.index);
-    if (!list) throw new BpfObjectError(`bad relocation at ${where}: symbol '${sym.name}' is in section '${sec.name}', which is neither a map nor global data section`);
+    if (!list)
+      throw new BpfObjectError(
+        `bad relocation at ${where}: symbol '${sym.name}' is in section '${sec.name}', which is neither a map nor global data section`,
+      );
     const first = list[0]!;
     if (first.spec.origin === 'data') {
       const off = imm + sym.value;
-      if (off < 0 || off >= Math.max(first.defSize, 1)) throw new BpfObjectError(`bad relocation at ${where}: offset ${off} is outside '${sec.name}' (${first.defSize} bytes)`);
+      if (off < 0 || off >= Math.max(first.defSize, 1))
+        throw new BpfObjectError(
+          `bad relocation at ${where}: offset ${off} is outside '${sec.name}' (${first.defSize} bytes)`,
+        );
       return { kind: 'data', insn, map: first.spec.name!, offset: off };
     }
     const off = sym.value + (sym.type === STT_SECTION ? imm : 0);
@@ -454,7 +587,10 @@ function sectionVariables(elf: Elf, btf: Btf | undefined, section: string, size:
     for (const vs of ds.vars) {
       const v = btf.type(vs.type);
       if (v.kind !== BTF_KIND_VAR) continue;
-      if (vs.offset + vs.size > size) throw new BpfObjectError(`variable '${v.name}' [${vs.offset}, +${vs.size}) is outside section ${section} (${size} bytes)`);
+      if (vs.offset + vs.size > size)
+        throw new BpfObjectError(
+          `variable '${v.name}' [${vs.offset}, +${vs.size}) is outside section ${section} (${size} bytes)`,
+        );
       out.set(v.name, lazyVariable(btf, v.name, vs.offset, vs.size, v.type));
     }
     return out;
@@ -472,8 +608,11 @@ function sectionVariables(elf: Elf, btf: Btf | undefined, section: string, size:
 }
 
 /** Lays the `.kconfig` externs out in order, naturally aligned (as libbpf does), and records them. */
-function layoutKconfig(btf: Btf | undefined, symbols: ElfSymbol[], externs: Record<string, ExternSpec>):
-  { id: number; size: number; vars: Map<string, GlobalVariable> } | undefined {
+function layoutKconfig(
+  btf: Btf | undefined,
+  symbols: ElfSymbol[],
+  externs: Record<string, ExternSpec>,
+): { id: number; size: number; vars: Map<string, GlobalVariable> } | undefined {
   const id = btf?.findByName(KCONFIG, 'datasec');
   if (!btf || id === undefined) return undefined;
   const ds = btf.type(id) as BtfDatasec;
@@ -489,7 +628,14 @@ function layoutKconfig(btf: Btf | undefined, symbols: ElfSymbol[], externs: Reco
     vs.size = size;
     vars.set(v.name, lazyVariable(btf, v.name, off, size, v.type));
     const sym = symbols.find((s) => s.name === v.name && s.shndx === SHN_UNDEF);
-    externs[v.name] = { name: v.name, kind: 'kconfig', weak: sym?.bind === STB_WEAK, typeId: vs.type, offset: off, size };
+    externs[v.name] = {
+      name: v.name,
+      kind: 'kconfig',
+      weak: sym?.bind === STB_WEAK,
+      typeId: vs.type,
+      offset: off,
+      size,
+    };
     off += size;
   }
   const size = Math.max(Math.ceil(off / KCONFIG_ALIGN_MAX) * KCONFIG_ALIGN_MAX, KCONFIG_ALIGN_MAX);
@@ -506,7 +652,14 @@ function recordKsyms(btf: Btf | undefined, symbols: ElfSymbol[], externs: Record
     const v = btf.type(vs.type);
     if (v.kind !== BTF_KIND_VAR && v.kind !== BTF_KIND_FUNC) continue;
     const sym = symbols.find((s) => s.name === v.name && s.shndx === SHN_UNDEF);
-    externs[v.name] = { name: v.name, kind: v.kind === BTF_KIND_FUNC ? 'kfunc' : 'ksym', weak: sym?.bind === STB_WEAK, typeId: vs.type, offset: 0, size: 0 };
+    externs[v.name] = {
+      name: v.name,
+      kind: v.kind === BTF_KIND_FUNC ? 'kfunc' : 'ksym',
+      weak: sym?.bind === STB_WEAK,
+      typeId: vs.type,
+      offset: 0,
+      size: 0,
+    };
   }
 }
 
@@ -519,10 +672,17 @@ function collectMapSlots(elf: Elf, btf: Btf, mapsSec: ElfSection, places: MapPla
   const list = places.filter((p) => p.sectionIndex === mapsSec.index);
   for (const rel of rs.relocations) {
     const outer = list.find((s) => rel.offset >= s.offset && rel.offset < s.offset + s.defSize);
-    if (!outer) throw new BpfObjectError(`bad relocation in '.rel.maps' at offset ${rel.offset}: not inside any map definition`);
+    if (!outer)
+      throw new BpfObjectError(`bad relocation in '.rel.maps' at offset ${rel.offset}: not inside any map definition`);
     const valuesOff = valuesOffset(btf, outer.spec.name!);
-    if (valuesOff === undefined || rel.offset < outer.offset + valuesOff || (rel.offset - outer.offset - valuesOff) % 8 !== 0) {
-      throw new BpfObjectError(`bad relocation in '.rel.maps' at offset ${rel.offset}: not a values[] slot of map '${outer.spec.name}'`);
+    if (
+      valuesOff === undefined ||
+      rel.offset < outer.offset + valuesOff ||
+      (rel.offset - outer.offset - valuesOff) % 8 !== 0
+    ) {
+      throw new BpfObjectError(
+        `bad relocation in '.rel.maps' at offset ${rel.offset}: not a values[] slot of map '${outer.spec.name}'`,
+      );
     }
     const slot = (rel.offset - outer.offset - valuesOff) / 8;
     const sym = syms[rel.symbolIndex]!;
@@ -563,30 +723,54 @@ function mapTypeName(n: number | undefined, map: string): MapTypeName {
 function btfMapSpec(def: BtfMapDefinition): MapSpec {
   const inner = def.inner ? btfMapSpec({ ...def.inner, name: `${def.name}.inner` }) : undefined;
   return {
-    name: def.name, type: mapTypeName(def.type, def.name), keySize: def.keySize ?? 0, valueSize: def.valueSize ?? 0,
-    maxEntries: def.maxEntries ?? 0, flags: def.mapFlags ?? 0, pinning: def.pinning ?? 0, numaNode: def.numaNode ?? 0,
-    mapExtra: def.mapExtra ?? 0, keyTypeId: def.keyType, valueTypeId: def.valueType, innerMap: inner, origin: 'btf',
+    name: def.name,
+    type: mapTypeName(def.type, def.name),
+    keySize: def.keySize ?? 0,
+    valueSize: def.valueSize ?? 0,
+    maxEntries: def.maxEntries ?? 0,
+    flags: def.mapFlags ?? 0,
+    pinning: def.pinning ?? 0,
+    numaNode: def.numaNode ?? 0,
+    mapExtra: def.mapExtra ?? 0,
+    keyTypeId: def.keyType,
+    valueTypeId: def.valueType,
+    innerMap: inner,
+    origin: 'btf',
   };
 }
 
 function legacyMapSpecs(sec: ElfSection, symbols: ElfSymbol[]): MapPlace[] {
-  const syms = symbols.filter((s) => s.shndx === sec.index && s.type !== STT_SECTION && s.name).sort((a, b) => a.value - b.value);
+  const syms = symbols
+    .filter((s) => s.shndx === sec.index && s.type !== STT_SECTION && s.name)
+    .sort((a, b) => a.value - b.value);
   if (syms.length === 0) return [];
   const out: MapPlace[] = [];
   const v = new DataView(sec.data.buffer, sec.data.byteOffset, sec.data.byteLength);
   for (let i = 0; i < syms.length; i++) {
     const s = syms[i]!;
     const size = s.size || (i + 1 < syms.length ? syms[i + 1]!.value : sec.size) - s.value;
-    if (size < LEGACY_MAP_DEF_MIN || s.value + size > sec.data.length) throw new BpfObjectError(`legacy map '${s.name}': definition [${s.value}, +${size}) is too small or outside the 'maps' section`);
+    if (size < LEGACY_MAP_DEF_MIN || s.value + size > sec.data.length)
+      throw new BpfObjectError(
+        `legacy map '${s.name}': definition [${s.value}, +${size}) is too small or outside the 'maps' section`,
+      );
     const u = (o: number): number => (o + 4 <= size ? v.getUint32(s.value + o, true) : 0);
     out.push({
       spec: {
-        name: s.name, type: mapTypeName(u(0), s.name), keySize: u(4), valueSize: u(8), maxEntries: u(12), flags: u(16),
-        pinning: size >= LEGACY_PINNING_END ? u(24) : 0, numaNode: 0, mapExtra: 0, origin: 'legacy',
+        name: s.name,
+        type: mapTypeName(u(0), s.name),
+        keySize: u(4),
+        valueSize: u(8),
+        maxEntries: u(12),
+        flags: u(16),
+        pinning: size >= LEGACY_PINNING_END ? u(24) : 0,
+        numaNode: 0,
+        mapExtra: 0,
+        origin: 'legacy',
       },
-      sectionIndex: sec.index, offset: s.value, defSize: size,
+      sectionIndex: sec.index,
+      offset: s.value,
+      defSize: size,
     });
   }
   return out;
 }
-

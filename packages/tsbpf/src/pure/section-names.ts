@@ -14,7 +14,11 @@ import type { AttachTypeName, ProgTypeName } from './uapi.js';
 export type AttachTarget =
   | { kind: 'tracepoint'; category: string; name: string }
   | { kind: 'raw_tracepoint'; name: string; writable: boolean }
-  | { kind: 'tracing'; tracing: 'fentry' | 'fexit' | 'fmod_ret' | 'tp_btf' | 'lsm' | 'iter' | 'freplace'; target: string }
+  | {
+      kind: 'tracing';
+      tracing: 'fentry' | 'fexit' | 'fmod_ret' | 'tp_btf' | 'lsm' | 'iter' | 'freplace';
+      target: string;
+    }
   | { kind: 'kprobe'; function: string; offset: number; retprobe: boolean }
   | { kind: 'ksyscall'; syscall: string; retprobe: boolean }
   | { kind: 'uprobe'; binary: string; symbol?: string; offset: number; retprobe: boolean }
@@ -68,32 +72,48 @@ interface Def {
 const tp = (extras: string, section: string): AttachTarget => {
   if (!extras) return { kind: 'none' };
   const i = extras.indexOf('/');
-  if (i <= 0 || i === extras.length - 1) throw new SectionNameError(`section '${section}': expected tp/<category>/<name>`);
+  if (i <= 0 || i === extras.length - 1)
+    throw new SectionNameError(`section '${section}': expected tp/<category>/<name>`);
   return { kind: 'tracepoint', category: extras.slice(0, i), name: extras.slice(i + 1) };
 };
-const rawTp = (writable: boolean) => (extras: string): AttachTarget => extras ? { kind: 'raw_tracepoint', name: extras, writable } : { kind: 'none' };
-const tracing = (tracingKind: Extract<AttachTarget, { kind: 'tracing' }>['tracing']) => (extras: string): AttachTarget =>
-  extras ? { kind: 'tracing', tracing: tracingKind, target: extras } : { kind: 'none' };
-const kprobe = (retprobe: boolean) => (extras: string, section: string): AttachTarget => {
-  if (!extras) return { kind: 'none' };
-  const m = /^([A-Za-z_.][A-Za-z0-9_.]*)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(extras);
-  if (!m) throw new SectionNameError(`section '${section}': expected kprobe/<function>[+<offset>]`);
-  return { kind: 'kprobe', function: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
-};
-const ksyscall = (retprobe: boolean) => (extras: string): AttachTarget => extras ? { kind: 'ksyscall', syscall: extras, retprobe } : { kind: 'none' };
-const uprobe = (retprobe: boolean) => (extras: string, section: string): AttachTarget => {
-  if (!extras) return { kind: 'none' };
-  // libbpf (attach_uprobe): "uprobe/<binary>:<func>[+<off>]", the binary ending at the first ':'; tsbpf also takes
-  // "uprobe/<binary>:<offset>".
-  const colon = extras.indexOf(':');
-  if (colon <= 0) throw new SectionNameError(`section '${section}' names no function: expected ${section.slice(0, section.indexOf('/'))}/<binary>:<function>[+<offset>] (or attach it with an explicit binary and function)`);
-  const binary = extras.slice(0, colon);
-  const rest = extras.slice(colon + 1);
-  if (/^(0x[0-9a-fA-F]+|\d+)$/.test(rest)) return { kind: 'uprobe', binary, offset: Number(rest), retprobe };
-  const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(rest);
-  if (!m) throw new SectionNameError(`section '${section}': bad uprobe target '${rest}'`);
-  return { kind: 'uprobe', binary, symbol: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
-};
+const rawTp =
+  (writable: boolean) =>
+  (extras: string): AttachTarget =>
+    extras ? { kind: 'raw_tracepoint', name: extras, writable } : { kind: 'none' };
+const tracing =
+  (tracingKind: Extract<AttachTarget, { kind: 'tracing' }>['tracing']) =>
+  (extras: string): AttachTarget =>
+    extras ? { kind: 'tracing', tracing: tracingKind, target: extras } : { kind: 'none' };
+const kprobe =
+  (retprobe: boolean) =>
+  (extras: string, section: string): AttachTarget => {
+    if (!extras) return { kind: 'none' };
+    const m = /^([A-Za-z_.][A-Za-z0-9_.]*)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(extras);
+    if (!m) throw new SectionNameError(`section '${section}': expected kprobe/<function>[+<offset>]`);
+    return { kind: 'kprobe', function: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
+  };
+const ksyscall =
+  (retprobe: boolean) =>
+  (extras: string): AttachTarget =>
+    extras ? { kind: 'ksyscall', syscall: extras, retprobe } : { kind: 'none' };
+const uprobe =
+  (retprobe: boolean) =>
+  (extras: string, section: string): AttachTarget => {
+    if (!extras) return { kind: 'none' };
+    // libbpf (attach_uprobe): "uprobe/<binary>:<func>[+<off>]", the binary ending at the first ':'; tsbpf also takes
+    // "uprobe/<binary>:<offset>".
+    const colon = extras.indexOf(':');
+    if (colon <= 0)
+      throw new SectionNameError(
+        `section '${section}' names no function: expected ${section.slice(0, section.indexOf('/'))}/<binary>:<function>[+<offset>] (or attach it with an explicit binary and function)`,
+      );
+    const binary = extras.slice(0, colon);
+    const rest = extras.slice(colon + 1);
+    if (/^(0x[0-9a-fA-F]+|\d+)$/.test(rest)) return { kind: 'uprobe', binary, offset: Number(rest), retprobe };
+    const m = /^([^+]+)(?:\+(0x[0-9a-fA-F]+|\d+))?$/.exec(rest);
+    if (!m) throw new SectionNameError(`section '${section}': bad uprobe target '${rest}'`);
+    return { kind: 'uprobe', binary, symbol: m[1]!, offset: m[2] ? Number(m[2]) : 0, retprobe };
+  };
 const none = (): AttachTarget => ({ kind: 'none' });
 /** `usdt/<path>:<provider>:<name>`: split on the last two ':' (paths may contain ':'). */
 const usdt = (extras: string): AttachTarget => {
@@ -128,7 +148,12 @@ const DEFS: Def[] = [
   { sec: 'usdt.s+', type: 'kprobe', sleepable: true, parse: usdt },
   { sec: 'tc/ingress', type: 'sched_cls', attach: 'tcx_ingress', parse: () => ({ kind: 'tcx', direction: 'ingress' }) },
   { sec: 'tc/egress', type: 'sched_cls', attach: 'tcx_egress', parse: () => ({ kind: 'tcx', direction: 'egress' }) },
-  { sec: 'tcx/ingress', type: 'sched_cls', attach: 'tcx_ingress', parse: () => ({ kind: 'tcx', direction: 'ingress' }) },
+  {
+    sec: 'tcx/ingress',
+    type: 'sched_cls',
+    attach: 'tcx_ingress',
+    parse: () => ({ kind: 'tcx', direction: 'ingress' }),
+  },
   { sec: 'tcx/egress', type: 'sched_cls', attach: 'tcx_egress', parse: () => ({ kind: 'tcx', direction: 'egress' }) },
   { sec: 'tc', type: 'sched_cls', parse: () => ({ kind: 'tc' }) },
   { sec: 'classifier', type: 'sched_cls', parse: () => ({ kind: 'tc' }) },
@@ -182,28 +207,103 @@ const DEFS: Def[] = [
   { sec: 'cgroup_skb/ingress', type: 'cgroup_skb', attach: 'cgroup_inet_ingress', parse: cg('cgroup_inet_ingress') },
   { sec: 'cgroup_skb/egress', type: 'cgroup_skb', attach: 'cgroup_inet_egress', parse: cg('cgroup_inet_egress') },
   { sec: 'cgroup/skb', type: 'cgroup_skb' },
-  { sec: 'cgroup/sock_create', type: 'cgroup_sock', attach: 'cgroup_inet_sock_create', parse: cg('cgroup_inet_sock_create') },
-  { sec: 'cgroup/sock_release', type: 'cgroup_sock', attach: 'cgroup_inet_sock_release', parse: cg('cgroup_inet_sock_release') },
+  {
+    sec: 'cgroup/sock_create',
+    type: 'cgroup_sock',
+    attach: 'cgroup_inet_sock_create',
+    parse: cg('cgroup_inet_sock_create'),
+  },
+  {
+    sec: 'cgroup/sock_release',
+    type: 'cgroup_sock',
+    attach: 'cgroup_inet_sock_release',
+    parse: cg('cgroup_inet_sock_release'),
+  },
   { sec: 'cgroup/sock', type: 'cgroup_sock', attach: 'cgroup_inet_sock_create', parse: cg('cgroup_inet_sock_create') },
-  { sec: 'cgroup/post_bind4', type: 'cgroup_sock', attach: 'cgroup_inet4_post_bind', parse: cg('cgroup_inet4_post_bind') },
-  { sec: 'cgroup/post_bind6', type: 'cgroup_sock', attach: 'cgroup_inet6_post_bind', parse: cg('cgroup_inet6_post_bind') },
+  {
+    sec: 'cgroup/post_bind4',
+    type: 'cgroup_sock',
+    attach: 'cgroup_inet4_post_bind',
+    parse: cg('cgroup_inet4_post_bind'),
+  },
+  {
+    sec: 'cgroup/post_bind6',
+    type: 'cgroup_sock',
+    attach: 'cgroup_inet6_post_bind',
+    parse: cg('cgroup_inet6_post_bind'),
+  },
   { sec: 'cgroup/bind4', type: 'cgroup_sock_addr', attach: 'cgroup_inet4_bind', parse: cg('cgroup_inet4_bind') },
   { sec: 'cgroup/bind6', type: 'cgroup_sock_addr', attach: 'cgroup_inet6_bind', parse: cg('cgroup_inet6_bind') },
-  { sec: 'cgroup/connect4', type: 'cgroup_sock_addr', attach: 'cgroup_inet4_connect', parse: cg('cgroup_inet4_connect') },
-  { sec: 'cgroup/connect6', type: 'cgroup_sock_addr', attach: 'cgroup_inet6_connect', parse: cg('cgroup_inet6_connect') },
-  { sec: 'cgroup/connect_unix', type: 'cgroup_sock_addr', attach: 'cgroup_unix_connect', parse: cg('cgroup_unix_connect') },
+  {
+    sec: 'cgroup/connect4',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_inet4_connect',
+    parse: cg('cgroup_inet4_connect'),
+  },
+  {
+    sec: 'cgroup/connect6',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_inet6_connect',
+    parse: cg('cgroup_inet6_connect'),
+  },
+  {
+    sec: 'cgroup/connect_unix',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_unix_connect',
+    parse: cg('cgroup_unix_connect'),
+  },
   { sec: 'cgroup/sendmsg4', type: 'cgroup_sock_addr', attach: 'cgroup_udp4_sendmsg', parse: cg('cgroup_udp4_sendmsg') },
   { sec: 'cgroup/sendmsg6', type: 'cgroup_sock_addr', attach: 'cgroup_udp6_sendmsg', parse: cg('cgroup_udp6_sendmsg') },
-  { sec: 'cgroup/sendmsg_unix', type: 'cgroup_sock_addr', attach: 'cgroup_unix_sendmsg', parse: cg('cgroup_unix_sendmsg') },
+  {
+    sec: 'cgroup/sendmsg_unix',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_unix_sendmsg',
+    parse: cg('cgroup_unix_sendmsg'),
+  },
   { sec: 'cgroup/recvmsg4', type: 'cgroup_sock_addr', attach: 'cgroup_udp4_recvmsg', parse: cg('cgroup_udp4_recvmsg') },
   { sec: 'cgroup/recvmsg6', type: 'cgroup_sock_addr', attach: 'cgroup_udp6_recvmsg', parse: cg('cgroup_udp6_recvmsg') },
-  { sec: 'cgroup/recvmsg_unix', type: 'cgroup_sock_addr', attach: 'cgroup_unix_recvmsg', parse: cg('cgroup_unix_recvmsg') },
-  { sec: 'cgroup/getpeername4', type: 'cgroup_sock_addr', attach: 'cgroup_inet4_getpeername', parse: cg('cgroup_inet4_getpeername') },
-  { sec: 'cgroup/getpeername6', type: 'cgroup_sock_addr', attach: 'cgroup_inet6_getpeername', parse: cg('cgroup_inet6_getpeername') },
-  { sec: 'cgroup/getpeername_unix', type: 'cgroup_sock_addr', attach: 'cgroup_unix_getpeername', parse: cg('cgroup_unix_getpeername') },
-  { sec: 'cgroup/getsockname4', type: 'cgroup_sock_addr', attach: 'cgroup_inet4_getsockname', parse: cg('cgroup_inet4_getsockname') },
-  { sec: 'cgroup/getsockname6', type: 'cgroup_sock_addr', attach: 'cgroup_inet6_getsockname', parse: cg('cgroup_inet6_getsockname') },
-  { sec: 'cgroup/getsockname_unix', type: 'cgroup_sock_addr', attach: 'cgroup_unix_getsockname', parse: cg('cgroup_unix_getsockname') },
+  {
+    sec: 'cgroup/recvmsg_unix',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_unix_recvmsg',
+    parse: cg('cgroup_unix_recvmsg'),
+  },
+  {
+    sec: 'cgroup/getpeername4',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_inet4_getpeername',
+    parse: cg('cgroup_inet4_getpeername'),
+  },
+  {
+    sec: 'cgroup/getpeername6',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_inet6_getpeername',
+    parse: cg('cgroup_inet6_getpeername'),
+  },
+  {
+    sec: 'cgroup/getpeername_unix',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_unix_getpeername',
+    parse: cg('cgroup_unix_getpeername'),
+  },
+  {
+    sec: 'cgroup/getsockname4',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_inet4_getsockname',
+    parse: cg('cgroup_inet4_getsockname'),
+  },
+  {
+    sec: 'cgroup/getsockname6',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_inet6_getsockname',
+    parse: cg('cgroup_inet6_getsockname'),
+  },
+  {
+    sec: 'cgroup/getsockname_unix',
+    type: 'cgroup_sock_addr',
+    attach: 'cgroup_unix_getsockname',
+    parse: cg('cgroup_unix_getsockname'),
+  },
   { sec: 'cgroup/sysctl', type: 'cgroup_sysctl', attach: 'cgroup_sysctl', parse: cg('cgroup_sysctl') },
   { sec: 'cgroup/getsockopt', type: 'cgroup_sockopt', attach: 'cgroup_getsockopt', parse: cg('cgroup_getsockopt') },
   { sec: 'cgroup/setsockopt', type: 'cgroup_sockopt', attach: 'cgroup_setsockopt', parse: cg('cgroup_setsockopt') },
@@ -217,8 +317,25 @@ const DEFS: Def[] = [
 // libbpf < 1.0 (SEC_SLOPPY_PFX) names: any section starting with one of these. Checked only after the strict
 // pass, so `xdp_prog`, `socket1`, `classifier/ingress`, `cgroup_skb/ingress_foo` still load.
 const LEGACY_PREFIX: readonly string[] = [
-  'socket', 'xdp', 'perf_event', 'classifier', 'action', 'lwt_in', 'lwt_out', 'lwt_xmit', 'lwt_seg6local', 'sockops', 'sk_skb',
-  'sk_msg', 'flow_dissector', 'cgroup_skb/ingress', 'cgroup_skb/egress', 'cgroup/skb', 'cgroup/sock', 'cgroup/dev', 'cgroup/sysctl',
+  'socket',
+  'xdp',
+  'perf_event',
+  'classifier',
+  'action',
+  'lwt_in',
+  'lwt_out',
+  'lwt_xmit',
+  'lwt_seg6local',
+  'sockops',
+  'sk_skb',
+  'sk_msg',
+  'flow_dissector',
+  'cgroup_skb/ingress',
+  'cgroup_skb/egress',
+  'cgroup/skb',
+  'cgroup/sock',
+  'cgroup/dev',
+  'cgroup/sysctl',
   'tc',
 ];
 
@@ -243,8 +360,14 @@ function build(def: Def, section: string, legacy: boolean): SectionInfo {
     target = { kind: 'invalid', reason: e.message };
   }
   return {
-    section, definition: def.sec, programType: def.type, expectedAttachType: def.attach,
-    sleepable: def.sleepable === true, xdpFrags: def.frags === true, target, legacy,
+    section,
+    definition: def.sec,
+    programType: def.type,
+    expectedAttachType: def.attach,
+    sleepable: def.sleepable === true,
+    xdpFrags: def.frags === true,
+    target,
+    legacy,
   };
 }
 
@@ -258,13 +381,19 @@ export function parseSectionName(section: string): SectionInfo {
   for (const def of DEFS) if (matches(def.sec, section)) return build(def, section, false);
   for (const pfx of LEGACY_PREFIX) {
     if (!section.startsWith(pfx)) continue;
-    const def = DEFS.find((d) => d.sec === pfx || d.sec === pfx + '+');
+    const def = DEFS.find((d) => d.sec === pfx || d.sec === `${pfx}+`);
     if (def) return build(def, section, true);
   }
-  throw new SectionNameError(`unknown program section '${section}': not a libbpf SEC() name (e.g. tp/<category>/<event>, raw_tp/<event>, xdp, tc, kprobe/<fn>, uprobe/<binary>:<fn>)`);
+  throw new SectionNameError(
+    `unknown program section '${section}': not a libbpf SEC() name (e.g. tp/<category>/<event>, raw_tp/<event>, xdp, tc, kprobe/<fn>, uprobe/<binary>:<fn>)`,
+  );
 }
 
 /** Like {@link parseSectionName} but returns undefined instead of throwing for unknown names. */
 export function trySectionName(section: string): SectionInfo | undefined {
-  try { return parseSectionName(section); } catch { return undefined; }
+  try {
+    return parseSectionName(section);
+  } catch {
+    return undefined;
+  }
 }

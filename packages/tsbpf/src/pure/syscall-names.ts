@@ -374,7 +374,9 @@ export const SYSCALL_NAMES: readonly (string | undefined)[] = (() => {
 })();
 
 /** Syscall number by name (x86_64). */
-export const SYSCALL_NUMBERS: Readonly<Record<string, number>> = Object.freeze(Object.fromEntries(TABLE.map(([nr, name]) => [name, nr])));
+export const SYSCALL_NUMBERS: Readonly<Record<string, number>> = Object.freeze(
+  Object.fromEntries(TABLE.map(([nr, name]) => [name, nr])),
+);
 
 /** The name of syscall `nr`, or the number as a string when the table (the installed headers) does not know it. */
 export function syscallName(nr: number): string {

@@ -176,4 +176,3 @@ export const LINK_TYPE = {
   struct_ops: 9,
 } as const;
 export type LinkTypeName = keyof typeof LINK_TYPE;
-

@@ -2,7 +2,13 @@
  * Kernel ABI numbers: the generated enums from Debian's uapi header, plus what kernels newer than
  * that header (6.1) added, which this 6.18 kernel has. Names are lower-case without prefixes.
  */
-import { ATTACH_TYPE as GEN_ATTACH, BPF_CMD as GEN_CMD, LINK_TYPE as GEN_LINK, MAP_TYPE as GEN_MAP, PROG_TYPE as GEN_PROG } from './uapi-enums.js';
+import {
+  ATTACH_TYPE as GEN_ATTACH,
+  BPF_CMD as GEN_CMD,
+  LINK_TYPE as GEN_LINK,
+  MAP_TYPE as GEN_MAP,
+  PROG_TYPE as GEN_PROG,
+} from './uapi-enums.js';
 
 /** bpf(2) commands. */
 export const BPF_CMD = { ...GEN_CMD, token_create: 36 } as const;
@@ -13,10 +19,20 @@ export const PROG_TYPE = { ...GEN_PROG, netfilter: 32 } as const;
 /** Attach types by name (cgroup_inet_ingress, tcx_ingress, trace_fentry, ...). */
 export const ATTACH_TYPE = {
   ...GEN_ATTACH,
-  struct_ops: 44, netfilter: 45, tcx_ingress: 46, tcx_egress: 47, trace_uprobe_multi: 48,
-  cgroup_unix_connect: 49, cgroup_unix_sendmsg: 50, cgroup_unix_recvmsg: 51,
-  cgroup_unix_getpeername: 52, cgroup_unix_getsockname: 53, netkit_primary: 54, netkit_peer: 55,
-  trace_kprobe_session: 56, trace_uprobe_session: 57,
+  struct_ops: 44,
+  netfilter: 45,
+  tcx_ingress: 46,
+  tcx_egress: 47,
+  trace_uprobe_multi: 48,
+  cgroup_unix_connect: 49,
+  cgroup_unix_sendmsg: 50,
+  cgroup_unix_recvmsg: 51,
+  cgroup_unix_getpeername: 52,
+  cgroup_unix_getsockname: 53,
+  netkit_primary: 54,
+  netkit_peer: 55,
+  trace_kprobe_session: 56,
+  trace_uprobe_session: 57,
 } as const;
 /** Link types by name. */
 export const LINK_TYPE = { ...GEN_LINK, netfilter: 10, tcx: 11, uprobe_multi: 12, netkit: 13, sockmap: 14 } as const;
@@ -34,10 +50,25 @@ export function nameOf<T extends Record<string, number>>(table: T, value: number
 
 /** Map creation flags (BPF_F_*). */
 export const MAP_FLAG = {
-  no_prealloc: 1 << 0, no_common_lru: 1 << 1, numa_node: 1 << 2, rdonly: 1 << 3, wronly: 1 << 4,
-  stack_build_id: 1 << 5, zero_seed: 1 << 6, rdonly_prog: 1 << 7, wronly_prog: 1 << 8, clone: 1 << 9,
-  mmapable: 1 << 10, preserve_elems: 1 << 11, inner_map: 1 << 12, link: 1 << 13, path_fd: 1 << 14,
-  vtype_btf_obj_fd: 1 << 15, token_fd: 1 << 16, segv_on_fault: 1 << 17, no_user_conv: 1 << 18,
+  no_prealloc: 1 << 0,
+  no_common_lru: 1 << 1,
+  numa_node: 1 << 2,
+  rdonly: 1 << 3,
+  wronly: 1 << 4,
+  stack_build_id: 1 << 5,
+  zero_seed: 1 << 6,
+  rdonly_prog: 1 << 7,
+  wronly_prog: 1 << 8,
+  clone: 1 << 9,
+  mmapable: 1 << 10,
+  preserve_elems: 1 << 11,
+  inner_map: 1 << 12,
+  link: 1 << 13,
+  path_fd: 1 << 14,
+  vtype_btf_obj_fd: 1 << 15,
+  token_fd: 1 << 16,
+  segv_on_fault: 1 << 17,
+  no_user_conv: 1 << 18,
 } as const;
 
 /** Element update flags. */
@@ -45,7 +76,14 @@ export const UPDATE_FLAG = { any: 0, noexist: 1, exist: 2, lock: 4 } as const;
 export type UpdateFlag = keyof typeof UPDATE_FLAG;
 
 /** BPF_PROG_LOAD prog_flags. */
-export const PROG_FLAG = { strict_alignment: 1, any_alignment: 2, test_rnd_hi32: 4, test_state_freq: 8, sleepable: 16, xdp_has_frags: 32 } as const;
+export const PROG_FLAG = {
+  strict_alignment: 1,
+  any_alignment: 2,
+  test_rnd_hi32: 4,
+  test_state_freq: 8,
+  sleepable: 16,
+  xdp_has_frags: 32,
+} as const;
 
 /** BPF_PROG_TEST_RUN flags. */
 export const TEST_RUN_FLAG = { run_on_cpu: 1, xdp_live_frames: 2 } as const;

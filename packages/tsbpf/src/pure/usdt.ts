@@ -6,7 +6,7 @@
  * `struct __bpf_usdt_spec` values libbpf's `<bpf/usdt.bpf.h>` reads from its `__bpf_usdt_specs` map.
  * No kernel, no filesystem: the kernel half is kernel/attach-usdt.ts.
  */
-import { Elf, EM_AARCH64, EM_X86_64, ET_DYN, ET_EXEC, PF_X, PT_LOAD } from './elf.js';
+import { type Elf, EM_AARCH64, EM_X86_64, ET_DYN, ET_EXEC, PF_X, PT_LOAD } from './elf.js';
 import { TsbpfError } from './errors.js';
 
 /** A malformed `.note.stapsdt`, an argument spec tsbpf cannot decode, or a probe the binary lacks. */
@@ -57,7 +57,8 @@ const align4 = (n: number): number => (n + 3) & ~3;
 
 function u64(view: DataView, off: number, what: string): number {
   const v = view.getBigUint64(off, true);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new UsdtError(`tsbpf: ${what} 0x${v.toString(16)} does not fit in a safe integer`);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER))
+    throw new UsdtError(`tsbpf: ${what} 0x${v.toString(16)} does not fit in a safe integer`);
   return Number(v);
 }
 
@@ -76,7 +77,8 @@ export function parseUsdtNotes(elf: Elf): UsdtNote[] {
     const nameOff = off + 12;
     const descOff = nameOff + align4(namesz);
     const next = descOff + align4(descsz);
-    if (descOff + descsz > d.byteLength) throw new UsdtError(`tsbpf: ${USDT_NOTE_SECTION} is truncated (note at ${off} runs past the section)`);
+    if (descOff + descsz > d.byteLength)
+      throw new UsdtError(`tsbpf: ${USDT_NOTE_SECTION} is truncated (note at ${off} runs past the section)`);
     const owner = decoder.decode(d.subarray(nameOff, nameOff + namesz)).replace(/\0+$/, '');
     off = next;
     if (owner !== NOTE_OWNER || type !== NT_STAPSDT) continue;
@@ -86,14 +88,16 @@ export function parseUsdtNotes(elf: Elf): UsdtNote[] {
     let p = NOTE_ADDRS;
     for (let i = 0; i < 3; i++) {
       const nul = desc.indexOf(0, p);
-      if (nul < 0) throw new UsdtError(`tsbpf: stapsdt note has an unterminated ${['provider', 'name', 'argument'][i]} string`);
+      if (nul < 0)
+        throw new UsdtError(`tsbpf: stapsdt note has an unterminated ${['provider', 'name', 'argument'][i]} string`);
       strings.push(decoder.decode(desc.subarray(p, nul)));
       p = nul + 1;
     }
     const [provider, name, args] = strings as [string, string, string];
     if (!name) throw new UsdtError(`tsbpf: stapsdt note of provider "${provider}" has an empty probe name`);
     out.push({
-      provider, name,
+      provider,
+      name,
       // Some toolchains write ':' for "no arguments" (libbpf treats it as empty too).
       args: args === ':' ? '' : args,
       location: u64(view, descOff, 'probe address'),
@@ -104,10 +108,16 @@ export function parseUsdtNotes(elf: Elf): UsdtNote[] {
   return out;
 }
 
-interface Segment { start: number; end: number; offset: number; exec: boolean }
+interface Segment {
+  start: number;
+  end: number;
+  offset: number;
+  exec: boolean;
+}
 
 function loadSegments(elf: Elf): Segment[] {
-  return elf.programHeaders.filter((p) => p.type === PT_LOAD)
+  return elf.programHeaders
+    .filter((p) => p.type === PT_LOAD)
     .map((p) => ({ start: p.vaddr, end: p.vaddr + p.memsz, offset: p.offset, exec: (p.flags & PF_X) !== 0 }));
 }
 
@@ -116,7 +126,8 @@ function loadSegments(elf: Elf): Segment[] {
  * Throws UsdtError when a site's address is in no loadable segment, or its semaphore is in an executable one.
  */
 export function usdtSites(elf: Elf, provider?: string, name?: string): UsdtSite[] {
-  if (elf.header.type !== ET_EXEC && elf.header.type !== ET_DYN) throw new UsdtError(`tsbpf: USDT needs an executable or shared library (ELF type ${elf.header.type})`);
+  if (elf.header.type !== ET_EXEC && elf.header.type !== ET_DYN)
+    throw new UsdtError(`tsbpf: USDT needs an executable or shared library (ELF type ${elf.header.type})`);
   const segs = loadSegments(elf);
   const baseAddr = elf.section(USDT_BASE_SECTION)?.addr ?? 0;
   const out: UsdtSite[] = [];
@@ -126,12 +137,19 @@ export function usdtSites(elf: Elf, provider?: string, name?: string): UsdtSite[
     // Prelink moves code but not the (non-allocated) notes: .stapsdt.base tells by how much.
     const address = baseAddr && n.base ? n.location + (baseAddr - n.base) : n.location;
     const seg = segs.find((s) => address >= s.start && address < s.end);
-    if (!seg) throw new UsdtError(`tsbpf: USDT ${n.provider}:${n.name} at 0x${address.toString(16)} is in no loadable segment`);
-    if (!seg.exec) throw new UsdtError(`tsbpf: USDT ${n.provider}:${n.name} at 0x${address.toString(16)} is in a non-executable segment`);
+    if (!seg)
+      throw new UsdtError(`tsbpf: USDT ${n.provider}:${n.name} at 0x${address.toString(16)} is in no loadable segment`);
+    if (!seg.exec)
+      throw new UsdtError(
+        `tsbpf: USDT ${n.provider}:${n.name} at 0x${address.toString(16)} is in a non-executable segment`,
+      );
     let semaphoreOffset = 0;
     if (n.semaphore) {
       const ss = segs.find((s) => n.semaphore >= s.start && n.semaphore < s.end);
-      if (!ss || ss.exec) throw new UsdtError(`tsbpf: USDT ${n.provider}:${n.name} semaphore at 0x${n.semaphore.toString(16)} is not in a writable data segment`);
+      if (!ss || ss.exec)
+        throw new UsdtError(
+          `tsbpf: USDT ${n.provider}:${n.name} semaphore at 0x${n.semaphore.toString(16)} is not in a writable data segment`,
+        );
       semaphoreOffset = n.semaphore - ss.start + ss.offset;
     }
     out.push({ ...n, address, fileOffset: address - seg.start + seg.offset, semaphoreOffset });
@@ -143,7 +161,10 @@ export function usdtSites(elf: Elf, provider?: string, name?: string): UsdtSite[
  * The run-time address of a site in a process that mapped the binary, from that process's mappings of it
  * (`/proc/<pid>/maps` lines for the file: start, end, file offset). Needed only without BPF cookies.
  */
-export function usdtRuntimeAddress(fileOffset: number, mappings: readonly { start: number; end: number; offset: number; exec?: boolean }[]): number | undefined {
+export function usdtRuntimeAddress(
+  fileOffset: number,
+  mappings: readonly { start: number; end: number; offset: number; exec?: boolean }[],
+): number | undefined {
   for (const m of mappings) {
     if (m.exec === false) continue;
     if (fileOffset >= m.offset && fileOffset < m.offset + (m.end - m.start)) return m.start - m.offset + fileOffset;
@@ -181,12 +202,22 @@ export interface UsdtArg {
 // struct pt_regs (x86-64) field offsets, with every alias gas may write for the register.
 const X86_REGS: [number, string[]][] = [
   [128, ['rip', 'eip']],
-  [80, ['rax', 'eax', 'ax', 'al']], [40, ['rbx', 'ebx', 'bx', 'bl']], [88, ['rcx', 'ecx', 'cx', 'cl']],
-  [96, ['rdx', 'edx', 'dx', 'dl']], [104, ['rsi', 'esi', 'si', 'sil']], [112, ['rdi', 'edi', 'di', 'dil']],
-  [32, ['rbp', 'ebp', 'bp', 'bpl']], [152, ['rsp', 'esp', 'sp', 'spl']],
-  [72, ['r8', 'r8d', 'r8w', 'r8b']], [64, ['r9', 'r9d', 'r9w', 'r9b']], [56, ['r10', 'r10d', 'r10w', 'r10b']],
-  [48, ['r11', 'r11d', 'r11w', 'r11b']], [24, ['r12', 'r12d', 'r12w', 'r12b']], [16, ['r13', 'r13d', 'r13w', 'r13b']],
-  [8, ['r14', 'r14d', 'r14w', 'r14b']], [0, ['r15', 'r15d', 'r15w', 'r15b']],
+  [80, ['rax', 'eax', 'ax', 'al']],
+  [40, ['rbx', 'ebx', 'bx', 'bl']],
+  [88, ['rcx', 'ecx', 'cx', 'cl']],
+  [96, ['rdx', 'edx', 'dx', 'dl']],
+  [104, ['rsi', 'esi', 'si', 'sil']],
+  [112, ['rdi', 'edi', 'di', 'dil']],
+  [32, ['rbp', 'ebp', 'bp', 'bpl']],
+  [152, ['rsp', 'esp', 'sp', 'spl']],
+  [72, ['r8', 'r8d', 'r8w', 'r8b']],
+  [64, ['r9', 'r9d', 'r9w', 'r9b']],
+  [56, ['r10', 'r10d', 'r10w', 'r10b']],
+  [48, ['r11', 'r11d', 'r11w', 'r11b']],
+  [24, ['r12', 'r12d', 'r12w', 'r12b']],
+  [16, ['r13', 'r13d', 'r13w', 'r13b']],
+  [8, ['r14', 'r14d', 'r14w', 'r14b']],
+  [0, ['r15', 'r15d', 'r15w', 'r15b']],
 ];
 const X86_REG_OFFSET = new Map(X86_REGS.flatMap(([off, names]) => names.map((n) => [n, off] as const)));
 const ARM64_SP = 248; // user_pt_regs: regs[31], sp, pc, pstate
@@ -209,19 +240,28 @@ export function usdtRegisterOffset(reg: string, arch: UsdtArch = 'x86_64'): numb
 export function usdtArchOf(elf: Elf): UsdtArch {
   if (elf.header.machine === EM_X86_64) return 'x86_64';
   if (elf.header.machine === EM_AARCH64) return 'arm64';
-  throw new UsdtError(`tsbpf: USDT argument specs of ELF machine ${elf.header.machine} are not supported (x86-64 and arm64 are)`);
+  throw new UsdtError(
+    `tsbpf: USDT argument specs of ELF machine ${elf.header.machine} are not supported (x86-64 and arm64 are)`,
+  );
 }
 
 const NUM = '[-+]?(?:0x[0-9a-fA-F]+|\\d+)';
 // x86-64 AT&T operands: $imm | %reg | [off](%base[,%index[,scale]])
-const X86_ARG = new RegExp(`\\s*(-?\\d+)\\s*@\\s*(?:\\$(${NUM})|%([a-z0-9]+)|(${NUM})?\\(\\s*%([a-z0-9]+)\\s*(?:,\\s*%([a-z0-9]+)\\s*(?:,\\s*(\\d+)\\s*)?)?\\))(?=\\s|$)`, 'y');
+const X86_ARG = new RegExp(
+  `\\s*(-?\\d+)\\s*@\\s*(?:\\$(${NUM})|%([a-z0-9]+)|(${NUM})?\\(\\s*%([a-z0-9]+)\\s*(?:,\\s*%([a-z0-9]+)\\s*(?:,\\s*(\\d+)\\s*)?)?\\))(?=\\s|$)`,
+  'y',
+);
 // arm64: [reg, off] | [reg] | imm | reg
-const ARM_ARG = new RegExp(`\\s*(-?\\d+)\\s*@\\s*(?:\\[\\s*([a-z0-9]+)\\s*(?:,\\s*#?(${NUM})\\s*)?\\]|#?(${NUM})|([a-z][a-z0-9]*))(?=\\s|$)`, 'y');
+const ARM_ARG = new RegExp(
+  `\\s*(-?\\d+)\\s*@\\s*(?:\\[\\s*([a-z0-9]+)\\s*(?:,\\s*#?(${NUM})\\s*)?\\]|#?(${NUM})|([a-z][a-z0-9]*))(?=\\s|$)`,
+  'y',
+);
 
 function sizeOf(raw: string, spec: string): { size: UsdtArg['size']; signed: boolean } {
   const n = Number(raw);
   const size = Math.abs(n);
-  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) throw new UsdtError(`tsbpf: USDT argument "${spec}" has size ${raw}; only 1, 2, 4 and 8 bytes are supported`);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8)
+    throw new UsdtError(`tsbpf: USDT argument "${spec}" has size ${raw}; only 1, 2, 4 and 8 bytes are supported`);
   return { size, signed: n < 0 };
 }
 
@@ -233,27 +273,64 @@ export function parseUsdtArgs(args: string, arch: UsdtArch = 'x86_64'): UsdtArg[
   while (args.slice(pos).trim() !== '') {
     re.lastIndex = pos;
     const m = re.exec(args);
-    if (!m) throw new UsdtError(`tsbpf: cannot decode USDT argument #${out.length} "${args.slice(pos).trim().split(/\s+/)[0]}" (${arch}) in "${args}"`);
-    if (out.length >= USDT_MAX_ARGS) throw new UsdtError(`tsbpf: USDT spec "${args}" has more than ${USDT_MAX_ARGS} arguments`);
+    if (!m)
+      throw new UsdtError(
+        `tsbpf: cannot decode USDT argument #${out.length} "${args.slice(pos).trim().split(/\s+/)[0]}" (${arch}) in "${args}"`,
+      );
+    if (out.length >= USDT_MAX_ARGS)
+      throw new UsdtError(`tsbpf: USDT spec "${args}" has more than ${USDT_MAX_ARGS} arguments`);
     pos = re.lastIndex;
     const spec = m[0].trim();
     const { size, signed } = sizeOf(m[1]!, spec);
     if (arch === 'x86_64') {
       if (m[2] !== undefined) out.push({ kind: 'const', size, signed, value: BigInt(m[2]) });
-      else if (m[3] !== undefined) out.push({ kind: 'reg', size, signed, value: 0n, register: m[3], registerOffset: usdtRegisterOffset(m[3]) });
-      else if (m[6] === undefined) out.push({ kind: 'deref', size, signed, value: BigInt(m[4] ?? 0), register: m[5]!, registerOffset: usdtRegisterOffset(m[5]!) });
+      else if (m[3] !== undefined)
+        out.push({ kind: 'reg', size, signed, value: 0n, register: m[3], registerOffset: usdtRegisterOffset(m[3]) });
+      else if (m[6] === undefined)
+        out.push({
+          kind: 'deref',
+          size,
+          signed,
+          value: BigInt(m[4] ?? 0),
+          register: m[5]!,
+          registerOffset: usdtRegisterOffset(m[5]!),
+        });
       else {
         const scale = Number(m[7] ?? 1);
-        if (scale !== 1 && scale !== 2 && scale !== 4 && scale !== 8) throw new UsdtError(`tsbpf: USDT argument "${spec}" has scale ${scale}; expected 1, 2, 4 or 8`);
+        if (scale !== 1 && scale !== 2 && scale !== 4 && scale !== 8)
+          throw new UsdtError(`tsbpf: USDT argument "${spec}" has scale ${scale}; expected 1, 2, 4 or 8`);
         out.push({
-          kind: 'sib', size, signed, value: BigInt(m[4] ?? 0), register: m[5]!, registerOffset: usdtRegisterOffset(m[5]!),
-          indexRegister: m[6], indexRegisterOffset: usdtRegisterOffset(m[6]), scale,
+          kind: 'sib',
+          size,
+          signed,
+          value: BigInt(m[4] ?? 0),
+          register: m[5]!,
+          registerOffset: usdtRegisterOffset(m[5]!),
+          indexRegister: m[6],
+          indexRegisterOffset: usdtRegisterOffset(m[6]),
+          scale,
         });
       }
     } else {
-      if (m[2] !== undefined) out.push({ kind: 'deref', size, signed, value: BigInt(m[3] ?? 0), register: m[2], registerOffset: usdtRegisterOffset(m[2], 'arm64') });
+      if (m[2] !== undefined)
+        out.push({
+          kind: 'deref',
+          size,
+          signed,
+          value: BigInt(m[3] ?? 0),
+          register: m[2],
+          registerOffset: usdtRegisterOffset(m[2], 'arm64'),
+        });
       else if (m[4] !== undefined) out.push({ kind: 'const', size, signed, value: BigInt(m[4]) });
-      else out.push({ kind: 'reg', size, signed, value: 0n, register: m[5]!, registerOffset: usdtRegisterOffset(m[5]!, 'arm64') });
+      else
+        out.push({
+          kind: 'reg',
+          size,
+          signed,
+          value: 0n,
+          register: m[5]!,
+          registerOffset: usdtRegisterOffset(m[5]!, 'arm64'),
+        });
     }
   }
   return out;
@@ -288,14 +365,21 @@ export const USDT_SPEC_LAYOUT_V2: UsdtSpecLayout = { argSize: 24, regOff: 14, si
 export function usdtSpecLayout(valueSize: number): UsdtSpecLayout {
   if (valueSize === USDT_SPEC_LAYOUT_V1.valueSize) return USDT_SPEC_LAYOUT_V1;
   if (valueSize === USDT_SPEC_LAYOUT_V2.valueSize) return USDT_SPEC_LAYOUT_V2;
-  throw new UsdtError(`tsbpf: __bpf_usdt_specs has value size ${valueSize}; expected ${USDT_SPEC_LAYOUT_V1.valueSize} (usdt.bpf.h < libbpf 1.7) or ${USDT_SPEC_LAYOUT_V2.valueSize} (1.7+)`);
+  throw new UsdtError(
+    `tsbpf: __bpf_usdt_specs has value size ${valueSize}; expected ${USDT_SPEC_LAYOUT_V1.valueSize} (usdt.bpf.h < libbpf 1.7) or ${USDT_SPEC_LAYOUT_V2.valueSize} (1.7+)`,
+  );
 }
 
 const MASK64 = (1n << 64n) - 1n;
 
 /** Encodes a site's arguments and the user's USDT cookie as a `struct __bpf_usdt_spec` value. */
-export function encodeUsdtSpec(args: readonly UsdtArg[], cookie: bigint = 0n, layout: UsdtSpecLayout = USDT_SPEC_LAYOUT_V1): Uint8Array {
-  if (args.length > USDT_MAX_ARGS) throw new UsdtError(`tsbpf: ${args.length} USDT arguments; the spec holds ${USDT_MAX_ARGS}`);
+export function encodeUsdtSpec(
+  args: readonly UsdtArg[],
+  cookie: bigint = 0n,
+  layout: UsdtSpecLayout = USDT_SPEC_LAYOUT_V1,
+): Uint8Array {
+  if (args.length > USDT_MAX_ARGS)
+    throw new UsdtError(`tsbpf: ${args.length} USDT arguments; the spec holds ${USDT_MAX_ARGS}`);
   const out = new Uint8Array(layout.valueSize);
   const v = new DataView(out.buffer);
   args.forEach((a, i) => {
@@ -303,7 +387,10 @@ export function encodeUsdtSpec(args: readonly UsdtArg[], cookie: bigint = 0n, la
     v.setBigUint64(o, a.value & MASK64, true);
     v.setUint8(o + 8, USDT_ARG_TYPE[a.kind]);
     if (a.kind === 'sib') {
-      if (!layout.sib) throw new UsdtError(`tsbpf: USDT argument #${i} uses base+index*scale addressing, which needs usdt.bpf.h from libbpf 1.7 or later (this object's is older)`);
+      if (!layout.sib)
+        throw new UsdtError(
+          `tsbpf: USDT argument #${i} uses base+index*scale addressing, which needs usdt.bpf.h from libbpf 1.7 or later (this object's is older)`,
+        );
       v.setUint16(o + 10, (a.indexRegisterOffset! & 0xfff) | (Math.log2(a.scale!) << 12), true);
     }
     v.setInt16(o + layout.regOff, a.registerOffset ?? 0, true);

@@ -36,8 +36,14 @@ test('iter/task: read() returns what the program printed, including this process
   assert.equal(link.info().type, 'iter');
   const tasks = parseTasks(link.read());
   assert.ok(tasks.length > 10, `only ${tasks.length} tasks`);
-  assert.ok(tasks.some((t) => t.tid === process.pid && t.pid === process.pid && t.comm === comm), `no "${process.pid} ${process.pid} ${comm}" line`);
-  assert.ok(tasks.some((t) => t.tid === process.ppid && t.pid === process.ppid), 'no line for the parent process');
+  assert.ok(
+    tasks.some((t) => t.tid === process.pid && t.pid === process.pid && t.comm === comm),
+    `no "${process.pid} ${process.pid} ${comm}" line`,
+  );
+  assert.ok(
+    tasks.some((t) => t.tid === process.ppid && t.pid === process.ppid),
+    'no line for the parent process',
+  );
   // Each read runs the iterator afresh.
   assert.ok(parseTasks(link.read()).some((t) => t.tid === process.pid));
 });
@@ -45,13 +51,21 @@ test('iter/task: read() returns what the program printed, including this process
 test('iter/task narrowed to one pid lists exactly its threads', () => {
   using link = obj.programs.dump_task!.program.attachIter({ task: { pid: process.pid } });
   const tasks = parseTasks(link.read());
-  const threads = readdirSync(`/proc/${process.pid}/task`).map(Number).sort((a, b) => a - b);
-  assert.ok(tasks.every((t) => t.pid === process.pid), JSON.stringify(tasks));
+  const threads = readdirSync(`/proc/${process.pid}/task`)
+    .map(Number)
+    .sort((a, b) => a - b);
+  assert.ok(
+    tasks.every((t) => t.pid === process.pid),
+    JSON.stringify(tasks),
+  );
   assert.ok(tasks.some((t) => t.tid === process.pid && t.comm === comm));
   // Node's worker threads may come and go between the two looks, but the main thread and most others stay.
   assert.ok(tasks.length >= 1 && tasks.length <= threads.length + 4);
   using one = obj.programs.dump_task!.program.attachIter({ task: { tid: process.pid } });
-  assert.deepEqual(parseTasks(one.read()).map((t) => t.tid), [process.pid]);
+  assert.deepEqual(
+    parseTasks(one.read()).map((t) => t.tid),
+    [process.pid],
+  );
 });
 
 test('iter/bpf_map_elem narrowed to a map prints its elements; chunks() yields the same bytes', async (t) => {
@@ -80,10 +94,13 @@ test('iter/bpf_map_elem narrowed to a map prints its elements; chunks() yields t
   for await (const c of link) all += c.toString();
   assert.equal(all, text);
   // bpf_map_elem needs a map: the kernel refuses the link without one.
-  assert.throws(() => elemObj.programs.dump_elem!.program.attachIter(), (e: unknown) => e instanceof BpfError && e.code === 'EINVAL');
+  assert.throws(
+    () => elemObj.programs.dump_elem!.program.attachIter(),
+    (e: unknown) => e instanceof BpfError && e.code === 'EINVAL',
+  );
 });
 
-test('iter/bpf_map lists maps, including this object\'s', () => {
+test("iter/bpf_map lists maps, including this object's", () => {
   using link = obj.programs.dump_maps!.program.attachIter();
   const id = obj.map('vals').info().id;
   assert.match(link.read(), new RegExp(`^${id} vals 64$`, 'm'));
@@ -92,14 +109,20 @@ test('iter/bpf_map lists maps, including this object\'s', () => {
 test('auto-attach from SEC("iter/task") gives an IterLink', () => {
   const link = obj.programs.dump_task!.attach({ iter: { task: { tid: process.pid } } });
   assert.ok(link instanceof IterLink);
-  assert.deepEqual(parseTasks((link as IterLink).read()).map((t) => t.pid), [process.pid]);
+  assert.deepEqual(
+    parseTasks((link as IterLink).read()).map((t) => t.pid),
+    [process.pid],
+  );
   link.close();
 });
 
 test('chunks() of iter/task: small chunks reassemble into the whole text', async () => {
   using link = obj.programs.dump_task!.program.attachIter({ task: { tid: process.pid } });
   const chunks: Buffer[] = [];
-  for await (const c of link.chunks({ size: 8 })) { assert.ok(c.byteLength <= 8); chunks.push(c); }
+  for await (const c of link.chunks({ size: 8 })) {
+    assert.ok(c.byteLength <= 8);
+    chunks.push(c);
+  }
   assert.ok(chunks.length > 2);
   assert.equal(Buffer.concat(chunks).toString(), `tid pid comm\n${process.pid} ${process.pid} ${comm}\n`);
   let all = '';
@@ -111,7 +134,10 @@ test('Program.loadIter with asm; unknown targets and wrong programs are refused 
   using p = Program.loadIter({ target: 'task', instructions: [asm.mov64(R0, 0), asm.exit()] });
   using link = p.attachIter();
   assert.equal(link.read(), '');
-  assert.throws(() => iterTargetBtfId('no_such_iterator'), (e: unknown) => e instanceof AttachError && e.code === 'ENOENT');
+  assert.throws(
+    () => iterTargetBtfId('no_such_iterator'),
+    (e: unknown) => e instanceof AttachError && e.code === 'ENOENT',
+  );
   assert.throws(() => p.attachIter({ task: { pid: 1, tid: 1 } }), /exactly one/);
   assert.throws(() => p.attachIter({ map: { fd: 3 }, task: { pid: 1 } }), /one of/);
   using xdp = Program.load({ type: 'xdp', instructions: [asm.mov64(R0, 2), asm.exit()] });
@@ -120,5 +146,13 @@ test('Program.loadIter with asm; unknown targets and wrong programs are refused 
   assert.throws(() => link.read(), /closed/);
 });
 
-function u32(n: number): Uint8Array { const b = new Uint8Array(4); new DataView(b.buffer).setUint32(0, n, true); return b; }
-function u64(n: bigint): Uint8Array { const b = new Uint8Array(8); new DataView(b.buffer).setBigUint64(0, n, true); return b; }
+function u32(n: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+}
+function u64(n: bigint): Uint8Array {
+  const b = new Uint8Array(8);
+  new DataView(b.buffer).setBigUint64(0, n, true);
+  return b;
+}

@@ -3,7 +3,24 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { existsSync, rmSync } from 'node:fs';
-import { asm, AsmInput, AttachError, BpfMap, Link, Program, R0, R1, R2, R3, R4, R5, R6, R7, t, interfaceIndex } from '../../src/index.js';
+import {
+  asm,
+  type AsmInput,
+  AttachError,
+  BpfMap,
+  Link,
+  Program,
+  R0,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  t,
+  interfaceIndex,
+} from '../../src/index.js';
 import { incrementR7 } from '../support/attach-progs.js';
 
 // One veth pair: HOST in our namespace (where programs attach), PEER inside a namespace of its own.
@@ -17,7 +34,8 @@ const PEER_IP = NET.replace(/\d+$/, (x) => String(Number(x) + 2));
 const PIN_DIR = `/sys/fs/bpf/tsbpf-test-${pid}`;
 
 const ip = (...args: string[]) => execFileSync('ip', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-const inNs = (...cmd: string[]) => execFileSync('ip', ['netns', 'exec', NS, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const inNs = (...cmd: string[]) =>
+  execFileSync('ip', ['netns', 'exec', NS, ...cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 before(() => {
   ip('netns', 'add', NS);
@@ -31,15 +49,26 @@ before(() => {
 });
 
 after(() => {
-  try { ip('link', 'del', HOST); } catch { /* already gone with the namespace */ }
-  try { ip('netns', 'del', NS); } catch { /* not created */ }
+  try {
+    ip('link', 'del', HOST);
+  } catch {
+    /* already gone with the namespace */
+  }
+  try {
+    ip('netns', 'del', NS);
+  } catch {
+    /* not created */
+  }
   rmSync(PIN_DIR, { recursive: true, force: true });
 });
 
 /** Parses eth + IPv4 from (R2 = data, R3 = data_end); R7 = IP protocol; jumps to 'pass' for anything else. */
 const ipv4Proto: AsmInput = [
-  asm.mov64(R4, R2), asm.add64(R4, 34), asm.jgt(R4, R3, 'pass'),
-  asm.ldxh(R5, R2, 12), asm.jne(R5, 0x0008, 'pass'), // ethertype 0x0800, read little-endian
+  asm.mov64(R4, R2),
+  asm.add64(R4, 34),
+  asm.jgt(R4, R3, 'pass'),
+  asm.ldxh(R5, R2, 12),
+  asm.jne(R5, 0x0008, 'pass'), // ethertype 0x0800, read little-endian
   asm.ldxb(R7, R2, 23),
 ];
 
@@ -47,22 +76,37 @@ const ipv4Proto: AsmInput = [
 function protoCounter(counts: BpfMap, dataOff: number, dataEndOff: number, pass: number, udpVerdict: number): AsmInput {
   return [
     asm.mov64(R6, R1),
-    asm.ldxw(R2, R6, dataOff), asm.ldxw(R3, R6, dataEndOff),
+    asm.ldxw(R2, R6, dataOff),
+    asm.ldxw(R3, R6, dataEndOff),
     ipv4Proto,
     incrementR7(counts),
-    asm.label('out'), asm.jeq(R7, 17, 'udp'),
-    asm.label('pass'), asm.mov64(R0, pass), asm.exit(),
-    asm.label('udp'), asm.mov64(R0, udpVerdict), asm.exit(),
+    asm.label('out'),
+    asm.jeq(R7, 17, 'udp'),
+    asm.label('pass'),
+    asm.mov64(R0, pass),
+    asm.exit(),
+    asm.label('udp'),
+    asm.mov64(R0, udpVerdict),
+    asm.exit(),
   ];
 }
-const XDP_DROP = 1, XDP_PASS = 2, TCX_PASS = 0;
-const xdpProgram = (counts: BpfMap, udp = XDP_PASS) => Program.load({ type: 'xdp', instructions: protoCounter(counts, 0, 4, XDP_PASS, udp) });
-const tcProgram = (counts: BpfMap) => Program.load({ type: 'sched_cls', instructions: protoCounter(counts, 76, 80, TCX_PASS, TCX_PASS) });
+const XDP_DROP = 1,
+  XDP_PASS = 2,
+  TCX_PASS = 0;
+const xdpProgram = (counts: BpfMap, udp = XDP_PASS) =>
+  Program.load({ type: 'xdp', instructions: protoCounter(counts, 0, 4, XDP_PASS, udp) });
+const tcProgram = (counts: BpfMap) =>
+  Program.load({ type: 'sched_cls', instructions: protoCounter(counts, 76, 80, TCX_PASS, TCX_PASS) });
 const newCounts = () => BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 256 });
 
 /** Pings HOST from the namespace `n` times; true when all replies came back. */
 function ping(n: number): boolean {
-  try { inNs('ping', '-c', String(n), '-i', '0.1', '-W', '1', HOST_IP); return true; } catch { return false; }
+  try {
+    inNs('ping', '-c', String(n), '-i', '0.1', '-W', '1', HOST_IP);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Sends `n` UDP datagrams from the namespace to HOST:port; resolves with how many a socket on HOST received. */
@@ -70,7 +114,9 @@ async function udp(n: number): Promise<number> {
   const sock = createSocket('udp4');
   await new Promise<void>((r) => sock.bind(0, HOST_IP, r));
   let got = 0;
-  sock.on('message', () => { got++; });
+  sock.on('message', () => {
+    got++;
+  });
   const port = sock.address().port;
   inNs('bash', '-c', `for i in $(seq ${n}); do echo x > /dev/udp/${HOST_IP}/${port}; done`);
   const deadline = Date.now() + 1000;
@@ -95,7 +141,8 @@ test('XDP (generic mode) counts the namespace traffic by protocol; close leaves 
   assert.equal(counts.lookup(1), 3n, 'ICMP echo requests');
   assert.equal(counts.lookup(17), 4n, 'UDP datagrams');
   const progId = prog.info().id;
-  link.close(); prog.close();
+  link.close();
+  prog.close();
   assert.ok(!xdpShown(), 'no xdp after close');
   assert.ok(!Link.ids().includes(info.id));
   assert.ok(!Link.programIds().includes(progId));
@@ -146,7 +193,8 @@ test('TCX ingress and egress count both directions; detach() stops it at once', 
   assert.ok(ping(1));
   assert.equal(inCounts.lookup(1), 3n, 'detached: no more counting');
   assert.equal(outCounts.lookup(1), 4n);
-  ingress.close(); egress.close();
+  ingress.close();
+  egress.close();
   const live = new Set(Link.ids());
   assert.ok(ids.every((i) => !live.has(i)));
 });
@@ -155,9 +203,19 @@ test('network attach errors: missing interface, wrong program type, bad mode', (
   using counts = newCounts();
   using xdp = xdpProgram(counts);
   using tc = tcProgram(counts);
-  assert.throws(() => xdp.attachXdp('tsbpf-nope0'), (e: unknown) => e instanceof AttachError && e.code === 'ENODEV' && /no network interface named "tsbpf-nope0"/.test(e.message));
-  assert.throws(() => xdp.attachXdp(999999), (e: unknown) => e instanceof AttachError && e.code === 'ENODEV');
-  assert.throws(() => tc.attachTcx('tsbpf-nope0', 'ingress'), (e: unknown) => e instanceof AttachError && e.code === 'ENODEV');
+  assert.throws(
+    () => xdp.attachXdp('tsbpf-nope0'),
+    (e: unknown) =>
+      e instanceof AttachError && e.code === 'ENODEV' && /no network interface named "tsbpf-nope0"/.test(e.message),
+  );
+  assert.throws(
+    () => xdp.attachXdp(999999),
+    (e: unknown) => e instanceof AttachError && e.code === 'ENODEV',
+  );
+  assert.throws(
+    () => tc.attachTcx('tsbpf-nope0', 'ingress'),
+    (e: unknown) => e instanceof AttachError && e.code === 'ENODEV',
+  );
   assert.throws(() => tc.attachXdp(HOST), /is of type sched_cls, but XDP on .* needs a xdp program/);
   assert.throws(() => xdp.attachTcx(HOST, 'ingress'), /needs a sched_cls or sched_act program/);
   assert.throws(() => xdp.attachXdp(HOST, { mode: 'turbo' as never }), /XDP mode must be one of/);

@@ -17,14 +17,25 @@ const DROP = 0x58; // 'X'
 /** socket_filter: 0 (drop) when the byte at `at` is 'X', else keep the whole packet. */
 function dropX(at: number): Program {
   return Program.load({
-    type: 'socket_filter', name: 'drop_x',
+    type: 'socket_filter',
+    name: 'drop_x',
     instructions: [
       asm.mov64(R6, R1),
-      asm.mov64(R1, R6), asm.mov64(R2, at), asm.mov64(R3, R10), asm.add64(R3, -8), asm.mov64(R4, 1), asm.call('skb_load_bytes'),
+      asm.mov64(R1, R6),
+      asm.mov64(R2, at),
+      asm.mov64(R3, R10),
+      asm.add64(R3, -8),
+      asm.mov64(R4, 1),
+      asm.call('skb_load_bytes'),
       asm.jne(R0, 0, 'keep'),
-      asm.ldxb(R1, R10, -8), asm.jeq(R1, DROP, 'drop'),
-      asm.label('keep'), asm.mov64(R0, 0xffff), asm.exit(),
-      asm.label('drop'), asm.mov64(R0, 0), asm.exit(),
+      asm.ldxb(R1, R10, -8),
+      asm.jeq(R1, DROP, 'drop'),
+      asm.label('keep'),
+      asm.mov64(R0, 0xffff),
+      asm.exit(),
+      asm.label('drop'),
+      asm.mov64(R0, 0),
+      asm.exit(),
     ],
   });
 }
@@ -36,11 +47,13 @@ async function exchange(rx: dgram.Socket, payloads: string[]): Promise<string[]>
   rx.on('message', onMsg);
   const tx = dgram.createSocket('udp4');
   try {
-    for (const p of payloads) await new Promise<void>((res, rej) => tx.send(p, rx.address().port, '127.0.0.1', (e) => (e ? rej(e) : res())));
+    for (const p of payloads)
+      await new Promise<void>((res, rej) => tx.send(p, rx.address().port, '127.0.0.1', (e) => (e ? rej(e) : res())));
     // Loopback delivery is synchronous with send; the quiet period only lets the events run. The last payload
     // always passes, so waiting for it bounds the wait without a timer guess.
     const deadline = Date.now() + 2000;
-    while (!got.includes(payloads[payloads.length - 1]!) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+    while (!got.includes(payloads[payloads.length - 1]!) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setImmediate(r));
   } finally {
     tx.close();
@@ -114,7 +127,10 @@ test('bad targets: wrong program type, unbound socket, not a socket', async () =
     // A file is not a socket: the kernel says ENOTSOCK.
     const file = openSync('/dev/null', 'r');
     try {
-      assert.throws(() => prog.attachSocket(file), (e: unknown) => e instanceof BpfError && e.code === 'ENOTSOCK');
+      assert.throws(
+        () => prog.attachSocket(file),
+        (e: unknown) => e instanceof BpfError && e.code === 'ENOTSOCK',
+      );
     } finally {
       closeSync(file);
     }

@@ -13,7 +13,9 @@ after(() => rmSync(dir, { recursive: true, force: true }));
 // A small binary: calls tsbpf_target(i) n times (after a line on stdin when given "wait").
 const src = join(dir, 'target.c');
 const bin = join(dir, 'target');
-writeFileSync(src, `
+writeFileSync(
+  src,
+  `
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,16 +26,25 @@ int main(int argc, char **argv) {
   for (int i = 0; i < n; i++) s += tsbpf_target(i);
   return s == -1;
 }
-`);
+`,
+);
 execFileSync('gcc', ['-O1', '-o', bin, src]);
 
 /** uretprobe: adds pt_regs->ax (the return value, offset 80) into slot 0. */
 function sumReturns(map: BpfMap) {
   return [
-    asm.mov64(R6, R1), asm.ldxdw(R6, R6, 80),
-    asm.stw(R10, -4, 0), asm.ldMapFd(R1, map), asm.mov64(R2, R10), asm.add64(R2, -4), asm.call('map_lookup_elem'),
-    asm.jeq(R0, 0, 'out'), asm.atomicAdd64(R0, 0, R6),
-    asm.label('out'), asm.mov64(R0, 0), asm.exit(),
+    asm.mov64(R6, R1),
+    asm.ldxdw(R6, R6, 80),
+    asm.stw(R10, -4, 0),
+    asm.ldMapFd(R1, map),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
+    asm.call('map_lookup_elem'),
+    asm.jeq(R0, 0, 'out'),
+    asm.atomicAdd64(R0, 0, R6),
+    asm.label('out'),
+    asm.mov64(R0, 0),
+    asm.exit(),
   ];
 }
 
@@ -54,7 +65,10 @@ test('uprobe on a function of a binary counts calls from a child; uretprobe sees
   assert.equal(sums.lookup(0), 42n); // 2 * (0 + 1 + ... + 6)
   const ids = [info.id, l2.info().id];
   const progs = [entry.info().id, ret.info().id];
-  l1.close(); l2.close(); entry.close(); ret.close();
+  l1.close();
+  l2.close();
+  entry.close();
+  ret.close();
   spawnSync(bin, ['3']);
   assert.equal(calls.lookup(0), 7n, 'nothing counted after close');
   const live = new Set(Link.ids());
@@ -82,11 +96,20 @@ test('uprobe by offset, limited to one pid', async () => {
 
 test('uprobe errors: missing binary, missing symbol, wrong program type', () => {
   using kp = Program.load({ type: 'kprobe', instructions: [asm.mov64(R0, 0), asm.exit()] });
-  assert.throws(() => kp.attachUprobe({ binary: join(dir, 'nope'), symbol: 'x' }), (e: unknown) => e instanceof AttachError && e.code === 'ENOENT' && /no such file/.test(e.message));
-  assert.throws(() => kp.attachUprobe({ binary: bin, symbol: 'no_such_fn' }), (e: unknown) => e instanceof AttachError && /no function symbol "no_such_fn"/.test(e.message));
+  assert.throws(
+    () => kp.attachUprobe({ binary: join(dir, 'nope'), symbol: 'x' }),
+    (e: unknown) => e instanceof AttachError && e.code === 'ENOENT' && /no such file/.test(e.message),
+  );
+  assert.throws(
+    () => kp.attachUprobe({ binary: bin, symbol: 'no_such_fn' }),
+    (e: unknown) => e instanceof AttachError && /no function symbol "no_such_fn"/.test(e.message),
+  );
   assert.throws(() => kp.attachUprobe({ binary: bin } as never), /needs a symbol or an offset/);
   using tp = Program.load({ type: 'tracepoint', instructions: [asm.mov64(R0, 0), asm.exit()] });
-  assert.throws(() => tp.attachUprobe({ binary: bin, symbol: 'tsbpf_target' }), /is of type tracepoint, but uprobe needs a kprobe program/);
+  assert.throws(
+    () => tp.attachUprobe({ binary: bin, symbol: 'tsbpf_target' }),
+    /is of type tracepoint, but uprobe needs a kprobe program/,
+  );
   // A libc symbol resolves through the library search path.
   assert.ok(uprobeOffset('libc.so.6', 'getpid') > 0);
 });

@@ -24,7 +24,8 @@ const TARGET = join(FIXTURE_OUT, 'usdt_target');
 execFileSync('gcc', ['-O1', '-g', '-o', TARGET, join(FIXTURE_SRC, 'usdt_target.c')]);
 const THROWER = join(FIXTURE_OUT, 'usdt_thrower');
 execFileSync('g++', ['-O1', '-o', THROWER, '-x', 'c++', '-'], {
-  input: '#include <cstdio>\n#include <stdexcept>\nint main() { char l[64]; int n = 0; while (fgets(l, sizeof l, stdin)) { try { throw std::runtime_error("x"); } catch (const std::exception &) { n++; } printf("caught %d\\n", n); fflush(stdout); } }\n',
+  input:
+    '#include <cstdio>\n#include <stdexcept>\nint main() { char l[64]; int n = 0; while (fgets(l, sizeof l, stdin)) { try { throw std::runtime_error("x"); } catch (const std::exception &) { n++; } printf("caught %d\\n", n); fflush(stdout); } }\n',
 });
 
 const obj = BpfObject.open(compileFixture('usdt_args', [`-DUSDT_TARGET="${TARGET}"`]));
@@ -35,22 +36,48 @@ const seen = obj.map('seen') as BpfMap;
 /** struct seen at slot i: args[8], cnt, argc, cookie, err (all s64). */
 function slot(i: number): { args: bigint[]; cnt: number; argc: number; cookie: bigint; err: number } {
   const v = seen.lookup(i) as { args: bigint[]; cnt: bigint; argc: bigint; cookie: bigint; err: bigint };
-  return { args: [...v.args].map(BigInt), cnt: Number(v.cnt), argc: Number(v.argc), cookie: BigInt(v.cookie), err: Number(v.err) };
+  return {
+    args: [...v.args].map(BigInt),
+    cnt: Number(v.cnt),
+    argc: Number(v.argc),
+    cookie: BigInt(v.cookie),
+    err: Number(v.err),
+  };
 }
 
 /** A running target: send() makes it fire once and resolves with its "fired n sema s" line. */
-function start(bin: string): { child: ChildProcessWithoutNullStreams; next(): Promise<string>; send(): Promise<string>; stop(): Promise<void> } {
+function start(bin: string): {
+  child: ChildProcessWithoutNullStreams;
+  next(): Promise<string>;
+  send(): Promise<string>;
+  stop(): Promise<void>;
+} {
   const child = spawn(bin, [], { stdio: ['pipe', 'pipe', 'pipe'] });
   const lines = createInterface({ input: child.stdout });
   const queue: ((l: string) => void)[] = [];
   const early: string[] = [];
-  lines.on('line', (l) => { const w = queue.shift(); if (w) w(l); else early.push(l); });
-  const next = () => new Promise<string>((res) => { const l = early.shift(); if (l !== undefined) res(l); else queue.push(res); });
+  lines.on('line', (l) => {
+    const w = queue.shift();
+    if (w) w(l);
+    else early.push(l);
+  });
+  const next = () =>
+    new Promise<string>((res) => {
+      const l = early.shift();
+      if (l !== undefined) res(l);
+      else queue.push(res);
+    });
   return {
     child,
     next,
-    send: () => { child.stdin.write('go\n'); return next(); },
-    stop: async () => { child.stdin.end(); if (child.exitCode === null) await new Promise((r) => child.once('exit', r)); },
+    send: () => {
+      child.stdin.write('go\n');
+      return next();
+    },
+    stop: async () => {
+      child.stdin.end();
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+    },
   };
 }
 
@@ -67,7 +94,13 @@ test('tsbpf_test:args: every argument (registers, stack memory, constant; 1-8 by
   if (!requireFeature(t, 'uprobes')) return;
   const target = await ready(TARGET);
   try {
-    using link = obj.programs.on_args!.program.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'args', pid: target.child.pid, cookie: 0xfeedn });
+    using link = obj.programs.on_args!.program.attachUsdt({
+      binary: TARGET,
+      provider: 'tsbpf_test',
+      name: 'args',
+      pid: target.child.pid,
+      cookie: 0xfeedn,
+    });
     assert.ok(link instanceof UsdtLink);
     assert.equal(link.sites.length, 1);
     assert.equal(link.size, 1);
@@ -97,7 +130,10 @@ test('auto-attach from SEC("usdt/<path>:tsbpf_test:args") with BPF_USDT argument
     await target.send();
     const s = slot(1);
     assert.equal(s.cnt, 2);
-    assert.deepEqual(s.args, EXPECTED(2).map((v, i) => (i === 0 ? BigInt.asIntN(8, v) : v)));
+    assert.deepEqual(
+      s.args,
+      EXPECTED(2).map((v, i) => (i === 0 ? BigInt.asIntN(8, v) : v)),
+    );
     link.close();
   } finally {
     await target.stop();
@@ -109,7 +145,12 @@ test('semaphores: the kernel bumps the .probes counter while attached, so the ga
   const target = await ready(TARGET);
   try {
     assert.equal(await target.send(), 'fired 1 sema 0');
-    const link = obj.programs.on_sema!.program.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'sema', pid: target.child.pid });
+    const link = obj.programs.on_sema!.program.attachUsdt({
+      binary: TARGET,
+      provider: 'tsbpf_test',
+      name: 'sema',
+      pid: target.child.pid,
+    });
     assert.notEqual(link.sites[0]!.semaphoreOffset, 0);
     assert.equal(await target.send(), 'fired 2 sema 1');
     assert.equal(await target.send(), 'fired 3 sema 1');
@@ -123,7 +164,7 @@ test('semaphores: the kernel bumps the .probes counter while attached, so the ga
   }
 });
 
-test('libstdcxx:throw in libstdc++ (auto-attached, system-wide) counts a C++ program\'s throws', async (t) => {
+test("libstdcxx:throw in libstdc++ (auto-attached, system-wide) counts a C++ program's throws", async (t) => {
   if (!requireFeature(t, 'uprobes')) return;
   const before = slot(3).cnt;
   const link = obj.programs.on_throw!.attach();
@@ -145,14 +186,23 @@ test('spec ids are reused after close; bad targets are clear errors', async (t) 
   if (!requireFeature(t, 'uprobes')) return;
   const prog = obj.programs.on_args!.program;
   for (let i = 0; i < 300; i++) prog.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'args' }).close(); // > 256 specs: ids come back
-  assert.throws(() => prog.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'nope' }), (e: unknown) => e instanceof AttachError && e.code === 'ENOENT');
-  assert.throws(() => prog.attachUsdt({ binary: '/nonexistent/bin', provider: 'a', name: 'b' }), (e: unknown) => e instanceof AttachError && e.code === 'ENOENT');
+  assert.throws(
+    () => prog.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'nope' }),
+    (e: unknown) => e instanceof AttachError && e.code === 'ENOENT',
+  );
+  assert.throws(
+    () => prog.attachUsdt({ binary: '/nonexistent/bin', provider: 'a', name: 'b' }),
+    (e: unknown) => e instanceof AttachError && e.code === 'ENOENT',
+  );
   assert.throws(() => prog.attachUsdt({ binary: TARGET, provider: '', name: 'b' }), /provider/);
   const other = BpfObject.open(compileFixture('iter_task'));
   try {
     for (const p of Object.values(other.programs)) p.autoload = p.name === 'dump_task';
     other.load();
-    assert.throws(() => other.programs.dump_task!.program.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'args' }), /needs a kprobe program/);
+    assert.throws(
+      () => other.programs.dump_task!.program.attachUsdt({ binary: TARGET, provider: 'tsbpf_test', name: 'args' }),
+      /needs a kprobe program/,
+    );
   } finally {
     other.close();
   }

@@ -29,11 +29,14 @@ async function generated(mode: 'embed' | 'path'): Promise<Record<string, any>> {
   copyFileSync(OBJ, join(dir, 'gen_types.bpf.o'));
   const spec = ObjectSpec.parse(bytes, { name: 'gen_types' });
   const { source } = generateTypes(spec, {
-    name: 'gen_types', types: ['ring_event'], importFrom: INDEX, object: mode === 'embed' ? { embed: bytes } : { path: './gen_types.bpf.o' },
+    name: 'gen_types',
+    types: ['ring_event'],
+    importFrom: INDEX,
+    object: mode === 'embed' ? { embed: bytes } : { path: './gen_types.bpf.o' },
   });
   const file = join(dir, 'gen_types.ts');
   writeFileSync(file, source);
-  return await import(pathToFileURL(file).href) as Record<string, any>;
+  return (await import(pathToFileURL(file).href)) as Record<string, any>;
 }
 
 /** What `fill` writes into last_event (and by_pid[1]), with min_pid = 41. */
@@ -48,10 +51,16 @@ const EXPECTED_EVENT = {
   flag: true,
   comm: 'gen-types',
   names: ['one', 'two'],
-  matrix: [[0, 1, 2], [10, 11, 12]],
+  matrix: [
+    [0, 1, 2],
+    [10, 11, 12],
+  ],
   raw: new Uint8Array([0xde, 0xad, 0xbe, 0xef]),
   in: { a: 0x1234, b: 0x56 },
-  ins: [{ a: 1, b: 2 }, { a: 3, b: 4 }],
+  ins: [
+    { a: 1, b: 2 },
+    { a: 3, b: 4 },
+  ],
   point: { x: 11, y: 12 },
   as_u32: 0x3fc00000,
   as_f32: 1.5,
@@ -80,7 +89,9 @@ test('generated module: .rodata set before load, every map and global read back 
   assert.equal(obj.programs.count_exec.info.target.kind, 'tracepoint');
   assert.equal(obj.data.data_val, 7);
   obj.load();
-  assert.throws(() => { obj.rodata.min_pid = 1; }, /read-only after load/);
+  assert.throws(() => {
+    obj.rodata.min_pid = 1;
+  }, /read-only after load/);
   assert.equal(obj.attach().length, 1, 'the tracepoint attaches; xdp needs an interface');
   execFileSync('/bin/true');
 
@@ -107,7 +118,11 @@ test('generated module: .rodata set before load, every map and global read back 
   assert.deepEqual(maps.by_pid.lookup(1), EXPECTED_EVENT);
   assert.deepEqual(maps.nums.lookup(2), { u: 0x40400000, i: 0x40400000, f: 3 });
   const hits: bigint[] = maps.hits.lookup(0);
-  assert.equal(hits.reduce((a, b) => a + b, 0n), 10n, `per-CPU hits ${hits}`);
+  assert.equal(
+    hits.reduce((a, b) => a + b, 0n),
+    10n,
+    `per-CPU hits ${hits}`,
+  );
   assert.deepEqual([...maps.by_key.entries()], [[{ k1: 0x01020304, k2: 0x0506 }, EXPECTED_EVENT.fl]]);
   assert.deepEqual(maps.q.pop(), { a: 700, b: 8 });
   assert.deepEqual(maps.q.pop(), { a: 700, b: 8 });
@@ -115,12 +130,27 @@ test('generated module: .rodata set before load, every map and global read back 
   assert.equal(maps.events.constructor.name, 'RingBufMap');
   const classes = Object.fromEntries(Object.entries(maps).map(([k, m]) => [k, (m as object).constructor.name]));
   assert.deepEqual(classes, {
-    inner_a: 'ArrayMap', outer: 'HashOfMaps', by_pid: 'HashMap', nums: 'ArrayMap', hits: 'PerCpuArray', by_key: 'LruHash', q: 'Queue',
-    events: 'RingBufMap', perf: 'PerfEventArray', pc_hash: 'PerCpuHash', stk: 'Stack', bloom: 'BloomFilter', lpm: 'LpmTrie',
-    task_store: 'TaskStorage', devs: 'GenericMap',
+    inner_a: 'ArrayMap',
+    outer: 'HashOfMaps',
+    by_pid: 'HashMap',
+    nums: 'ArrayMap',
+    hits: 'PerCpuArray',
+    by_key: 'LruHash',
+    q: 'Queue',
+    events: 'RingBufMap',
+    perf: 'PerfEventArray',
+    pc_hash: 'PerCpuHash',
+    stk: 'Stack',
+    bloom: 'BloomFilter',
+    lpm: 'LpmTrie',
+    task_store: 'TaskStorage',
+    devs: 'GenericMap',
   });
   // Typed codecs on the other kinds: write through one view, read back.
-  maps.pc_hash.update(3, Array.from({ length: maps.pc_hash.lookup(0)?.length ?? possibleCpus() }, (_, i) => ({ a: i, b: 1 })));
+  maps.pc_hash.update(
+    3,
+    Array.from({ length: maps.pc_hash.lookup(0)?.length ?? possibleCpus() }, (_, i) => ({ a: i, b: 1 })),
+  );
   assert.deepEqual(maps.pc_hash.lookup(3)[0], { a: 0, b: 1 });
   maps.stk.push(5n);
   assert.equal(maps.stk.pop(), 5n);
@@ -132,7 +162,10 @@ test('generated module: .rodata set before load, every map and global read back 
   using reader = new RingBuffer(maps.events);
   const records: unknown[] = [];
   for (let r = reader.read(); r; r = reader.read()) records.push(ringEvent.fromBytes(r));
-  assert.deepEqual(records, [{ seq: 77n, tag: 'ring', col: mod.color.GREEN }, { seq: 77n, tag: 'ring', col: mod.color.GREEN }]);
+  assert.deepEqual(records, [
+    { seq: 77n, tag: 'ring', col: mod.color.GREEN },
+    { seq: 77n, tag: 'ring', col: mod.color.GREEN },
+  ]);
 
   obj.close();
   obj.close();

@@ -59,17 +59,29 @@ test('lookupBatchTyped({ into }) fills caller arrays in place, across calls, and
     assert.equal(got.keys.buffer, into.keys.buffer);
     assert.equal(got.values.buffer, into.values.buffer);
     assert.equal(got.keys.length, n);
-    assert.deepEqual([...got.keys].sort((x, y) => x - y), keys);
+    assert.deepEqual(
+      [...got.keys].sort((x, y) => x - y),
+      keys,
+    );
     for (let i = 0; i < n; i++) assert.equal(got.values[i], value(got.keys[i]!));
   }
-  assert.throws(() => m.lookupBatchTyped({ into: { keys: new Uint32Array(10), values: new Float64Array(10) } }), RangeError);
-  assert.throws(() => m.lookupBatchTyped({ into: { keys: new Int32Array(3000), values: new Float64Array(3000) } }), /Uint32Array/);
+  assert.throws(
+    () => m.lookupBatchTyped({ into: { keys: new Uint32Array(10), values: new Float64Array(10) } }),
+    RangeError,
+  );
+  assert.throws(
+    () => m.lookupBatchTyped({ into: { keys: new Int32Array(3000), values: new Float64Array(3000) } }),
+    /Uint32Array/,
+  );
 });
 
 test('lookupBatchTyped: u64 values as BigUint64Array, i32 values, u16 keys', () => {
   using big = BpfMap.create({ type: 'hash', key: t.u32, value: t.u64, maxEntries: 600 });
   const keys = Array.from({ length: 500 }, (_, i) => i);
-  big.updateBatch(keys, keys.map((k) => (1n << 63n) + BigInt(k)));
+  big.updateBatch(
+    keys,
+    keys.map((k) => (1n << 63n) + BigInt(k)),
+  );
   const g = big.lookupBatchTyped({ batchSize: 64 });
   assert.ok(g.values instanceof BigUint64Array);
   assert.equal(g.count, 500);
@@ -77,7 +89,10 @@ test('lookupBatchTyped: u64 values as BigUint64Array, i32 values, u16 keys', () 
 
   using small = BpfMap.create({ type: 'hash', key: t.u16, value: t.i32, maxEntries: 300 });
   const sk = Array.from({ length: 300 }, (_, i) => 65535 - i);
-  small.updateBatch(sk, sk.map((k) => -k));
+  small.updateBatch(
+    sk,
+    sk.map((k) => -k),
+  );
   const s = small.lookupBatchTyped({ batchSize: 50 });
   assert.ok(s.keys instanceof Uint16Array);
   assert.ok(s.values instanceof Int32Array);
@@ -88,11 +103,17 @@ test('lookupBatchTyped: u64 values as BigUint64Array, i32 values, u16 keys', () 
 test('lookupAndDeleteBatchTyped empties the map and returns every entry', () => {
   using m = BpfMap.create({ type: 'hash', key: t.u32, value: t.u32, maxEntries: 3000 });
   const keys = Array.from({ length: 2500 }, (_, i) => i * 2);
-  m.updateBatch(keys, keys.map((k) => k + 5));
+  m.updateBatch(
+    keys,
+    keys.map((k) => k + 5),
+  );
   const got = m.lookupAndDeleteBatchTyped({ batchSize: 400 });
   assert.equal(got.count, 2500);
   for (let i = 0; i < got.count; i++) assert.equal(got.values[i], got.keys[i]! + 5);
-  assert.deepEqual([...got.keys].sort((x, y) => x - y), keys);
+  assert.deepEqual(
+    [...got.keys].sort((x, y) => x - y),
+    keys,
+  );
   assert.equal([...m.keys()].length, 0);
   assert.equal(m.lookupBatchTyped().count, 0);
 });
@@ -101,14 +122,20 @@ test('lookupBatchTyped on per-CPU maps and arrays', () => {
   using p = BpfMap.create({ type: 'percpu_hash', key: t.u32, value: t.u32, maxEntries: 300 });
   const n = p.cpus;
   const keys = Array.from({ length: 200 }, (_, i) => i + 1);
-  p.updateBatch(keys, keys.map((k) => Array.from({ length: n }, (_, c) => k * 10 + c)));
+  p.updateBatch(
+    keys,
+    keys.map((k) => Array.from({ length: n }, (_, c) => k * 10 + c)),
+  );
   const g = p.lookupBatchTyped({ batchSize: 30 });
   assert.equal(g.count, 200);
   assert.equal(g.values.length, 200 * n);
   for (let i = 0; i < g.count; i++) for (let c = 0; c < n; c++) assert.equal(g.values[i * n + c], g.keys[i]! * 10 + c);
 
   using a = BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.u64num, maxEntries: 40 });
-  a.update(7, Array.from({ length: n }, (_, c) => 2 ** 33 + c));
+  a.update(
+    7,
+    Array.from({ length: n }, (_, c) => 2 ** 33 + c),
+  );
   const ag = a.lookupBatchTyped({ batchSize: 16 });
   assert.equal(ag.count, 40);
   assert.equal(ag.values[7 * n + (n - 1)], 2 ** 33 + n - 1);
@@ -125,7 +152,10 @@ test('lookupBatchTyped on per-CPU maps and arrays', () => {
 
 test('lookupBatchTyped refuses non-numeric layouts', () => {
   using m = BpfMap.create({ type: 'hash', key: t.u32, value: t.struct({ a: t.u32 }), maxEntries: 4 });
-  assert.throws(() => (m as any).lookupBatchTyped(), (e: Error) => e instanceof TypeError && /numeric values/.test(e.message) && /lookupBatch/.test(e.message));
+  assert.throws(
+    () => (m as any).lookupBatchTyped(),
+    (e: Error) => e instanceof TypeError && /numeric values/.test(e.message) && /lookupBatch/.test(e.message),
+  );
   using raw = BpfMap.create({ type: 'hash', keySize: 4, valueSize: 8, maxEntries: 4 });
   assert.throws(() => (raw as any).lookupBatchTyped(), /numeric keys/);
 });

@@ -44,8 +44,14 @@ test('typed values round-trip through a hash map', () => {
   m.update(7, ev);
   assert.deepEqual(m.lookup(7), ev);
   assert.equal(m.lookup(8), undefined);
-  assert.throws(() => m.update(7, ev, 'noexist'), (e: unknown) => e instanceof BpfError && e.code === 'EEXIST');
-  assert.throws(() => m.update(9, ev, 'exist'), (e: unknown) => e instanceof BpfError && e.code === 'ENOENT');
+  assert.throws(
+    () => m.update(7, ev, 'noexist'),
+    (e: unknown) => e instanceof BpfError && e.code === 'EEXIST',
+  );
+  assert.throws(
+    () => m.update(9, ev, 'exist'),
+    (e: unknown) => e instanceof BpfError && e.code === 'ENOENT',
+  );
   m.update(7, { ...ev, pid: 1 }, 'exist');
   assert.equal(m.lookup(7).pid, 1);
   assert.deepEqual(m.lookupAndDelete(7), { ...ev, pid: 1 });
@@ -54,7 +60,10 @@ test('typed values round-trip through a hash map', () => {
 });
 
 test('bad arguments are rejected before any syscall', () => {
-  assert.throws(() => BpfMap.create({ type: 'nope' as any, keySize: 4, valueSize: 4, maxEntries: 1 }), /unknown map type "nope"/);
+  assert.throws(
+    () => BpfMap.create({ type: 'nope' as any, keySize: 4, valueSize: 4, maxEntries: 1 }),
+    /unknown map type "nope"/,
+  );
   assert.throws(() => BpfMap.create({ type: 'hash', keySize: 0, valueSize: 4, maxEntries: 1 }), /need a key/);
   assert.throws(() => BpfMap.create({ type: 'hash', keySize: 4, valueSize: 4, maxEntries: 0 }), /maxEntries/);
   assert.throws(() => BpfMap.create({ type: 'ringbuf', maxEntries: 0 }), /ring size in bytes/);
@@ -91,10 +100,16 @@ test('per-CPU maps read one value per possible CPU and sum without BigInt', () =
   const vals = Array.from({ length: n }, (_, i) => BigInt(10 + i));
   m.update(1, vals);
   assert.deepEqual(m.lookup(1), vals);
-  assert.equal(m.sum(1), vals.reduce((a, b) => a + Number(b), 0));
+  assert.equal(
+    m.sum(1),
+    vals.reduce((a, b) => a + Number(b), 0),
+  );
   const S = t.struct({ tcp: t.u64, udp: t.u64, icmp: t.u64, other: t.u64 });
   using s = BpfMap.create({ type: 'percpu_hash', key: t.u32, value: S, maxEntries: 4 });
-  s.update(0, Array.from({ length: n }, (_, i) => ({ tcp: BigInt(i + 1), udp: 2n, icmp: 3n, other: 0n })));
+  s.update(
+    0,
+    Array.from({ length: n }, (_, i) => ({ tcp: BigInt(i + 1), udp: 2n, icmp: 3n, other: 0n })),
+  );
   assert.deepEqual(s.sum(0), { tcp: (n * (n + 1)) / 2, udp: 2 * n, icmp: 3 * n, other: 0 });
   assert.throws(() => m.update(1, [1n]), /array of \d+ values/);
 });
@@ -127,11 +142,14 @@ test('batch operations: update, lookup, lookup-and-delete, delete', () => {
 
 test('queue, stack and bloom filter', () => {
   using q = BpfMap.create({ type: 'queue', value: t.u32, maxEntries: 4 });
-  q.push(1); q.push(2); q.push(3);
+  q.push(1);
+  q.push(2);
+  q.push(3);
   assert.equal(q.peek(), 1);
   assert.deepEqual([q.pop(), q.pop(), q.pop(), q.pop()], [1, 2, 3, undefined]);
   using s = BpfMap.create({ type: 'stack', value: t.u32, maxEntries: 4 });
-  s.push(1); s.push(2);
+  s.push(1);
+  s.push(2);
   assert.deepEqual([s.pop(), s.pop()], [2, 1]);
   using b = BpfMap.create({ type: 'bloom_filter', value: t.u32, maxEntries: 100, mapExtra: 3 });
   b.push(42);
@@ -161,14 +179,17 @@ test('pin, reopen from pin and by id, freeze', () => {
     using byId = BpfMap.fromId(m.info().id, { key: t.u32, value: t.u64 });
     assert.equal(byId.lookup(1), 99n);
     m.freeze();
-    assert.throws(() => m.update(2, 1n), (e: unknown) => e instanceof BpfError && e.code === 'EPERM');
+    assert.throws(
+      () => m.update(2, 1n),
+      (e: unknown) => e instanceof BpfError && e.code === 'EPERM',
+    );
     assert.equal(m.lookup(1), 99n);
   } finally {
     rmSync(`/sys/fs/bpf/tsbpf-test-${process.pid}`, { recursive: true, force: true });
   }
 });
 
-test('mmapable arrays are exposed as a view; close() releases the map\'s pages and the view reads zeros', () => {
+test("mmapable arrays are exposed as a view; close() releases the map's pages and the view reads zeros", () => {
   const m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 4, flags: MAP_FLAG.mmapable });
   const view = m.mmap();
   m.update(2, 77n);
@@ -177,7 +198,7 @@ test('mmapable arrays are exposed as a view; close() releases the map\'s pages a
   assert.equal(m.lookup(3), 5n);
   const mapped = mappedMapBytes();
   m.close();
-  assert.equal(mappedMapBytes(), mapped - 4096, 'the map\'s page is unmapped at close()');
+  assert.equal(mappedMapBytes(), mapped - 4096, "the map's page is unmapped at close()");
   // Zero pages took its place (not a detach: see native.unmap), so the view never faults.
   assert.equal(view.getBigUint64(16, true), 0n);
 });

@@ -5,13 +5,29 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  asm, asmPerCpuRingReserve, asmRingbufReserve, BpfMap, DropCounter, PerCpuRings, possibleCpus, Program, R0, R1, R2, R6, R7, RingBuffer, XDP, type MapRef,
+  asm,
+  asmPerCpuRingReserve,
+  asmRingbufReserve,
+  BpfMap,
+  DropCounter,
+  PerCpuRings,
+  possibleCpus,
+  Program,
+  R0,
+  R1,
+  R2,
+  R6,
+  R7,
+  RingBuffer,
+  XDP,
+  type MapRef,
 } from '../../src/index.js';
 
 /** XDP program: one 16-byte record {tag u32, seq u32 from the frame} in `ring` per run. */
 function producer(ring: MapRef, tag: number): Program {
   return Program.load({
-    type: 'xdp', name: `mr_prod_${tag}`,
+    type: 'xdp',
+    name: `mr_prod_${tag}`,
     instructions: [
       asm.ldxw(R2, R1, 0),
       asm.ldxw(R7, R1, 4),
@@ -35,7 +51,10 @@ function producer(ring: MapRef, tag: number): Program {
 function produce(prog: Program, n: number): void {
   const f = new Uint8Array(64);
   const v = new DataView(f.buffer);
-  for (let i = 0; i < n; i++) { v.setUint32(0, i, true); prog.testRun({ data: f }); }
+  for (let i = 0; i < n; i++) {
+    v.setUint32(0, i, true);
+    prog.testRun({ data: f });
+  }
 }
 
 test('a higher-priority ring is drained first, every drain, under the shared budget', () => {
@@ -46,10 +65,14 @@ test('a higher-priority ring is drained first, every drain, under the shared bud
   using pHigh = producer(high, 2);
   using pOther = producer(other, 3);
   const seen: number[] = [];
-  const cb = (v: DataView, off: number) => { seen.push(v.getUint32(off, true)); };
+  const cb = (v: DataView, off: number) => {
+    seen.push(v.getUint32(off, true));
+  };
   // Added low first: add order must not matter, priority does.
   using rb = new RingBuffer(low, cb).add(other, cb, { priority: -1 }).add(high, cb, { priority: 5 });
-  produce(pLow, 50); produce(pOther, 50); produce(pHigh, 50);
+  produce(pLow, 50);
+  produce(pOther, 50);
+  produce(pHigh, 50);
   assert.equal(rb.consume(undefined, 30), 30);
   assert.deepEqual(seen, new Array(30).fill(2), 'the budget went to the high-priority ring');
   assert.equal(rb.consume(undefined, 40), 40);
@@ -58,23 +81,32 @@ test('a higher-priority ring is drained first, every drain, under the shared bud
   assert.equal(rb.consume(), 90);
   assert.deepEqual(seen.slice(70), [...new Array(10).fill(2), ...new Array(30).fill(1), ...new Array(50).fill(3)]);
   // read() and readInto() follow the same order.
-  produce(pOther, 1); produce(pLow, 1); produce(pHigh, 1);
+  produce(pOther, 1);
+  produce(pLow, 1);
+  produce(pHigh, 1);
   assert.deepEqual([rb.read()![0], rb.read()![0], rb.read()![0], rb.read()], [2, 1, 3, undefined]);
-  produce(pOther, 1); produce(pHigh, 1);
+  produce(pOther, 1);
+  produce(pHigh, 1);
   const buf = new Uint8Array(16);
   assert.equal(rb.readInto(buf), 16);
   assert.equal(buf[0], 2);
-  assert.throws(() => rb.add(low, cb, { priority: Number.NaN }), /^TypeError: tsbpf: RingBuffer ring priority must be a finite number/);
+  assert.throws(
+    () => rb.add(low, cb, { priority: Number.NaN }),
+    /^TypeError: tsbpf: RingBuffer ring priority must be a finite number/,
+  );
 });
 
 test('per-CPU rings: each record lands in the ring of the CPU that produced it; one reader drains them all', async () => {
   using drops = DropCounter.create();
   const delivered: number[] = [];
-  using pc = PerCpuRings.create({ size: 16 * 1024, dropCounter: drops }, (v, off) => { delivered.push(v.getUint32(off, true)); });
+  using pc = PerCpuRings.create({ size: 16 * 1024, dropCounter: drops }, (v, off) => {
+    delivered.push(v.getUint32(off, true));
+  });
   assert.equal(pc.rings.length, possibleCpus());
   assert.equal(pc.outer.type, 'array_of_maps');
   using prog = Program.load({
-    type: 'xdp', name: 'pcpu_prod',
+    type: 'xdp',
+    name: 'pcpu_prod',
     instructions: [
       ...asmPerCpuRingReserve({ rings: pc, size: 8, dst: R6, dropCounter: drops, onFail: 'out' }),
       asm.call('get_smp_processor_id'),
@@ -92,11 +124,14 @@ test('per-CPU rings: each record lands in the ring of the CPU that produced it; 
   const n = 300;
   produce(prog, n);
   for (const [cpu, ring] of pc.rings.entries()) {
-    using r = new RingBuffer(ring, (v, off) => { perRing[cpu]!.push(v.getUint32(off, true)); });
+    using r = new RingBuffer(ring, (v, off) => {
+      perRing[cpu]!.push(v.getUint32(off, true));
+    });
     r.consume();
   }
   assert.equal(perRing.flat().length, n);
-  for (const [cpu, records] of perRing.entries()) for (const c of records) assert.equal(c, cpu, `a record from CPU ${c} in ring ${cpu}`);
+  for (const [cpu, records] of perRing.entries())
+    for (const c of records) assert.equal(c, cpu, `a record from CPU ${c} in ring ${cpu}`);
   // The shared reader sees the next batch from every ring.
   produce(prog, 100);
   await pc.reader.poll(1000);

@@ -14,11 +14,19 @@ const BODY = new URL('../support/native-churn-worker.ts', import.meta.url).href;
  * events). Counting every fd made the test flaky: the test runner and tsx open and close files and pipes
  * of their own while it runs (one run saw 28 before and 27 after).
  */
-const fdCount = () => readdirSync('/proc/self/fd').filter((fd) => {
-  try { return readlinkSync(`/proc/self/fd/${fd}`).startsWith('anon_inode:'); } catch { return false; } // closed meanwhile
-}).length;
+const fdCount = () =>
+  readdirSync('/proc/self/fd').filter((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`).startsWith('anon_inode:');
+    } catch {
+      return false;
+    } // closed meanwhile
+  }).length;
 /** Mappings of BPF map fds (ring buffers, mmapable arrays) in this process. */
-const bpfMappings = () => readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('anon_inode:bpf')).length;
+const bpfMappings = () =>
+  readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('anon_inode:bpf')).length;
 
 function runWorker(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -26,7 +34,9 @@ function runWorker(): Promise<number> {
     const code = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(BODY)}); })`;
     const w = new Worker(code, { eval: true, workerData: { iterations: ITERATIONS, events: EVENTS } });
     let result: { received?: number; error?: string } = {};
-    w.on('message', (m) => { result = m; });
+    w.on('message', (m) => {
+      result = m;
+    });
     w.on('error', reject);
     w.on('exit', (code) => {
       if (result.error) reject(new Error(result.error));

@@ -14,7 +14,7 @@ test('bpf() returns -errno instead of throwing; bad arguments throw TypeErrors',
   assert.equal(native.close(-1), -9); // EBADF
 });
 
-test('mmap gives an external ArrayBuffer; unmap puts zero pages in place of the kernel\'s and does not detach it', () => {
+test("mmap gives an external ArrayBuffer; unmap puts zero pages in place of the kernel's and does not detach it", () => {
   using m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
   const ab = native.mmap(m.fd, 4096, PROT.read | PROT.write, MAP_SHARED, 0);
   assert.ok(ab instanceof ArrayBuffer);
@@ -27,7 +27,7 @@ test('mmap gives an external ArrayBuffer; unmap puts zero pages in place of the 
   // Not detached: a detach would invalidate V8's process-wide detaching protector.
   assert.equal(ab.byteLength, 4096);
   assert.equal(view[3], 0n, 'the view reads the zero pages now, not the map');
-  assert.equal(mappingAt(address), '', 'the map\'s pages are released: an anonymous mapping holds the range');
+  assert.equal(mappingAt(address), '', "the map's pages are released: an anonymous mapping holds the range");
   view[3] = 7n; // writable as before (the map was mapped writable), but the map does not see it
   assert.equal(m.lookup(3), 12345n);
   assert.equal(native.unmap(ab), 0); // twice is safe
@@ -35,7 +35,7 @@ test('mmap gives an external ArrayBuffer; unmap puts zero pages in place of the 
   assert.throws(() => native.unmap(new ArrayBuffer(8)), /not created by mmap/);
 });
 
-test('a released mapping\'s address range is unmapped once its ArrayBuffer is collected', async () => {
+test("a released mapping's address range is unmapped once its ArrayBuffer is collected", async () => {
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
   using m = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
@@ -60,9 +60,14 @@ test('uv_poll reports readiness on the event loop and can be stopped, resumed an
     type: 'xdp',
     instructions: [
       asm.stdw(R10, -8, 7),
-      asm.ldMapFd(R1, rb), asm.mov64(R2, R10), asm.add64(R2, -8), asm.mov64(R3, 8), asm.mov64(R4, 0),
+      asm.ldMapFd(R1, rb),
+      asm.mov64(R2, R10),
+      asm.add64(R2, -8),
+      asm.mov64(R3, 8),
+      asm.mov64(R4, 0),
       asm.call('ringbuf_output'),
-      asm.mov64(R0, 2), asm.exit(),
+      asm.mov64(R0, 2),
+      asm.exit(),
     ],
   });
   let calls = 0;

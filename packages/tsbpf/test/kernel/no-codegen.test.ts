@@ -63,7 +63,11 @@ test('without code generation from strings both readers fall back to their share
       prog.close(); seq.close(); map.close();
     }
     console.log('done');`;
-  const r = spawnSync(process.execPath, ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    process.execPath,
+    ['--disallow-code-generation-from-strings', '--import', 'tsx', '--input-type=module', '-e', code],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   assert.equal(r.signal, null, `child did not exit by itself (${r.stderr})`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /done/);

@@ -18,8 +18,24 @@ import { compileFixture, FIXTURE_OUT, FIXTURE_SRC, vmlinuxHeader } from '../fixt
 function compileKprobeVariant(name: string): string {
   vmlinuxHeader();
   const out = join(FIXTURE_OUT, `${name}_kprobe.bpf.o`);
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', '-D__TARGET_ARCH_x86', '-I', FIXTURE_OUT, '-I', FIXTURE_SRC, '-I', '/usr/include/x86_64-linux-gnu',
-    '-DTRACE_EXEC_SEC="kprobe/__x64_sys_execve"', '-c', join(FIXTURE_SRC, `${name}.bpf.c`), '-o', out]);
+  execFileSync('clang', [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    '-D__TARGET_ARCH_x86',
+    '-I',
+    FIXTURE_OUT,
+    '-I',
+    FIXTURE_SRC,
+    '-I',
+    '/usr/include/x86_64-linux-gnu',
+    '-DTRACE_EXEC_SEC="kprobe/__x64_sys_execve"',
+    '-c',
+    join(FIXTURE_SRC, `${name}.bpf.c`),
+    '-o',
+    out,
+  ]);
   return out;
 }
 
@@ -38,7 +54,9 @@ test('Chapter 28 ringbuf.bpf.c: trace_exec events through a RingBuffer', () => {
   obj.attach();
   const events: { pid: number; comm: string }[] = [];
   // struct event { __u32 pid; char comm[16]; } read straight from ring memory, like the seed's handle_event.
-  using rb = new RingBuffer(obj.maps.events!, (view, off) => { events.push({ pid: view.getUint32(off, true), comm: view.cString(off + 4, 16) }); });
+  using rb = new RingBuffer(obj.maps.events!, (view, off) => {
+    events.push({ pid: view.getUint32(off, true), comm: view.cString(off + 4, 16) });
+  });
   const pids = spawnTrue(4);
   rb.consume();
   const mine = events.filter((e) => pids.has(e.pid));
@@ -53,9 +71,18 @@ test('Chapter 28 events.bpf.c: trace_exec samples through a PerfBuffer (max_entr
   obj.attach();
   const events: { pid: number; comm: string; cpu: number }[] = [];
   let lost = 0;
-  using pb = new PerfBuffer(obj.maps.events!, (view, off, _len, cpu) => {
-    events.push({ pid: view.getUint32(off, true), comm: view.cString(off + 4, 16), cpu });
-  }, { pageCount: 8, onLost: (_cpu, n) => { lost += n; } });
+  using pb = new PerfBuffer(
+    obj.maps.events!,
+    (view, off, _len, cpu) => {
+      events.push({ pid: view.getUint32(off, true), comm: view.cString(off + 4, 16), cpu });
+    },
+    {
+      pageCount: 8,
+      onLost: (_cpu, n) => {
+        lost += n;
+      },
+    },
+  );
   const pids = spawnTrue(4);
   pb.consume();
   const mine = events.filter((e) => pids.has(e.pid));
@@ -75,18 +102,26 @@ test('Chapter 28 as printed (SEC("kprobe/__x64_sys_execve")): loads, then attach
     assert.deepEqual(p.info.target, { kind: 'kprobe', function: '__x64_sys_execve', offset: 0, retprobe: false });
     obj.load();
     if (!hasFeature('kprobes')) {
-      assert.throws(() => obj.attach(), (e: unknown) => {
-        assert.ok(isNotSupported(e), String(e));
-        assert.match((e as Error).message, /kprobe __x64_sys_execve.*kprobes/);
-        return true;
-      });
+      assert.throws(
+        () => obj.attach(),
+        (e: unknown) => {
+          assert.ok(isNotSupported(e), String(e));
+          assert.match((e as Error).message, /kprobe __x64_sys_execve.*kprobes/);
+          return true;
+        },
+      );
       continue;
     }
     obj.attach();
     // At execve entry the task is still the spawned child, before its comm changes: count by pid.
     const seen = new Set<number>();
-    const onEvent = (view: { getUint32(o: number, le: boolean): number }, off: number) => { seen.add(view.getUint32(off, true)); };
-    using reader = name === 'ch28_ringbuf' ? new RingBuffer(obj.maps.events!, onEvent) : new PerfBuffer(obj.maps.events!, onEvent, { pageCount: 8 });
+    const onEvent = (view: { getUint32(o: number, le: boolean): number }, off: number) => {
+      seen.add(view.getUint32(off, true));
+    };
+    using reader =
+      name === 'ch28_ringbuf'
+        ? new RingBuffer(obj.maps.events!, onEvent)
+        : new PerfBuffer(obj.maps.events!, onEvent, { pageCount: 8 });
     const pids = spawnTrue(4);
     reader.consume();
     assert.equal([...pids].filter((pid) => seen.has(pid)).length, 4);

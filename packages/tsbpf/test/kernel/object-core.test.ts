@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { BpfObject } from '../../src/kernel/object.js';
 import { VerifierError } from '../../src/kernel/errors.js';
 import { Elf } from '../../src/pure/elf.js';
-import { CORE_POISON_IMM, CoreReloError, essentialName, patchCoreInsn, type CoreReloResult } from '../../src/pure/core-relo.js';
+import {
+  CORE_POISON_IMM,
+  CoreReloError,
+  essentialName,
+  patchCoreInsn,
+  type CoreReloResult,
+} from '../../src/pure/core-relo.js';
 import { compileFixture, FIXTURE_OUT, FIXTURE_SRC } from '../fixtures/clang.js';
 
 const CORE = compileFixture('obj_core');
@@ -17,7 +23,17 @@ const CORE = compileFixture('obj_core');
 /** The raw .BTF of the stand-in kernel (optionally without real_parent). */
 function fakeKernelBtf(noParent: boolean): Uint8Array {
   const out = join(FIXTURE_OUT, `obj_fake_kernel${noParent ? '_noparent' : ''}.o`);
-  execFileSync('clang', ['-O2', '-g', '-target', 'bpf', ...(noParent ? ['-DNO_PARENT'] : []), '-c', join(FIXTURE_SRC, 'obj_fake_kernel.bpf.c'), '-o', out]);
+  execFileSync('clang', [
+    '-O2',
+    '-g',
+    '-target',
+    'bpf',
+    ...(noParent ? ['-DNO_PARENT'] : []),
+    '-c',
+    join(FIXTURE_SRC, 'obj_fake_kernel.bpf.c'),
+    '-o',
+    out,
+  ]);
   return Elf.parse(readFileSync(out)).section('.BTF')!.data.slice();
 }
 
@@ -31,7 +47,11 @@ test('CO-RE against /sys/kernel/btf/vmlinux: task_struct fields of this process,
   obj.load();
   const r = results(obj);
   assert.equal(r.get('field_exists struct task_struct___mine.pid')!.newValue, 1);
-  assert.equal(r.get('field_exists struct task_struct___mine.no_such_field_here')!.newValue, 0, 'missing field: exists = 0, not poison');
+  assert.equal(
+    r.get('field_exists struct task_struct___mine.no_such_field_here')!.newValue,
+    0,
+    'missing field: exists = 0, not poison',
+  );
   assert.equal(r.get('type_exists struct not_a_kernel_type___x')!.newValue, 0);
   assert.equal(r.get('enumval_value enum bpf_map_type::BPF_MAP_TYPE_RINGBUF')!.newValue, 27);
   assert.ok(![...r.values()].some((x) => x.poison));
@@ -69,11 +89,14 @@ test('CO-RE against a user-given BTF: offsets, sizes and enum values follow the 
 
 test('CO-RE: a field the target lacks poisons the instruction, and the verifier refuses it where it is reached', () => {
   const obj = BpfObject.open(CORE, { btf: fakeKernelBtf(true) });
-  assert.throws(() => obj.load(), (e: unknown) => {
-    assert.ok(e instanceof VerifierError);
-    assert.match(e.log, /invalid func unknown#195896080|unknown func/);
-    return true;
-  });
+  assert.throws(
+    () => obj.load(),
+    (e: unknown) => {
+      assert.ok(e instanceof VerifierError);
+      assert.match(e.log, /invalid func unknown#195896080|unknown func/);
+      return true;
+    },
+  );
   const poisoned = obj.programs.on_sys_enter!.coreResults.filter((x) => x.poison).map((x) => x.description);
   assert.deepEqual(poisoned, ['field_byte_offset struct task_struct.real_parent (0:95)']);
   obj.close();
@@ -107,6 +130,10 @@ test('patchCoreInsn: ALU immediates, load offsets with size change, ld_imm64, po
   assert.equal(ld[0], 0x85);
   assert.equal(new DataView(ld.buffer).getInt32(4, true), CORE_POISON_IMM);
   assert.equal(ld[8], 0x85);
-  assert.throws(() => patchCoreInsn(new Uint8Array([0x95, 0, 0, 0, 0, 0, 0, 0]), 0, { ...base, kind: 0, origValue: 0, newValue: 1 }), /cannot carry/);
+  assert.throws(
+    () =>
+      patchCoreInsn(new Uint8Array([0x95, 0, 0, 0, 0, 0, 0, 0]), 0, { ...base, kind: 0, origValue: 0, newValue: 1 }),
+    /cannot carry/,
+  );
   assert.throws(() => patchCoreInsn(alu, 3, { ...base, kind: 0, origValue: 0, newValue: 1 }), /out of range/);
 });

@@ -20,7 +20,9 @@ function spawnTrue(n: number): void {
 function drain(obj: BpfObject): { pid: number; ppid: number; uid: number; comm: string }[] {
   const event = btfStructLayout(obj.btf!, 'event');
   const out: any[] = [];
-  using rb = new RingBuffer(obj.maps.events!, (view, off) => { out.push(event.decode(view, off)); });
+  using rb = new RingBuffer(obj.maps.events!, (view, off) => {
+    out.push(event.decode(view, off));
+  });
   rb.consume();
   return out;
 }
@@ -58,7 +60,11 @@ test('execsnoop: ring buffer events of spawned processes, .rodata filter, .bss/.
   assert.equal(obj.rodata!.vars.target_ppid, process.pid);
   obj.load();
   assert.throws(() => obj.rodata!.set('target_ppid', 1), /read-only after load/);
-  assert.equal(obj.rodata!.get('target_ppid'), process.pid, '.rodata is readable after load (frozen map, mmap read-only)');
+  assert.equal(
+    obj.rodata!.get('target_ppid'),
+    process.pid,
+    '.rodata is readable after load (frozen map, mmap read-only)',
+  );
   const info = obj.programs.handle_exec!.program.info();
   assert.ok(info.btfId > 0, 'the program was loaded with BTF (func_info/line_info)');
   const links = obj.attach();
@@ -118,16 +124,19 @@ test('verifier errors point at the C source line (func_info/line_info passed to 
   const obj = BpfObject.open(compileFixture('elfbtf_maps'));
   obj.programs.on_openat2!.autoload = false; // not under test: fentry, which some kernels refuse
   obj.programs.xdp_pass!.autoload = false;
-  const err = assert.throws(() => obj.load(), (e: unknown) => {
-    assert.ok(e instanceof VerifierError);
-    const src = (e as VerifierError & { source: { file: string; line: number; text: string } }).source;
-    assert.match(src.file, /elfbtf_maps\.bpf\.c$/);
-    assert.equal(src.line, 69);
-    assert.match(src.text, /bpf_map_update_elem\(&by_pid/);
-    assert.match(e.message, /elfbtf_maps\.bpf\.c:69:\d+: bpf_map_update_elem/);
-    assert.match(e.log, /@ elfbtf_maps\.bpf\.c:69/, 'the kernel log interleaves source lines from line_info');
-    return true;
-  });
+  const err = assert.throws(
+    () => obj.load(),
+    (e: unknown) => {
+      assert.ok(e instanceof VerifierError);
+      const src = (e as VerifierError & { source: { file: string; line: number; text: string } }).source;
+      assert.match(src.file, /elfbtf_maps\.bpf\.c$/);
+      assert.equal(src.line, 69);
+      assert.match(src.text, /bpf_map_update_elem\(&by_pid/);
+      assert.match(e.message, /elfbtf_maps\.bpf\.c:69:\d+: bpf_map_update_elem/);
+      assert.match(e.log, /@ elfbtf_maps\.bpf\.c:69/, 'the kernel log interleaves source lines from line_info');
+      return true;
+    },
+  );
   void err;
   assert.equal(obj.loaded, false);
   obj.close();

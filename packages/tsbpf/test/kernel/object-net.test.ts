@@ -15,8 +15,16 @@ const PEER = `tbo${tag}p`;
 const ip = (...args: string[]) => execFileSync('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
 
 after(() => {
-  try { ip('link', 'del', HOST); } catch { /* not created */ }
-  try { ip('netns', 'del', NS); } catch { /* not created */ }
+  try {
+    ip('link', 'del', HOST);
+  } catch {
+    /* not created */
+  }
+  try {
+    ip('netns', 'del', NS);
+  } catch {
+    /* not created */
+  }
 });
 
 test('xdp and tc sections: test-run, .data verdict from TypeScript, per-CPU and typed hash maps, .bss counters', () => {

@@ -44,7 +44,7 @@ test('one spec, loaded twice with different edits: each object has its own const
   tail.rodata!.set('use_tail', 1);
   using c = BpfObject.load(tail);
   assert.equal(c.program('xdp_spec').testRun({ data: PACKET }).retval, XDP_DROP);
-  assert.equal(spec.rodata!.get('use_tail'), 0, 'the copy\'s edit stays in the copy');
+  assert.equal(spec.rodata!.get('use_tail'), 0, "the copy's edit stays in the copy");
 });
 
 test('load resolves .kconfig, CO-RE, subprograms, callbacks and static map-in-map slots in the kernel', () => {
@@ -55,7 +55,10 @@ test('load resolves .kconfig, CO-RE, subprograms, callbacks and static map-in-ma
   assert.equal(Number(bss.get('kernel_version')), kernelVersionCode());
   assert.equal(obj.dataSection!.get('missing_option'), 0n, '__weak absent kconfig reads 0');
   const vm = Btf.parse(readFileSync('/sys/kernel/btf/vmlinux'));
-  assert.equal(Number(bss.get('pid_offset')), vm.findMember(vm.findByName('task_struct', 'struct')!, 'pid')!.byteOffset);
+  assert.equal(
+    Number(bss.get('pid_offset')),
+    vm.findMember(vm.findByName('task_struct', 'struct')!, 'pid')!.byteOffset,
+  );
   assert.equal(bss.get('loops'), 3n, 'bpf_loop ran the linked callback 3 times');
   assert.equal(obj.maps.counts!.lookup(6), 1n);
   assert.equal(obj.maps.counts!.lookup(7), 1n);

@@ -9,7 +9,23 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  asm, asmOverloadGate, asmRingbufReserve, BpfMap, BpfObject, OVERLOAD_STATE, OverloadGuard, Program, R0, R1, R2, R3, R6, R7, RingBuffer, XDP, type AsmItem,
+  asm,
+  asmOverloadGate,
+  asmRingbufReserve,
+  BpfMap,
+  BpfObject,
+  OVERLOAD_STATE,
+  OverloadGuard,
+  Program,
+  R0,
+  R1,
+  R2,
+  R3,
+  R6,
+  R7,
+  RingBuffer,
+  XDP,
+  type AsmItem,
 } from '../../src/index.js';
 import { compileFixture } from '../fixtures/clang.js';
 
@@ -41,13 +57,26 @@ function producer(ring: BpfMap, guard: OverloadGuard, gate: boolean): Program {
   return Program.load({ type: 'xdp', name: gate ? 'ovl_gate' : 'ovl_plain', instructions: items });
 }
 
-interface Producer { ring: BpfMap; guard: OverloadGuard; run(frame: Uint8Array): number }
+interface Producer {
+  ring: BpfMap;
+  guard: OverloadGuard;
+  run(frame: Uint8Array): number;
+}
 
 function assembled(gate: boolean): Producer & Disposable {
   const ring = BpfMap.create({ type: 'ringbuf', maxEntries: RING });
   const guard = OverloadGuard.create();
   const prog = producer(ring, guard, gate);
-  return { ring, guard, run: (f) => prog.testRun({ data: f }).retval, [Symbol.dispose]() { prog.close(); guard.close(); ring.close(); } };
+  return {
+    ring,
+    guard,
+    run: (f) => prog.testRun({ data: f }).retval,
+    [Symbol.dispose]() {
+      prog.close();
+      guard.close();
+      ring.close();
+    },
+  };
 }
 
 function fromC(): Producer & Disposable {
@@ -55,17 +84,33 @@ function fromC(): Producer & Disposable {
   obj.load();
   const guard = OverloadGuard.fromMap(obj.map('tsbpf_overload'));
   const prog = obj.program('produce');
-  return { ring: obj.map('events'), guard, run: (f) => prog.testRun({ data: f }).retval, [Symbol.dispose]() { obj.close(); } };
+  return {
+    ring: obj.map('events'),
+    guard,
+    run: (f) => prog.testRun({ data: f }).retval,
+    [Symbol.dispose]() {
+      obj.close();
+    },
+  };
 }
 
 function burstRun(gate: boolean, source: () => Producer & Disposable = () => assembled(gate)) {
   using p = source();
   const { ring, guard } = p;
   const prog = { testRun: (o: { data: Uint8Array }) => ({ retval: p.run(o.data) }) };
-  let highDelivered = 0, lowDelivered = 0;
-  using rb = new RingBuffer(ring, (view, off) => { if (view.getUint8(off) === 0) highDelivered++; else lowDelivered++; }, { dropCounter: guard });
+  let highDelivered = 0,
+    lowDelivered = 0;
+  using rb = new RingBuffer(
+    ring,
+    (view, off) => {
+      if (view.getUint8(off) === 0) highDelivered++;
+      else lowDelivered++;
+    },
+    { dropCounter: guard },
+  );
   const frame = new Uint8Array(64);
-  let produced = 0, highProduced = 0;
+  let produced = 0,
+    highProduced = 0;
   let maxKeepOneIn = 1;
   for (let round = 0; round < 8; round++) {
     for (let i = 0; i < 400; i++) {
@@ -79,9 +124,18 @@ function burstRun(gate: boolean, source: () => Producer & Disposable = () => ass
     maxKeepOneIn = Math.max(maxKeepOneIn, rb.keepOneIn);
     rb.consume();
   }
-  assert.equal(rb.sampledOut, guard.sampledOut, 'the reader reports the policy\'s sampledOut');
+  assert.equal(rb.sampledOut, guard.sampledOut, "the reader reports the policy's sampledOut");
   assert.ok(rb.keepOneIn >= 1);
-  return { produced, highProduced, highDelivered, delivered: highDelivered + lowDelivered, sampledOut: rb.sampledOut, lost: rb.lost, guardLost: guard.read(), maxKeepOneIn };
+  return {
+    produced,
+    highProduced,
+    highDelivered,
+    delivered: highDelivered + lowDelivered,
+    sampledOut: rb.sampledOut,
+    lost: rb.lost,
+    guardLost: guard.read(),
+    maxKeepOneIn,
+  };
 }
 
 test('a burst of 400 events into a ring that holds ~227: with the gate, no loss and every high-priority event arrives', () => {
@@ -112,12 +166,24 @@ test('the C header tsbpf/overload.bpf.h implements the same policy: no loss, eve
 
 test('gate arguments are checked before any syscall; the state struct is the C contract', () => {
   const fake = { fd: 3 } as never;
-  assert.throws(() => asmOverloadGate({ guard: fake, ring: fake, ringSize: 0, priority: 'low', onSkip: 'x' }), /^TypeError: tsbpf: asmOverloadGate ringSize/);
-  assert.throws(() => asmOverloadGate({ guard: fake, ring: fake, ringSize: 4096, priority: 'low', onSkip: 'x', startPercent: 101 }), /startPercent/);
-  assert.throws(() => asmOverloadGate({ guard: fake, ring: fake, ringSize: 4096, priority: 'low', onSkip: 'x', stackOffset: -12 }), /stackOffset/);
+  assert.throws(
+    () => asmOverloadGate({ guard: fake, ring: fake, ringSize: 0, priority: 'low', onSkip: 'x' }),
+    /^TypeError: tsbpf: asmOverloadGate ringSize/,
+  );
+  assert.throws(
+    () => asmOverloadGate({ guard: fake, ring: fake, ringSize: 4096, priority: 'low', onSkip: 'x', startPercent: 101 }),
+    /startPercent/,
+  );
+  assert.throws(
+    () => asmOverloadGate({ guard: fake, ring: fake, ringSize: 4096, priority: 'low', onSkip: 'x', stackOffset: -12 }),
+    /stackOffset/,
+  );
   assert.deepEqual(asmOverloadGate({ guard: fake, ring: fake, ringSize: 4096, priority: 'high', onSkip: 'x' }), []);
   assert.equal(OVERLOAD_STATE.size, 32);
-  assert.deepEqual(['lost', 'sampledOut', 'seq', 'shift'].map((f) => OVERLOAD_STATE.offsetOf(f as 'lost')), [0, 8, 16, 24]);
+  assert.deepEqual(
+    ['lost', 'sampledOut', 'seq', 'shift'].map((f) => OVERLOAD_STATE.offsetOf(f as 'lost')),
+    [0, 8, 16, 24],
+  );
   using wrong = BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 });
   assert.throws(() => OverloadGuard.fromMap(wrong), /must be a percpu_array of u32 → struct tsbpf_overload_state/);
 });

@@ -5,7 +5,13 @@ import { allowedCpus, onCpu } from '../support/cpu.js';
 import { checkEvent, produce, produceInWorker, producer, seqCounter } from '../support/event-progs.js';
 
 function perfMap(): BpfMap {
-  return BpfMap.create({ type: 'perf_event_array', keySize: 4, valueSize: 4, maxEntries: Math.max(...onlineCpus()) + 1, name: 'pevents' });
+  return BpfMap.create({
+    type: 'perf_event_array',
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: Math.max(...onlineCpus()) + 1,
+    name: 'pevents',
+  });
 }
 const range = (n: number) => Array.from({ length: n }, (_, i) => i);
 /** Raw sample length for a 32-byte bpf_perf_event_output: size + 4 rounded to 8, minus 4. */
@@ -22,13 +28,19 @@ test('every sample arrives once with its CPU and contents', () => {
   using prog = producer({ mode: 'perf', seq, ring: map });
   const got: number[] = [];
   const cpus = new Set<number>();
-  using pb = new PerfBuffer(map, (v, o, l, cpu) => { got.push(check(v, o, l)); cpus.add(cpu); });
+  using pb = new PerfBuffer(map, (v, o, l, cpu) => {
+    got.push(check(v, o, l));
+    cpus.add(cpu);
+  });
   assert.deepEqual(pb.cpus, onlineCpus());
   for (let i = 0; i < 5; i++) produce(prog, 200);
   assert.ok(pb.availableBytes() > 0);
   assert.equal(pb.consume(), 1000);
   assert.equal(pb.availableBytes(), 0);
-  assert.deepEqual([...got].sort((a, b) => a - b), range(1000));
+  assert.deepEqual(
+    [...got].sort((a, b) => a - b),
+    range(1000),
+  );
   for (const c of cpus) assert.ok(onlineCpus().includes(c));
   assert.equal(pb.lost, 0);
 });
@@ -38,10 +50,22 @@ test('records wrapping the end of a one-page buffer are reassembled intact', () 
   using seq = seqCounter();
   using prog = producer({ mode: 'perf', seq, ring: map });
   const got: number[] = [];
-  using pb = new PerfBuffer(map, (v, o, l) => { got.push(check(v, o, l)); }, { pageCount: 1 });
+  using pb = new PerfBuffer(
+    map,
+    (v, o, l) => {
+      got.push(check(v, o, l));
+    },
+    { pageCount: 1 },
+  );
   // 48-byte records in 4096 bytes: 4096 % 48 != 0, so records straddle the end every lap.
-  for (let round = 0; round < 30; round++) { produce(prog, 50); pb.consume(); }
-  assert.deepEqual([...got].sort((a, b) => a - b), range(1500));
+  for (let round = 0; round < 30; round++) {
+    produce(prog, 50);
+    pb.consume();
+  }
+  assert.deepEqual(
+    [...got].sort((a, b) => a - b),
+    range(1500),
+  );
   assert.equal(pb.lost, 0);
 });
 
@@ -52,7 +76,13 @@ test('PERF_RECORD_LOST is reported with counts equal to the BPF-side failures', 
   using prog = producer({ mode: 'perf', seq, ring: map, dropCounter: drops });
   const got: number[] = [];
   const lostReports: [number, number][] = [];
-  using pb = new PerfBuffer(map, (v, o, l) => { got.push(check(v, o, l)); }, { pageCount: 1, onLost: (cpu, n) => lostReports.push([cpu, n]) });
+  using pb = new PerfBuffer(
+    map,
+    (v, o, l) => {
+      got.push(check(v, o, l));
+    },
+    { pageCount: 1, onLost: (cpu, n) => lostReports.push([cpu, n]) },
+  );
   // The samples go to the current CPU's buffer, and a test run may migrate between iterations:
   // pin the producer so one known buffer overflows.
   const cpus = allowedCpus();
@@ -66,7 +96,10 @@ test('PERF_RECORD_LOST is reported with counts equal to the BPF-side failures', 
   const failed = drops.read();
   assert.ok(failed > 800, `failed ${failed}`);
   assert.equal(pb.lost, failed);
-  assert.equal(lostReports.reduce((a, [, n]) => a + n, 0), failed);
+  assert.equal(
+    lostReports.reduce((a, [, n]) => a + n, 0),
+    failed,
+  );
   assert.deepEqual([...new Set(lostReports.map(([cpu]) => cpu))], [target], 'losses only on the pinned CPU');
   assert.equal(got.length + failed, 1000 + cpus.length);
   assert.equal(new Set(got).size, got.length, 'no duplicates');
@@ -85,7 +118,10 @@ test('wakeupEvents/watermark options are accepted; async iteration with a concur
     if (got.length === 1000) break;
   }
   await done;
-  assert.deepEqual([...got].sort((a, b) => a - b), range(1000));
+  assert.deepEqual(
+    [...got].sort((a, b) => a - b),
+    range(1000),
+  );
   pb.close();
   using pw = new PerfBuffer(map, () => {}, { watermarkBytes: 4096 });
   assert.equal(pw.consume(), 0);

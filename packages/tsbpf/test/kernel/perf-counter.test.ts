@@ -52,16 +52,24 @@ test('hardware counters: cycles and instructions per packet where a PMU exists, 
   using prog = xdpPass();
   using instructions = PerfCounter.open({ type: 'hardware', event: 'instructions' });
   using c = cycles;
-  c.start(); instructions.start();
+  c.start();
+  instructions.start();
   prog.testRun({ data: new Uint8Array(64), repeat: 100_000 });
-  c.stop(); instructions.stop();
+  c.stop();
+  instructions.stop();
   assert.ok(c.value > 100_000, `cycles ${c.value}`);
   assert.ok(instructions.value > 100_000, `instructions ${instructions.value}`);
 });
 
 test('bad arguments are caught before any syscall; closed counters throw', () => {
-  assert.throws(() => PerfCounter.open({ type: 'hardware', event: 'cpu-cyclez' as 'cpu-cycles' }), (e: unknown) => e instanceof RangeError && /^tsbpf: unknown hardware event "cpu-cyclez"/.test(e.message));
-  assert.throws(() => PerfCounter.open({ type: 'tracepoint', event: 'x' } as never), (e: unknown) => e instanceof TypeError && /^tsbpf:/.test(e.message));
+  assert.throws(
+    () => PerfCounter.open({ type: 'hardware', event: 'cpu-cyclez' as 'cpu-cycles' }),
+    (e: unknown) => e instanceof RangeError && /^tsbpf: unknown hardware event "cpu-cyclez"/.test(e.message),
+  );
+  assert.throws(
+    () => PerfCounter.open({ type: 'tracepoint', event: 'x' } as never),
+    (e: unknown) => e instanceof TypeError && /^tsbpf:/.test(e.message),
+  );
   const c = PerfCounter.open({ type: 'software', event: 'task-clock' });
   c.close();
   c.close();

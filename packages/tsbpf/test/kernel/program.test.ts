@@ -39,14 +39,16 @@ test('a rejected program throws VerifierError with the log and the failing instr
     assert.match(e.reason, /R2 !read_ok/);
     assert.match(e.log, /R2 !read_ok/);
     assert.match(e.message, /instruction 1/);
-    assert.ok(e.context && e.context.includes('r0 = *(u64 *)(r2 + 0x0)'), e.context);
+    assert.ok(e.context?.includes('r0 = *(u64 *)(r2 + 0x0)'), e.context);
   }
 });
 
 test('log growth: a tiny initial log buffer still yields the whole log', () => {
   const bad = program(insn(0xb7, 0, 0, 0, 0), insn(0x79, 0, 2, 0, 0), insn(0x95, 0, 0, 0, 0));
-  assert.throws(() => Program.load({ type: 'socket_filter', instructions: bad, logLevel: 2, logSize: 1024 }),
-    (e: unknown) => e instanceof VerifierError && /R2 !read_ok/.test(e.log));
+  assert.throws(
+    () => Program.load({ type: 'socket_filter', instructions: bad, logLevel: 2, logSize: 1024 }),
+    (e: unknown) => e instanceof VerifierError && /R2 !read_ok/.test(e.log),
+  );
   using ok = Program.load({ type: 'socket_filter', instructions: returnImm(0), logLevel: 2, logSize: 1024 });
   assert.match(ok.verifierLog, /processed \d+ insns/);
 });
@@ -55,7 +57,10 @@ test('bad arguments and wrong uses fail clearly', () => {
   assert.throws(() => Program.load({ type: 'nope' as any, instructions: returnImm(0) }), /unknown program type/);
   assert.throws(() => Program.load({ type: 'xdp', instructions: new Uint8Array(7) }), /multiple of 8/);
   using tp = Program.load({ type: 'tracepoint', instructions: returnImm(0) });
-  assert.throws(() => tp.testRun(), (e: unknown) => e instanceof BpfError && /cannot be test-run/.test(e.message));
+  assert.throws(
+    () => tp.testRun(),
+    (e: unknown) => e instanceof BpfError && /cannot be test-run/.test(e.message),
+  );
   const p = Program.load({ type: 'xdp', instructions: returnImm(2) });
   p.close();
   p.close();
@@ -93,10 +98,14 @@ test('XDP live-frames test runs: run on kernels that have them, NotSupportedErro
     assert.equal(r.retval, 0, 'live mode reports no single verdict');
     // A bad argument on a kernel that has the feature stays a BpfError naming EINVAL: a frame
     // shorter than an Ethernet header.
-    assert.throws(() => p.testRun({ data: new Uint8Array(4), repeat: 1, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 }),
-      (e: unknown) => e instanceof BpfError && !(e instanceof NotSupportedError) && e.errno === 22);
+    assert.throws(
+      () => p.testRun({ data: new Uint8Array(4), repeat: 1, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 }),
+      (e: unknown) => e instanceof BpfError && !(e instanceof NotSupportedError) && e.errno === 22,
+    );
   } else {
-    assert.throws(() => p.testRun({ data: frame, repeat: 1, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 }),
-      (e: unknown) => e instanceof NotSupportedError && /live frames/.test((e as Error).message));
+    assert.throws(
+      () => p.testRun({ data: frame, repeat: 1, flags: TEST_RUN_FLAG.xdp_live_frames, dataOutSize: 0 }),
+      (e: unknown) => e instanceof NotSupportedError && /live frames/.test((e as Error).message),
+    );
   }
 });

@@ -1,14 +1,18 @@
 /** Small assembled programs shared by the attach tests: counters with filters. */
-import { asm, AsmInput, R0, R1, R2, R3, R6, R7, R10 } from '../../src/index.js';
+import { asm, type AsmInput, R0, R1, R2, R3, R6, R7, R10 } from '../../src/index.js';
 import type { BpfMap } from '../../src/index.js';
 
 /** `counts[key]++` for the u32 key in R7 (array map of u64); falls through to `out`. */
 export function incrementR7(map: BpfMap): AsmInput {
   return [
     asm.stxw(R10, -4, R7),
-    asm.ldMapFd(R1, map), asm.mov64(R2, R10), asm.add64(R2, -4), asm.call('map_lookup_elem'),
+    asm.ldMapFd(R1, map),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
+    asm.call('map_lookup_elem'),
     asm.jeq(R0, 0, 'out'),
-    asm.mov64(R1, 1), asm.atomicAdd64(R0, 0, R1),
+    asm.mov64(R1, 1),
+    asm.atomicAdd64(R0, 0, R1),
   ];
 }
 
@@ -27,9 +31,16 @@ export function onlyComm(comm: string): AsmInput {
   const b = Buffer.alloc(16);
   b.write(comm.slice(0, 15));
   return [
-    asm.mov64(R1, R10), asm.add64(R1, -24), asm.mov64(R2, 16), asm.call('get_current_comm'),
-    asm.ldxdw(R1, R10, -24), asm.ldImm64(R2, b.readBigUInt64LE(0)), asm.jne(R1, R2, 'out'),
-    asm.ldxdw(R1, R10, -16), asm.ldImm64(R2, b.readBigUInt64LE(8)), asm.jne(R1, R2, 'out'),
+    asm.mov64(R1, R10),
+    asm.add64(R1, -24),
+    asm.mov64(R2, 16),
+    asm.call('get_current_comm'),
+    asm.ldxdw(R1, R10, -24),
+    asm.ldImm64(R2, b.readBigUInt64LE(0)),
+    asm.jne(R1, R2, 'out'),
+    asm.ldxdw(R1, R10, -16),
+    asm.ldImm64(R2, b.readBigUInt64LE(8)),
+    asm.jne(R1, R2, 'out'),
   ];
 }
 
@@ -40,7 +51,9 @@ export function counter(map: BpfMap, opts: { filter?: AsmInput; key?: AsmInput; 
     opts.filter ?? [],
     opts.key ?? asm.mov64(R7, 0),
     incrementR7(map),
-    asm.label('out'), asm.mov64(R0, opts.ret ?? 0), asm.exit(),
+    asm.label('out'),
+    asm.mov64(R0, opts.ret ?? 0),
+    asm.exit(),
   ];
 }
 

@@ -3,9 +3,9 @@
  * each run from a counter map (seq) and emit a 32-byte event derived from it, so a reader can
  * check every record's contents, a checksum, and that each seq arrives exactly once.
  */
-import { asm, AsmItem, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 } from '../../src/index.js';
+import { asm, type AsmItem, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 } from '../../src/index.js';
 import { t } from '../../src/index.js';
-import { asmRingbufOutput, asmRingbufReserve, DropCounter } from '../../src/index.js';
+import { asmRingbufOutput, asmRingbufReserve, type DropCounter } from '../../src/index.js';
 import { BpfMap } from '../../src/index.js';
 import { Program } from '../../src/index.js';
 
@@ -54,19 +54,33 @@ export function seqCounter(): BpfMap {
 /** R7 = seq++ (from the counter map); jumps to 'out' if the lookup fails. Clobbers R0–R5. */
 function nextSeq(seq: BpfMap): AsmItem[] {
   return [
-    asm.stw(R10, -4, 0), asm.ldMapFd(R1, seq), asm.mov64(R2, R10), asm.add64(R2, -4), asm.call('map_lookup_elem'),
-    asm.jeq(R0, 0, 'out'), asm.mov64(R7, 1), asm.atomicFetchAdd64(R0, 0, R7),
+    asm.stw(R10, -4, 0),
+    asm.ldMapFd(R1, seq),
+    asm.mov64(R2, R10),
+    asm.add64(R2, -4),
+    asm.call('map_lookup_elem'),
+    asm.jeq(R0, 0, 'out'),
+    asm.mov64(R7, 1),
+    asm.atomicFetchAdd64(R0, 0, R7),
   ];
 }
 
 /** Writes the event for seq R7 at R(base)+off. Clobbers R8. */
 function fillEvent(base: typeof R6, off: number): AsmItem[] {
   return [
-    asm.stxdw(base, off + 0, R7), asm.stw(base, off + 8, 64), asm.stw(base, off + 12, 3),
-    asm.mov64(R8, R7), asm.mul64(R8, 0x9e3779b1 | 0), asm.stxw(base, off + 16, R8),
-    asm.mov64(R8, R7), asm.xor64(R8, 0x5a5a5a5a), asm.stxw(base, off + 20, R8),
+    asm.stxdw(base, off + 0, R7),
+    asm.stw(base, off + 8, 64),
+    asm.stw(base, off + 12, 3),
+    asm.mov64(R8, R7),
+    asm.mul64(R8, 0x9e3779b1 | 0),
+    asm.stxw(base, off + 16, R8),
+    asm.mov64(R8, R7),
+    asm.xor64(R8, 0x5a5a5a5a),
+    asm.stxw(base, off + 20, R8),
     asm.stw(base, off + 24, 0x0800),
-    asm.mov64(R8, R7), asm.and64(R8, 7), asm.stxw(base, off + 28, R8),
+    asm.mov64(R8, R7),
+    asm.and64(R8, 7),
+    asm.stxw(base, off + 28, R8),
   ];
 }
 
@@ -76,7 +90,13 @@ const EXIT = [asm.label('out'), asm.mov64(R0, 2), asm.exit()];
 export type ProducerMode = 'reserve' | 'output' | 'discard-odd' | 'varlen' | 'perf' | 'none';
 
 /** An XDP program emitting one event per run. */
-export function producer(opts: { mode: ProducerMode; seq: BpfMap; ring: BpfMap; dropCounter?: DropCounter; flags?: number }): Program {
+export function producer(opts: {
+  mode: ProducerMode;
+  seq: BpfMap;
+  ring: BpfMap;
+  dropCounter?: DropCounter;
+  flags?: number;
+}): Program {
   const { mode, seq, ring, dropCounter } = opts;
   const flags = opts.flags ?? 0;
   let body: AsmItem[];
@@ -88,23 +108,31 @@ export function producer(opts: { mode: ProducerMode; seq: BpfMap; ring: BpfMap; 
       body = [
         ...asmRingbufReserve({ ring, size: 32, dst: R6, dropCounter, onFail: 'out', stackOffset: -8 }),
         ...fillEvent(R6, 0),
-        asm.mov64(R1, R6), asm.mov64(R2, flags), asm.call('ringbuf_submit'),
+        asm.mov64(R1, R6),
+        asm.mov64(R2, flags),
+        asm.call('ringbuf_submit'),
       ];
       break;
     case 'discard-odd':
       body = [
         ...asmRingbufReserve({ ring, size: 32, dst: R6, dropCounter, onFail: 'out', stackOffset: -8 }),
         ...fillEvent(R6, 0),
-        asm.mov64(R1, R6), asm.mov64(R2, flags),
-        asm.mov64(R8, R7), asm.and64(R8, 1), asm.jne(R8, 0, 'discard'),
-        asm.call('ringbuf_submit'), asm.ja('out'),
-        asm.label('discard'), asm.call('ringbuf_discard'),
+        asm.mov64(R1, R6),
+        asm.mov64(R2, flags),
+        asm.mov64(R8, R7),
+        asm.and64(R8, 1),
+        asm.jne(R8, 0, 'discard'),
+        asm.call('ringbuf_submit'),
+        asm.ja('out'),
+        asm.label('discard'),
+        asm.call('ringbuf_discard'),
       ];
       break;
     case 'output':
       body = [
         ...fillEvent(R10, -48),
-        asm.mov64(R6, R10), asm.add64(R6, -48),
+        asm.mov64(R6, R10),
+        asm.add64(R6, -48),
         ...asmRingbufOutput({ ring, data: R6, size: 32, flags, dropCounter, stackOffset: -8 }),
       ];
       break;
@@ -114,8 +142,12 @@ export function producer(opts: { mode: ProducerMode; seq: BpfMap; ring: BpfMap; 
       for (let i = 0; i < 16; i++) fill.push(asm.stxw(R10, -72 + 4 * i, R8), asm.add64(R8, 1));
       body = [
         ...fill,
-        asm.mov64(R6, R10), asm.add64(R6, -72),
-        asm.mov64(R9, R7), asm.and64(R9, 15), asm.lsh64(R9, 2), asm.add64(R9, 4),
+        asm.mov64(R6, R10),
+        asm.add64(R6, -72),
+        asm.mov64(R9, R7),
+        asm.and64(R9, 15),
+        asm.lsh64(R9, 2),
+        asm.add64(R9, 4),
         ...asmRingbufOutput({ ring, data: R6, size: R9, flags, dropCounter, stackOffset: -8 }),
       ];
       break;
@@ -123,14 +155,34 @@ export function producer(opts: { mode: ProducerMode; seq: BpfMap; ring: BpfMap; 
     case 'perf':
       body = [
         ...fillEvent(R10, -48),
-        asm.mov64(R1, R9), asm.ldMapFd(R2, ring), asm.mov32(R3, -1), asm.mov64(R4, R10), asm.add64(R4, -48), asm.mov64(R5, 32),
+        asm.mov64(R1, R9),
+        asm.ldMapFd(R2, ring),
+        asm.mov32(R3, -1),
+        asm.mov64(R4, R10),
+        asm.add64(R4, -48),
+        asm.mov64(R5, 32),
         asm.call('perf_event_output'),
-        ...(dropCounter ? [asm.jsge(R0, 0, 'out'), asm.ldMapFd(R1, dropCounter.map), asm.stw(R10, -8, 0), asm.mov64(R2, R10), asm.add64(R2, -8),
-          asm.call('map_lookup_elem'), asm.jeq(R0, 0, 'out'), asm.mov64(R1, 1), asm.atomicAdd64(R0, 0, R1)] : []),
+        ...(dropCounter
+          ? [
+              asm.jsge(R0, 0, 'out'),
+              asm.ldMapFd(R1, dropCounter.map),
+              asm.stw(R10, -8, 0),
+              asm.mov64(R2, R10),
+              asm.add64(R2, -8),
+              asm.call('map_lookup_elem'),
+              asm.jeq(R0, 0, 'out'),
+              asm.mov64(R1, 1),
+              asm.atomicAdd64(R0, 0, R1),
+            ]
+          : []),
       ];
       break;
   }
-  return Program.load({ type: 'xdp', name: `ev_${mode.replace('-', '_')}`, instructions: [asm.mov64(R9, R1), ...nextSeq(seq), ...body, ...EXIT] });
+  return Program.load({
+    type: 'xdp',
+    name: `ev_${mode.replace('-', '_')}`,
+    instructions: [asm.mov64(R9, R1), ...nextSeq(seq), ...body, ...EXIT],
+  });
 }
 
 /** Runs the producer `repeat` times on a 64-byte packet. */

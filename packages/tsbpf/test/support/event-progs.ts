@@ -33,14 +33,23 @@ parentPort.postMessage({ done: true });
 `;
 
 /** Test-runs `prog` from a worker thread: `bursts` runs of `repeat` events, `gapMs` apart. Resolves when done. */
-export function produceInWorker(prog: Program, o: { bursts: number; repeat: number; gapMs: number; delayMs?: number }): Promise<void> {
+export function produceInWorker(
+  prog: Program,
+  o: { bursts: number; repeat: number; gapMs: number; delayMs?: number },
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const start = () => {
-      const w = new Worker(WORKER, { eval: true, workerData: { addon, progFd: prog.fd, bursts: o.bursts, repeat: o.repeat, gapMs: o.gapMs } });
-      w.on('message', (m: { done?: boolean; error?: number }) => { if (m.error) reject(new Error(`worker test run failed: ${m.error}`)); });
+      const w = new Worker(WORKER, {
+        eval: true,
+        workerData: { addon, progFd: prog.fd, bursts: o.bursts, repeat: o.repeat, gapMs: o.gapMs },
+      });
+      w.on('message', (m: { done?: boolean; error?: number }) => {
+        if (m.error) reject(new Error(`worker test run failed: ${m.error}`));
+      });
       w.on('error', reject);
       w.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`producer worker exited with ${code}`))));
     };
-    if (o.delayMs) setTimeout(start, o.delayMs); else start();
+    if (o.delayMs) setTimeout(start, o.delayMs);
+    else start();
   });
 }

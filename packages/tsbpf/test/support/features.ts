@@ -18,14 +18,18 @@ export const SKIP_PREFIX = 'feature ';
 /** Each probe returns undefined when the feature is present, else why it is missing. */
 const PROBES: Record<Feature, () => string | undefined> = {
   kprobes: () => (kprobeSupport().supported ? undefined : 'no kprobe PMU and no tracefs kprobe_events'),
-  trampolines: () => (Program.supportsTrampolines() ? undefined : 'the kernel refuses fentry/fexit (BPF trampoline) programs'),
+  trampolines: () =>
+    Program.supportsTrampolines() ? undefined : 'the kernel refuses fentry/fexit (BPF trampoline) programs',
   uprobes: () => (existsSync('/sys/bus/event_source/devices/uprobe/type') ? undefined : 'no uprobe PMU'),
   'xdp-live-frames': () => {
     const r = probeKernel().testRunFlags.xdpLiveFrames;
     return r.supported ? undefined : `XDP test-run with BPF_F_TEST_XDP_LIVE_FRAMES refused (${r.error ?? 'unknown'})`;
   },
   'map-iterators': () => {
-    try { Program.loadIter({ target: 'bpf_map_elem', instructions: [asm.mov64(R0, 0), asm.exit()] }).close(); return undefined; } catch (e) {
+    try {
+      Program.loadIter({ target: 'bpf_map_elem', instructions: [asm.mov64(R0, 0), asm.exit()] }).close();
+      return undefined;
+    } catch (e) {
       if (e instanceof NotSupportedError) return 'the kernel refuses iter/bpf_map_elem programs (EPERM as root)';
       throw e;
     }

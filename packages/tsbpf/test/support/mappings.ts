@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 
 /** Mappings of kernel objects through anonymous-inode fds (BPF maps, perf events) in this process. */
 export function kernelMappings(): number {
-  return readFileSync('/proc/self/maps', 'utf8').split('\n').filter((l) => l.includes('anon_inode:')).length;
+  return readFileSync('/proc/self/maps', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes('anon_inode:')).length;
 }
 
 /** The path column of the mapping that holds `address` ('' for an anonymous one), or undefined when none does. */

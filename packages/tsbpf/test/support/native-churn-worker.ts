@@ -14,8 +14,15 @@ async function main(): Promise<void> {
     using prog = Program.load({
       type: 'xdp',
       instructions: [
-        asm.stdw(R10, -8, i), asm.ldMapFd(R1, ring), asm.mov64(R2, R10), asm.add64(R2, -8), asm.mov64(R3, 8), asm.mov64(R4, 0),
-        asm.call('ringbuf_output'), asm.mov64(R0, 2), asm.exit(),
+        asm.stdw(R10, -8, i),
+        asm.ldMapFd(R1, ring),
+        asm.mov64(R2, R10),
+        asm.add64(R2, -8),
+        asm.mov64(R3, 8),
+        asm.mov64(R4, 0),
+        asm.call('ringbuf_output'),
+        asm.mov64(R0, 2),
+        asm.exit(),
       ],
     });
     let got = 0;
@@ -25,7 +32,8 @@ async function main(): Promise<void> {
     });
     prog.testRun({ data: new Uint8Array(64), repeat: events, dataOutSize: 0 });
     // Drain through uv_poll (the reader's event-driven path), not only a synchronous consume.
-    while (got < events) if ((await rb.poll(1000)) === 0 && got < events) throw new Error(`iteration ${i}: ${got}/${events} after 1 s`);
+    while (got < events)
+      if ((await rb.poll(1000)) === 0 && got < events) throw new Error(`iteration ${i}: ${got}/${events} after 1 s`);
     received += got;
 
     using arr = BpfMap.create({ type: 'array', key: t.u32, value: t.u64, maxEntries: 512, flags: MAP_FLAG.mmapable });
@@ -36,4 +44,6 @@ async function main(): Promise<void> {
   parentPort!.postMessage({ received });
 }
 
-main().catch((e) => { parentPort!.postMessage({ error: String((e as Error).stack ?? e) }); });
+main().catch((e) => {
+  parentPort!.postMessage({ error: String((e as Error).stack ?? e) });
+});

@@ -11,7 +11,7 @@ export function insn(op: number, dst: number, src: number, off: number, imm: num
 
 export function program(...insns: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(insns.length * 8);
-  insns.forEach((x, i) => out.set(x, i * 8));
+  for (const [i, x] of insns.entries()) out.set(x, i * 8);
   return out;
 }
 
@@ -26,7 +26,8 @@ export function storeToArrayMap(mapFd: number, value: number): Uint8Array {
     insn(0x62, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
     insn(0xbf, 2, 10, 0, 0), // r2 = r10
     insn(0x07, 2, 0, 0, -4), // r2 += -4
-    insn(0x18, 1, 1, 0, mapFd), insn(0, 0, 0, 0, 0), // r1 = map fd
+    insn(0x18, 1, 1, 0, mapFd),
+    insn(0, 0, 0, 0, 0), // r1 = map fd
     insn(0x85, 0, 0, 0, 1), // call bpf_map_lookup_elem
     insn(0x15, 0, 0, 2, 0), // if r0 == 0 goto +2
     insn(0xb7, 1, 0, 0, value), // r1 = value

@@ -4,13 +4,36 @@
  * test/unit/types.test.ts runs the compiler.
  */
 import {
-  BpfMap, t, HashMap, LruHash, ArrayMap, PerCpuArray, PerCpuHash, LruPerCpuHash, LpmTrie, Queue, Stack, BloomFilter, RingBufMap,
-  PerfEventArray, ProgArray, ArrayOfMaps, HashOfMaps, TaskStorage, SkStorage, InodeStorage, CgrpStorage, GenericMap, RingBuffer,
-  PerfBuffer, type MapSpec, type Program,
+  BpfMap,
+  t,
+  HashMap,
+  type LruHash,
+  ArrayMap,
+  type PerCpuArray,
+  type PerCpuHash,
+  type LruPerCpuHash,
+  type LpmTrie,
+  type Queue,
+  type Stack,
+  type BloomFilter,
+  RingBufMap,
+  type PerfEventArray,
+  type ProgArray,
+  type ArrayOfMaps,
+  type HashOfMaps,
+  type TaskStorage,
+  type SkStorage,
+  type InodeStorage,
+  type CgrpStorage,
+  type GenericMap,
+  RingBuffer,
+  PerfBuffer,
+  type MapSpec,
+  type Program,
 } from '../../src/index.js';
 
 /** Exact type equality: `expectType<T>()(value)` fails unless value's type is exactly T. */
-type Equal<A, B> = (<G>() => G extends A ? 1 : 2) extends (<G>() => G extends B ? 1 : 2) ? true : false;
+type Equal<A, B> = (<G>() => G extends A ? 1 : 2) extends <G>() => G extends B ? 1 : 2 ? true : false;
 function expectType<T>(): <U>(value: U & (Equal<T, U> extends true ? unknown : never)) => void {
   return () => {};
 }
@@ -27,7 +50,10 @@ function hash(): void {
   expectType<bigint | undefined>()(m.lookup(1));
   expectType<boolean>()(m.delete(1));
   expectType<{ keys: number[]; values: bigint[] }>()(m.lookupBatch());
-  for (const [k, v] of m) { expectType<number>()(k); expectType<bigint>()(v); }
+  for (const [k, v] of m) {
+    expectType<number>()(k);
+    expectType<bigint>()(v);
+  }
   // @ts-expect-error: wrong key type
   m.lookup('1');
   // @ts-expect-error: a string where a bigint is expected
@@ -95,7 +121,12 @@ function perCpu(): void {
   expectType<number | undefined>()(h.sum(3));
   const l = BpfMap.create({ type: 'lru_percpu_hash', key: t.u32, value: t.u32, maxEntries: 4 });
   expectType<LruPerCpuHash<number, number>>()(l);
-  const s = BpfMap.create({ type: 'percpu_array', key: t.u32, value: t.struct({ packets: t.u64, bytes: t.u64 }), maxEntries: 1 });
+  const s = BpfMap.create({
+    type: 'percpu_array',
+    key: t.u32,
+    value: t.struct({ packets: t.u64, bytes: t.u64 }),
+    maxEntries: 1,
+  });
   expectType<{ packets: bigint; bytes: bigint }[] | undefined>()(s.lookup(0));
   expectType<{ packets: number; bytes: number } | undefined>()(s.sumFields(0));
   // @ts-expect-error: sum is for numeric values; structs use sumFields
@@ -177,7 +208,13 @@ function storage(): void {
   expectType<InodeStorage<number>>()(BpfMap.create({ type: 'inode_storage', value: t.u32, maxEntries: 0 }));
   expectType<CgrpStorage<number>>()(BpfMap.create({ type: 'cgrp_storage', value: t.u32, maxEntries: 0 }));
   expectType<LpmTrie<{ prefixlen: number; addr: Uint8Array }, number>>()(
-    BpfMap.create({ type: 'lpm_trie', key: t.struct({ prefixlen: t.u32, addr: t.bytes(4) }), value: t.u32, maxEntries: 4 }));
+    BpfMap.create({
+      type: 'lpm_trie',
+      key: t.struct({ prefixlen: t.u32, addr: t.bytes(4) }),
+      value: t.u32,
+      maxEntries: 4,
+    }),
+  );
   expectType<GenericMap<number, number>>()(BpfMap.create({ type: 'devmap', key: t.u32, value: t.u32, maxEntries: 4 }));
 }
 

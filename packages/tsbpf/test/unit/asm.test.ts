@@ -1,8 +1,27 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  asm, assemble, assembleProgram, labelPositions, disassemble, parseAsm, decodeProgram, helperId, t,
-  R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10, type AsmItem,
+  asm,
+  assemble,
+  assembleProgram,
+  labelPositions,
+  disassemble,
+  parseAsm,
+  decodeProgram,
+  helperId,
+  t,
+  R0,
+  R1,
+  R2,
+  R3,
+  R4,
+  R5,
+  R6,
+  R7,
+  R8,
+  R9,
+  R10,
+  type AsmItem,
 } from '../support/pure.js';
 import { decodeInsns, LD_IMM64, PSEUDO } from '../../src/pure/insn.js';
 import { HELPER_IDS } from '../../src/pure/helper-ids.js';
@@ -62,15 +81,32 @@ test('ld_imm64 forms: plain constant, map fd, map value, BTF id, func, map idx',
 
 test('labels resolve forward and backward; label positions are exported', () => {
   const items = [
-    asm.label('top'), asm.mov64(R0, 0), asm.jeq(R1, 0, 'out'), asm.ldImm64(R2, 1n), asm.ja('top'),
-    asm.label('out'), asm.exit(),
+    asm.label('top'),
+    asm.mov64(R0, 0),
+    asm.jeq(R1, 0, 'out'),
+    asm.ldImm64(R2, 1n),
+    asm.ja('top'),
+    asm.label('out'),
+    asm.exit(),
   ];
   const { bytes, labels } = assembleProgram(items);
   const insns = decodeInsns(bytes);
   assert.equal(insns[1].off, 3); // jeq at 1 -> out at 5
   assert.equal(insns[4].off, -5); // ja at 4 -> top at 0
-  assert.deepEqual([...labels], [['top', 0], ['out', 5]]);
-  assert.deepEqual([...labelPositions(items)], [['top', 0], ['out', 5]]);
+  assert.deepEqual(
+    [...labels],
+    [
+      ['top', 0],
+      ['out', 5],
+    ],
+  );
+  assert.deepEqual(
+    [...labelPositions(items)],
+    [
+      ['top', 0],
+      ['out', 5],
+    ],
+  );
   // Nested arrays (macros) flatten.
   assert.deepEqual(assemble([[asm.mov64(R0, 1)], [[asm.exit()]]]), assemble([asm.mov64(R0, 1), asm.exit()]));
 });
@@ -81,7 +117,10 @@ test('label errors name the label: unknown, duplicate, out of 16-bit range', () 
   assert.throws(() => assemble([asm.ldFunc(R1, 'cb'), asm.exit()]), /unknown label 'cb'/);
   assert.throws(() => assemble([asm.label('a'), asm.label('a'), asm.exit()]), /duplicate label 'a'/);
   const filler = Array.from({ length: 40000 }, () => asm.mov64(R0, 0));
-  assert.throws(() => assemble([asm.jeq(R1, 0, 'far'), ...filler, asm.label('far'), asm.exit()]), /label 'far'.*16-bit range/);
+  assert.throws(
+    () => assemble([asm.jeq(R1, 0, 'far'), ...filler, asm.label('far'), asm.exit()]),
+    /label 'far'.*16-bit range/,
+  );
   // gotol reaches beyond 16 bits.
   const b = assemble([asm.gotol('far'), ...filler, asm.label('far'), asm.exit()]);
   assert.equal(decodeInsns(b)[0].imm, 40000);
@@ -132,16 +171,26 @@ test('operand validation fails before assembly with clear messages', () => {
 test('struct offsets from the layout library are plain numbers', () => {
   const Event = t.struct({ pid: t.u32, uid: t.u32, timestamp: t.u64, comm: t.cstring(16) });
   const b = assemble([asm.stxw(R9, Event.offsetOf('uid'), R0), asm.stxdw(R9, Event.offsetOf('timestamp'), R0)]);
-  assert.deepEqual(decodeInsns(b).map((i) => i.off), [4, 8]);
+  assert.deepEqual(
+    decodeInsns(b).map((i) => i.off),
+    [4, 8],
+  );
 });
 
 test('seed-style aliases encode like the mnemonic builders', () => {
   const pairs: [AsmItem, AsmItem][] = [
-    [asm.mov(R1, 0), asm.mov64(R1, 0)], [asm.movReg(R6, R1), asm.mov64(R6, R1)], [asm.rsh(R0, 32), asm.rsh64(R0, 32)],
-    [asm.storeMem('w', R9, 0, R0), asm.stxw(R9, 0, R0)], [asm.storeMem('dw', R10, -8, 1), asm.stdw(R10, -8, 1)],
-    [asm.loadMem('h', R6, R2, 12), asm.ldxh(R6, R2, 12)], [asm.loadCtx('w', R2, 4), asm.ldxw(R2, R1, 4)],
-    [asm.jmpImm('jne', R6, 0x800, 3), asm.jne(R6, 0x800, 3)], [asm.jmpReg('jgt', R4, R3, 2), asm.jgt(R4, R3, 2)],
-    [asm.jmp(1), asm.ja(1)], [asm.endianBe('h', R6), asm.be16(R6)], [asm.endianLe('dw', R6), asm.le64(R6)],
+    [asm.mov(R1, 0), asm.mov64(R1, 0)],
+    [asm.movReg(R6, R1), asm.mov64(R6, R1)],
+    [asm.rsh(R0, 32), asm.rsh64(R0, 32)],
+    [asm.storeMem('w', R9, 0, R0), asm.stxw(R9, 0, R0)],
+    [asm.storeMem('dw', R10, -8, 1), asm.stdw(R10, -8, 1)],
+    [asm.loadMem('h', R6, R2, 12), asm.ldxh(R6, R2, 12)],
+    [asm.loadCtx('w', R2, 4), asm.ldxw(R2, R1, 4)],
+    [asm.jmpImm('jne', R6, 0x800, 3), asm.jne(R6, 0x800, 3)],
+    [asm.jmpReg('jgt', R4, R3, 2), asm.jgt(R4, R3, 2)],
+    [asm.jmp(1), asm.ja(1)],
+    [asm.endianBe('h', R6), asm.be16(R6)],
+    [asm.endianLe('dw', R6), asm.le64(R6)],
   ];
   for (const [a, b] of pairs) assert.equal(one(a), one(b));
 });
@@ -149,7 +198,10 @@ test('seed-style aliases encode like the mnemonic builders', () => {
 test('round trip: every opcode form assembles, disassembles, parses and reassembles to identical bytes', () => {
   const bytes = assemble(ALL_FORMS, { maps: { m: { fd: 3 } } });
   const n = decodeProgram(bytes);
-  assert.ok(n.every((d) => d.known), 'every form decodes as a valid instruction');
+  assert.ok(
+    n.every((d) => d.known),
+    'every form decodes as a valid instruction',
+  );
   for (const hexImm of [true, false]) {
     const text = disassemble(bytes, { style: 'readable', hex: hexImm });
     assert.equal(hex(assemble(parseAsm(text))), hex(bytes), `readable, hex=${hexImm}`);
@@ -158,28 +210,54 @@ test('round trip: every opcode form assembles, disassembles, parses and reassemb
   }
   // The llvm style is ambiguous only for pseudo calls, ld_pseudo and ld_ind's imm (llvm drops it);
   // everything else round-trips too.
-  const plain = ALL_FORMS.filter((i) => !(i.kind === 'ld_imm64' && i.src !== 0) && !(i.kind === 'insn' && i.code === 0x85 && i.src !== 0)
-    && !(i.kind === 'insn' && (i.code & 0xe7) === 0x40 && i.imm !== 0));
+  const plain = ALL_FORMS.filter(
+    (i) =>
+      !(i.kind === 'ld_imm64' && i.src !== 0) &&
+      !(i.kind === 'insn' && i.code === 0x85 && i.src !== 0) &&
+      !(i.kind === 'insn' && (i.code & 0xe7) === 0x40 && i.imm !== 0),
+  );
   const pb = assemble(plain);
   assert.equal(hex(assemble(parseAsm(disassemble(pb)))), hex(pb));
   // Structured decode → items → bytes as well.
   const items: AsmItem[] = decodeProgram(bytes).map((d) =>
-    d.slots === 2 ? { kind: 'ld_imm64', dst: d.raw.dst, src: d.raw.src, imm: d.imm64! } : { kind: 'insn', ...d.raw });
+    d.slots === 2 ? { kind: 'ld_imm64', dst: d.raw.dst, src: d.raw.src, imm: d.imm64! } : { kind: 'insn', ...d.raw },
+  );
   assert.equal(hex(assemble(items)), hex(bytes));
 });
 
 test('round trip: exhaustive over all 256 opcodes with varied fields', () => {
   const fieldSets = [
-    [1, 2, 0, 0], [1, 0, 0, 5], [1, 2, 1, 0], [1, 0, 1, -7], [0, 0, 3, 0], [0, 0, 0, 0], [3, 0, 0, 16], [3, 0, 0, 32],
-    [3, 0, 0, 64], [2, 3, 8, 0], [2, 3, 16, 0], [2, 3, 32, 0], [1, 2, 0, 1], [1, 2, 0, 0xe1], [1, 2, 0, 0xf1], [1, 2, -8, 0x41],
-    [0, 1, 0, -1], [0, 2, 0, 131], [1, 2, 1, 65536], [0, 2, 5, 7],
+    [1, 2, 0, 0],
+    [1, 0, 0, 5],
+    [1, 2, 1, 0],
+    [1, 0, 1, -7],
+    [0, 0, 3, 0],
+    [0, 0, 0, 0],
+    [3, 0, 0, 16],
+    [3, 0, 0, 32],
+    [3, 0, 0, 64],
+    [2, 3, 8, 0],
+    [2, 3, 16, 0],
+    [2, 3, 32, 0],
+    [1, 2, 0, 1],
+    [1, 2, 0, 0xe1],
+    [1, 2, 0, 0xf1],
+    [1, 2, -8, 0x41],
+    [0, 1, 0, -1],
+    [0, 2, 0, 131],
+    [1, 2, 1, 65536],
+    [0, 2, 5, 7],
   ];
   let known = 0;
   for (let code = 0; code < 256; code++) {
     for (const [dst, src, off, imm] of fieldSets) {
       const b = assemble([asm.raw(code, dst, src, off, imm), asm.raw(0, 0, 0, 0, 0)]);
       const text = disassemble(b, { style: 'readable' });
-      assert.equal(hex(assemble(parseAsm(text))), hex(b), `code 0x${code.toString(16)} ${[dst, src, off, imm]}: ${text.join(' | ')}`);
+      assert.equal(
+        hex(assemble(parseAsm(text))),
+        hex(b),
+        `code 0x${code.toString(16)} ${[dst, src, off, imm]}: ${text.join(' | ')}`,
+      );
       if (decodeProgram(b)[0].known) known++;
     }
   }
@@ -188,6 +266,9 @@ test('round trip: exhaustive over all 256 opcodes with varied fields', () => {
 
 test('registers R0..R10 are distinct and print as rN', () => {
   const regs = [R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10];
-  assert.deepEqual(regs.map((r) => r.n), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+  assert.deepEqual(
+    regs.map((r) => r.n),
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10],
+  );
   assert.equal(String(R10), 'r10');
 });

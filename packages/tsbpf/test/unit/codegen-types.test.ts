@@ -30,7 +30,7 @@ function gen(object: Parameters<typeof generateTypes>[1]['object'], importFrom?:
 async function importSource(source: string): Promise<Record<string, unknown>> {
   const file = join(scratchDir(), `gen-${process.pid}-${seq++}.ts`);
   writeFileSync(file, source);
-  return await import(pathToFileURL(file).href) as Record<string, unknown>;
+  return (await import(pathToFileURL(file).href)) as Record<string, unknown>;
 }
 
 /** The run-time value with each byte btf-layout decodes as a number where the generated one has a boolean (bool: u8 at run time) turned into that boolean's truth. */
@@ -38,7 +38,10 @@ function normalize(x: unknown, like?: unknown): unknown {
   if (typeof like === 'boolean' && typeof x === 'number') return x !== 0;
   if (Array.isArray(x)) return x.map((v, i) => normalize(v, Array.isArray(like) ? like[i] : undefined));
   if (x instanceof Uint8Array) return x;
-  if (x && typeof x === 'object') return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, normalize(v, (like as Record<string, unknown> | undefined)?.[k])]));
+  if (x && typeof x === 'object')
+    return Object.fromEntries(
+      Object.entries(x).map(([k, v]) => [k, normalize(v, (like as Record<string, unknown> | undefined)?.[k])]),
+    );
   return x;
 }
 
@@ -46,7 +49,10 @@ function normalize(x: unknown, like?: unknown): unknown {
 function noise(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let s = seed >>> 0;
-  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1103515245) + 12345) >>> 0; out[i] = s >>> 24; }
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    out[i] = s >>> 24;
+  }
   return out;
 }
 
@@ -85,9 +91,20 @@ test('the module has a type and a layout for every reachable struct, union and e
   assert.equal(className, 'GenTypesObject');
   const names = types.map((x) => `${x.kind} ${x.name}`);
   for (const want of [
-    'struct inner', 'struct gen_event__point', 'enum color', 'union num', 'struct flags', 'struct packed_s', 'struct aligned_s',
-    'struct function_', 'struct gen_event', 'struct anon_key_t', 'struct ring_event', 'typedef pid_type',
-  ]) assert.ok(names.includes(want), `${want} in ${names.join(', ')}`);
+    'struct inner',
+    'struct gen_event__point',
+    'enum color',
+    'union num',
+    'struct flags',
+    'struct packed_s',
+    'struct aligned_s',
+    'struct function_',
+    'struct gen_event',
+    'struct anon_key_t',
+    'struct ring_event',
+    'typedef pid_type',
+  ])
+    assert.ok(names.includes(want), `${want} in ${names.join(', ')}`);
   const has = (s: string) => assert.ok(source.includes(s), `generated source contains ${JSON.stringify(s)}`);
   // Scalars, strings, arrays, nested and anonymous members, bitfields, enums, typedefs.
   has('export interface gen_event {');
@@ -177,7 +194,10 @@ test('a wrong offset or size in the generated text is caught', async () => {
   const wrongOffset = source.replace('offsets: { a: 0, b: 1, c: 5 }', 'offsets: { a: 0, b: 1, c: 4 }');
   assert.notEqual(wrongOffset, source);
   const m1 = await importSource(wrongOffset);
-  assert.deepEqual(differences('packed_s', m1.packed_s as Layout<unknown>, id).filter((d) => d.includes('offset')), ['packed_s.c: offset 4 != 5']);
+  assert.deepEqual(
+    differences('packed_s', m1.packed_s as Layout<unknown>, id).filter((d) => d.includes('offset')),
+    ['packed_s.c: offset 4 != 5'],
+  );
   // A wrong size fails at import: the module checks its sizes against BTF's.
   const wrongSize = source.replace('  size: 7,\n  align: 1,', '  size: 8,\n  align: 1,');
   assert.notEqual(wrongSize, source);
@@ -185,11 +205,20 @@ test('a wrong offset or size in the generated text is caught', async () => {
 });
 
 test('--type: unknown names are refused with a hint; typedef aliases and enums by name', () => {
-  assert.throws(() => generateTypes(spec, { name: 'gen_types', types: ['no_such_type'], object: false }), (e: unknown) =>
-    e instanceof BtfError && /no struct, union, enum or typedef named 'no_such_type'/.test(e.message) && /__attribute__\(\(unused\)\)/.test(e.message));
+  assert.throws(
+    () => generateTypes(spec, { name: 'gen_types', types: ['no_such_type'], object: false }),
+    (e: unknown) =>
+      e instanceof BtfError &&
+      /no struct, union, enum or typedef named 'no_such_type'/.test(e.message) &&
+      /__attribute__\(\(unused\)\)/.test(e.message),
+  );
   const { source } = generateTypes(spec, { name: 'gen_types', types: ['pid_type'], object: false });
   assert.match(source, /export type pid_type = number;\nexport const pid_type: Layout<pid_type> = t\.u32;/);
-  assert.equal(generateTypes(spec, { name: 'gen_types', object: false }).source.includes('ring_event'), false, 'ring_event only with --type');
+  assert.equal(
+    generateTypes(spec, { name: 'gen_types', object: false }).source.includes('ring_event'),
+    false,
+    'ring_event only with --type',
+  );
 });
 
 test('objects without BTF are refused with the fix', () => {
@@ -213,7 +242,10 @@ test('layout library: explicit placement, unions, bool and bitfields', () => {
   assert.deepEqual([...t.bool.toBytes(true)], [1]);
   assert.throws(() => t.bool.toBytes(1 as unknown as boolean), TypeError);
   // Bitfields sharing a byte: each write keeps the other's bits.
-  const bf = t.struct({ lo: t.bitfield(3), hi: t.bitfield(5, { shift: 3, signed: true }) }, { offsets: { lo: 0, hi: 0 }, size: 1 });
+  const bf = t.struct(
+    { lo: t.bitfield(3), hi: t.bitfield(5, { shift: 3, signed: true }) },
+    { offsets: { lo: 0, hi: 0 }, size: 1 },
+  );
   const bytes = bf.toBytes({ lo: 6, hi: -2 });
   assert.deepEqual([...bytes], [0b11110110]);
   assert.deepEqual(bf.fromBytes(bytes), { lo: 6, hi: -2 });
@@ -231,7 +263,9 @@ test('the generated module compiles under strict with no any, and misuse of its 
   writeFileSync(mod, gen({ embed: BYTES }).source);
   const use = join(dir, `gen_types_use_${process.pid}.ts`);
   const base = `./gen_types_strict_${process.pid}.js`;
-  writeFileSync(use, `
+  writeFileSync(
+    use,
+    `
 import { GenTypesObject, color, type gen_event, type ring_event } from '${base}';
 const obj = await GenTypesObject.open();
 obj.rodata.min_pid = 41;
@@ -255,20 +289,35 @@ obj.maps.events.lookup(0);
 // @ts-expect-error the xdp program's target has no category
 obj.programs.fill.info.target.category;
 export { wrong };
-`);
+`,
+  );
   const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'], skipLibCheck: true, noImplicitAny: true,
-    baseUrl: dir, paths: { tsbpf: [join(SRC, 'index.ts')] },
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
+    types: ['node'],
+    skipLibCheck: true,
+    noImplicitAny: true,
+    baseUrl: dir,
+    paths: { tsbpf: [join(SRC, 'index.ts')] },
   };
   const program = ts.createProgram({ rootNames: [mod, use], options });
-  const diags = [mod, use].flatMap((f) => ts.getPreEmitDiagnostics(program, program.getSourceFile(f))).map((d) =>
-    `${d.file?.fileName}:${d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : ''} ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+  const diags = [mod, use]
+    .flatMap((f) => ts.getPreEmitDiagnostics(program, program.getSourceFile(f)))
+    .map(
+      (d) =>
+        `${d.file?.fileName}:${d.file && d.start !== undefined ? d.file.getLineAndCharacterOfPosition(d.start).line + 1 : ''} ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`,
+    );
   assert.deepEqual(diags, []);
 });
 
 test('every fixture object: the module generates, its layouts match the run-time BTF layouts, and it compiles under strict', async () => {
-  const objects = readdirSync(FIXTURE_OBJ).filter((f) => f.endsWith('.bpf.o')).sort();
+  const objects = readdirSync(FIXTURE_OBJ)
+    .filter((f) => f.endsWith('.bpf.o'))
+    .sort();
   assert.ok(objects.length >= 10, `${objects.length} fixture objects`);
   const dir = join(scratchDir(), `esm-all-${process.pid}`);
   mkdirSync(dir, { recursive: true });
@@ -286,7 +335,11 @@ test('every fixture object: the module generates, its layouts match the run-time
       const generated = mod[ty.name] as Layout<unknown>;
       const runtime = btfLayout(s.btf!, ty.id);
       assert.equal(generated.size, runtime.size, `${f}: ${ty.name} size`);
-      assert.deepEqual((generated as { offsets?: object }).offsets, (runtime as { offsets?: object }).offsets, `${f}: ${ty.name} offsets`);
+      assert.deepEqual(
+        (generated as { offsets?: object }).offsets,
+        (runtime as { offsets?: object }).offsets,
+        `${f}: ${ty.name} offsets`,
+      );
       layouts++;
     }
     const file = join(dir, `${name}.ts`);
@@ -295,12 +348,21 @@ test('every fixture object: the module generates, its layouts match the run-time
   }
   assert.ok(layouts >= 15, `${layouts} layouts compared`);
   const options: ts.CompilerOptions = {
-    strict: true, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
-    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'], types: ['node'], skipLibCheck: true, baseUrl: dir, paths: { tsbpf: [join(SRC, 'index.ts')] },
+    strict: true,
+    noEmit: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.esnext.disposable.d.ts'],
+    types: ['node'],
+    skipLibCheck: true,
+    baseUrl: dir,
+    paths: { tsbpf: [join(SRC, 'index.ts')] },
   };
   const program = ts.createProgram({ rootNames: files, options });
-  const diags = files.flatMap((f) => ts.getPreEmitDiagnostics(program, program.getSourceFile(f))).map((d) =>
-    `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
+  const diags = files
+    .flatMap((f) => ts.getPreEmitDiagnostics(program, program.getSourceFile(f)))
+    .map((d) => `${d.file?.fileName}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`);
   assert.deepEqual(diags, []);
 });
 
@@ -311,10 +373,14 @@ function rawBtf(types: number[], strings: string): Btf {
   const str = new TextEncoder().encode(strings);
   const out = new Uint8Array(24 + types.length * 4 + str.length);
   const v = new DataView(out.buffer);
-  v.setUint16(0, 0xeb9f, true); v.setUint8(2, 1); v.setUint32(4, 24, true);
-  v.setUint32(8, 0, true); v.setUint32(12, types.length * 4, true);
-  v.setUint32(16, types.length * 4, true); v.setUint32(20, str.length, true);
-  types.forEach((w, i) => v.setUint32(24 + i * 4, w >>> 0, true));
+  v.setUint16(0, 0xeb9f, true);
+  v.setUint8(2, 1);
+  v.setUint32(4, 24, true);
+  v.setUint32(8, 0, true);
+  v.setUint32(12, types.length * 4, true);
+  v.setUint32(16, types.length * 4, true);
+  v.setUint32(20, str.length, true);
+  for (const [i, w] of types.entries()) v.setUint32(24 + i * 4, w >>> 0, true);
   out.set(str, 24 + types.length * 4);
   return Btf.parse(out);
 }
@@ -329,7 +395,7 @@ function genS(btf: Btf) {
 }
 const btfErrorAbout = (what: RegExp) => (e: unknown) => e instanceof BtfError && what.test(e.message);
 
-test('malformed BTF: a member past the end of its struct is a BtfError, not the layout library\'s RangeError', () => {
+test("malformed BTF: a member past the end of its struct is a BtfError, not the layout library's RangeError", () => {
   // struct s (4 bytes) { int a @0; int b @4; }
   const btf = rawBtf([...INT, 5, info(4, 2), 4, 11, 1, 0, 13, 1, 32], STRS);
   assert.throws(() => genS(btf), btfErrorAbout(/member 'b' \(4 bytes at offset 4\) overruns the 4-byte type/));
@@ -341,13 +407,13 @@ test('malformed BTF: a struct containing itself is a BtfError, not a crash on it
   assert.throws(() => genS(btf), btfErrorAbout(/has no layout \(it contains itself/));
 });
 
-test('malformed BTF: a zero-sized float member is a BtfError, not t.bytes(0)\'s RangeError', () => {
+test("malformed BTF: a zero-sized float member is a BtfError, not t.bytes(0)'s RangeError", () => {
   // float f (0 bytes); struct s (4 bytes) { f a @0; int b @0; }
   const btf = rawBtf([...INT, 15, info(16, 0), 0, 5, info(4, 2), 4, 11, 2, 0, 13, 1, 0], STRS);
   assert.throws(() => genS(btf), btfErrorAbout(/a 0-byte value has no layout/));
 });
 
-test('malformed BTF: a bitfield wider than any integer storage is a BtfError, not t.bitfield\'s RangeError', () => {
+test("malformed BTF: a bitfield wider than any integer storage is a BtfError, not t.bitfield's RangeError", () => {
   // struct big (100 bytes) {}; struct s (128 bytes, kind_flag) { struct big a : bit offset 4; }
   const btf = rawBtf([...INT, 7, info(4, 0), 100, 5, info(4, 1, true), 128, 11, 2, 4], STRS);
   assert.throws(() => genS(btf), btfErrorAbout(/bitfield 'a' of 800 bits in 100-byte storage/));

@@ -39,29 +39,60 @@ test('bitfield relocations of a ___flavor struct follow the target layout (obj_k
     assert.equal(r.validate, v, `${r.description}: validate only signedness and right shift`);
   }
   // The same reads of the real struct: nothing moves.
-  for (const r of results.filter((x) => /struct sk_buff\.pkt_type/.test(x.description))) assert.equal(r.origValue, r.newValue);
+  for (const r of results.filter((x) => /struct sk_buff\.pkt_type/.test(x.description)))
+    assert.equal(r.origValue, r.newValue);
 });
 
 const res = (over: Partial<CoreReloResult>): CoreReloResult => ({
-  kind: CORE_RELO_KIND.field_byte_offset, origValue: 19, newValue: 16, poison: false, validate: false, description: 'test', ...over,
+  kind: CORE_RELO_KIND.field_byte_offset,
+  origValue: 19,
+  newValue: 16,
+  poison: false,
+  validate: false,
+  description: 'test',
+  ...over,
 });
-const alu = (imm: number) => { const b = new Uint8Array(8); b[0] = 0x07; b[1] = 0x01; new DataView(b.buffer).setInt32(4, imm, true); return b; };
+const alu = (imm: number) => {
+  const b = new Uint8Array(8);
+  b[0] = 0x07;
+  b[1] = 0x01;
+  new DataView(b.buffer).setInt32(4, imm, true);
+  return b;
+};
 
 test('an unvalidated (bitfield) relocation patches whatever immediate clang chose; a validated one checks it', () => {
   const insn = alu(16); // clang's byte offset differs from libbpf's local computation (the "imm 16, expected 19" case)
   patchCoreInsn(insn, 0, res({ newValue: 40 }));
   assert.equal(new DataView(insn.buffer).getInt32(4, true), 40);
-  assert.throws(() => patchCoreInsn(alu(16), 0, res({ kind: CORE_RELO_KIND.field_rshift_u64, validate: true, origValue: 61, newValue: 60 })), CoreReloError);
+  assert.throws(
+    () =>
+      patchCoreInsn(
+        alu(16),
+        0,
+        res({ kind: CORE_RELO_KIND.field_rshift_u64, validate: true, origValue: 61, newValue: 60 }),
+      ),
+    CoreReloError,
+  );
 });
 
 test('a load whose field changed size: resized for unsigned ints, poisoned when unsafe (libbpf fail_memsz_adjust)', () => {
-  const ldx = () => { const b = new Uint8Array(8); b[0] = 0x61; b[1] = 0x21; new DataView(b.buffer).setInt16(2, 8, true); return b; }; // w1 = *(u32 *)(r2 + 8)
+  const ldx = () => {
+    const b = new Uint8Array(8);
+    b[0] = 0x61;
+    b[1] = 0x21;
+    new DataView(b.buffer).setInt16(2, 8, true);
+    return b;
+  }; // w1 = *(u32 *)(r2 + 8)
   const ok = ldx();
   patchCoreInsn(ok, 0, res({ origValue: 8, newValue: 16, validate: true, origSize: 4, newSize: 8 }));
   assert.equal(ok[0], 0x79, 'u32 load became a u64 load');
   assert.equal(new DataView(ok.buffer).getInt16(2, true), 16);
   const bad = ldx();
-  patchCoreInsn(bad, 0, res({ origValue: 8, newValue: 16, validate: true, origSize: 4, newSize: 8, failMemSizeAdjust: true }));
+  patchCoreInsn(
+    bad,
+    0,
+    res({ origValue: 8, newValue: 16, validate: true, origSize: 4, newSize: 8, failMemSizeAdjust: true }),
+  );
   assert.equal(bad[0], 0x85);
   assert.equal(new DataView(bad.buffer).getInt32(4, true), CORE_POISON_IMM);
 });

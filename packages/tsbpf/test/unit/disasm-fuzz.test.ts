@@ -14,7 +14,11 @@ test(`disassembler survives ${STREAMS} random streams and readable output round-
   let seed = 0x9e3779b9;
   const rnd = () => {
     // xorshift32: deterministic, so a failure names a reproducible stream.
-    seed ^= seed << 13; seed >>>= 0; seed ^= seed >>> 17; seed ^= seed << 5; seed >>>= 0;
+    seed ^= seed << 13;
+    seed >>>= 0;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    seed >>>= 0;
     return seed;
   };
   const real = assemble(ALL_FORMS, { maps: { m: { fd: 3 } } });
@@ -34,7 +38,11 @@ test(`disassembler survives ${STREAMS} random streams and readable output round-
     } else {
       for (let k = 0; k < len; k++) bytes[k] = rnd() & 0xff;
       // Bias half the noise toward real opcodes and small register numbers so decoding goes deep.
-      if (kind === 1) for (let k = 0; k + 8 <= len; k += 8) { bytes[k] = realCodes[rnd() % realCodes.length]; bytes[k + 1] &= 0x9a; }
+      if (kind === 1)
+        for (let k = 0; k + 8 <= len; k += 8) {
+          bytes[k] = realCodes[rnd() % realCodes.length];
+          bytes[k + 1] &= 0x9a;
+        }
     }
     let text: string[];
     try {
@@ -49,7 +57,11 @@ test(`disassembler survives ${STREAMS} random streams and readable output round-
     unknown += text.filter((l) => l.startsWith('<unknown>')).length;
     if (len % 8 === 0 && s % 2 === 1) {
       const back = assemble(parseAsm(text));
-      assert.equal(Buffer.from(back).toString('hex'), Buffer.from(bytes).toString('hex'), `stream ${s}: ${text.join(' | ')}`);
+      assert.equal(
+        Buffer.from(back).toString('hex'),
+        Buffer.from(bytes).toString('hex'),
+        `stream ${s}: ${text.join(' | ')}`,
+      );
       roundTrips++;
     }
   }

@@ -27,7 +27,10 @@ function rng(seed: number): () => number {
   };
 }
 
-const INTERESTING = [0, 1, 2, 7, 8, 12, 16, 24, 64, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
+const INTERESTING = [
+  0, 1, 2, 7, 8, 12, 16, 24, 64, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x7fffffff, 0x80000000, 0xfffffffe,
+  0xffffffff,
+];
 
 function mutate(base: Uint8Array, r: () => number, hot: number): Uint8Array {
   const b = Uint8Array.from(base);
@@ -43,7 +46,8 @@ function mutate(base: Uint8Array, r: () => number, hot: number): Uint8Array {
       if (p + 4 <= b.length) v.setUint32(p, INTERESTING[Math.floor(r() * INTERESTING.length)]!, true);
     } else if (op < 0.9) {
       const p = pos() & ~7;
-      if (p + 8 <= b.length) v.setBigUint64(p, r() < 0.5 ? 0xffffffffffffffffn : BigInt(Math.floor(r() * 2 ** 40)), true);
+      if (p + 8 <= b.length)
+        v.setBigUint64(p, r() < 0.5 ? 0xffffffffffffffffn : BigInt(Math.floor(r() * 2 ** 40)), true);
     } else {
       return b.subarray(0, Math.floor(r() * b.length));
     }
@@ -64,19 +68,31 @@ function exerciseBtf(btf: Btf, r: () => number): void {
     const ty = btf.type(id);
     // Functions, prototypes, forward declarations and tags have no size: asking would only measure throw cost.
     const sized = ty.kind !== 7 && ty.kind !== 12 && ty.kind !== 13 && ty.kind !== 17;
-    const ops = sized ? [() => btf.resolve(id), () => btf.sizeOf(id), () => btf.alignOf(id), () => btf.describe(id)] : [() => btf.describe(id)];
+    const ops = sized
+      ? [() => btf.resolve(id), () => btf.sizeOf(id), () => btf.alignOf(id), () => btf.describe(id)]
+      : [() => btf.describe(id)];
     for (const f of ops) {
-      try { f(); } catch (e) { if (!(e instanceof BtfError)) throw e; }
+      try {
+        f();
+      } catch (e) {
+        if (!(e instanceof BtfError)) throw e;
+      }
     }
     if ((ty.kind === 4 || ty.kind === 5) && r() < 0.3) {
       try {
         btf.findMember(id, ty.members[0]?.name || 'x');
         const l = btfLayout(btf, id);
         if (l.size <= 65536) l.fromBytes(new Uint8Array(l.size));
-      } catch (e) { if (!(e instanceof BtfError)) throw e; }
+      } catch (e) {
+        if (!(e instanceof BtfError)) throw e;
+      }
     }
   }
-  try { parseBtfMaps(btf); } catch (e) { if (!(e instanceof BtfError)) throw e; }
+  try {
+    parseBtfMaps(btf);
+  } catch (e) {
+    if (!(e instanceof BtfError)) throw e;
+  }
   if (r() < 0.25) Btf.parse(btf.encode(), { base: btf.base }); // what parses must encode to what parses
 }
 
@@ -84,7 +100,11 @@ function exerciseElf(bytes: Uint8Array, r: () => number): void {
   const elf = Elf.parse(bytes);
   elf.symbols();
   elf.relocationSections();
-  try { findFunctionSymbol(elf, r() < 0.5 ? 'handle_exec' : 'bump'); } catch (e) { if (!(e instanceof ElfError)) throw e; }
+  try {
+    findFunctionSymbol(elf, r() < 0.5 ? 'handle_exec' : 'bump');
+  } catch (e) {
+    if (!(e instanceof ElfError)) throw e;
+  }
   const btfSec = elf.section('.BTF');
   // Most ELF mutations miss .BTF; the BTF cases below cover it, so parse it only sometimes here.
   if (!btfSec || r() < 0.6) return;
@@ -111,7 +131,8 @@ test(`ELF/BTF/BTF.ext parsers survive ${CASES} mutated inputs with only ElfError
   const btfs = parsed.map((e) => e.section('.BTF')!.data.slice());
   const exts = parsed.map((e) => e.section('.BTF.ext')!.data.slice());
   const btfObjs = btfs.map((b) => Btf.parse(b));
-  for (const e of parsed) assert.ok(e.section('.BTF') && e.section('.BTF.ext'), 'stripped objects keep .BTF and .BTF.ext');
+  for (const e of parsed)
+    assert.ok(e.section('.BTF') && e.section('.BTF.ext'), 'stripped objects keep .BTF and .BTF.ext');
 
   const counts = { ok: 0, elfError: 0, btfError: 0 };
   // Most cases end in an expected error; short stacks make those cheap (an unexpected one still shows its top frames).
@@ -145,9 +166,12 @@ test(`ELF/BTF/BTF.ext parsers survive ${CASES} mutated inputs with only ElfError
         counts.ok++;
       } catch (e) {
         if (!expected(e)) {
-          assert.fail(`case ${i} (input ${which}) threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.stack ?? e}`);
+          assert.fail(
+            `case ${i} (input ${which}) threw ${(e as Error)?.constructor?.name}: ${(e as Error)?.stack ?? e}`,
+          );
         }
-        if (e instanceof ElfError) counts.elfError++; else counts.btfError++;
+        if (e instanceof ElfError) counts.elfError++;
+        else counts.btfError++;
       }
       const dt = cpuMs() - t0;
       if (dt > slowest) slowest = dt;
@@ -166,20 +190,35 @@ test('crafted fan-out BTF (nested anonymous unions, prototype chains) cannot han
   const N = 2000;
   const strs = new TextEncoder().encode('\0int\0x\0bomb\0');
   const words: number[] = [];
-  const hdr = (name: number, kind: number, vlen: number, sizeOrType: number) => words.push(name, (kind << 24) | vlen, sizeOrType);
-  hdr(1, 1, 0, 4); words.push(32); // [1] int
-  hdr(0, 4, 1, 4); words.push(5, 1, 0); // [2] struct { int x; }
-  for (const [id, name] of [[3, 0], [4, 0], [5, 9]] as const) {
+  const hdr = (name: number, kind: number, vlen: number, sizeOrType: number) =>
+    words.push(name, (kind << 24) | vlen, sizeOrType);
+  hdr(1, 1, 0, 4);
+  words.push(32); // [1] int
+  hdr(0, 4, 1, 4);
+  words.push(5, 1, 0); // [2] struct { int x; }
+  for (const [id, name] of [
+    [3, 0],
+    [4, 0],
+    [5, 9],
+  ] as const) {
     hdr(name, 5, N, 4); // [3..5] unions of N anonymous members of the previous level
     for (let i = 0; i < N; i++) words.push(0, id - 1, 0);
   }
-  for (const next of [7, 8, 1]) { hdr(0, 13, N, 1); for (let i = 0; i < N; i++) words.push(0, next); } // [6..8] prototypes
+  for (const next of [7, 8, 1]) {
+    hdr(0, 13, N, 1);
+    for (let i = 0; i < N; i++) words.push(0, next);
+  } // [6..8] prototypes
   const types = new Uint8Array(Uint32Array.from(words).buffer);
   const blob = new Uint8Array(24 + types.length + strs.length);
   const v = new DataView(blob.buffer);
-  v.setUint16(0, 0xeb9f, true); blob[2] = 1; v.setUint32(4, 24, true);
-  v.setUint32(12, types.length, true); v.setUint32(16, types.length, true); v.setUint32(20, strs.length, true);
-  blob.set(types, 24); blob.set(strs, 24 + types.length);
+  v.setUint16(0, 0xeb9f, true);
+  blob[2] = 1;
+  v.setUint32(4, 24, true);
+  v.setUint32(12, types.length, true);
+  v.setUint32(16, types.length, true);
+  v.setUint32(20, strs.length, true);
+  blob.set(types, 24);
+  blob.set(strs, 24 + types.length);
   const t0 = cpuMs();
   const btf = Btf.parse(blob);
   assert.equal(btf.alignOf(5), 4);

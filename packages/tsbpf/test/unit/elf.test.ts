@@ -5,8 +5,21 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  Elf, ElfError, EM_BPF, EM_X86_64, ET_DYN, ET_EXEC, ET_REL, R_BPF_64_32, R_BPF_64_64, SHT_NOBITS, SHT_REL,
-  STB_GLOBAL, STT_FUNC, findFunctionSymbol, symbolFileOffset,
+  Elf,
+  ElfError,
+  EM_BPF,
+  EM_X86_64,
+  ET_DYN,
+  ET_EXEC,
+  ET_REL,
+  R_BPF_64_32,
+  R_BPF_64_64,
+  SHT_NOBITS,
+  SHT_REL,
+  STB_GLOBAL,
+  STT_FUNC,
+  findFunctionSymbol,
+  symbolFileOffset,
 } from '../../src/pure/elf.js';
 import { fixtureObject } from '../fixtures/objects.js';
 import { scratchDir } from '../support/scratch.js';
@@ -14,7 +27,9 @@ import { scratchDir } from '../support/scratch.js';
 const LIBC = '/lib/x86_64-linux-gnu/libc.so.6';
 
 function readelfJson(file: string, ...args: string[]): any {
-  const out = execFileSync('llvm-readelf', ['--elf-output-style=JSON', ...args, file], { maxBuffer: 64 << 20 }).toString();
+  const out = execFileSync('llvm-readelf', ['--elf-output-style=JSON', ...args, file], {
+    maxBuffer: 64 << 20,
+  }).toString();
   return Object.values(JSON.parse(out)[0])[0];
 }
 
@@ -25,7 +40,11 @@ function readelfRelocs(file: string): Map<string, { offset: number; type: string
   let cur: { offset: number; type: string; symbol: string }[] | undefined;
   for (const line of out.split('\n')) {
     const m = /^Relocation section '(.*)' at offset/.exec(line);
-    if (m) { cur = []; map.set(m[1]!, cur); continue; }
+    if (m) {
+      cur = [];
+      map.set(m[1]!, cur);
+      continue;
+    }
     const r = /^([0-9a-f]{16})\s+[0-9a-f]{16}\s+(\S+)\s+[0-9a-f]{16}\s+(\S*)/.exec(line);
     if (r && cur) cur.push({ offset: parseInt(r[1]!, 16), type: r[2]!, symbol: r[3] ?? '' });
   }
@@ -101,8 +120,16 @@ test('BPF object: relocations match llvm-readelf', () => {
       assert.ok(expect, rs.section.name);
       const syms = elf.symbolsOf(rs.symtab);
       assert.deepEqual(
-        rs.relocations.map((r) => ({ offset: r.offset, type: r.type, symbol: syms[r.symbolIndex]!.name || elf.sectionAt(syms[r.symbolIndex]!.shndx).name })),
-        expect.map((e) => ({ offset: e.offset, type: { R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64: 2, R_BPF_64_ABS32: 3, R_BPF_64_NODYLD32: 4 }[e.type], symbol: e.symbol })),
+        rs.relocations.map((r) => ({
+          offset: r.offset,
+          type: r.type,
+          symbol: syms[r.symbolIndex]!.name || elf.sectionAt(syms[r.symbolIndex]!.shndx).name,
+        })),
+        expect.map((e) => ({
+          offset: e.offset,
+          type: { R_BPF_64_64, R_BPF_64_32, R_BPF_64_ABS64: 2, R_BPF_64_ABS32: 3, R_BPF_64_NODYLD32: 4 }[e.type],
+          symbol: e.symbol,
+        })),
         rs.section.name,
       );
     }
@@ -121,7 +148,10 @@ test('legacy object: "maps" section, .bss, .rodata.str', () => {
   const maps = elf.section('maps')!;
   assert.equal(maps.size, 20);
   const v = new DataView(maps.data.buffer, maps.data.byteOffset, maps.data.byteLength);
-  assert.deepEqual([0, 4, 8, 12].map((o) => v.getUint32(o, true)), [2 /* ARRAY */, 4, 8, 2]);
+  assert.deepEqual(
+    [0, 4, 8, 12].map((o) => v.getUint32(o, true)),
+    [2 /* ARRAY */, 4, 8, 2],
+  );
   assert.ok(elf.section('tc') && elf.section('socket'), "elf.section('tc') && elf.section('socket')");
   assert.equal(elf.section('.bss')!.type, SHT_NOBITS);
 });
@@ -135,7 +165,9 @@ test('symbolFileOffset: malloc in libc matches nm -D and the PT_LOAD arithmetic'
     const m = new RegExp(`^([0-9a-f]+) [Tti] ${fn}@@`, 'm').exec(nm);
     assert.ok(m, `nm has ${fn}`);
     const vaddr = parseInt(m![1]!, 16);
-    const load = elf.programHeaders.find((p) => p.type === 1 && (p.flags & 1) && vaddr >= p.vaddr && vaddr < p.vaddr + p.memsz)!;
+    const load = elf.programHeaders.find(
+      (p) => p.type === 1 && p.flags & 1 && vaddr >= p.vaddr && vaddr < p.vaddr + p.memsz,
+    )!;
     const expected = vaddr - load.vaddr + load.offset;
     const found = findFunctionSymbol(elf, fn);
     assert.equal(found.symbol.value, vaddr);
@@ -145,9 +177,14 @@ test('symbolFileOffset: malloc in libc matches nm -D and the PT_LOAD arithmetic'
   }
   // Program headers agree with llvm-readelf.
   const ph = readelfJson(LIBC, '-l').ProgramHeaders.map((p: any) => p.ProgramHeader);
-  assert.deepEqual(elf.programHeaders.map((p) => [p.type, p.offset, p.vaddr, p.filesz, p.memsz, p.flags]),
-    ph.map((p: any) => [p.Type.RawValue, p.Offset, p.VirtualAddress, p.FileSize, p.MemSize, p.Flags.RawFlags]));
-  assert.throws(() => symbolFileOffset(elf, 'no_such_function_xyz'), (e: unknown) => e instanceof ElfError && e.code === 'not-found');
+  assert.deepEqual(
+    elf.programHeaders.map((p) => [p.type, p.offset, p.vaddr, p.filesz, p.memsz, p.flags]),
+    ph.map((p: any) => [p.Type.RawValue, p.Offset, p.VirtualAddress, p.FileSize, p.MemSize, p.Flags.RawFlags]),
+  );
+  assert.throws(
+    () => symbolFileOffset(elf, 'no_such_function_xyz'),
+    (e: unknown) => e instanceof ElfError && e.code === 'not-found',
+  );
   assert.throws(() => symbolFileOffset(elf, ''), TypeError);
 });
 
@@ -162,13 +199,22 @@ test('symbolFileOffset: non-PIE executable where vaddr != file offset (.symtab)'
   const found = findFunctionSymbol(elf, 'target_fn');
   assert.equal(found.table, '.symtab');
   assert.notEqual(found.fileOffset, vaddr);
-  const load = elf.programHeaders.find((p) => p.type === 1 && (p.flags & 1))!;
+  const load = elf.programHeaders.find((p) => p.type === 1 && p.flags & 1)!;
   assert.equal(found.fileOffset, vaddr - load.vaddr + load.offset);
   // The bytes at that offset are the function's code as objdump shows it.
-  const dis = execFileSync('llvm-objdump', ['-d', '--no-show-raw-insn', `--disassemble-symbols=target_fn`, bin]).toString();
+  const dis = execFileSync('llvm-objdump', [
+    '-d',
+    '--no-show-raw-insn',
+    `--disassemble-symbols=target_fn`,
+    bin,
+  ]).toString();
   assert.match(dis, new RegExp(`${vaddr.toString(16)} <target_fn>`));
   const raw = execFileSync('llvm-objdump', ['-d', `--disassemble-symbols=target_fn`, bin]).toString();
-  const firstBytes = /^\s+[0-9a-f]+:\s+((?:[0-9a-f]{2} )+)/m.exec(raw)![1]!.trim().split(' ').map((h) => parseInt(h, 16));
+  const firstBytes = /^\s+[0-9a-f]+:\s+((?:[0-9a-f]{2} )+)/m
+    .exec(raw)![1]!
+    .trim()
+    .split(' ')
+    .map((h) => parseInt(h, 16));
   assert.deepEqual([...elf.bytes.subarray(found.fileOffset, found.fileOffset + firstBytes.length)], firstBytes);
 });
 
@@ -177,12 +223,21 @@ test('malformed ELF gives clear ElfErrors', () => {
   const code = (c: string) => (e: unknown) => e instanceof ElfError && e.code === c;
   assert.throws(() => Elf.parse(new Uint8Array(0)), code('truncated'));
   assert.throws(() => Elf.parse(good.subarray(0, 40)), code('truncated'));
-  assert.throws(() => Elf.parse(new TextEncoder().encode('#!/bin/sh\necho hello world, this is not elf at all......................')), code('magic'));
-  const c32 = Uint8Array.from(good); c32[4] = 1;
+  assert.throws(
+    () =>
+      Elf.parse(new TextEncoder().encode('#!/bin/sh\necho hello world, this is not elf at all......................')),
+    code('magic'),
+  );
+  const c32 = Uint8Array.from(good);
+  c32[4] = 1;
   assert.throws(() => Elf.parse(c32), code('class'));
-  const be = Uint8Array.from(good); be[5] = 2;
+  const be = Uint8Array.from(good);
+  be[5] = 2;
   assert.throws(() => Elf.parse(be), code('endian'));
-  assert.throws(() => Elf.parse(readFileSync(LIBC), { machine: EM_BPF }), (e: unknown) => e instanceof ElfError && e.code === 'machine' && /x86-64.*BPF/.test(e.message));
+  assert.throws(
+    () => Elf.parse(readFileSync(LIBC), { machine: EM_BPF }),
+    (e: unknown) => e instanceof ElfError && e.code === 'machine' && /x86-64.*BPF/.test(e.message),
+  );
   // Truncated file: the section header table is at the end.
   assert.throws(() => Elf.parse(good.subarray(0, good.length - 100)), ElfError);
   // A section pointing past the end.
@@ -191,11 +246,17 @@ test('malformed ELF gives clear ElfErrors', () => {
   const dv = new DataView(bad.buffer);
   const sh = elf.header.shoff + elf.section('.maps')!.index * 64;
   dv.setBigUint64(sh + 24, BigInt(good.length + 10), true);
-  assert.throws(() => Elf.parse(bad), (e: unknown) => e instanceof ElfError && /outside the file/.test(e.message));
+  assert.throws(
+    () => Elf.parse(bad),
+    (e: unknown) => e instanceof ElfError && /outside the file/.test(e.message),
+  );
   // A relocation with an out-of-range symbol index.
   const rel = Uint8Array.from(good);
   const rs = elf.section('.relxdp')!;
   new DataView(rel.buffer).setUint32(rs.offset + 12, 9999, true);
-  assert.throws(() => Elf.parse(rel).relocationSections(), (e: unknown) => e instanceof ElfError && e.code === 'range' && /symbol index 9999/.test(e.message));
+  assert.throws(
+    () => Elf.parse(rel).relocationSections(),
+    (e: unknown) => e instanceof ElfError && e.code === 'range' && /symbol index 9999/.test(e.message),
+  );
   assert.throws(() => Elf.parse('x' as unknown as Uint8Array), TypeError);
 });

@@ -26,7 +26,11 @@ const PURE: Record<string, string> = {
   './usdt': `return typeof m.parseUsdtNotes === 'function' && m.parseUsdtArgs('-4@%eax', 'x86_64').length === 1;`,
 };
 
-interface ChildResult { ok: boolean; opened: string[]; error?: { name: string; code: string; message: string } }
+interface ChildResult {
+  ok: boolean;
+  opened: string[];
+  error?: { name: string; code: string; message: string };
+}
 
 /** Runs `body` (async, `m` = the imported specifier) in a child without a loadable addon. */
 function inChild(specifier: string, body: string): ChildResult {
@@ -40,7 +44,10 @@ function inChild(specifier: string, body: string): ChildResult {
     console.log(JSON.stringify({ ok, opened, error }));
   `;
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: pkg, env: { ...process.env, TSBPF_NATIVE_PATH: '/nonexistent/tsbpf_native.node' }, encoding: 'utf8', timeout: 30_000,
+    cwd: pkg,
+    env: { ...process.env, TSBPF_NATIVE_PATH: '/nonexistent/tsbpf_native.node' },
+    encoding: 'utf8',
+    timeout: 30_000,
   });
   return JSON.parse(out.trim().split('\n').at(-1)!) as ChildResult;
 }
@@ -60,10 +67,13 @@ test('entry points: every pure subpath is exported, works and never loads a nati
 });
 
 test('entry points: tsbpf imports without the addon; the first kernel call names the platform', () => {
-  const r = inChild('tsbpf', `
+  const r = inChild(
+    'tsbpf',
+    `
     if (typeof m.assemble([m.asm.exit()]) !== 'object') return false;
     m.BpfMap.create({ type: 'array', keySize: 4, valueSize: 8, maxEntries: 1 });
-    return 'created';`);
+    return 'created';`,
+  );
   assert.deepEqual(r.opened, []);
   assert.ok(r.error, 'the kernel call failed');
   assert.equal(r.error.name, 'NotSupportedError');

@@ -11,7 +11,8 @@ const src = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src');
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
-    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : []);
+    e.isDirectory() ? sources(join(dir, e.name)) : e.name.endsWith('.ts') ? [join(dir, e.name)] : [],
+  );
 }
 
 /** Each `new TypeError(` / `new RangeError(` with what follows it, as file:line. */
@@ -37,9 +38,12 @@ test('error conventions: argument errors start with "tsbpf:"', () => {
 test('error conventions: a missing kernel feature is never an AttachError', () => {
   const bad: string[] = [];
   for (const file of sources(src)) {
-    readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-      if (/new AttachError\(\s*'E?NOTSUPP?'/.test(line) || /new AttachError\(\s*'EOPNOTSUPP'/.test(line)) bad.push(`${relative(src, file)}:${i + 1}`);
-    });
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (/new AttachError\(\s*'E?NOTSUPP?'/.test(line) || /new AttachError\(\s*'EOPNOTSUPP'/.test(line))
+          bad.push(`${relative(src, file)}:${i + 1}`);
+      });
   }
   assert.deepEqual(bad, []);
 });

@@ -7,8 +7,19 @@ import { ObjectSpec } from '../../src/pure/object-spec.js';
 import { BTF_FUNC_STATIC } from '../../src/pure/btf.js';
 import { fixtureObject } from '../fixtures/objects.js';
 
-const ld = () => { const b = new Uint8Array(16); b[0] = 0x18; b[1] = 0x01; return b; };
-const call = () => { const b = new Uint8Array(8); b[0] = 0x85; b[1] = 0x10; new DataView(b.buffer).setInt32(4, -1, true); return b; };
+const ld = () => {
+  const b = new Uint8Array(16);
+  b[0] = 0x18;
+  b[1] = 0x01;
+  return b;
+};
+const call = () => {
+  const b = new Uint8Array(8);
+  b[0] = 0x85;
+  b[1] = 0x10;
+  new DataView(b.buffer).setInt32(4, -1, true);
+  return b;
+};
 
 test('typed ksym → BPF_PSEUDO_BTF_ID with the BTF object fd; untyped → address; kfunc call → BTF id and fd_array index', () => {
   const a = ld();
@@ -30,12 +41,17 @@ test('typed ksym → BPF_PSEUDO_BTF_ID with the BTF object fd; untyped → addre
   const m = call();
   patchKfuncCall(m, 0, { kind: 'missing' }, 3, 't');
   assert.equal(m[1], 0);
-  assert.equal(new DataView(m.buffer).getInt32(4, true), KFUNC_POISON_BASE + 3, 'a poisoned helper call, pruned when unreachable');
+  assert.equal(
+    new DataView(m.buffer).getInt32(4, true),
+    KFUNC_POISON_BASE + 3,
+    'a poisoned helper call, pruned when unreachable',
+  );
   assert.throws(() => patchKfuncCall(ld(), 0, { kind: 'missing' }, 0, 't'), /not a call/);
 });
 
 test('parseKallsyms: first definition wins, module symbols included, filter by name', () => {
-  const text = 'ffffffff81000000 T _stext\nffffffffc0001000 t foo\t[mod]\nffffffff81000010 T _stext\nffffffff81000020 D other\n';
+  const text =
+    'ffffffff81000000 T _stext\nffffffffc0001000 t foo\t[mod]\nffffffff81000010 T _stext\nffffffff81000020 D other\n';
   const all = parseKallsyms(text);
   assert.equal(all.get('_stext'), 0xffffffff81000000n);
   assert.equal(all.get('foo'), 0xffffffffc0001000n);
@@ -51,6 +67,8 @@ test('clang object: kfuncs and ksyms recorded with weak flags; the __hidden subp
   assert.equal(e._stext!.kind, 'ksym');
   const btf = spec.btf!;
   assert.equal((btf.type(btf.findByName('hidden_double', 'func')!) as { linkage: number }).linkage, BTF_FUNC_STATIC);
-  const kfuncCalls = spec.programs.ksyms_prog!.relocations.filter((r) => r.kind === 'kfunc').map((r) => (r as { extern: string }).extern);
+  const kfuncCalls = spec.programs
+    .ksyms_prog!.relocations.filter((r) => r.kind === 'kfunc')
+    .map((r) => (r as { extern: string }).extern);
   assert.ok(kfuncCalls.includes('bpf_task_from_pid') && kfuncCalls.includes('tsbpf_no_such_kfunc'));
 });

@@ -25,7 +25,10 @@ const SCRIPT = (layoutUrl: string) => `
 
 function decodeIn(flags: string[]): { generated: boolean; v: unknown } {
   const url = new URL('../../src/pure/layout.ts', import.meta.url).href;
-  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', SCRIPT(url)], { encoding: 'utf8', timeout: 30_000 });
+  const r = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', SCRIPT(url)], {
+    encoding: 'utf8',
+    timeout: 30_000,
+  });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout) as { generated: boolean; v: unknown };
 }

@@ -62,8 +62,13 @@ test('linking: subprograms appended once in first-use order, call and callback i
   }
   assert.deepEqual(targets, { xdp_spec: ['twice', '&loop_cb'], twice: ['bump', 'bump'] });
   // func_info: one record per linked function, at its offset; line_info sorted and inside the program.
-  assert.deepEqual(p.funcInfo!.map((r) => r.insn), starts);
-  assert.ok(p.lineInfo!.length > 5 && p.lineInfo!.every((l, i, a) => l.insn < n && (i === 0 || a[i - 1]!.insn <= l.insn)));
+  assert.deepEqual(
+    p.funcInfo!.map((r) => r.insn),
+    starts,
+  );
+  assert.ok(
+    p.lineInfo!.length > 5 && p.lineInfo!.every((l, i, a) => l.insn < n && (i === 0 || a[i - 1]!.insn <= l.insn)),
+  );
   assert.deepEqual(spec.program('xdp_tail').functions, ['xdp_tail']);
   assert.throws(() => spec.program('nope'), /no program "nope".*xdp_spec/);
 });
@@ -80,23 +85,40 @@ test('relocations: map fds, global data offsets and .kconfig externs, each on an
   });
   const v = spec.variables;
   const at = (name: string) => `data ${v[name]!.section}+${v[name]!.offset}`;
-  assert.deepEqual(summary.sort(), [
-    at('pid_offset'), 'extern LINUX_KERNEL_VERSION+0', at('kernel_version'), 'extern CONFIG_TSBPF_NOT_A_REAL_OPTION+0',
-    at('missing_option'), 'map outer', at('use_tail'), 'map jumps', at('verdict'),
-    // From the appended subprograms, at their linked positions.
-    'map counts', at('loops'),
-  ].sort());
+  assert.deepEqual(
+    summary.sort(),
+    [
+      at('pid_offset'),
+      'extern LINUX_KERNEL_VERSION+0',
+      at('kernel_version'),
+      'extern CONFIG_TSBPF_NOT_A_REAL_OPTION+0',
+      at('missing_option'),
+      'map outer',
+      at('use_tail'),
+      'map jumps',
+      at('verdict'),
+      // From the appended subprograms, at their linked positions.
+      'map counts',
+      at('loops'),
+    ].sort(),
+  );
   const counts = p.relocations.find((r) => r.kind === 'map' && r.map === 'counts')!;
-  assert.ok(counts.insn >= p.offsets.bump!, 'bump\'s map reference moved with bump');
+  assert.ok(counts.insn >= p.offsets.bump!, "bump's map reference moved with bump");
   const loops = p.relocations.find((r) => r.kind === 'data' && r.offset === v.loops!.offset && r.map === '.bss')!;
-  assert.ok(loops.insn >= p.offsets.loop_cb! && loops.insn < p.offsets.bump!, 'loop_cb\'s .bss reference moved with loop_cb');
+  assert.ok(
+    loops.insn >= p.offsets.loop_cb! && loops.insn < p.offsets.bump!,
+    "loop_cb's .bss reference moved with loop_cb",
+  );
   assert.equal(v.verdict!.section, '.rodata');
   assert.equal(v.pid_offset!.section, '.bss');
   assert.equal(v.missing_option!.section, '.data');
   // Externs: laid out in .kconfig (4-byte ints, naturally aligned), the __weak one marked.
   assert.deepEqual(
     Object.values(spec.externs).map((e) => [e.name, e.kind, e.weak, e.offset, e.size]),
-    [['LINUX_KERNEL_VERSION', 'kconfig', false, 0, 4], ['CONFIG_TSBPF_NOT_A_REAL_OPTION', 'kconfig', true, 4, 4]],
+    [
+      ['LINUX_KERNEL_VERSION', 'kconfig', false, 0, 4],
+      ['CONFIG_TSBPF_NOT_A_REAL_OPTION', 'kconfig', true, 4, 4],
+    ],
   );
   const kc = spec.maps['.kconfig']!;
   assert.equal(kc.valueSize, 8);
@@ -107,12 +129,29 @@ test('relocations: map fds, global data offsets and .kconfig externs, each on an
 
 test('ksym variables and kfunc calls are recorded as externs with relocations (resolved by the loader)', () => {
   const spec = ObjectSpec.parse(EXTERNS);
-  const ex = Object.values(spec.externs).map((e) => `${e.kind} ${e.name}${e.weak ? ' weak' : ''}`).sort();
-  assert.deepEqual(ex, ['kfunc bpf_rcu_read_lock', 'kfunc bpf_rcu_read_unlock', 'ksym bpf_prog_active', 'ksym runqueues', 'ksym tsbpf_no_such_symbol weak']);
+  const ex = Object.values(spec.externs)
+    .map((e) => `${e.kind} ${e.name}${e.weak ? ' weak' : ''}`)
+    .sort();
+  assert.deepEqual(ex, [
+    'kfunc bpf_rcu_read_lock',
+    'kfunc bpf_rcu_read_unlock',
+    'ksym bpf_prog_active',
+    'ksym runqueues',
+    'ksym tsbpf_no_such_symbol weak',
+  ]);
   for (const e of Object.values(spec.externs)) assert.equal(spec.btf!.type(e.typeId).name, e.name);
   const p = spec.program('on_switch');
-  const rel = p.relocations.map((r) => (r.kind === 'extern' || r.kind === 'kfunc' ? `${r.kind} ${r.extern}` : r.kind)).sort();
-  assert.deepEqual(rel, ['data', 'extern bpf_prog_active', 'extern runqueues', 'extern tsbpf_no_such_symbol', 'kfunc bpf_rcu_read_lock', 'kfunc bpf_rcu_read_unlock']);
+  const rel = p.relocations
+    .map((r) => (r.kind === 'extern' || r.kind === 'kfunc' ? `${r.kind} ${r.extern}` : r.kind))
+    .sort();
+  assert.deepEqual(rel, [
+    'data',
+    'extern bpf_prog_active',
+    'extern runqueues',
+    'extern tsbpf_no_such_symbol',
+    'kfunc bpf_rcu_read_lock',
+    'kfunc bpf_rcu_read_unlock',
+  ]);
   for (const r of p.relocations) {
     const x = insn(p, r.insn);
     assert.equal(x.code, r.kind === 'kfunc' ? OP_CALL : OP_LD_IMM64);
@@ -123,7 +162,17 @@ test('ksym variables and kfunc calls are recorded as externs with relocations (r
 test('map specs: sizes, BTF ids, map-in-map template and static slots, loader defaults', () => {
   const spec = ObjectSpec.parse(SPEC_OBJ);
   const m = spec.maps;
-  assert.deepEqual(Object.keys(m).sort(), ['.bss', '.data', '.kconfig', '.rodata', 'counts', 'inner_a', 'jumps', 'outer', 'perf']);
+  assert.deepEqual(Object.keys(m).sort(), [
+    '.bss',
+    '.data',
+    '.kconfig',
+    '.rodata',
+    'counts',
+    'inner_a',
+    'jumps',
+    'outer',
+    'perf',
+  ]);
   assert.equal(m.counts!.type, 'array');
   assert.equal(m.counts!.maxEntries, 8);
   assert.equal(m.counts!.keySize, 4);
@@ -150,11 +199,21 @@ test('resolveMapShape: ringbuf page-aligned power of two, storage maps keep 0 en
   const rb: MapSpec = { type: 'ringbuf', maxEntries: 5000 };
   assert.equal(resolveMapShape(rb, { possibleCpus: 1 }).maxEntries, 8192);
   assert.equal(resolveMapShape({ type: 'ringbuf', maxEntries: 65536 }, { possibleCpus: 1 }).maxEntries, 65536);
-  assert.equal(resolveMapShape({ type: 'ringbuf', maxEntries: 100 }, { possibleCpus: 1, pageSize: 16384 }).maxEntries, 16384);
+  assert.equal(
+    resolveMapShape({ type: 'ringbuf', maxEntries: 100 }, { possibleCpus: 1, pageSize: 16384 }).maxEntries,
+    16384,
+  );
   for (const type of STORAGE_MAP_TYPES) {
-    assert.deepEqual(resolveMapShape({ type, keySize: 4, valueSize: 16, maxEntries: 0, flags: 1 }, { possibleCpus: 8 }), { keySize: 4, valueSize: 16, maxEntries: 0 });
+    assert.deepEqual(
+      resolveMapShape({ type, keySize: 4, valueSize: 16, maxEntries: 0, flags: 1 }, { possibleCpus: 8 }),
+      { keySize: 4, valueSize: 16, maxEntries: 0 },
+    );
   }
-  const withInner: MapSpec = { type: 'hash_of_maps', maxEntries: 4, innerMap: { type: 'array', maxEntries: 1, contents: [{ key: 0, value: new Uint8Array([1, 2]) }] } };
+  const withInner: MapSpec = {
+    type: 'hash_of_maps',
+    maxEntries: 4,
+    innerMap: { type: 'array', maxEntries: 1, contents: [{ key: 0, value: new Uint8Array([1, 2]) }] },
+  };
   const c = copyMapSpec(withInner);
   c.innerMap!.maxEntries = 9;
   (c.innerMap!.contents![0]!.value as Uint8Array)[0] = 99;
@@ -164,7 +223,12 @@ test('resolveMapShape: ringbuf page-aligned power of two, storage maps keep 0 en
 
 test('CO-RE against the vmlinux BTF bytes: the field offset instruction gets the kernel offset', (t) => {
   let vmlinux: Uint8Array;
-  try { vmlinux = readFileSync(VMLINUX); } catch { t.skip(`${VMLINUX} is not readable`); return; }
+  try {
+    vmlinux = readFileSync(VMLINUX);
+  } catch {
+    t.skip(`${VMLINUX} is not readable`);
+    return;
+  }
   const vm = Btf.parse(vmlinux);
   const want = vm.findMember(vm.findByName('task_struct', 'struct')!, 'pid')!.byteOffset;
   const spec = ObjectSpec.parse(SPEC_OBJ);
@@ -239,7 +303,7 @@ test('the pure layer stays pure: object-spec and everything it imports avoid ker
       const spec = m[1]!;
       if (spec.startsWith('.')) {
         const target = resolve(dirname(file), spec.replace(/\.js$/, '.ts'));
-        if (!target.startsWith(pure + '/')) bad.push(`${file} imports ${spec}`);
+        if (!target.startsWith(`${pure}/`)) bad.push(`${file} imports ${spec}`);
         else visit(target);
       } else if (/^(node:)?(fs|child_process|os|net|worker_threads)(\/|$)/.test(spec) || /native|\.node$/.test(spec)) {
         bad.push(`${file} imports ${spec}`);

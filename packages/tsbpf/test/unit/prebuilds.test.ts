@@ -32,7 +32,11 @@ function fresh(file: string | undefined): boolean {
 
 test('prebuilds: one N-API ELF per architecture, for its machine', { timeout: 180_000 }, () => {
   if (!TARGETS.every(({ arch }) => fresh(prebuildOf(arch)))) {
-    execFileSync(process.execPath, [join(pkg, 'scripts', 'prebuild.mjs')], { cwd: pkg, stdio: 'pipe', timeout: 170_000 });
+    execFileSync(process.execPath, [join(pkg, 'scripts', 'prebuild.mjs')], {
+      cwd: pkg,
+      stdio: 'pipe',
+      timeout: 170_000,
+    });
   }
   for (const { arch, machine } of TARGETS) {
     const file = prebuildOf(arch);
@@ -49,7 +53,14 @@ test('prebuilds: one N-API ELF per architecture, for its machine', { timeout: 18
     assert.equal(entry.bind, STB_GLOBAL);
     assert.notEqual(entry.shndx, SHN_UNDEF, `${arch}: ${NAPI_ENTRY} is defined, not imported`);
     const imported = dyn.filter((s) => s.shndx === SHN_UNDEF && s.name).map((s) => s.name);
-    assert.ok(imported.some((n) => n.startsWith('napi_')), `${arch}: imports N-API functions`);
-    assert.deepEqual(imported.filter((n) => n.startsWith('_Z')), [], `${arch}: no C++ (V8/Node internal) symbols`);
+    assert.ok(
+      imported.some((n) => n.startsWith('napi_')),
+      `${arch}: imports N-API functions`,
+    );
+    assert.deepEqual(
+      imported.filter((n) => n.startsWith('_Z')),
+      [],
+      `${arch}: no C++ (V8/Node internal) symbols`,
+    );
   }
 });

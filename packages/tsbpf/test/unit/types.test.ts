@@ -22,7 +22,10 @@ function parsedConfig(): ts.ParsedCommandLine {
 
 function diagnostics(program: ts.Program): string[] {
   return ts.getPreEmitDiagnostics(program).map((d) => {
-    const where = d.file && d.start !== undefined ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}` : '';
+    const where =
+      d.file && d.start !== undefined
+        ? `${d.file.fileName}:${d.file.getLineAndCharacterOfPosition(d.start).line + 1}`
+        : '';
     return `${where} TS${d.code}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ')}`;
   });
 }
@@ -45,9 +48,15 @@ test('a removed @ts-expect-error makes the type tests fail with the error it mar
   const line = mutated.slice(0, text.indexOf(marker)).split('\n').length;
   const host = ts.createCompilerHost(cfg.options);
   const getSourceFile = host.getSourceFile.bind(host);
-  host.getSourceFile = (name, lang, ...rest) => (resolve(name) === mapsFile ? ts.createSourceFile(name, mutated, lang) : getSourceFile(name, lang, ...rest));
+  host.getSourceFile = (name, lang, ...rest) =>
+    resolve(name) === mapsFile ? ts.createSourceFile(name, mutated, lang) : getSourceFile(name, lang, ...rest);
   const program = ts.createProgram({ rootNames: cfg.fileNames, options: cfg.options, host, oldProgram: base });
   const errs = diagnostics(program);
   assert.equal(errs.length, 1, errs.join('\n'));
-  assert.match(errs[0]!, new RegExp(`maps\\.test-d\\.ts:${line} TS2345: Argument of type 'string' is not assignable to parameter of type 'bigint'`));
+  assert.match(
+    errs[0]!,
+    new RegExp(
+      `maps\\.test-d\\.ts:${line} TS2345: Argument of type 'string' is not assignable to parameter of type 'bigint'`,
+    ),
+  );
 });

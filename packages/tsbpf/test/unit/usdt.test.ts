@@ -12,7 +12,15 @@ import { fileURLToPath } from 'node:url';
 import { Elf } from '../../src/pure/elf.js';
 import { scratchDir } from '../support/scratch.js';
 import {
-  encodeUsdtSpec, parseUsdtArgs, parseUsdtNotes, USDT_SPEC_LAYOUT_V1, USDT_SPEC_LAYOUT_V2, UsdtError, usdtRuntimeAddress, usdtSites, usdtSpecLayout,
+  encodeUsdtSpec,
+  parseUsdtArgs,
+  parseUsdtNotes,
+  USDT_SPEC_LAYOUT_V1,
+  USDT_SPEC_LAYOUT_V2,
+  UsdtError,
+  usdtRuntimeAddress,
+  usdtSites,
+  usdtSpecLayout,
 } from '../../src/pure/usdt.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -27,7 +35,9 @@ function compileUsdtTarget(): string {
 }
 
 test('x86-64 argument specs: registers of every width, memory with offset, constants, SIB', () => {
-  const a = parseUsdtArgs('-1@%dil 2@%si -4@%edx 8@%rcx -4@-4(%rsp) -8@-16(%rsp) -4@$42 -4@%r8d 8@(%rax) 4@$-9 1@-96(%rbp,%rax,8) 2@(%rbx,%rcx)');
+  const a = parseUsdtArgs(
+    '-1@%dil 2@%si -4@%edx 8@%rcx -4@-4(%rsp) -8@-16(%rsp) -4@$42 -4@%r8d 8@(%rax) 4@$-9 1@-96(%rbp,%rax,8) 2@(%rbx,%rcx)',
+  );
   assert.equal(a.length, 12);
   assert.deepEqual(a[0], { kind: 'reg', size: 1, signed: true, value: 0n, register: 'dil', registerOffset: 112 });
   assert.deepEqual(a[1], { kind: 'reg', size: 2, signed: false, value: 0n, register: 'si', registerOffset: 104 });
@@ -39,14 +49,29 @@ test('x86-64 argument specs: registers of every width, memory with offset, const
   assert.equal(a[7]!.registerOffset, 72); // r8
   assert.deepEqual(a[8], { kind: 'deref', size: 8, signed: false, value: 0n, register: 'rax', registerOffset: 80 });
   assert.equal(a[9]!.value, -9n);
-  assert.deepEqual(a[10], { kind: 'sib', size: 1, signed: false, value: -96n, register: 'rbp', registerOffset: 32, indexRegister: 'rax', indexRegisterOffset: 80, scale: 8 });
+  assert.deepEqual(a[10], {
+    kind: 'sib',
+    size: 1,
+    signed: false,
+    value: -96n,
+    register: 'rbp',
+    registerOffset: 32,
+    indexRegister: 'rax',
+    indexRegisterOffset: 80,
+    scale: 8,
+  });
   assert.equal(a[11]!.scale, 1);
   assert.deepEqual(parseUsdtArgs(''), []);
-  assert.deepEqual(parseUsdtArgs('  8@%rip '), [{ kind: 'reg', size: 8, signed: false, value: 0n, register: 'rip', registerOffset: 128 }]);
+  assert.deepEqual(parseUsdtArgs('  8@%rip '), [
+    { kind: 'reg', size: 8, signed: false, value: 0n, register: 'rip', registerOffset: 128 },
+  ]);
 });
 
 test('x86-64 argument specs libbpf refuses are refused with the argument named', () => {
-  assert.throws(() => parseUsdtArgs('-8@mem_value(%rip)'), (e: unknown) => e instanceof UsdtError && /mem_value\(%rip\)/.test((e as Error).message));
+  assert.throws(
+    () => parseUsdtArgs('-8@mem_value(%rip)'),
+    (e: unknown) => e instanceof UsdtError && /mem_value\(%rip\)/.test((e as Error).message),
+  );
   assert.throws(() => parseUsdtArgs('3@%eax'), /size 3/);
   assert.throws(() => parseUsdtArgs('4@%xmm0'), /unknown x86-64 register "%xmm0"/);
   assert.throws(() => parseUsdtArgs('1@(%rbp,%rax,3)'), /scale 3/);
@@ -55,9 +80,16 @@ test('x86-64 argument specs libbpf refuses are refused with the argument named',
 
 test('arm64 argument specs', () => {
   const a = parseUsdtArgs('-4@[sp, 96] 8@[x1] -8@x4 4@5 -4@[x29, -12]', 'arm64');
-  assert.deepEqual(a.map((x) => [x.kind, x.registerOffset, x.value, x.size, x.signed]), [
-    ['deref', 248, 96n, 4, true], ['deref', 8, 0n, 8, false], ['reg', 32, 0n, 8, true], ['const', undefined, 5n, 4, false], ['deref', 29 * 8, -12n, 4, true],
-  ]);
+  assert.deepEqual(
+    a.map((x) => [x.kind, x.registerOffset, x.value, x.size, x.signed]),
+    [
+      ['deref', 248, 96n, 4, true],
+      ['deref', 8, 0n, 8, false],
+      ['reg', 32, 0n, 8, true],
+      ['const', undefined, 5n, 4, false],
+      ['deref', 29 * 8, -12n, 4, true],
+    ],
+  );
   assert.throws(() => parseUsdtArgs('8@x31', 'arm64'), /unknown arm64 register/);
 });
 
@@ -101,12 +133,21 @@ struct s1 a = { .args = { { .val_off = -1204, .arg_type = 2, .reg_off = 32, .arg
 struct s2 b = { .args = { { .val_off = -96, .arg_type = 3, .idx_reg_off = 80, .scale_bitshift = 3, .reg_off = 32, .arg_signed = 0, .arg_bitshift = 56 } }, .usdt_cookie = 7, .arg_cnt = 1 };`;
   mkdirSync(OUT, { recursive: true });
   const obj = join(OUT, 'usdt_layout.o');
-  execFileSync('clang', ['-target', 'bpf', '-O2', '-c', '-x', 'c', '-', '-o', obj], { input: src, stdio: ['pipe', 'ignore', 'pipe'] });
+  execFileSync('clang', ['-target', 'bpf', '-O2', '-c', '-x', 'c', '-', '-o', obj], {
+    input: src,
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
   const data = Elf.parse(readFileSync(obj)).section('.data')!.data;
   const a = data.subarray(0, 208);
   const b = data.subarray(208, 208 + 304);
-  assert.deepEqual(Buffer.from(encodeUsdtSpec(parseUsdtArgs('-4@-1204(%rbp)'), 7n, USDT_SPEC_LAYOUT_V1)), Buffer.from(a));
-  assert.deepEqual(Buffer.from(encodeUsdtSpec(parseUsdtArgs('1@-96(%rbp,%rax,8)'), 7n, USDT_SPEC_LAYOUT_V2)), Buffer.from(b));
+  assert.deepEqual(
+    Buffer.from(encodeUsdtSpec(parseUsdtArgs('-4@-1204(%rbp)'), 7n, USDT_SPEC_LAYOUT_V1)),
+    Buffer.from(a),
+  );
+  assert.deepEqual(
+    Buffer.from(encodeUsdtSpec(parseUsdtArgs('1@-96(%rbp,%rax,8)'), 7n, USDT_SPEC_LAYOUT_V2)),
+    Buffer.from(b),
+  );
 });
 
 test('notes of a gcc-built <sys/sdt.h> program: sites, args, semaphores in .probes as file offsets', () => {
@@ -128,12 +169,19 @@ test('notes of a gcc-built <sys/sdt.h> program: sites, args, semaphores in .prob
   assert.notEqual(sema!.semaphoreOffset, args.semaphoreOffset);
   assert.deepEqual(usdtSites(elf, 'tsbpf_test', 'nope'), []);
   // A process mapping the text at 0x7f0000000000 + (offset - 0x1000): run-time address of the site.
-  assert.equal(usdtRuntimeAddress(args.fileOffset, [{ start: 0x7f0000000000, end: 0x7f0000100000, offset: 0x1000, exec: true }]), 0x7f0000000000 + args.fileOffset - 0x1000);
+  assert.equal(
+    usdtRuntimeAddress(args.fileOffset, [{ start: 0x7f0000000000, end: 0x7f0000100000, offset: 0x1000, exec: true }]),
+    0x7f0000000000 + args.fileOffset - 0x1000,
+  );
 });
 
 test('libstdc++ notes: libstdcxx:throw and :catch without semaphores', () => {
   // libstdc++ comes with g++ (scripts/install-deps.sh).
-  const lib = ['/usr/lib/x86_64-linux-gnu/libstdc++.so.6', '/usr/lib/aarch64-linux-gnu/libstdc++.so.6', '/lib64/libstdc++.so.6'].find(existsSync);
+  const lib = [
+    '/usr/lib/x86_64-linux-gnu/libstdc++.so.6',
+    '/usr/lib/aarch64-linux-gnu/libstdc++.so.6',
+    '/lib64/libstdc++.so.6',
+  ].find(existsSync);
   assert.ok(lib, 'no libstdc++.so.6');
   const bytes = readFileSync(lib);
   const elf = Elf.parse(bytes);
