@@ -1012,6 +1012,13 @@ export class BpfMap {
     });
   }
 
+  #batchOpAttr: Attr | undefined;
+
+  /** The bpf_attr of updateBatch and deleteBatch, reused across calls (a walk keeps its own: it may be paused). */
+  #batchOpAttrOnce(): Attr {
+    return (this.#batchOpAttr ??= new Attr(56));
+  }
+
   #batchSize(batchSize: number): number {
     return Math.max(1, Math.min(batchSize, this.maxEntries));
   }
@@ -1258,7 +1265,7 @@ export class BpfMap {
         throw argError(`bad value [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`);
       }
     }
-    const a = new Attr(56);
+    const a = this.#batchOpAttrOnce();
     this.#batchAttr(a, undefined, undefined, kb, vb, n, UPDATE_FLAG[flag]);
     const r = bpfRaw(BPF_CMD.map_update_batch, a.bytes);
     if (r < 0) {
@@ -1296,7 +1303,7 @@ export class BpfMap {
         throw argError(`bad key [${i}] for ${this.#what()}: ${(e as Error).message.replace(/^tsbpf: /, '')}`);
       }
     }
-    const a = new Attr(56);
+    const a = this.#batchOpAttrOnce();
     this.#batchAttr(a, undefined, undefined, kb, undefined, n);
     const r = bpfRaw(BPF_CMD.map_delete_batch, a.bytes);
     if (r < 0) {
