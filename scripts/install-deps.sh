@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs the Debian packages tsbpf's tests and benchmarks use, only when missing (idempotent):
-# clang/llvm (BPF C objects, llvm-mc cross-checks), bpftool (vmlinux.h), libbpf-dev (C reference
-# programs), iproute2/ping (network namespaces), chromium (report rendering test), gcc-aarch64-linux-gnu
+# clang/llvm (BPF C objects, llvm-mc cross-checks), clang-format (npm run lint), bpftool (vmlinux.h),
+# libbpf-dev (C reference programs), iproute2/ping (network namespaces), chromium (report rendering test), gcc-aarch64-linux-gnu
 # (the linux-arm64 prebuilt addon is cross-compiled).
 set -euo pipefail
 need=()
 command -v clang >/dev/null || need+=(clang)
 command -v llvm-mc >/dev/null || need+=(llvm)
+command -v clang-format >/dev/null || need+=(clang-format)
 command -v llvm-objcopy >/dev/null || need+=(llvm)
 command -v bpftool >/dev/null || need+=(bpftool)
 [ -f /usr/include/bpf/libbpf.h ] || need+=(libbpf-dev)

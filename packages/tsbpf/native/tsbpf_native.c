@@ -28,20 +28,18 @@
 #include <node_api.h>
 #include <uv.h>
 
-#define CHECK(env, call)                                                       \
-  do {                                                                         \
-    if ((call) != napi_ok) {                                                   \
-      const napi_extended_error_info *info__ = NULL;                          \
-      napi_get_last_error_info((env), &info__);                               \
-      bool pending__ = false;                                                  \
-      napi_is_exception_pending((env), &pending__);                           \
-      if (!pending__)                                                          \
-        napi_throw_error((env), "TSBPF_NATIVE",                               \
-                         info__ && info__->error_message                       \
-                             ? info__->error_message                           \
-                             : "N-API call failed");                           \
-      return NULL;                                                             \
-    }                                                                          \
+#define CHECK(env, call)                                                                                 \
+  do {                                                                                                   \
+    if ((call) != napi_ok) {                                                                             \
+      const napi_extended_error_info *info__ = NULL;                                                     \
+      napi_get_last_error_info((env), &info__);                                                          \
+      bool pending__ = false;                                                                            \
+      napi_is_exception_pending((env), &pending__);                                                      \
+      if (!pending__)                                                                                    \
+        napi_throw_error((env), "TSBPF_NATIVE",                                                          \
+                         info__ && info__->error_message ? info__->error_message : "N-API call failed"); \
+      return NULL;                                                                                       \
+    }                                                                                                    \
   } while (0)
 
 static napi_value make_int(napi_env env, int64_t v) {
@@ -55,11 +53,9 @@ static napi_value throw_type(napi_env env, const char *msg) {
   return NULL;
 }
 
-static int get_args(napi_env env, napi_callback_info info, size_t want,
-                    napi_value *argv) {
+static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok)
-    return -1;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return -1;
   if (argc < want) {
     napi_throw_type_error(env, "ERR_MISSING_ARGS", "tsbpf native: too few arguments");
     return -1;
@@ -85,13 +81,17 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
     napi_typedarray_type type;
     size_t count, offset;
     napi_value ab;
-    if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) != napi_ok)
-      return -1;
+    if (napi_get_typedarray_info(env, v, &type, &count, data, &ab, &offset) != napi_ok) return -1;
     size_t elem = 1;
     switch (type) {
-    case napi_int16_array: case napi_uint16_array: elem = 2; break;
-    case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
-    case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+    case napi_int16_array:
+    case napi_uint16_array: elem = 2; break;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: elem = 4; break;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: elem = 8; break;
     default: elem = 1;
     }
     *len = count * elem;
@@ -104,8 +104,7 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
     return napi_get_dataview_info(env, v, len, data, &ab, &offset) == napi_ok ? 0 : -1;
   }
   napi_is_arraybuffer(env, v, &is);
-  if (is)
-    return napi_get_arraybuffer_info(env, v, data, len) == napi_ok ? 0 : -1;
+  if (is) return napi_get_arraybuffer_info(env, v, data, len) == napi_ok ? 0 : -1;
   throw_type(env, "tsbpf native: expected an ArrayBuffer or a view of one");
   return -1;
 }
@@ -116,8 +115,7 @@ static int get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
 static int get_attr(napi_env env, napi_value v, void **data, size_t *len) {
   if (napi_get_arraybuffer_info(env, v, data, len) == napi_ok) return 0;
   napi_typedarray_type type;
-  if (napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok &&
-      type == napi_uint8_array)
+  if (napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == napi_uint8_array)
     return 0; /* length is in bytes for a Uint8Array */
   throw_type(env, "tsbpf native: expected an ArrayBuffer or a Uint8Array");
   return -1;
@@ -131,8 +129,7 @@ static napi_value js_bpf(napi_env env, napi_callback_info info) {
   int32_t cmd;
   void *attr;
   size_t len;
-  if (napi_get_value_int32(env, argv[0], &cmd) != napi_ok)
-    return throw_type(env, "tsbpf native: expected a number");
+  if (napi_get_value_int32(env, argv[0], &cmd) != napi_ok) return throw_type(env, "tsbpf native: expected a number");
   if (get_attr(env, argv[1], &attr, &len)) return NULL;
   if (attr == NULL && len != 0) return throw_type(env, "tsbpf native: attr buffer is detached");
   long r = syscall(__NR_bpf, cmd, attr, (unsigned int)len);
@@ -162,13 +159,11 @@ static napi_value js_perf_event_open(napi_env env, napi_callback_info info) {
   void *attr;
   size_t len;
   int64_t pid, cpu, group, flags;
-  if (get_bytes(env, argv[0], &attr, &len) || get_i64(env, argv[1], &pid) ||
-      get_i64(env, argv[2], &cpu) || get_i64(env, argv[3], &group) ||
-      get_i64(env, argv[4], &flags))
+  if (get_bytes(env, argv[0], &attr, &len) || get_i64(env, argv[1], &pid) || get_i64(env, argv[2], &cpu) ||
+      get_i64(env, argv[3], &group) || get_i64(env, argv[4], &flags))
     return NULL;
   if (len < 64) return throw_type(env, "tsbpf native: perf_event_attr too short");
-  long r = syscall(__NR_perf_event_open, attr, (pid_t)pid, (int)cpu, (int)group,
-                   (unsigned long)flags);
+  long r = syscall(__NR_perf_event_open, attr, (pid_t)pid, (int)cpu, (int)group, (unsigned long)flags);
   return make_int(env, r < 0 ? -errno : r);
 }
 
@@ -246,8 +241,9 @@ static napi_value js_sleep_until(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (get_args(env, info, 1, argv)) return NULL;
   double ns;
-  if (napi_get_value_double(env, argv[0], &ns) != napi_ok || !(ns >= 0)) return throw_type(env, "tsbpf native: sleepUntil expects ns >= 0");
-  struct timespec ts = { (time_t)(ns / 1e9), 0 };
+  if (napi_get_value_double(env, argv[0], &ns) != napi_ok || !(ns >= 0))
+    return throw_type(env, "tsbpf native: sleepUntil expects ns >= 0");
+  struct timespec ts = {(time_t)(ns / 1e9), 0};
   ts.tv_nsec = (long)(ns - (double)ts.tv_sec * 1e9);
   if (ts.tv_nsec < 0) ts.tv_nsec = 0;
   if (ts.tv_nsec > 999999999) ts.tv_nsec = 999999999;
@@ -273,7 +269,7 @@ static napi_value js_poll_wait(napi_env env, napi_callback_info info) {
     pfd[i].events = POLLIN;
     pfd[i].revents = 0;
   }
-  struct timespec ts = { (time_t)(tns / 1000000000), (long)(tns % 1000000000) };
+  struct timespec ts = {(time_t)(tns / 1000000000), (long)(tns % 1000000000)};
   int r = ppoll(pfd, (nfds_t)n, tns < 0 ? NULL : &ts, NULL);
   return make_int(env, r < 0 ? -errno : r);
 }
@@ -331,7 +327,10 @@ static napi_value js_epoll_wait_timer(napi_env env, napi_callback_info info) {
   if (n < 0) return make_int(env, -errno);
   int r = 0;
   for (int i = 0; i < n; i++) {
-    if (got[i].data.fd != (int)tfd) { r |= 1; continue; }
+    if (got[i].data.fd != (int)tfd) {
+      r |= 1;
+      continue;
+    }
     uint64_t expirations;
     if (read((int)tfd, &expirations, sizeof expirations) == (ssize_t)sizeof expirations) r |= 2;
   }
@@ -409,7 +408,7 @@ typedef struct mapping {
   size_t len;
   int prot;
   int mapped;
-  int retired; /* the kernel mapping was replaced by zero pages (see js_unmap) */
+  int retired;               /* the kernel mapping was replaced by zero pages (see js_unmap) */
   struct addon_state *owner; /* NULL once the environment is torn down */
   struct mapping *next;
 } mapping;
@@ -433,7 +432,10 @@ static addon_state *get_state(napi_env env) {
 
 static void mapping_unlink(addon_state *st, mapping *m) {
   for (mapping **p = &st->mappings; *p; p = &(*p)->next)
-    if (*p == m) { *p = m->next; break; }
+    if (*p == m) {
+      *p = m->next;
+      break;
+    }
 }
 
 static void mapping_finalize(napi_env env, void *data, void *hint) {
@@ -464,9 +466,8 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   napi_value argv[5];
   if (get_args(env, info, 5, argv)) return NULL;
   int64_t fd, len, prot, flags, off;
-  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &len) ||
-      get_i64(env, argv[2], &prot) || get_i64(env, argv[3], &flags) ||
-      get_i64(env, argv[4], &off))
+  if (get_i64(env, argv[0], &fd) || get_i64(env, argv[1], &len) || get_i64(env, argv[2], &prot) ||
+      get_i64(env, argv[3], &flags) || get_i64(env, argv[4], &off))
     return NULL;
   if (len <= 0) return make_int(env, -EINVAL);
   addon_state *st = get_state(env);
@@ -474,7 +475,10 @@ static napi_value js_mmap(napi_env env, napi_callback_info info) {
   void *addr = mmap(NULL, (size_t)len, (int)prot, (int)flags, (int)fd, (off_t)off);
   if (addr == MAP_FAILED) return make_int(env, -errno);
   mapping *m = calloc(1, sizeof *m);
-  if (!m) { munmap(addr, (size_t)len); return make_int(env, -ENOMEM); }
+  if (!m) {
+    munmap(addr, (size_t)len);
+    return make_int(env, -ENOMEM);
+  }
   m->addr = addr;
   m->len = (size_t)len;
   m->prot = (int)prot;
@@ -591,8 +595,10 @@ static void watcher_on_event(uv_poll_t *h, int status, int events) {
 static void watcher_finalize(napi_env env, void *data, void *hint) {
   watcher *w = data;
   w->collected = 1;
-  if (!w->closed) watcher_release(w);
-  else if (w->close_done) free(w);
+  if (!w->closed)
+    watcher_release(w);
+  else if (w->close_done)
+    free(w);
 }
 
 /* pollStart(fd, events, cb) -> handle; events: 1 readable, 4 writable... */
@@ -609,7 +615,10 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
   watcher *w = calloc(1, sizeof *w);
   if (!w) return make_int(env, -ENOMEM);
   int r = uv_poll_init(loop, &w->poll, (int)fd);
-  if (r < 0) { free(w); return make_int(env, r); }
+  if (r < 0) {
+    free(w);
+    return make_int(env, r);
+  }
   w->poll.data = w;
   w->env = env;
   napi_value resource, name;
@@ -619,7 +628,11 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
   CHECK(env, napi_create_reference(env, argv[2], 1, &w->callback));
   CHECK(env, napi_create_reference(env, resource, 1, &w->resource));
   r = uv_poll_start(&w->poll, (int)events, watcher_on_event);
-  if (r < 0) { w->collected = 1; watcher_release(w); return make_int(env, r); }
+  if (r < 0) {
+    w->collected = 1;
+    watcher_release(w);
+    return make_int(env, r);
+  }
   w->active = 1;
   napi_value handle;
   CHECK(env, napi_create_external(env, w, watcher_finalize, NULL, &handle));
@@ -629,7 +642,10 @@ static napi_value js_poll_start(napi_env env, napi_callback_info info) {
 static watcher *get_watcher(napi_env env, napi_value v) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
-  if (t != napi_external) { throw_type(env, "tsbpf native: expected a poll handle"); return NULL; }
+  if (t != napi_external) {
+    throw_type(env, "tsbpf native: expected a poll handle");
+    return NULL;
+  }
   void *p;
   if (napi_get_value_external(env, v, &p) != napi_ok) return NULL;
   return p;
@@ -674,11 +690,11 @@ static napi_value js_poll_close(napi_env env, napi_callback_info info) {
   return make_int(env, 0);
 }
 
-#define EXPORT(name, fn)                                                       \
-  do {                                                                         \
-    napi_value f__;                                                            \
+#define EXPORT(name, fn)                                                           \
+  do {                                                                             \
+    napi_value f__;                                                                \
     CHECK(env, napi_create_function(env, name, NAPI_AUTO_LENGTH, fn, NULL, &f__)); \
-    CHECK(env, napi_set_named_property(env, exports, name, f__));              \
+    CHECK(env, napi_set_named_property(env, exports, name, f__));                  \
   } while (0)
 
 static napi_value init(napi_env env, napi_value exports) {

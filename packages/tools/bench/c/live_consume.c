@@ -36,11 +36,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#define FINE 1000
+#define FINE   1000
 #define COARSE 10000
 /** syscall_loop.c's SEQ_THREAD_SHIFT and MAX_THREADS. */
 #define SEQ_THREAD_SHIFT 40
-#define MAX_THREADS 64
+#define MAX_THREADS      64
 static double counts[FINE + COARSE + 1], ramp_counts[FINE + COARSE + 1];
 static double hist_n, ramp_n, max_ns;
 static uint64_t now_ns_drain, delivered, out_of_order, ramp_events;
@@ -68,10 +68,18 @@ static int on_event(void *ctx, void *data, size_t len) {
   if (len < 32) return -22;
   const uint64_t *e = data;
   double d = (double)(int64_t)(now_ns_drain - e[0]);
-  if (delivered < ramp_events) { hist_add(ramp_counts, d); ramp_n++; } else { hist_add(counts, d); hist_n++; }
+  if (delivered < ramp_events) {
+    hist_add(ramp_counts, d);
+    ramp_n++;
+  } else {
+    hist_add(counts, d);
+    hist_n++;
+  }
   uint64_t seq = e[1], k = seq >> SEQ_THREAD_SHIFT, i = seq & ((1ull << SEQ_THREAD_SHIFT) - 1);
-  if (k >= threads || i < min_seq[k]) out_of_order++;
-  else min_seq[k] = i + 1;
+  if (k >= threads || i < min_seq[k])
+    out_of_order++;
+  else
+    min_seq[k] = i + 1;
   delivered++;
   return 0;
 }
@@ -90,30 +98,50 @@ static void cpu_us(double *user, double *sys) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 4) { fprintf(stderr, "usage: %s <ring-map-id> <events> budget <us> | default  [threads=N]\n", argv[0]); return 2; }
+  if (argc < 4) {
+    fprintf(stderr, "usage: %s <ring-map-id> <events> budget <us> | default  [threads=N]\n", argv[0]);
+    return 2;
+  }
   int fd = bpf_map_get_fd_by_id((uint32_t)strtoul(argv[1], NULL, 10));
-  if (fd < 0) { fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno)); return 1; }
+  if (fd < 0) {
+    fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno));
+    return 1;
+  }
   uint64_t events = strtoull(argv[2], NULL, 10);
   int budget_mode = strcmp(argv[3], "budget") == 0;
   double budget_us = budget_mode && argc > 4 ? strtod(argv[4], NULL) : 0;
   for (int a = budget_mode ? 5 : 4; a < argc; a++) {
-    if (strncmp(argv[a], "threads=", 8) == 0) threads = strtoull(argv[a] + 8, NULL, 10);
-    else { fprintf(stderr, "unknown option %s\n", argv[a]); return 2; }
+    if (strncmp(argv[a], "threads=", 8) == 0)
+      threads = strtoull(argv[a] + 8, NULL, 10);
+    else {
+      fprintf(stderr, "unknown option %s\n", argv[a]);
+      return 2;
+    }
   }
-  if (threads < 1 || threads > MAX_THREADS) { fprintf(stderr, "threads=%llu out of 1..%d\n", (unsigned long long)threads, MAX_THREADS); return 2; }
+  if (threads < 1 || threads > MAX_THREADS) {
+    fprintf(stderr, "threads=%llu out of 1..%d\n", (unsigned long long)threads, MAX_THREADS);
+    return 2;
+  }
   ramp_events = events / 10;
   uint64_t lo = events / 10, hi = events * 9 / 10;
   struct ring_buffer *rb = ring_buffer__new(fd, on_event, NULL, NULL);
-  if (!rb) { fprintf(stderr, "ring_buffer__new: %s\n", strerror(errno)); return 1; }
+  if (!rb) {
+    fprintf(stderr, "ring_buffer__new: %s\n", strerror(errno));
+    return 1;
+  }
   int ep = epoll_create1(EPOLL_CLOEXEC), rfd = ring_buffer__epoll_fd(rb);
   int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-  struct epoll_event ev = { .events = EPOLLIN };
-  ev.data.u32 = 0; epoll_ctl(ep, EPOLL_CTL_ADD, rfd, &ev);
-  ev.data.u32 = 1; epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
-  ev.data.u32 = 2; epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
+  struct epoll_event ev = {.events = EPOLLIN};
+  ev.data.u32 = 0;
+  epoll_ctl(ep, EPOLL_CTL_ADD, rfd, &ev);
+  ev.data.u32 = 1;
+  epoll_ctl(ep, EPOLL_CTL_ADD, tfd, &ev);
+  ev.data.u32 = 2;
+  epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
   long long interval = (long long)(budget_us * 1000);
-  struct itimerspec on = { .it_interval = { interval / 1000000000, interval % 1000000000 }, .it_value = { interval / 1000000000, interval % 1000000000 } };
-  struct itimerspec off = { 0 };
+  struct itimerspec on = {.it_interval = {interval / 1000000000, interval % 1000000000},
+                          .it_value = {interval / 1000000000, interval % 1000000000}};
+  struct itimerspec off = {0};
   printf("ready\n");
   fflush(stdout);
 
@@ -125,18 +153,31 @@ int main(int argc, char **argv) {
   while (delivered < events && !eof) {
     struct epoll_event got[3];
     int n = epoll_wait(ep, got, 3, 100);
-    if (n < 0) { if (errno == EINTR) continue; perror("epoll_wait"); return 1; }
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      perror("epoll_wait");
+      return 1;
+    }
     int ring_ready = 0, timer = 0;
     for (int i = 0; i < n; i++) {
-      if (got[i].data.u32 == 0) ring_ready = 1;
-      else if (got[i].data.u32 == 1) { uint64_t x; if (read(tfd, &x, 8) == 8) timer = 1; }
-      else { char b[64]; if (read(0, b, sizeof b) <= 0) eof = 1; }
+      if (got[i].data.u32 == 0)
+        ring_ready = 1;
+      else if (got[i].data.u32 == 1) {
+        uint64_t x;
+        if (read(tfd, &x, 8) == 8) timer = 1;
+      } else {
+        char b[64];
+        if (read(0, b, sizeof b) <= 0) eof = 1;
+      }
     }
     if (!ring_ready && !timer && !eof) continue;
     wakeups++;
     now_ns_drain = mono_ns();
     int got_n = ring_buffer__consume(rb);
-    if (got_n < 0) { fprintf(stderr, "ring_buffer__consume: %d\n", got_n); return 1; }
+    if (got_n < 0) {
+      fprintf(stderr, "ring_buffer__consume: %d\n", got_n);
+      return 1;
+    }
     if (got_n > 0) drains++;
     if (budget_mode && interval > 0) {
       if (got_n > 0 && !busy) {
@@ -146,11 +187,21 @@ int main(int argc, char **argv) {
       } else if (got_n == 0 && busy && timer) {
         busy = 0;
         timerfd_settime(tfd, 0, &off, NULL);
-        ev.data.u32 = 0; epoll_ctl(ep, EPOLL_CTL_ADD, rfd, &ev);
+        ev.data.u32 = 0;
+        epoll_ctl(ep, EPOLL_CTL_ADD, rfd, &ev);
       }
     }
-    if (!win0 && delivered >= lo) { win0 = 1; cpu_us(&u0, &s0); t0 = mono_ns(); d0 = delivered; }
-    else if (win0 && !win1 && delivered >= hi) { win1 = 1; cpu_us(&u1, &s1); t1 = mono_ns(); d1 = delivered; }
+    if (!win0 && delivered >= lo) {
+      win0 = 1;
+      cpu_us(&u0, &s0);
+      t0 = mono_ns();
+      d0 = delivered;
+    } else if (win0 && !win1 && delivered >= hi) {
+      win1 = 1;
+      cpu_us(&u1, &s1);
+      t1 = mono_ns();
+      d1 = delivered;
+    }
   }
   cpu_us(&uB, &sB);
   uint64_t tB = mono_ns();
@@ -161,12 +212,12 @@ int main(int argc, char **argv) {
   double cn = hist_n > 0 ? hist_n : ramp_n;
   uint64_t next_seq = 0;
   for (uint64_t k = 0; k < threads; k++) next_seq += min_seq[k];
-  printf("{\"delivered\":%llu,\"outOfOrder\":%llu,\"nextSeq\":%llu,\"cpuPct\":%.3f,\"cpuPctWhole\":%.3f,\"userPct\":%.3f,\"sysPct\":%.3f,"
+  printf("{\"delivered\":%llu,\"outOfOrder\":%llu,\"nextSeq\":%llu,\"cpuPct\":%.3f,\"cpuPctWhole\":%.3f,\"userPct\":%."
+         "3f,\"sysPct\":%.3f,"
          "\"steadyEventsPerSec\":%.0f,\"p50Us\":%.1f,\"p99Us\":%.1f,\"maxUs\":%.1f,\"wakeups\":%llu,\"drains\":%llu}\n",
          (unsigned long long)delivered, (unsigned long long)out_of_order, (unsigned long long)next_seq,
-         win ? (u1 + s1 - u0 - s0) / 1e3 / wms * 100 : whole, whole,
-         win ? (u1 - u0) / 1e3 / wms * 100 : -1, win ? (s1 - s0) / 1e3 / wms * 100 : -1,
-         win ? (d1 - d0) / (wms / 1e3) : delivered / ((tB - tA) / 1e9),
+         win ? (u1 + s1 - u0 - s0) / 1e3 / wms * 100 : whole, whole, win ? (u1 - u0) / 1e3 / wms * 100 : -1,
+         win ? (s1 - s0) / 1e3 / wms * 100 : -1, win ? (d1 - d0) / (wms / 1e3) : delivered / ((tB - tA) / 1e9),
          cn ? percentile(c, cn, 50) / 1e3 : -1, cn ? percentile(c, cn, 99) / 1e3 : -1, max_ns / 1e3,
          (unsigned long long)wakeups, (unsigned long long)drains);
   ring_buffer__free(rb);

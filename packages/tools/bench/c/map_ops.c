@@ -64,9 +64,12 @@ static enum bpf_map_type type_of(const char *s) {
   exit(2);
 }
 
-static void *idle_thread(void *arg) { for (;;) pause(); return arg; }
+static void *idle_thread(void *arg) {
+  for (;;) pause();
+  return arg;
+}
 
-static int ncpus = 1;   /* values per key */
+static int ncpus = 1; /* values per key */
 static int percpu = 0;
 
 static void fill_value(uint64_t *v, uint32_t key) {
@@ -89,19 +92,37 @@ int main(int argc, char **argv) {
   const char *type = "hash", *mode = "single", *pin = NULL;
   int entries = 10000, ops = 200000, repeats = 5, map_id = 0, warmup = 1, threads = 0;
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--type") && i + 1 < argc) type = argv[++i];
-    else if (!strcmp(argv[i], "--entries") && i + 1 < argc) entries = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--ops") && i + 1 < argc) ops = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--repeats") && i + 1 < argc) repeats = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--warmup") && i + 1 < argc) warmup = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--mode") && i + 1 < argc) mode = argv[++i];
-    else if (!strcmp(argv[i], "--map-id") && i + 1 < argc) map_id = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "--pin") && i + 1 < argc) pin = argv[++i];
-    else if (!strcmp(argv[i], "--clock") && i + 1 < argc) { i++; clock_id = !strcmp(argv[i], "wall") ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID; }
-    else { fprintf(stderr, "map_ops: bad argument %s\n", argv[i]); return 2; }
+    if (!strcmp(argv[i], "--type") && i + 1 < argc)
+      type = argv[++i];
+    else if (!strcmp(argv[i], "--entries") && i + 1 < argc)
+      entries = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--ops") && i + 1 < argc)
+      ops = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--repeats") && i + 1 < argc)
+      repeats = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--warmup") && i + 1 < argc)
+      warmup = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+      threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--mode") && i + 1 < argc)
+      mode = argv[++i];
+    else if (!strcmp(argv[i], "--map-id") && i + 1 < argc)
+      map_id = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--pin") && i + 1 < argc)
+      pin = argv[++i];
+    else if (!strcmp(argv[i], "--clock") && i + 1 < argc) {
+      i++;
+      clock_id = !strcmp(argv[i], "wall") ? CLOCK_MONOTONIC : CLOCK_PROCESS_CPUTIME_ID;
+    } else {
+      fprintf(stderr, "map_ops: bad argument %s\n", argv[i]);
+      return 2;
+    }
   }
-  if (repeats < 1 || repeats > 1000 || entries < 1 || ops < 1 || warmup < 0 || warmup > 100 || threads < 0 || threads > 64) { fprintf(stderr, "map_ops: bad sizes\n"); return 2; }
+  if (repeats < 1 || repeats > 1000 || entries < 1 || ops < 1 || warmup < 0 || warmup > 100 || threads < 0 ||
+      threads > 64) {
+    fprintf(stderr, "map_ops: bad sizes\n");
+    return 2;
+  }
 
   int fd;
   if (map_id || pin) {
@@ -110,7 +131,10 @@ int main(int argc, char **argv) {
     struct bpf_map_info info = {0};
     __u32 len = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd, &info, &len)) die("map info", errno);
-    if (info.key_size != 4 || info.value_size != 8) { fprintf(stderr, "map_ops: need a u32 -> u64 map\n"); return 2; }
+    if (info.key_size != 4 || info.value_size != 8) {
+      fprintf(stderr, "map_ops: need a u32 -> u64 map\n");
+      return 2;
+    }
     entries = info.max_entries;
     percpu = info.type == BPF_MAP_TYPE_PERCPU_HASH || info.type == BPF_MAP_TYPE_PERCPU_ARRAY;
   } else {
@@ -130,10 +154,15 @@ int main(int argc, char **argv) {
   uint32_t *keys = calloc(entries, sizeof(uint32_t));
   uint64_t *vals = calloc((size_t)entries * ncpus, sizeof(uint64_t));
   uint64_t *one = calloc(ncpus, sizeof(uint64_t));
-  double *a = calloc(repeats, sizeof(double)), *b = calloc(repeats, sizeof(double)), *c = calloc(repeats, sizeof(double));
-  double *d = calloc(repeats, sizeof(double)), *e = calloc(repeats, sizeof(double)), *f = calloc(repeats, sizeof(double));
+  double *a = calloc(repeats, sizeof(double)), *b = calloc(repeats, sizeof(double)),
+         *c = calloc(repeats, sizeof(double));
+  double *d = calloc(repeats, sizeof(double)), *e = calloc(repeats, sizeof(double)),
+         *f = calloc(repeats, sizeof(double));
   if (!keys || !vals || !one || !a || !b || !c || !d || !e || !f) die("calloc", ENOMEM);
-  for (int i = 0; i < entries; i++) { keys[i] = i; fill_value(vals + (size_t)i * ncpus, i); }
+  for (int i = 0; i < entries; i++) {
+    keys[i] = i;
+    fill_value(vals + (size_t)i * ncpus, i);
+  }
   DECLARE_LIBBPF_OPTS(bpf_map_batch_opts, bopts);
 
   if (!strcmp(mode, "check")) {
@@ -142,8 +171,12 @@ int main(int argc, char **argv) {
     int r = bpf_map_lookup_batch(fd, NULL, &out_batch, keys, vals, &n, &bopts);
     if (r < 0 && errno != ENOENT) die("bpf_map_lookup_batch", errno);
     uint64_t ksum = 0, vsum = 0;
-    for (__u32 i = 0; i < n; i++) { ksum += keys[i]; vsum += sum_value(vals + (size_t)i * ncpus); }
-    printf("{\"mode\":\"check\",\"count\":%u,\"keySum\":%llu,\"valueSum\":%llu}\n", n, (unsigned long long)ksum, (unsigned long long)vsum);
+    for (__u32 i = 0; i < n; i++) {
+      ksum += keys[i];
+      vsum += sum_value(vals + (size_t)i * ncpus);
+    }
+    printf("{\"mode\":\"check\",\"count\":%u,\"keySum\":%llu,\"valueSum\":%llu}\n", n, (unsigned long long)ksum,
+           (unsigned long long)vsum);
     return 0;
   }
 
@@ -185,7 +218,10 @@ int main(int argc, char **argv) {
     return 0;
   }
 
-  if (strcmp(mode, "batch")) { fprintf(stderr, "map_ops: unknown mode %s\n", mode); return 2; }
+  if (strcmp(mode, "batch")) {
+    fprintf(stderr, "map_ops: unknown mode %s\n", mode);
+    return 2;
+  }
   /* Batch vs one at a time over all entries; per-element ns. The map is full at each step's start
    * except before the update steps, which refill it after a delete. */
   uint32_t *okeys = calloc(entries, sizeof(uint32_t));
@@ -196,8 +232,21 @@ int main(int argc, char **argv) {
   /* Rounds < 0 are the untimed warm-up: their samples land in scratch slots. */
   double *a0 = a, *b0 = b, *c0 = c, *d0 = d, *e0 = e, *f0 = f, scratch[6];
   for (int r = -warmup; r < repeats; r++) {
-    if (r < 0) { a = scratch; b = scratch + 1; c = scratch + 2; d = scratch + 3; e = scratch + 4; f = scratch + 5; }
-    else { a = a0 + r; b = b0 + r; c = c0 + r; d = d0 + r; e = e0 + r; f = f0 + r; }
+    if (r < 0) {
+      a = scratch;
+      b = scratch + 1;
+      c = scratch + 2;
+      d = scratch + 3;
+      e = scratch + 4;
+      f = scratch + 5;
+    } else {
+      a = a0 + r;
+      b = b0 + r;
+      c = c0 + r;
+      d = d0 + r;
+      e = e0 + r;
+      f = f0 + r;
+    }
     /* lookup_batch: the whole map in one call. One untimed call first, as the TypeScript side
      * makes: it leaves the hash table in cache for both, so the timed call measures the batch
      * read and the decode rather than how much of the cache the previous step (10,000 single
@@ -205,12 +254,17 @@ int main(int argc, char **argv) {
     __u32 got = entries, out_batch = 0;
     int rc = bpf_map_lookup_batch(fd, NULL, &out_batch, okeys, ovals, &got, &bopts);
     if (rc < 0 && errno != ENOENT) die("bpf_map_lookup_batch (untimed)", errno);
-    got = entries; out_batch = 0;
+    got = entries;
+    out_batch = 0;
     double t0 = now_ns();
     rc = bpf_map_lookup_batch(fd, NULL, &out_batch, okeys, ovals, &got, &bopts);
     if (rc < 0 && errno != ENOENT) die("bpf_map_lookup_batch", errno);
-    vsum = 0; ksum = 0;
-    for (__u32 i = 0; i < got; i++) { ksum += okeys[i]; vsum += sum_value(ovals + (size_t)i * ncpus); }
+    vsum = 0;
+    ksum = 0;
+    for (__u32 i = 0; i < got; i++) {
+      ksum += okeys[i];
+      vsum += sum_value(ovals + (size_t)i * ncpus);
+    }
     *a = (now_ns() - t0) / entries;
     count = got;
     /* lookup one at a time. */
@@ -221,7 +275,10 @@ int main(int argc, char **argv) {
       s += sum_value(one);
     }
     *b = (now_ns() - t0) / entries;
-    if (s != vsum) { fprintf(stderr, "map_ops: batch and single lookups disagree\n"); return 1; }
+    if (s != vsum) {
+      fprintf(stderr, "map_ops: batch and single lookups disagree\n");
+      return 1;
+    }
     /* delete: batch, then refill with update_batch; one at a time, then refill one at a time. */
     if (!is_array) {
       __u32 k = entries;
@@ -231,20 +288,26 @@ int main(int argc, char **argv) {
     }
     __u32 u = entries;
     t0 = now_ns();
-    for (int i = 0; i < entries; i++) { okeys[i] = i; fill_value(ovals + (size_t)i * ncpus, i); }
+    for (int i = 0; i < entries; i++) {
+      okeys[i] = i;
+      fill_value(ovals + (size_t)i * ncpus, i);
+    }
     if (bpf_map_update_batch(fd, okeys, ovals, &u, &bopts)) die("bpf_map_update_batch", errno);
     *c = (now_ns() - t0) / entries;
     if (!is_array) {
       t0 = now_ns();
-      for (int i = 0; i < entries; i++) if (bpf_map_delete_elem(fd, &keys[i])) die("bpf_map_delete_elem", errno);
+      for (int i = 0; i < entries; i++)
+        if (bpf_map_delete_elem(fd, &keys[i])) die("bpf_map_delete_elem", errno);
       *f = (now_ns() - t0) / entries;
     }
     t0 = now_ns();
-    for (int i = 0; i < entries; i++) if (bpf_map_update_elem(fd, &keys[i], vals + (size_t)i * ncpus, BPF_ANY)) die("bpf_map_update_elem", errno);
+    for (int i = 0; i < entries; i++)
+      if (bpf_map_update_elem(fd, &keys[i], vals + (size_t)i * ncpus, BPF_ANY)) die("bpf_map_update_elem", errno);
     *d = (now_ns() - t0) / entries;
   }
-  printf("{\"mode\":\"batch\",\"type\":\"%s\",\"cpus\":%d,\"entries\":%d,\"count\":%u,\"keySum\":%llu,\"valueSum\":%llu,",
-         type, ncpus, entries, count, (unsigned long long)ksum, (unsigned long long)vsum);
+  printf(
+      "{\"mode\":\"batch\",\"type\":\"%s\",\"cpus\":%d,\"entries\":%d,\"count\":%u,\"keySum\":%llu,\"valueSum\":%llu,",
+      type, ncpus, entries, count, (unsigned long long)ksum, (unsigned long long)vsum);
   print_samples("lookupBatchNs", a0, repeats, 1);
   print_samples("lookupEachNs", b0, repeats, 1);
   print_samples("updateBatchNs", c0, repeats, 1);

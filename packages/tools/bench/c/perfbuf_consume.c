@@ -25,7 +25,8 @@ static int32_t last_seq = -1;
 static long long count, lost, inversions;
 
 static void on_sample(void *ctx, int cpu, void *data, uint32_t size) {
-  (void)ctx; (void)cpu;
+  (void)ctx;
+  (void)cpu;
   if (size < 32) return;
   const uint32_t *w = data;
   checksum += w[0] + 3u * w[1] + 5u * w[2] + 7u * w[3] + 9u * w[4] + 11u * w[5] + 13u * w[6] + 15u * w[7];
@@ -35,7 +36,11 @@ static void on_sample(void *ctx, int cpu, void *data, uint32_t size) {
   count++;
 }
 
-static void on_lost(void *ctx, int cpu, unsigned long long n) { (void)ctx; (void)cpu; lost += (long long)n; }
+static void on_lost(void *ctx, int cpu, unsigned long long n) {
+  (void)ctx;
+  (void)cpu;
+  lost += (long long)n;
+}
 
 static uint64_t now_ns(clockid_t clock) {
   struct timespec ts;
@@ -44,11 +49,20 @@ static uint64_t now_ns(clockid_t clock) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 3) { fprintf(stderr, "usage: %s <map-id> <pages-per-cpu>\n", argv[0]); return 2; }
+  if (argc < 3) {
+    fprintf(stderr, "usage: %s <map-id> <pages-per-cpu>\n", argv[0]);
+    return 2;
+  }
   int fd = bpf_map_get_fd_by_id((uint32_t)strtoul(argv[1], NULL, 10));
-  if (fd < 0) { fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno)); return 1; }
+  if (fd < 0) {
+    fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno));
+    return 1;
+  }
   struct perf_buffer *pb = perf_buffer__new(fd, strtoul(argv[2], NULL, 10), on_sample, on_lost, NULL, NULL);
-  if (!pb) { fprintf(stderr, "perf_buffer__new: %s\n", strerror(errno)); return 1; }
+  if (!pb) {
+    fprintf(stderr, "perf_buffer__new: %s\n", strerror(errno));
+    return 1;
+  }
   // Touch every page first, as a long-running consumer has: the timed consume should not pay
   // this process's first page faults on freshly mapped buffers (the TypeScript reader is reused
   // across rounds, its pages long mapped).
@@ -67,8 +81,12 @@ int main(int argc, char **argv) {
   uint64_t c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID), t0 = now_ns(CLOCK_MONOTONIC);
   int r = perf_buffer__consume(pb);
   uint64_t t1 = now_ns(CLOCK_MONOTONIC), c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-  if (r < 0) { fprintf(stderr, "perf_buffer__consume: %d\n", r); return 1; }
-  printf("{\"count\":%lld,\"lost\":%lld,\"checksum\":%u,\"inversions\":%lld,\"ns\":%llu,\"cpu_ns\":%llu}\n", count, lost, checksum, inversions, (unsigned long long)(t1 - t0), (unsigned long long)(c1 - c0));
+  if (r < 0) {
+    fprintf(stderr, "perf_buffer__consume: %d\n", r);
+    return 1;
+  }
+  printf("{\"count\":%lld,\"lost\":%lld,\"checksum\":%u,\"inversions\":%lld,\"ns\":%llu,\"cpu_ns\":%llu}\n", count,
+         lost, checksum, inversions, (unsigned long long)(t1 - t0), (unsigned long long)(c1 - c0));
   perf_buffer__free(pb);
   return 0;
 }

@@ -54,22 +54,35 @@ static uint64_t now_ns(clockid_t clock) {
 }
 
 int main(int argc, char **argv) {
-  if (argc < 2) { fprintf(stderr, "usage: %s <map-id>\n", argv[0]); return 2; }
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s <map-id>\n", argv[0]);
+    return 2;
+  }
   int fd = bpf_map_get_fd_by_id((uint32_t)strtoul(argv[1], NULL, 10));
-  if (fd < 0) { fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno)); return 1; }
+  if (fd < 0) {
+    fprintf(stderr, "bpf_map_get_fd_by_id: %s\n", strerror(errno));
+    return 1;
+  }
   struct ring_buffer *rb = ring_buffer__new(fd, on_record, NULL, NULL);
-  if (!rb) { fprintf(stderr, "ring_buffer__new: %s\n", strerror(errno)); return 1; }
+  if (!rb) {
+    fprintf(stderr, "ring_buffer__new: %s\n", strerror(errno));
+    return 1;
+  }
   touch_bpf_mappings();
   uint64_t c0 = now_ns(CLOCK_PROCESS_CPUTIME_ID), t0 = now_ns(CLOCK_MONOTONIC);
   long long total = 0;
   for (;;) {
     int n = ring_buffer__consume(rb);
-    if (n < 0) { fprintf(stderr, "ring_buffer__consume: %d\n", n); return 1; }
+    if (n < 0) {
+      fprintf(stderr, "ring_buffer__consume: %d\n", n);
+      return 1;
+    }
     if (n == 0) break;
     total += n;
   }
   uint64_t t1 = now_ns(CLOCK_MONOTONIC), c1 = now_ns(CLOCK_PROCESS_CPUTIME_ID);
-  printf("{\"count\":%lld,\"checksum\":%u,\"ns\":%llu,\"cpu_ns\":%llu}\n", total, checksum, (unsigned long long)(t1 - t0), (unsigned long long)(c1 - c0));
+  printf("{\"count\":%lld,\"checksum\":%u,\"ns\":%llu,\"cpu_ns\":%llu}\n", total, checksum,
+         (unsigned long long)(t1 - t0), (unsigned long long)(c1 - c0));
   ring_buffer__free(rb);
   return 0;
 }
