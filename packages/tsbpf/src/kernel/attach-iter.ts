@@ -124,6 +124,9 @@ function encodeIterInfo(opts: IterOptions): Uint8Array | undefined {
   return a.bytes;
 }
 
+// Set by IterLink's static block: attachIter() makes them; users cannot.
+let newIterLink: (parts: LinkPart[], what: string) => IterLink;
+
 /**
  * An attached iterator. Each read runs the iterator afresh over the current objects.
  *
@@ -134,8 +137,11 @@ function encodeIterInfo(opts: IterOptions): Uint8Array | undefined {
  * ```
  */
 export class IterLink extends Link {
-  /** @internal */
-  constructor(parts: LinkPart[], what: string) {
+  static {
+    newIterLink = (parts, what) => new IterLink(parts, what);
+  }
+
+  private constructor(parts: LinkPart[], what: string) {
     super(parts, what);
   }
 
@@ -240,5 +246,5 @@ export function attachIter(program: Program, opts: IterOptions = {}): IterLink {
           ? 'is it an iter/ program, and does its target take this filter (map for bpf_map_elem, task for task*, cgroup for cgroup)?'
           : undefined,
     });
-  return new IterLink([{ link: new OwnedFd(r, what) }], what);
+  return newIterLink([{ link: new OwnedFd(r, what) }], what);
 }

@@ -43,6 +43,9 @@ export function socketFd(target: SocketTarget): number {
   return fd;
 }
 
+// Set by SocketFilter's static block: attachSocketFilter() makes them; users cannot.
+let newSocketFilter: (fd: number, what: string) => SocketFilter;
+
 /**
  * A socket filter attachment. close() detaches it (SO_DETACH_BPF); safe twice, and quiet when the socket
  * is already closed (closing the socket removed the filter).
@@ -52,8 +55,11 @@ export class SocketFilter {
   readonly #what: string;
   #closed = false;
 
-  /** @internal */
-  constructor(fd: number, what: string) {
+  static {
+    newSocketFilter = (fd, what) => new SocketFilter(fd, what);
+  }
+
+  private constructor(fd: number, what: string) {
     this.#fd = fd;
     this.#what = what;
   }
@@ -96,5 +102,5 @@ export function attachSocket(program: Program, target: SocketTarget): SocketFilt
       object: what,
       hint: r === -ENOTSOCK ? `fd ${fd} is not a socket` : undefined,
     });
-  return new SocketFilter(fd, what);
+  return newSocketFilter(fd, what);
 }

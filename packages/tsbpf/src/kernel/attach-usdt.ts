@@ -107,6 +107,9 @@ function processMappings(pid: number, path: string): { start: number; end: numbe
   return out;
 }
 
+// Set by UsdtLink's static block: attachUsdt() makes them; users cannot.
+let newUsdtLink: (parts: LinkPart[], what: string, sites: UsdtSite[], release: () => void) => UsdtLink;
+
 /**
  * A USDT attachment: one uprobe per probe site. Closing it detaches every site and frees its spec ids (and
  * ip-map entries) for reuse by later attachments on the same maps.
@@ -116,8 +119,11 @@ export class UsdtLink extends Link {
   readonly sites: readonly UsdtSite[];
   readonly #release: () => void;
 
-  /** @internal */
-  constructor(parts: LinkPart[], what: string, sites: UsdtSite[], release: () => void) {
+  static {
+    newUsdtLink = (parts, what, sites, release) => new UsdtLink(parts, what, sites, release);
+  }
+
+  private constructor(parts: LinkPart[], what: string, sites: UsdtSite[], release: () => void) {
     super(parts, what);
     this.sites = sites;
     this.#release = release;
@@ -285,5 +291,5 @@ export function attachUsdt(program: Program, opts: UsdtOptions): UsdtLink {
     release();
     throw e;
   }
-  return new UsdtLink(parts, what, sites, release);
+  return newUsdtLink(parts, what, sites, release);
 }

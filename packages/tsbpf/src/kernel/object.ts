@@ -98,6 +98,9 @@ export interface ProgramAttachOptions {
   iter?: IterOptions;
 }
 
+// Set by ObjectProgram's static block: a BpfObject makes one per program spec; users cannot.
+let newObjectProgram: (object: BpfObject, spec: ProgramSpec) => ObjectProgram;
+
 /** A program of the object: its spec, and the loaded Program after load(). */
 export class ObjectProgram {
   /** The program's spec (instructions, relocation records); edits before load() are honoured. */
@@ -107,8 +110,11 @@ export class ObjectProgram {
   #program: Program | undefined;
   readonly #object: BpfObject;
 
-  /** @internal */
-  constructor(object: BpfObject, spec: ProgramSpec) {
+  static {
+    newObjectProgram = (object, spec) => new ObjectProgram(object, spec);
+  }
+
+  private constructor(object: BpfObject, spec: ProgramSpec) {
     this.#object = object;
     this.spec = spec;
   }
@@ -361,7 +367,7 @@ export class BpfObject {
       if (gd) this.#data.set(n, gd);
     }
     const programs: Record<string, ObjectProgram> = Object.create(null);
-    for (const [n, p] of Object.entries(spec.programs)) programs[n] = new ObjectProgram(this, p);
+    for (const [n, p] of Object.entries(spec.programs)) programs[n] = newObjectProgram(this, p);
     this.programs = programs;
   }
 

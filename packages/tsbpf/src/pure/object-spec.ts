@@ -32,7 +32,7 @@ import {
   type ElfSection,
   type ElfSymbol,
 } from './elf.js';
-import { Btf, type BtfDatasec } from './btf.js';
+import { Btf, BTF_KIND, type BtfDatasec } from './btf.js';
 import { BtfExt } from './btf-ext.js';
 import { parseBtfMaps, type BtfMapDefinition } from './btf-maps.js';
 import { patchCoreInsn, resolveCoreRelo, CoreReloError, type CoreReloResult } from './core-relo.js';
@@ -132,8 +132,6 @@ const STV_HIDDEN = 2;
 const STB_WEAK = 2;
 const SHT_REL = 9;
 const SHT_RELA = 4;
-const BTF_KIND_VAR = 14;
-const BTF_KIND_FUNC = 12;
 const LEGACY_MAP_DEF_MIN = 16;
 const LEGACY_PINNING_END = 28;
 const KCONFIG_ALIGN_MAX = 8;
@@ -143,6 +141,21 @@ interface SharedMeta {
   /** Variables per data section, for GlobalData views. */
   sectionVars: Map<string, Map<string, GlobalVariable>>;
 }
+
+/** What an ObjectSpec is made of (ObjectSpec.parse and copy() build it). */
+interface ObjectSpecInit {
+  name: string;
+  license: string;
+  btf: Btf | undefined;
+  btfExt: BtfExt | undefined;
+  maps: Record<string, MapSpec>;
+  programs: Record<string, ProgramSpec>;
+  variables: Record<string, VariableSpec>;
+  externs: Record<string, ExternSpec>;
+  meta: SharedMeta;
+}
+// Set by ObjectSpec's static block: parse() builds specs outside the class body.
+let newObjectSpec: (init: ObjectSpecInit) => ObjectSpec;
 
 /** A parsed BPF object: maps, programs, variables and externs, as editable plain data. */
 export class ObjectSpec {
@@ -167,18 +180,12 @@ export class ObjectSpec {
   externs: Record<string, ExternSpec>;
   readonly #meta: SharedMeta;
 
-  /** @internal Use ObjectSpec.parse or copy(). */
-  constructor(init: {
-    name: string;
-    license: string;
-    btf: Btf | undefined;
-    btfExt: BtfExt | undefined;
-    maps: Record<string, MapSpec>;
-    programs: Record<string, ProgramSpec>;
-    variables: Record<string, VariableSpec>;
-    externs: Record<string, ExternSpec>;
-    meta: SharedMeta;
-  }) {
+  static {
+    newObjectSpec = (init) => new ObjectSpec(init);
+  }
+
+  /** Specs come from ObjectSpec.parse and copy(). */
+  private constructor(init: ObjectSpecInit) {
     this.name = init.name;
     this.license = init.license;
     this.btf = init.btf;
@@ -523,7 +530,7 @@ function parseObject(bytes: Uint8Array, name: string): ObjectSpec {
       };
     }
   }
-  return new ObjectSpec({
+  return newObjectSpec({
     name,
     license,
     btf,
@@ -586,7 +593,7 @@ function sectionVariables(elf: Elf, btf: Btf | undefined, section: string, size:
     const ds = btf.type(id) as BtfDatasec;
     for (const vs of ds.vars) {
       const v = btf.type(vs.type);
-      if (v.kind !== BTF_KIND_VAR) continue;
+      if (v.kind !== BTF_KIND.var) continue;
       if (vs.offset + vs.size > size)
         throw new BpfObjectError(
           `variable '${v.name}' [${vs.offset}, +${vs.size}) is outside section ${section} (${size} bytes)`,
@@ -620,7 +627,7 @@ function layoutKconfig(
   const vars = new Map<string, GlobalVariable>();
   for (const vs of ds.vars) {
     const v = btf.type(vs.type);
-    if (v.kind !== BTF_KIND_VAR) continue;
+    if (v.kind !== BTF_KIND.var) continue;
     const size = btf.sizeOf(v.type);
     const align = Math.max(1, Math.min(KCONFIG_ALIGN_MAX, btf.alignOf(v.type)));
     off = Math.ceil(off / align) * align;
@@ -650,11 +657,11 @@ function recordKsyms(btf: Btf | undefined, symbols: ElfSymbol[], externs: Record
   const ds = btf.type(id) as BtfDatasec;
   for (const vs of ds.vars) {
     const v = btf.type(vs.type);
-    if (v.kind !== BTF_KIND_VAR && v.kind !== BTF_KIND_FUNC) continue;
+    if (v.kind !== BTF_KIND.var && v.kind !== BTF_KIND.func) continue;
     const sym = symbols.find((s) => s.name === v.name && s.shndx === SHN_UNDEF);
     externs[v.name] = {
       name: v.name,
-      kind: v.kind === BTF_KIND_FUNC ? 'kfunc' : 'ksym',
+      kind: v.kind === BTF_KIND.func ? 'kfunc' : 'ksym',
       weak: sym?.bind === STB_WEAK,
       typeId: vs.type,
       offset: 0,
@@ -702,7 +709,7 @@ function valuesOffset(btf: Btf, name: string): number | undefined {
   const varId = btf.findByName(name, 'var');
   if (varId === undefined) return undefined;
   const v = btf.type(varId);
-  if (v.kind !== BTF_KIND_VAR) return undefined;
+  if (v.kind !== BTF_KIND.var) return undefined;
   return btf.findMember(v.type, 'values')?.byteOffset;
 }
 

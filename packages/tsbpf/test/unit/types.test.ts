@@ -35,6 +35,10 @@ let base: ts.Program | undefined;
 test('the type tests compile: every typed operation is accepted and every @ts-expect-error marks an error', () => {
   const cfg = parsedConfig();
   assert.ok(cfg.fileNames.includes(mapsFile), 'maps.test-d.ts is part of the type tests');
+  assert.ok(
+    cfg.fileNames.includes(join(typesDir, 'construct.test-d.ts')),
+    'construct.test-d.ts is part of the type tests',
+  );
   base = ts.createProgram({ rootNames: cfg.fileNames, options: cfg.options });
   assert.deepEqual(diagnostics(base), []);
 });
