@@ -5,7 +5,7 @@
  *
  * argv[2]: JSON {tgid, threads, ringBytes, maxLatencyMs, reportMs, minuteMs} (threads: the
  * generator's thread count, which its sequence numbers encode; see soak-check.ts). Prints
- * {"ready":true} once attached, then {t, delivered, lost, corrupt, nextSeq, p99Us, maxUs[, minuteP99Us]}
+ * {"ready":true} once attached, then {t, delivered, lost, corrupt, nextSeq, p99Us, maxUs[, minuteP99Us, minuteEvents, minuteSpanMs]}
  * lines; exits on SIGTERM after a final line with "final": true.
  */
 import { BpfMap, DropCounter, Program, RingBuffer, type RecordView } from 'tsbpf';
@@ -95,6 +95,8 @@ function report(final: boolean): void {
   if (now >= nextMinute || final) {
     line.minuteP99Us = minute.count ? minute.percentile(99) / 1000 : null;
     line.minuteEvents = minute.count;
+    // The final line's minute is usually partial (the run ends between two minute marks).
+    line.minuteSpanMs = Math.round(now - (nextMinute - cfg.minuteMs));
     minute = new LatencyHistogram();
     nextMinute += cfg.minuteMs;
   }

@@ -27,6 +27,8 @@ import type { BenchContext, BenchSuite, Row, SuiteResult } from './suite.js';
 const RATE = 1_000_000;
 const DEFAULT_MINUTES = 10;
 const MINUTE_MS = 60_000;
+/** A minute window shorter than this share of a minute (the run's last) is named as partial. */
+const PARTIAL_MINUTE = 0.95;
 /** RSS may grow at most this much after the warm-up minute. */
 const RSS_GROWTH_LIMIT_MIB = 5;
 /** Ring for the steady run: ~100 ms of events at 1M/s, 40 bytes each (32 + 8 header). */
@@ -75,6 +77,8 @@ interface ReaderLine {
   maxUs: number;
   minuteP99Us?: number | null;
   minuteEvents?: number;
+  /** How long that minute's window really was (the last one is cut short when the run ends). */
+  minuteSpanMs?: number;
   final?: boolean;
   ready?: boolean;
 }
@@ -220,7 +224,7 @@ export async function steady(
   log: (s: string) => void,
 ): Promise<{ rows: Row[]; checks: Record<string, boolean>; extra: Record<string, unknown> }> {
   const samples: { t: number; rssKiB: number; fds: number; lost: number }[] = [];
-  const perMinute: { minute: number; p99Us: number | null; events: number }[] = [];
+  const perMinute: { minute: number; p99Us: number | null; events: number; spanMs: number }[] = [];
   let lastLog = 0;
   const r = await collect(minutes * 60, {
     deadlineMs: minutes * MINUTE_MS + DEADLINE_GRACE_MS,
@@ -237,7 +241,12 @@ export async function steady(
         }
       }
       if (l.minuteP99Us !== undefined)
-        perMinute.push({ minute: perMinute.length + 1, p99Us: l.minuteP99Us, events: l.minuteEvents ?? 0 });
+        perMinute.push({
+          minute: perMinute.length + 1,
+          p99Us: l.minuteP99Us,
+          events: l.minuteEvents ?? 0,
+          spanMs: l.minuteSpanMs ?? MINUTE_MS,
+        });
       if (l.t - lastLog >= 30_000) {
         lastLog = l.t;
         log(
@@ -287,7 +296,10 @@ export async function steady(
       verdict: fdSet.size === 1 ? 'holds' : 'does not hold',
     },
     ...perMinute.map((m) => ({
-      name: `steady: p99 latency, minute ${m.minute} (${m.events.toLocaleString('en-US')} events)`,
+      name:
+        m.spanMs < MINUTE_MS * PARTIAL_MINUTE
+          ? `steady: p99 latency, last ${(m.spanMs / 1000).toFixed(1)} s (a partial minute, ${m.events.toLocaleString('en-US')} events)`
+          : `steady: p99 latency, minute ${m.minute} (${m.events.toLocaleString('en-US')} events)`,
       value: m.p99Us ?? NaN,
       unit: 'µs',
       verdict: 'info' as const,
